@@ -1,0 +1,127 @@
+/* weft — time: instants, sleep, timeout, interval, and the test clock.
+ *
+ * Deadlines are absolute instants on the runtime's clock (nanoseconds since
+ * the runtime started).  Timers live in one hierarchical wheel per runtime
+ * (6 levels of 64 slots, 1 ms resolution, O(1) insert and cancel); a
+ * deadline is rounded up to the next millisecond, so a timer never fires
+ * early.  Timers with equal deadlines fire in the order they were armed.
+ *
+ * The clock is the OS monotonic clock, or a manual clock when the runtime
+ * is built with `start_paused` (or paused later): it only moves when told
+ * to, or, when every task is idle, jumps straight to the next timer.
+ */
+#ifndef WEFT_TIME_H
+#define WEFT_TIME_H
+
+#include "weft/weft.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef uint64_t weft_instant; /* ns on the runtime's clock */
+typedef int64_t weft_duration; /* ns */
+
+#define WEFT_NS(n) ((weft_duration)(n))
+#define WEFT_US(n) ((weft_duration)(n) * 1000)
+#define WEFT_MS(n) ((weft_duration)(n) * 1000000)
+#define WEFT_SECS(n) ((weft_duration)(n) * 1000000000)
+
+/* Now on the current runtime's clock; the OS monotonic clock (ns) on a
+ * thread outside any runtime. */
+WEFT_EXTERN weft_instant weft_now(void);
+
+/* A node of the timer wheel, embedded in the futures that wait on time.
+ * Fields are private. */
+typedef struct weft_timer_entry {
+    struct weft_timer_entry *weft__prev, *weft__next;
+    uint64_t weft__deadline_ms; /* wheel ticks (ms since runtime start) */
+    uint64_t weft__seq;         /* arming order, breaks deadline ties */
+    weft_waker weft__waker;
+    uint8_t weft__level, weft__slot;
+    uint8_t weft__state; /* idle, armed, fired */
+} weft_timer_entry;
+
+/* Sleep until a deadline.  Output: none.  Dropping it disarms the timer. */
+typedef struct weft_sleep {
+    weft_future base;
+    weft_timer_entry entry;
+    weft_instant deadline;
+    weft_duration duration;    /* used when made outside a runtime */
+    struct weft__time *driver; /* set at first poll */
+    bool has_deadline;
+} weft_sleep;
+
+WEFT_EXTERN weft_future *weft_sleep_init(weft_sleep *s, weft_duration d, const char *site);
+WEFT_EXTERN weft_future *weft_sleep_until_init(weft_sleep *s, weft_instant deadline,
+                                               const char *site);
+#define weft_sleep(s, d) weft_sleep_init((s), (d), WEFT__SITE)
+#define weft_sleep_until(s, t) weft_sleep_until_init((s), (t), WEFT__SITE)
+/* Moves the deadline of a sleep (armed or not) that has not completed. */
+WEFT_EXTERN void weft_sleep_reset(weft_sleep *s, weft_instant deadline);
+WEFT_EXTERN bool weft_sleep_is_elapsed(const weft_sleep *s);
+
+/* Wraps any future with a deadline.  Output: the inner future's output
+ * (written only when it finished in time).  `weft_timeout_status` then says
+ * 0 or WEFT_ETIMEDOUT and `weft_timeout_elapsed` how long it ran.  The
+ * timeout owns `inner` from init on: it drops it when done or dropped. */
+typedef struct weft_timeout {
+    weft_future base;
+    weft_future *inner;
+    weft_sleep sleep;
+    weft_instant started;
+    weft_duration elapsed;
+    int status;
+} weft_timeout;
+
+WEFT_EXTERN weft_future *weft_timeout_init(weft_timeout *t, weft_duration d,
+                                           weft_future *inner, const char *site);
+#define weft_timeout(t, d, inner) weft_timeout_init((t), (d), (inner), WEFT__SITE)
+static inline int weft_timeout_status(const weft_timeout *t) { return t->status; }
+static inline weft_duration weft_timeout_elapsed(const weft_timeout *t) { return t->elapsed; }
+
+/* What an interval does when ticks were missed (the task ran late). */
+typedef enum weft_missed_tick {
+    WEFT_MISSED_BURST = 0, /* fire the missed ticks back to back (default) */
+    WEFT_MISSED_DELAY = 1, /* next tick one period after the late one */
+    WEFT_MISSED_SKIP = 2,  /* next tick on the next multiple of the period */
+} weft_missed_tick;
+
+/* Ticks every `period`, the first at `start`.  Not a future itself: each
+ * `weft_interval_tick` is a reusable future whose output is the scheduled
+ * instant of the tick (a weft_instant).  Free with weft_interval_drop. */
+typedef struct weft_interval {
+    weft_future tick;
+    weft_sleep sleep;
+    weft_instant next;
+    weft_duration period;
+    weft_missed_tick missed;
+    bool started;
+} weft_interval;
+
+/* period > 0.  The first tick completes at once (as tokio's interval). */
+WEFT_EXTERN int weft_interval_init(weft_interval *iv, weft_duration period);
+WEFT_EXTERN int weft_interval_init_at(weft_interval *iv, weft_instant start,
+                                      weft_duration period);
+WEFT_EXTERN void weft_interval_set_missed_tick(weft_interval *iv, weft_missed_tick m);
+WEFT_EXTERN weft_future *weft_interval_tick(weft_interval *iv);
+/* Restarts so that the next tick is one period from now. */
+WEFT_EXTERN void weft_interval_reset(weft_interval *iv);
+WEFT_EXTERN void weft_interval_drop(weft_interval *iv);
+
+/* ---- the test clock (tokio's test-util): on the current runtime ---- */
+
+/* Freezes the clock.  WEFT_ENORUNTIME outside a runtime, WEFT_ENOTSUP on a
+ * runtime without time. */
+WEFT_EXTERN int weft_time_pause(void);
+WEFT_EXTERN int weft_time_resume(void);
+/* Moves a paused clock forward by `d` and fires the timers now due, in
+ * deadline order.  WEFT_EINVAL when the clock is not paused or d < 0. */
+WEFT_EXTERN int weft_time_advance(weft_duration d);
+/* Whether the current runtime's clock is paused. */
+WEFT_EXTERN bool weft_time_is_paused(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,360 @@
+/* weft — a C11 async runtime with a deterministic simulator.
+ *
+ * The core: futures, wakers, async functions, tasks and JoinHandles, the
+ * runtime, its builder and handles.  Time lives in weft/time.h.
+ *
+ * Lifecycles, in one place:
+ *  - A future is a caller-owned struct whose first member is `weft_future`.
+ *    Nothing runs until it is polled.  Once polled it must not move (it may
+ *    hold pointers into itself); spawn copies a future that was never polled.
+ *    `weft_future_drop` releases what it holds, exactly once.
+ *  - A task is one allocation made by spawn and freed when the task is done
+ *    AND its JoinHandle is gone (awaited, detached or dropped).
+ *  - A JoinHandle is caller-owned storage filled by spawn.  Awaiting it to
+ *    completion consumes it; dropping it detaches the task.
+ *  - A runtime lives from weft_runtime_new to weft_runtime_free; free shuts
+ *    it down: unfinished tasks are dropped (their cleanup runs) and every
+ *    allocation is released once no handle clone is left.
+ */
+#ifndef WEFT_WEFT_H
+#define WEFT_WEFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "weft/error.h"
+#include "weft/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ wakers */
+
+typedef struct weft_waker weft_waker;
+
+/* How a waker reaches whatever it wakes.  `data` is the waker's pointer.
+ * `wake` consumes the waker; `wake_by_ref` does not; `drop` releases it. */
+typedef struct weft_waker_vtable {
+    weft_waker (*clone)(const void *data);
+    void (*wake)(const void *data);
+    void (*wake_by_ref)(const void *data);
+    void (*drop)(const void *data);
+} weft_waker_vtable;
+
+/* A waker: data pointer + vtable.  A zeroed waker is "no waker". */
+struct weft_waker {
+    const void *data;
+    const weft_waker_vtable *vt;
+};
+
+WEFT_EXTERN weft_waker weft_waker_clone(const weft_waker *w);
+/* Wakes and consumes `*w`, leaving it empty. */
+WEFT_EXTERN void weft_waker_wake(weft_waker *w);
+WEFT_EXTERN void weft_waker_wake_by_ref(const weft_waker *w);
+/* Releases `*w` (if any) and leaves it empty. */
+WEFT_EXTERN void weft_waker_drop(weft_waker *w);
+/* True when both wake the same thing. */
+WEFT_EXTERN bool weft_waker_will_wake(const weft_waker *a, const weft_waker *b);
+/* Stores a clone of `w` in `*slot` unless it already wakes the same thing. */
+WEFT_EXTERN void weft_waker_set(weft_waker *slot, const weft_waker *w);
+
+/* ----------------------------------------------------------------- futures */
+
+typedef enum weft_poll { WEFT_PENDING = 0, WEFT_READY = 1 } weft_poll;
+
+typedef struct weft_future weft_future;
+
+/* What a poll gets: the waker to store before returning PENDING, and the
+ * runtime it runs on.  Fields are private; use the functions below. */
+typedef struct weft_context {
+    const weft_waker *weft__waker;
+    struct weft__rt *weft__rt;
+    int weft__fail;     /* failure code set by WEFT_FAIL, 0 if none */
+    int weft__yielded;  /* the future asked to go behind other ready tasks */
+} weft_context;
+
+WEFT_EXTERN const weft_waker *weft_cx_waker(weft_context *cx);
+
+/* The poll function: READY (having written the output to `out` unless it is
+ * NULL) or PENDING (having arranged for the context's waker to be woken). */
+typedef weft_poll (*weft_poll_fn)(weft_future *self, weft_context *cx, void *out);
+
+typedef struct weft_future_vtable {
+    weft_poll_fn poll;
+    void (*drop)(weft_future *self); /* releases resources; NULL if none */
+    size_t state_size;               /* sizeof the whole state struct */
+    size_t output_size;              /* bytes written to `out` when READY */
+    const char *name;                /* for diagnostics and traces */
+    unsigned vflags;                 /* WEFT_VT_* */
+} weft_future_vtable;
+
+/* The future answers polls after it completed or was dropped by itself
+ * (a JoinHandle says "already joined"); others abort on such a poll. */
+#define WEFT_VT_REPOLL 1u
+
+/* The header every future state struct starts with. */
+struct weft_future {
+    const weft_future_vtable *vt;
+    weft_future *awaiting; /* child being awaited by WEFT_AWAIT, or NULL */
+    const char *site;      /* "file:line" where it was made, for diagnostics */
+    uint32_t resume;       /* resume point of an async function; 0 = start */
+    uint32_t flags;        /* WEFT__F_* below */
+};
+
+#define WEFT__F_POLLED 1u    /* polled at least once */
+#define WEFT__F_DROPPED 2u   /* dropped: further drops are no-ops */
+#define WEFT__F_NOREPORT 4u  /* owned by a task: never "forgot to await" */
+#define WEFT__DONE UINT32_MAX
+
+#define WEFT__STR2(x) #x
+#define WEFT__STR(x) WEFT__STR2(x)
+#define WEFT__SITE (__FILE__ ":" WEFT__STR(__LINE__))
+
+/* The initial header of a future of state type `type`, whose vtable was
+ * made with WEFT_FUTURE_DEFINE. */
+#define WEFT_FUTURE_BASE(type) \
+    ((weft_future){&type##_vtable, NULL, WEFT__SITE, 0, 0})
+
+/* A new future of type `type` as a compound literal, with designated
+ * initializers for its own fields:  WEFT_NEW(worker, .id = 3) */
+#define WEFT_NEW(type, ...) ((type){.base = WEFT_FUTURE_BASE(type), __VA_ARGS__})
+
+/* Defines `type##_vtable` for the state struct `type`, whose first member
+ * must be `weft_future base`.  `out_type` is what the future produces. */
+#define WEFT_FUTURE_DEFINE(type, poll_fn, drop_fn, out_type)                   \
+    static const weft_future_vtable type##_vtable = {                          \
+        (poll_fn), (drop_fn), sizeof(type), sizeof(out_type), #type}
+/* The same for a future that produces nothing. */
+#define WEFT_FUTURE_DEFINE_VOID(type, poll_fn, drop_fn)                        \
+    static const weft_future_vtable type##_vtable = {(poll_fn), (drop_fn),     \
+                                                     sizeof(type), 0, #type}
+
+/* Sets up a future header in place (for futures built by init functions). */
+WEFT_EXTERN void weft_future_init(weft_future *f, const weft_future_vtable *vt,
+                                  const char *site);
+/* Polls once.  Aborts with a one-line reason if `f` completed already or
+ * was dropped. */
+WEFT_EXTERN weft_poll weft_future_poll(weft_future *f, weft_context *cx, void *out);
+/* Releases the future: drops the child it awaits, then runs its vtable's
+ * drop.  A second drop is a no-op. */
+WEFT_EXTERN void weft_future_drop(weft_future *f);
+
+/* --------------------------------------------------------- async functions
+ *
+ * Stackless coroutines: a poll function written as straight-line code.
+ *
+ *   typedef struct { weft_future base; int i; weft_sleep nap; } ticker;
+ *
+ *   static weft_poll ticker_poll(weft_future *f, weft_context *cx, void *out) {
+ *       ticker *self = (ticker *)f;
+ *       WEFT_BEGIN(f);
+ *       for (self->i = 0; self->i < 3; self->i++)
+ *           WEFT_AWAIT(f, cx, weft_sleep(&self->nap, WEFT_MS(10)), NULL);
+ *       WEFT_RETURN(f, out, int, self->i);
+ *       WEFT_END(f);
+ *   }
+ *   WEFT_FUTURE_DEFINE(ticker, ticker_poll, NULL, int);
+ *
+ * The rules:
+ *  - Locals that must survive an await live in the state struct, never in C
+ *    locals: the function returns at every await and re-enters at the top.
+ *  - A C local is fine between two awaits (it is simply recomputed).
+ *  - No WEFT_AWAIT / WEFT_YIELD inside a `switch` of your own, and at most
+ *    one of them per source line (the line number is the resume point).
+ *  - A future awaited by WEFT_AWAIT lives in the state struct (or outlives
+ *    it); WEFT_AWAIT drops it once it is ready.  If the async function is
+ *    dropped while awaiting, the awaited child is dropped first, then the
+ *    function's own drop runs.
+ */
+#define WEFT_BEGIN(f)                                                          \
+    switch ((f)->resume) {                                                     \
+    case 0:
+
+#define WEFT_AWAIT(f, cx, child, out)                                          \
+    do {                                                                       \
+        (f)->awaiting = (weft_future *)(child);                                \
+        (f)->resume = __LINE__;                                                \
+        /* fallthrough */                                                      \
+    case __LINE__:                                                             \
+        if (weft_future_poll((f)->awaiting, (cx), (out)) == WEFT_PENDING)      \
+            return WEFT_PENDING;                                               \
+        weft_future_drop((f)->awaiting);                                       \
+        (f)->awaiting = NULL;                                                  \
+    } while (0)
+
+/* Gives way: other ready tasks (and the drivers) run before this resumes. */
+#define WEFT_YIELD(f, cx)                                                      \
+    do {                                                                       \
+        weft_yield_request(cx);                                                \
+        (f)->resume = __LINE__;                                                \
+        return WEFT_PENDING;                                                   \
+    case __LINE__:;                                                            \
+    } while (0)
+
+#define WEFT_RETURN(f, out, type, value)                                       \
+    do {                                                                       \
+        if (out)                                                               \
+            *(type *)(out) = (value);                                          \
+        (f)->resume = WEFT__DONE;                                              \
+        return WEFT_READY;                                                     \
+    } while (0)
+
+#define WEFT_RETURN_VOID(f)                                                    \
+    do {                                                                       \
+        (f)->resume = WEFT__DONE;                                              \
+        return WEFT_READY;                                                     \
+    } while (0)
+
+/* Finishes the enclosing task as failed with code `err` (< 0): its
+ * JoinHandle reports `err`.  The C counterpart of a panic, without
+ * unwinding: every future on the task is dropped normally. */
+#define WEFT_FAIL(f, cx, err)                                                  \
+    do {                                                                       \
+        weft_cx_fail((cx), (err));                                             \
+        (f)->resume = WEFT__DONE;                                              \
+        return WEFT_READY;                                                     \
+    } while (0)
+
+/* Falling off the end is a void return. */
+#define WEFT_END(f)                                                            \
+    (f)->resume = WEFT__DONE;                                                  \
+    return WEFT_READY;                                                         \
+    default:                                                                   \
+        weft__bad_resume(f);                                                   \
+        }                                                                      \
+        return WEFT_PENDING
+
+WEFT_EXTERN void weft_yield_request(weft_context *cx);
+WEFT_EXTERN void weft_cx_fail(weft_context *cx, int err);
+WEFT_EXTERN void weft__bad_resume(weft_future *f);
+
+/* A future that gives way once (tokio::task::yield_now). */
+typedef struct weft_yield_now {
+    weft_future base;
+} weft_yield_now;
+WEFT_EXTERN weft_future *weft_yield_now_init(weft_yield_now *y, const char *site);
+#define weft_yield_now(y) weft_yield_now_init((y), WEFT__SITE)
+
+/* ------------------------------------------------------- tasks and joins */
+
+typedef struct weft_handle weft_handle;
+typedef struct weft_runtime weft_runtime;
+struct weft__task;
+
+/* A JoinHandle: caller-owned, filled by spawn.  It is itself a future:
+ * awaiting it writes the task's output to `out` and leaves the status in
+ * `weft_join_status`: 0 (completed), WEFT_ECANCELED (aborted or dropped at
+ * shutdown) or the task's failure code. */
+typedef struct weft_join_handle {
+    weft_future base;
+    struct weft__task *task; /* NULL once joined or detached */
+    int status;
+    uint64_t id;
+} weft_join_handle;
+
+/* Spawns `fut` (a future never polled) on the runtime of `h` (or of this
+ * thread, when `h` is NULL).  The future's state is copied into the task;
+ * the caller's copy is left as if it had been moved out (dropping it is a
+ * no-op).  `jh` may be NULL to detach at once.  Returns 0, WEFT_EINVAL,
+ * WEFT_ENORUNTIME, WEFT_ESHUTDOWN or WEFT_ENOMEM; on error the future is
+ * dropped (its cleanup runs) and nothing is spawned. */
+WEFT_EXTERN int weft_spawn_at(weft_handle *h, weft_future *fut, weft_join_handle *jh,
+                              const char *site);
+#define weft_spawn(fut, jh) weft_spawn_at(NULL, (weft_future *)(fut), (jh), WEFT__SITE)
+#define weft_handle_spawn(h, fut, jh)                                          \
+    weft_spawn_at((h), (weft_future *)(fut), (jh), WEFT__SITE)
+
+/* Requests cancellation: the task's future is dropped (its cleanup runs
+ * exactly once) before it is polled again, and the join reports
+ * WEFT_ECANCELED.  A no-op when the task already finished. */
+WEFT_EXTERN void weft_join_abort(const weft_join_handle *jh);
+WEFT_EXTERN bool weft_join_is_finished(const weft_join_handle *jh);
+/* Gives the task up: it runs on, its output is dropped. */
+WEFT_EXTERN void weft_join_detach(weft_join_handle *jh);
+WEFT_EXTERN int weft_join_status(const weft_join_handle *jh);
+/* The handle as a future, for WEFT_AWAIT and block_on. */
+static inline weft_future *weft_join(weft_join_handle *jh) { return &jh->base; }
+
+/* ---------------------------------------------------------------- runtime */
+
+typedef enum weft_flavor {
+    WEFT_CURRENT_THREAD = 0,
+    WEFT_MULTI_THREAD = 1,
+    WEFT_SIM = 2,
+} weft_flavor;
+
+/* Where the runtime's memory comes from (all of it: tasks, queues, wheel). */
+typedef struct weft_allocator {
+    void *(*alloc)(void *ctx, size_t size);
+    void (*free)(void *ctx, void *ptr, size_t size);
+    void *ctx;
+} weft_allocator;
+
+/* A diagnostic from a debug build: a future never polled, a task alive at
+ * shutdown.  `site` is where it was made or spawned. */
+typedef void (*weft_diag_fn)(void *ctx, const char *what, const char *site);
+
+/* Runtime configuration: weft_builder_init fills the defaults, then set the
+ * fields you care about. */
+typedef struct weft_builder {
+    weft_flavor flavor;
+    bool enable_time;            /* timers (default true) */
+    bool start_paused;           /* manual clock, auto-advancing when idle */
+    const char *thread_name;     /* default "weft-worker" */
+    int worker_threads;          /* multi_thread: 0 = cores / WEFT_WORKER_THREADS */
+    uint32_t event_interval;     /* ticks between driver polls (default 61) */
+    uint32_t global_queue_interval; /* ticks between inject checks (31) */
+    weft_allocator allocator;    /* default malloc/free */
+    weft_diag_fn on_diagnostic;  /* default: print to stderr in debug builds */
+    void *diagnostic_ctx;
+} weft_builder;
+
+WEFT_EXTERN void weft_builder_init(weft_builder *b, weft_flavor flavor);
+
+WEFT_EXTERN int weft_runtime_new(const weft_builder *b, weft_runtime **out);
+/* Runs `fut` (polled in place, never copied) to completion on this thread,
+ * driving the runtime's tasks and timers meanwhile.  Output goes to `out`.
+ * Returns 0, WEFT_ENESTED inside a running runtime (the future is left
+ * untouched), WEFT_ESHUTDOWN, or the failure code set by WEFT_FAIL. */
+WEFT_EXTERN int weft_runtime_block_on(weft_runtime *rt, weft_future *fut, void *out);
+/* Borrowed: valid until weft_runtime_free. */
+WEFT_EXTERN weft_handle *weft_runtime_handle(weft_runtime *rt);
+/* Shuts down (drops unfinished tasks, runs their cleanup) and frees.  Live
+ * handle clones keep the shared part until released. */
+WEFT_EXTERN void weft_runtime_free(weft_runtime *rt);
+
+/* The runtime this thread is running inside, or NULL. Borrowed. */
+WEFT_EXTERN weft_handle *weft_handle_current(void);
+WEFT_EXTERN weft_handle *weft_handle_clone(weft_handle *h);
+WEFT_EXTERN void weft_handle_release(weft_handle *h);
+/* Runs `fut` to completion on this thread, which must not be one of the
+ * runtime's own (WEFT_ENESTED there).  On current_thread the runtime must
+ * be driven by its block_on elsewhere for timers to fire. */
+WEFT_EXTERN int weft_handle_block_on(weft_handle *h, weft_future *fut, void *out);
+WEFT_EXTERN weft_flavor weft_handle_flavor(const weft_handle *h);
+
+typedef struct weft_runtime_stats {
+    uint64_t alive_tasks;    /* spawned and not yet freed */
+    uint64_t spawned;        /* spawned since start */
+    uint64_t polls;          /* task polls */
+    uint64_t live_allocs;    /* allocations not yet freed */
+    uint64_t timers;         /* timers in the wheel */
+} weft_runtime_stats;
+WEFT_EXTERN void weft_handle_stats(weft_handle *h, weft_runtime_stats *out);
+
+/* Runs an async main: builds a current_thread runtime, block_on's a future
+ * of type `type` (with fields `argc` and `argv`, producing int) and returns
+ * its output as the exit status: #[tokio::main] for C. */
+#define WEFT_MAIN(type)                                                        \
+    int main(int argc, char **argv) {                                          \
+        type weft__main_state = WEFT_NEW(type, .argc = argc, .argv = argv);    \
+        return weft_main_run(&weft__main_state.base);                          \
+    }
+WEFT_EXTERN int weft_main_run(weft_future *main_future);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

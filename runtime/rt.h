@@ -1,0 +1,94 @@
+/* weft — the runtime's machinery shared by every scheduler (private). */
+#ifndef WEFT_RUNTIME_RT_H
+#define WEFT_RUNTIME_RT_H
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "weft/time.h"
+#include "weft/weft.h"
+#include "os.h"
+
+struct weft__task;
+struct weft__time;
+struct weft__rt;
+
+/* Scheduling hints passed with a task made ready. */
+enum {
+    WEFT__SCHED_WAKE = 0,  /* woken: run it soon */
+    WEFT__SCHED_YIELD = 1, /* it yielded: run it after the other ready tasks */
+    WEFT__SCHED_SPAWN = 2, /* newly spawned */
+};
+
+/* A scheduler: one struct of operations, chosen by the builder. */
+typedef struct weft__sched_ops {
+    const char *name;
+    int (*create)(struct weft__rt *rt, const weft_builder *b);
+    /* Makes a NOTIFIED task runnable; the queue takes over one reference. */
+    void (*schedule)(struct weft__rt *rt, struct weft__task *t, int hint);
+    int (*block_on)(struct weft__rt *rt, weft_future *f, void *out);
+    /* Wakes the thread parked in the runtime (a timer moved earlier,
+     * something was injected from outside). */
+    void (*unpark)(struct weft__rt *rt);
+    /* Stops the scheduler and drops the references its queues hold; called
+     * after every owned task was shut down. */
+    void (*shutdown)(struct weft__rt *rt);
+    void (*destroy)(struct weft__rt *rt);
+} weft__sched_ops;
+
+extern const weft__sched_ops weft__current_thread_ops;
+
+/* The shared part of a runtime.  `weft_runtime` and `weft_handle` both point
+ * at it; it is freed when its last reference goes (the runtime object, each
+ * handle clone, each task allocation hold one). */
+typedef struct weft__rt {
+    const weft__sched_ops *sched;
+    void *sched_data;
+    struct weft__time *time; /* NULL when time is disabled */
+    weft_builder config;
+    _Atomic uint64_t refs;
+    _Atomic int shutdown;       /* no new task is accepted */
+    _Atomic uint64_t live_allocs;
+    _Atomic uint64_t alive_tasks;
+    _Atomic uint64_t spawned;
+    _Atomic uint64_t polls;
+    _Atomic uint64_t next_task_id;
+    weft__mutex owned_lock;          /* guards the owned-task list */
+    struct weft__task *owned_head;   /* every task not yet complete */
+} weft__rt;
+
+/* This thread's runtime context. */
+typedef struct weft__tls {
+    weft__rt *rt;  /* runtime entered on this thread, or NULL */
+    void *worker;  /* the scheduler's per-thread state when this thread
+                    * drives `rt`; NULL on a thread that merely entered */
+} weft__tls;
+
+extern _Thread_local weft__tls weft__cur;
+
+void *weft__alloc(weft__rt *rt, size_t size);
+void weft__free(weft__rt *rt, void *p, size_t size);
+void weft__rt_ref(weft__rt *rt);
+void weft__rt_unref(weft__rt *rt);
+/* Reports a diagnostic through the runtime's hook (stderr by default, in
+ * debug builds only). `rt` may be NULL. */
+void weft__diag(weft__rt *rt, const char *what, const char *site);
+/* Prints "weft: <msg>" on one line and aborts. */
+_Noreturn void weft__die(const char *msg);
+
+/* Time driver hooks for the schedulers (time.c). */
+int weft__time_create(weft__rt *rt, bool start_paused);
+void weft__time_destroy(weft__rt *rt);
+/* Fires due timers; returns how many fired. */
+size_t weft__time_process(weft__rt *rt);
+/* Deadline of the next timer on the OS monotonic clock (ns), UINT64_MAX
+ * for none, or 0 if a paused clock should rather auto-advance. */
+uint64_t weft__time_park_deadline(weft__rt *rt);
+/* With a paused clock and nothing to run: jumps the clock to the next
+ * timer and fires it.  Returns false when there is no timer. */
+bool weft__time_auto_advance(weft__rt *rt);
+/* Timers armed in the wheel. */
+uint64_t weft__time_count(weft__rt *rt);
+
+#endif

@@ -1,0 +1,293 @@
+/* weft — the runtime object: builder, lifecycle, handles, context, memory. */
+#include <string.h>
+
+#include "task.h"
+
+_Thread_local weft__tls weft__cur;
+
+/* ------------------------------------------------------------ diagnostics */
+
+_Noreturn void weft__die(const char *msg) {
+    fprintf(stderr, "weft: %s\n", msg);
+    fflush(stderr);
+    abort();
+}
+
+void weft__diag(weft__rt *rt, const char *what, const char *site) {
+    if (rt && rt->config.on_diagnostic) {
+        rt->config.on_diagnostic(rt->config.diagnostic_ctx, what, site ? site : "?");
+        return;
+    }
+#ifndef NDEBUG
+    fprintf(stderr, "weft: %s: %s\n", site ? site : "?", what);
+#endif
+}
+
+/* ----------------------------------------------------------------- memory */
+
+static void *default_alloc(void *ctx, size_t size) {
+    (void)ctx;
+    return malloc(size);
+}
+
+static void default_free(void *ctx, void *p, size_t size) {
+    (void)ctx;
+    (void)size;
+    free(p);
+}
+
+void *weft__alloc(weft__rt *rt, size_t size) {
+    void *p = rt->config.allocator.alloc(rt->config.allocator.ctx, size);
+    if (p)
+        atomic_fetch_add_explicit(&rt->live_allocs, 1, memory_order_relaxed);
+    return p;
+}
+
+void weft__free(weft__rt *rt, void *p, size_t size) {
+    if (!p)
+        return;
+    atomic_fetch_sub_explicit(&rt->live_allocs, 1, memory_order_relaxed);
+    rt->config.allocator.free(rt->config.allocator.ctx, p, size);
+}
+
+/* -------------------------------------------------------------- lifecycle */
+
+void weft_builder_init(weft_builder *b, weft_flavor flavor) {
+    if (!b)
+        return;
+    *b = (weft_builder){
+        .flavor = flavor,
+        .enable_time = true,
+        .thread_name = "weft-worker",
+        .event_interval = 61,
+        .global_queue_interval = 31,
+        .allocator = {default_alloc, default_free, NULL},
+    };
+}
+
+static const weft__sched_ops *sched_for(weft_flavor f) {
+    switch (f) {
+    case WEFT_CURRENT_THREAD:
+        return &weft__current_thread_ops;
+    default:
+        return NULL;
+    }
+}
+
+int weft_runtime_new(const weft_builder *b, weft_runtime **out) {
+    if (!out)
+        return WEFT_EINVAL;
+    *out = NULL;
+    weft_builder cfg;
+    if (b)
+        cfg = *b;
+    else
+        weft_builder_init(&cfg, WEFT_CURRENT_THREAD);
+    if (!cfg.allocator.alloc || !cfg.allocator.free || cfg.event_interval == 0 ||
+        cfg.global_queue_interval == 0 || cfg.worker_threads < 0)
+        return WEFT_EINVAL;
+    if (cfg.start_paused && !cfg.enable_time)
+        return WEFT_EINVAL;
+    const weft__sched_ops *ops = sched_for(cfg.flavor);
+    if (!ops)
+        return (unsigned)cfg.flavor <= WEFT_SIM ? WEFT_ENOTSUP : WEFT_EINVAL;
+
+    weft__rt *rt = cfg.allocator.alloc(cfg.allocator.ctx, sizeof *rt);
+    if (!rt)
+        return WEFT_ENOMEM;
+    memset(rt, 0, sizeof *rt);
+    rt->config = cfg;
+    rt->sched = ops;
+    atomic_init(&rt->refs, 1);
+    atomic_init(&rt->live_allocs, 1); /* this struct */
+    weft__mutex_init(&rt->owned_lock);
+    int err = 0;
+    if (cfg.enable_time)
+        err = weft__time_create(rt, cfg.start_paused);
+    if (!err)
+        err = ops->create(rt, &cfg);
+    if (err) {
+        weft__time_destroy(rt);
+        weft__mutex_destroy(&rt->owned_lock);
+        cfg.allocator.free(cfg.allocator.ctx, rt, sizeof *rt);
+        return err;
+    }
+    *out = (weft_runtime *)rt;
+    return 0;
+}
+
+void weft__rt_ref(weft__rt *rt) { atomic_fetch_add_explicit(&rt->refs, 1, memory_order_relaxed); }
+
+void weft__rt_unref(weft__rt *rt) {
+    if (atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    rt->sched->destroy(rt);
+    weft__time_destroy(rt);
+    weft__mutex_destroy(&rt->owned_lock);
+    weft_allocator a = rt->config.allocator;
+    a.free(a.ctx, rt, sizeof *rt);
+}
+
+static void shutdown_tasks(weft__rt *rt) {
+    weft__mutex_lock(&rt->owned_lock);
+    atomic_store_explicit(&rt->shutdown, 1, memory_order_release);
+    weft__mutex_unlock(&rt->owned_lock);
+    /* Cancelling may wake or drop other tasks; run with the runtime entered
+     * so their cleanup finds it. */
+    weft__tls saved = weft__cur;
+    weft__cur = (weft__tls){rt, NULL};
+    weft__task *t;
+    while ((t = weft__owned_pop(rt)))
+        weft__task_shutdown(t);
+    rt->sched->shutdown(rt);
+    weft__cur = saved;
+}
+
+void weft_runtime_free(weft_runtime *r) {
+    weft__rt *rt = (weft__rt *)r;
+    if (!rt)
+        return;
+    if (weft__cur.rt == rt && weft__cur.worker)
+        weft__die("weft_runtime_free called from inside the runtime it frees");
+    shutdown_tasks(rt);
+    weft__rt_unref(rt);
+}
+
+/* --------------------------------------------------------------- block_on */
+
+int weft_runtime_block_on(weft_runtime *r, weft_future *f, void *out) {
+    weft__rt *rt = (weft__rt *)r;
+    if (!rt || !f || !f->vt || !f->vt->poll)
+        return WEFT_EINVAL;
+    if (weft__cur.rt)
+        return WEFT_ENESTED;
+    if (atomic_load_explicit(&rt->shutdown, memory_order_acquire))
+        return WEFT_ESHUTDOWN;
+    int err = rt->sched->block_on(rt, f, out);
+    weft_future_drop(f);
+    return err;
+}
+
+/* A waker that unparks one OS thread: for block_on through a handle.  It
+ * is reference counted because a waker clone may be woken on another
+ * thread just as the blocked thread returns. */
+typedef struct thread_parker {
+    _Atomic uint32_t refs;
+    bool notified;
+    weft__mutex lock;
+    weft__cond cond;
+} thread_parker;
+
+static void parker_unref(const void *data) {
+    thread_parker *p = (thread_parker *)data;
+    if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    weft__cond_destroy(&p->cond);
+    weft__mutex_destroy(&p->lock);
+    free(p);
+}
+
+static void parker_wake_by_ref(const void *data) {
+    thread_parker *p = (thread_parker *)data;
+    weft__mutex_lock(&p->lock);
+    p->notified = true;
+    weft__cond_signal(&p->cond);
+    weft__mutex_unlock(&p->lock);
+}
+
+static void parker_wake(const void *data) {
+    parker_wake_by_ref(data);
+    parker_unref(data);
+}
+
+static weft_waker parker_clone(const void *data);
+static const weft_waker_vtable parker_vt = {parker_clone, parker_wake, parker_wake_by_ref,
+                                            parker_unref};
+static weft_waker parker_clone(const void *data) {
+    atomic_fetch_add_explicit(&((thread_parker *)data)->refs, 1, memory_order_relaxed);
+    return (weft_waker){data, &parker_vt};
+}
+
+int weft_handle_block_on(weft_handle *h, weft_future *f, void *out) {
+    weft__rt *rt = (weft__rt *)h;
+    if (!rt || !f || !f->vt || !f->vt->poll)
+        return WEFT_EINVAL;
+    if (weft__cur.rt)
+        return WEFT_ENESTED;
+    thread_parker *p = malloc(sizeof *p);
+    if (!p)
+        return WEFT_ENOMEM;
+    atomic_init(&p->refs, 1);
+    p->notified = false;
+    weft__mutex_init(&p->lock);
+    weft__cond_init(&p->cond);
+    weft_waker w = {p, &parker_vt};
+    weft__cur = (weft__tls){rt, NULL};
+    weft_context cx = {&w, rt, 0, 0};
+    while (weft_future_poll(f, &cx, out) == WEFT_PENDING) {
+        cx.weft__yielded = 0;
+        weft__mutex_lock(&p->lock);
+        while (!p->notified)
+            weft__cond_wait(&p->cond, &p->lock);
+        p->notified = false;
+        weft__mutex_unlock(&p->lock);
+    }
+    weft_future_drop(f);
+    weft__cur = (weft__tls){0};
+    parker_unref(p);
+    return cx.weft__fail;
+}
+
+/* ---------------------------------------------------------------- handles */
+
+weft_handle *weft_runtime_handle(weft_runtime *rt) { return (weft_handle *)rt; }
+
+weft_handle *weft_handle_current(void) { return (weft_handle *)weft__cur.rt; }
+
+weft_handle *weft_handle_clone(weft_handle *h) {
+    if (h)
+        weft__rt_ref((weft__rt *)h);
+    return h;
+}
+
+void weft_handle_release(weft_handle *h) {
+    if (h)
+        weft__rt_unref((weft__rt *)h);
+}
+
+weft_flavor weft_handle_flavor(const weft_handle *h) {
+    return h ? ((const weft__rt *)h)->config.flavor : WEFT_CURRENT_THREAD;
+}
+
+void weft_handle_stats(weft_handle *h, weft_runtime_stats *out) {
+    weft__rt *rt = (weft__rt *)h;
+    if (!out)
+        return;
+    *out = (weft_runtime_stats){0};
+    if (!rt)
+        return;
+    out->alive_tasks = atomic_load_explicit(&rt->alive_tasks, memory_order_relaxed);
+    out->spawned = atomic_load_explicit(&rt->spawned, memory_order_relaxed);
+    out->polls = atomic_load_explicit(&rt->polls, memory_order_relaxed);
+    out->live_allocs = atomic_load_explicit(&rt->live_allocs, memory_order_relaxed);
+    out->timers = weft__time_count(rt);
+}
+
+/* ------------------------------------------------------------ async main */
+
+int weft_main_run(weft_future *main_future) {
+    weft_runtime *rt;
+    int err = weft_runtime_new(NULL, &rt);
+    if (err) {
+        fprintf(stderr, "weft: cannot build the runtime: %s\n", weft_strerror(err));
+        return 1;
+    }
+    int status = 0;
+    err = weft_runtime_block_on(rt, main_future, &status);
+    weft_runtime_free(rt);
+    if (err) {
+        fprintf(stderr, "weft: main failed: %s (%s)\n", weft_strerror(err), weft_err_name(err));
+        return 1;
+    }
+    return status;
+}

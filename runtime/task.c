@@ -1,0 +1,424 @@
+/* weft — the task state machine, the task waker, spawn and JoinHandle.
+ *
+ * Every transition is one compare-and-swap on the task's state word, so a
+ * wake, an abort or a JoinHandle drop may race a poll on another thread.
+ * Memory order: transitions that publish the future's output or hand the
+ * join waker over use acq_rel; reference increments are relaxed (the
+ * caller already holds a reference), decrements acq_rel so that the last
+ * one sees every write before freeing.
+ */
+#include <string.h>
+
+#include "task.h"
+
+#define REFS(s) ((s) / WEFT__T_REF_ONE)
+
+static const weft_waker_vtable task_waker_vt;
+
+static inline uint64_t load_state(weft__task *t) {
+    return atomic_load_explicit(&t->state, memory_order_acquire);
+}
+
+static inline bool cas_state(weft__task *t, uint64_t *cur, uint64_t next) {
+    return atomic_compare_exchange_weak_explicit(&t->state, cur, next, memory_order_acq_rel,
+                                                 memory_order_acquire);
+}
+
+static void task_dealloc(weft__task *t) {
+    weft__rt *rt = t->rt;
+    weft__free(rt, t, t->size);
+    atomic_fetch_sub_explicit(&rt->alive_tasks, 1, memory_order_relaxed);
+    weft__rt_unref(rt);
+}
+
+static void task_unref_n(weft__task *t, uint64_t n) {
+    uint64_t prev = atomic_fetch_sub_explicit(&t->state, n * WEFT__T_REF_ONE, memory_order_acq_rel);
+    if (REFS(prev) < n)
+        weft__die("task reference count underflow");
+    if (REFS(prev) == n)
+        task_dealloc(t);
+}
+
+void weft__task_unref(weft__task *t) { task_unref_n(t, 1); }
+
+static inline void task_ref(weft__task *t) {
+    atomic_fetch_add_explicit(&t->state, WEFT__T_REF_ONE, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------- owned list */
+
+static void owned_insert(weft__rt *rt, weft__task *t) {
+    t->owned_prev = NULL;
+    t->owned_next = rt->owned_head;
+    if (rt->owned_head)
+        rt->owned_head->owned_prev = t;
+    rt->owned_head = t;
+}
+
+static void owned_unlink(weft__rt *rt, weft__task *t) {
+    if (t->owned_prev)
+        t->owned_prev->owned_next = t->owned_next;
+    else
+        rt->owned_head = t->owned_next;
+    if (t->owned_next)
+        t->owned_next->owned_prev = t->owned_prev;
+    t->owned_prev = t->owned_next = t; /* self-link marks "not on the list" */
+}
+
+bool weft__owned_remove(weft__rt *rt, weft__task *t) {
+    weft__mutex_lock(&rt->owned_lock);
+    bool on = t->owned_next != t;
+    if (on)
+        owned_unlink(rt, t);
+    weft__mutex_unlock(&rt->owned_lock);
+    return on;
+}
+
+weft__task *weft__owned_pop(weft__rt *rt) {
+    weft__mutex_lock(&rt->owned_lock);
+    weft__task *t = rt->owned_head;
+    if (t)
+        owned_unlink(rt, t);
+    weft__mutex_unlock(&rt->owned_lock);
+    return t;
+}
+
+/* ------------------------------------------------------------- the waker */
+
+static void schedule(weft__task *t, int hint) { t->rt->sched->schedule(t->rt, t, hint); }
+
+/* Makes the task NOTIFIED; returns true when the caller must queue it
+ * (holding a reference for the queue). `consume` says whether the caller
+ * gives up a reference. */
+static bool transition_to_notified(weft__task *t, bool consume, bool *dealloc) {
+    uint64_t cur = load_state(t), next;
+    bool submit;
+    *dealloc = false;
+    do {
+        next = cur;
+        submit = false;
+        if (cur & WEFT__T_RUNNING) {
+            next |= WEFT__T_NOTIFIED;
+            if (consume)
+                next -= WEFT__T_REF_ONE;
+        } else if (cur & (WEFT__T_COMPLETE | WEFT__T_NOTIFIED)) {
+            if (consume)
+                next -= WEFT__T_REF_ONE;
+        } else {
+            next |= WEFT__T_NOTIFIED;
+            if (!consume)
+                next += WEFT__T_REF_ONE; /* the queue's reference */
+            submit = true;
+        }
+    } while (!cas_state(t, &cur, next));
+    *dealloc = consume && !submit && REFS(next) == 0;
+    return submit;
+}
+
+static weft_waker task_waker_clone(const void *data) {
+    task_ref((weft__task *)data);
+    return (weft_waker){data, &task_waker_vt};
+}
+
+static void task_waker_wake(const void *data) {
+    weft__task *t = (weft__task *)data;
+    bool dealloc;
+    if (transition_to_notified(t, true, &dealloc))
+        schedule(t, WEFT__SCHED_WAKE);
+    else if (dealloc)
+        task_dealloc(t);
+}
+
+static void task_waker_wake_by_ref(const void *data) {
+    weft__task *t = (weft__task *)data;
+    bool dealloc;
+    if (transition_to_notified(t, false, &dealloc))
+        schedule(t, WEFT__SCHED_WAKE);
+}
+
+static void task_waker_drop(const void *data) { weft__task_unref((weft__task *)data); }
+
+static const weft_waker_vtable task_waker_vt = {task_waker_clone, task_waker_wake,
+                                                task_waker_wake_by_ref, task_waker_drop};
+
+/* ------------------------------------------------------------ completion */
+
+static void wake_join(weft__task *t) {
+    /* JOIN_WAKER is set: the task side owns join_waker until it clears it. */
+    weft_waker_wake_by_ref(&t->join_waker);
+    uint64_t cur = load_state(t);
+    while (!cas_state(t, &cur, cur & ~(uint64_t)WEFT__T_JOIN_WAKER))
+        ;
+    if (!(cur & WEFT__T_JOIN_INTEREST))
+        weft_waker_drop(&t->join_waker); /* the handle left meanwhile */
+}
+
+/* The future is gone and `status` is stored: publish COMPLETE, tell the
+ * JoinHandle, leave the owned list, drop the poller's reference. */
+static void complete(weft__task *t) {
+    uint64_t prev = atomic_fetch_xor_explicit(&t->state, WEFT__T_RUNNING | WEFT__T_COMPLETE,
+                                              memory_order_acq_rel);
+    if (!(prev & WEFT__T_RUNNING) || (prev & WEFT__T_COMPLETE))
+        weft__die("task completed twice");
+    if ((prev & WEFT__T_JOIN_INTEREST) && (prev & WEFT__T_JOIN_WAKER))
+        wake_join(t);
+    uint64_t drop = 1 + (weft__owned_remove(t->rt, t) ? 1 : 0);
+    task_unref_n(t, drop);
+}
+
+static void drop_future(weft__task *t) {
+    weft_future *f = weft__task_future(t);
+    f->flags |= WEFT__F_NOREPORT;
+    weft__tls saved = weft__cur;
+    if (!weft__cur.rt)
+        weft__cur.rt = t->rt; /* cleanup may need its runtime (timers) */
+    weft_future_drop(f);
+    weft__cur = saved;
+}
+
+static void cancel(weft__task *t) {
+    drop_future(t);
+    t->status = WEFT_ECANCELED;
+    complete(t);
+}
+
+/* ------------------------------------------------------------------- run */
+
+void weft__task_run(weft__task *t) {
+    uint64_t cur = load_state(t), next;
+    do {
+        if (!(cur & WEFT__T_NOTIFIED))
+            weft__die("task run without being notified");
+        if (cur & (WEFT__T_RUNNING | WEFT__T_COMPLETE)) {
+            weft__task_unref(t); /* a stale queue entry */
+            return;
+        }
+        next = (cur & ~(uint64_t)WEFT__T_NOTIFIED) | WEFT__T_RUNNING;
+    } while (!cas_state(t, &cur, next));
+
+    if (next & WEFT__T_CANCELLED) {
+        cancel(t);
+        return;
+    }
+    weft_future *f = weft__task_future(t);
+    weft_waker w = {t, &task_waker_vt};
+    weft_context cx = {&w, t->rt, 0, 0};
+    atomic_fetch_add_explicit(&t->rt->polls, 1, memory_order_relaxed);
+    void *out = (char *)f + ((f->vt->state_size + 15u) & ~(size_t)15u);
+    if (weft_future_poll(f, &cx, f->vt->output_size ? out : NULL) == WEFT_READY) {
+        drop_future(t);
+        t->status = cx.weft__fail;
+        complete(t);
+        return;
+    }
+    /* Back to idle, unless it was woken or aborted while running. */
+    cur = load_state(t);
+    do {
+        if (cur & WEFT__T_CANCELLED) {
+            cancel(t);
+            return;
+        }
+        next = cur & ~(uint64_t)WEFT__T_RUNNING;
+        if (!(next & WEFT__T_NOTIFIED))
+            next -= WEFT__T_REF_ONE; /* the queue's reference is used up */
+    } while (!cas_state(t, &cur, next));
+    if (next & WEFT__T_NOTIFIED)
+        schedule(t, cx.weft__yielded ? WEFT__SCHED_YIELD : WEFT__SCHED_WAKE);
+    else if (REFS(next) == 0)
+        task_dealloc(t);
+}
+
+void weft__task_shutdown(weft__task *t) {
+    uint64_t cur = load_state(t), next;
+    bool claimed;
+    do {
+        claimed = !(cur & (WEFT__T_RUNNING | WEFT__T_COMPLETE));
+        next = cur | WEFT__T_CANCELLED | (claimed ? WEFT__T_RUNNING : 0);
+    } while (!cas_state(t, &cur, next));
+    if (!claimed) {
+        weft__task_unref(t);
+        return;
+    }
+    weft__diag(t->rt, "task still alive at shutdown (cancelled)", t->site);
+    cancel(t); /* drops the owned list's reference we were handed */
+}
+
+/* ------------------------------------------------------------------ spawn */
+
+static weft_poll join_poll(weft_future *f, weft_context *cx, void *out);
+static void join_drop(weft_future *f);
+static const weft_future_vtable join_vt = {join_poll, join_drop, sizeof(weft_join_handle), 0,
+                                           "weft_join_handle", WEFT_VT_REPOLL};
+
+int weft_spawn_at(weft_handle *h, weft_future *fut, weft_join_handle *jh, const char *site) {
+    weft__rt *rt = h ? (weft__rt *)h : weft__cur.rt;
+    if (jh)
+        *jh = (weft_join_handle){.base = {&join_vt, NULL, site, 0, WEFT__F_DROPPED | WEFT__F_NOREPORT},
+                                 .status = WEFT_EJOINED};
+    if (!fut || !fut->vt || !fut->vt->poll || fut->vt->state_size < sizeof(weft_future))
+        return WEFT_EINVAL;
+    if (fut->flags & (WEFT__F_POLLED | WEFT__F_DROPPED)) {
+        weft__diag(rt, "spawn of a future that was already polled or moved", site);
+        return WEFT_EINVAL;
+    }
+    if (!rt) {
+        fut->flags |= WEFT__F_NOREPORT;
+        weft_future_drop(fut);
+        return WEFT_ENORUNTIME;
+    }
+    size_t state = (fut->vt->state_size + 15u) & ~(size_t)15u;
+    size_t size = WEFT__TASK_HDR + state + fut->vt->output_size;
+    weft__task *t = weft__alloc(rt, size);
+    if (!t) {
+        fut->flags |= WEFT__F_NOREPORT;
+        weft_future_drop(fut);
+        return WEFT_ENOMEM;
+    }
+    uint64_t refs = jh ? 3 : 2; /* owned list + first notification (+ handle) */
+    atomic_init(&t->state, refs * WEFT__T_REF_ONE | WEFT__T_NOTIFIED |
+                               (jh ? WEFT__T_JOIN_INTEREST : 0));
+    t->rt = rt;
+    t->next = NULL;
+    t->join_waker = (weft_waker){0};
+    t->site = site;
+    t->size = (uint32_t)size;
+    t->status = 0;
+    t->sched_data = NULL;
+    t->id = atomic_fetch_add_explicit(&rt->next_task_id, 1, memory_order_relaxed) + 1;
+    memcpy(weft__task_future(t), fut, fut->vt->state_size);
+    weft__task_future(t)->site = fut->site ? fut->site : site;
+    fut->flags |= WEFT__F_DROPPED | WEFT__F_NOREPORT; /* moved into the task */
+    weft__rt_ref(rt);
+    atomic_fetch_add_explicit(&rt->alive_tasks, 1, memory_order_relaxed);
+
+    weft__mutex_lock(&rt->owned_lock);
+    if (atomic_load_explicit(&rt->shutdown, memory_order_acquire)) {
+        weft__mutex_unlock(&rt->owned_lock);
+        weft_future *moved = weft__task_future(t);
+        moved->flags |= WEFT__F_NOREPORT;
+        weft_future_drop(moved);
+        task_dealloc(t);
+        return WEFT_ESHUTDOWN;
+    }
+    owned_insert(rt, t);
+    weft__mutex_unlock(&rt->owned_lock);
+    atomic_fetch_add_explicit(&rt->spawned, 1, memory_order_relaxed);
+    if (jh) {
+        jh->base.flags = WEFT__F_NOREPORT; /* detaching is no mistake */
+        jh->task = t;
+        jh->status = 0;
+        jh->id = t->id;
+    }
+    schedule(t, WEFT__SCHED_SPAWN);
+    return 0;
+}
+
+/* ------------------------------------------------------------ JoinHandle */
+
+static void read_output(weft__task *t, weft_join_handle *jh, void *out) {
+    weft_future *f = weft__task_future(t);
+    size_t n = f->vt->output_size;
+    if (out && n && t->status == 0)
+        memcpy(out, (char *)f + ((f->vt->state_size + 15u) & ~(size_t)15u), n);
+    jh->status = t->status;
+}
+
+/* Stores the waker while JOIN_WAKER is clear (the handle owns the slot),
+ * then publishes it.  False when the task completed first. */
+static bool set_join_waker(weft__task *t, const weft_waker *w) {
+    t->join_waker = weft_waker_clone(w);
+    uint64_t cur = load_state(t);
+    do {
+        if (cur & WEFT__T_COMPLETE) {
+            weft_waker_drop(&t->join_waker);
+            return false;
+        }
+    } while (!cas_state(t, &cur, cur | WEFT__T_JOIN_WAKER));
+    return true;
+}
+
+static weft_poll join_poll(weft_future *f, weft_context *cx, void *out) {
+    weft_join_handle *jh = (weft_join_handle *)f;
+    weft__task *t = jh->task;
+    if (!t) {
+        jh->status = WEFT_EJOINED;
+        return WEFT_READY;
+    }
+    uint64_t cur = load_state(t);
+    if (!(cur & WEFT__T_COMPLETE)) {
+        if (!(cur & WEFT__T_JOIN_WAKER)) {
+            if (set_join_waker(t, cx->weft__waker))
+                return WEFT_PENDING;
+        } else if (weft_waker_will_wake(&t->join_waker, cx->weft__waker)) {
+            return WEFT_PENDING;
+        } else {
+            /* Take the slot back, swap the waker, publish again. */
+            do {
+                if (cur & WEFT__T_COMPLETE)
+                    goto done;
+            } while (!cas_state(t, &cur, cur & ~(uint64_t)WEFT__T_JOIN_WAKER));
+            weft_waker_drop(&t->join_waker);
+            if (set_join_waker(t, cx->weft__waker))
+                return WEFT_PENDING;
+        }
+    }
+done:
+    read_output(t, jh, out);
+    join_drop(f); /* consumed */
+    f->flags |= WEFT__F_DROPPED;
+    return WEFT_READY;
+}
+
+static void join_drop(weft_future *f) {
+    weft_join_handle *jh = (weft_join_handle *)f;
+    weft__task *t = jh->task;
+    if (!t)
+        return;
+    jh->task = NULL;
+    uint64_t cur = load_state(t), next;
+    do {
+        next = cur & ~(uint64_t)WEFT__T_JOIN_INTEREST;
+        if (!(cur & WEFT__T_COMPLETE))
+            next &= ~(uint64_t)WEFT__T_JOIN_WAKER; /* we take the waker back */
+    } while (!cas_state(t, &cur, next));
+    /* The handle owns the waker unless the completing side still holds it. */
+    if (!(next & WEFT__T_JOIN_WAKER))
+        weft_waker_drop(&t->join_waker);
+    weft__task_unref(t);
+}
+
+void weft_join_abort(const weft_join_handle *jh) {
+    if (!jh || !jh->task)
+        return;
+    weft__task *t = jh->task;
+    uint64_t cur = load_state(t), next;
+    bool submit;
+    do {
+        submit = false;
+        if (cur & (WEFT__T_COMPLETE | WEFT__T_CANCELLED))
+            return;
+        next = cur | WEFT__T_CANCELLED;
+        if (cur & WEFT__T_RUNNING) {
+            next |= WEFT__T_NOTIFIED; /* its poller cancels it */
+        } else if (!(cur & WEFT__T_NOTIFIED)) {
+            next |= WEFT__T_NOTIFIED; /* queue it so the scheduler cancels it */
+            next += WEFT__T_REF_ONE;
+            submit = true;
+        }
+    } while (!cas_state(t, &cur, next));
+    if (submit)
+        schedule(t, WEFT__SCHED_WAKE);
+}
+
+bool weft_join_is_finished(const weft_join_handle *jh) {
+    if (!jh || !jh->task)
+        return true;
+    return (load_state(jh->task) & WEFT__T_COMPLETE) != 0;
+}
+
+void weft_join_detach(weft_join_handle *jh) {
+    if (jh)
+        weft_future_drop(&jh->base);
+}
+
+int weft_join_status(const weft_join_handle *jh) { return jh ? jh->status : WEFT_EINVAL; }

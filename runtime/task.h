@@ -1,0 +1,58 @@
+/* weft — tasks: one allocation holding the header, the future's state and
+ * its output (private).
+ *
+ * The header's one atomic word holds the state flags and the reference
+ * count, as in Tokio.  References are held by: the JoinHandle, the owned
+ * list (until the task completes), each queue entry (NOTIFIED), each waker
+ * clone, and whoever is polling it.
+ */
+#ifndef WEFT_RUNTIME_TASK_H
+#define WEFT_RUNTIME_TASK_H
+
+#include "rt.h"
+
+#define WEFT__T_RUNNING 1u        /* being polled (or cancelled) right now */
+#define WEFT__T_COMPLETE 2u       /* future gone, output (or status) stored */
+#define WEFT__T_NOTIFIED 4u       /* will be polled: in a queue, or re-queued
+                                   * by its poller */
+#define WEFT__T_JOIN_INTEREST 8u  /* the JoinHandle is alive */
+#define WEFT__T_JOIN_WAKER 16u    /* join waker set; the task side owns it */
+#define WEFT__T_CANCELLED 32u     /* abort requested */
+#define WEFT__T_REF_ONE 64u
+#define WEFT__T_FLAGS (WEFT__T_REF_ONE - 1)
+
+typedef struct weft__task {
+    _Atomic uint64_t state;
+    weft__rt *rt;
+    struct weft__task *next;                   /* run queue link */
+    struct weft__task *owned_prev, *owned_next; /* owned list, until complete */
+    weft_waker join_waker;                     /* who awaits the JoinHandle */
+    const char *site;                          /* where it was spawned */
+    uint64_t id;
+    uint32_t size;   /* bytes of this allocation */
+    int32_t status;  /* 0, WEFT_ECANCELED or a failure code, once complete */
+    void *sched_data; /* the scheduler's own per-task word (e.g. pinning) */
+    /* then, aligned to 16: the future's state, then its output */
+} weft__task;
+
+#define WEFT__TASK_HDR ((sizeof(weft__task) + 15u) & ~(size_t)15u)
+
+static inline weft_future *weft__task_future(weft__task *t) {
+    return (weft_future *)((char *)t + WEFT__TASK_HDR);
+}
+
+/* Runs one poll of a task the scheduler took from a queue (with the
+ * queue's reference), including cancellation and completion. */
+void weft__task_run(weft__task *t);
+/* Runtime shutdown: cancels the task, or leaves it to its poller if it is
+ * running.  Consumes the owned list's reference (the caller unlinked it). */
+void weft__task_shutdown(weft__task *t);
+/* Drops one reference. */
+void weft__task_unref(weft__task *t);
+
+/* Unlinks `t` from the owned list if it still is on it; true if it was. */
+bool weft__owned_remove(weft__rt *rt, weft__task *t);
+/* Pops any task off the owned list (for shutdown); NULL when empty. */
+weft__task *weft__owned_pop(weft__rt *rt);
+
+#endif

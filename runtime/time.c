@@ -1,0 +1,479 @@
+/* weft — the time driver (clock + wheel) and the futures built on it:
+ * sleep, timeout, interval; and the test clock (pause / advance).
+ *
+ * One driver per runtime.  Its mutex guards the wheel and the clock state;
+ * wakers of fired timers are moved out under the lock and woken after it,
+ * at most 32 at a time, so no waker runs with the lock held.
+ */
+#include "timer_wheel.h"
+#include "rt.h"
+
+#define NS_PER_MS 1000000u
+#define WAKE_BATCH 32
+
+typedef struct weft__time {
+    weft__rt *rt;
+    weft__mutex lock;
+    weft__wheel wheel;
+    uint64_t origin_ns; /* OS clock when the runtime started */
+    int64_t offset_ns;  /* added to the OS clock's reading after a resume */
+    uint64_t paused_ns; /* the clock's reading while paused */
+    bool paused;
+} weft__time;
+
+/* ----------------------------------------------------------------- clock */
+
+static uint64_t clock_now_locked(const weft__time *d) {
+    if (d->paused)
+        return d->paused_ns;
+    return (uint64_t)((int64_t)(weft__os_now_ns() - d->origin_ns) + d->offset_ns);
+}
+
+static uint64_t clock_now(weft__time *d) {
+    weft__mutex_lock(&d->lock);
+    uint64_t now = clock_now_locked(d);
+    weft__mutex_unlock(&d->lock);
+    return now;
+}
+
+static inline uint64_t ms_ceil(uint64_t ns) { return ns / NS_PER_MS + (ns % NS_PER_MS != 0); }
+
+weft_instant weft_now(void) {
+    weft__rt *rt = weft__cur.rt;
+    if (rt && rt->time)
+        return clock_now(rt->time);
+    return weft__os_now_ns();
+}
+
+static weft__time *driver_of(weft_context *cx) {
+    weft__rt *rt = cx ? cx->weft__rt : weft__cur.rt;
+    if (!rt)
+        weft__die("a timer was polled outside of a weft runtime");
+    if (!rt->time)
+        weft__die("timers are disabled on this runtime: set enable_time in its builder");
+    return rt->time;
+}
+
+/* ---------------------------------------------------------------- driver */
+
+int weft__time_create(weft__rt *rt, bool start_paused) {
+    weft__time *d = weft__alloc(rt, sizeof *d);
+    if (!d)
+        return WEFT_ENOMEM;
+    d->rt = rt;
+    weft__mutex_init(&d->lock);
+    weft__wheel_init(&d->wheel);
+    d->origin_ns = weft__os_now_ns();
+    d->offset_ns = 0;
+    d->paused_ns = 0;
+    d->paused = start_paused;
+    rt->time = d;
+    return 0;
+}
+
+void weft__time_destroy(weft__rt *rt) {
+    weft__time *d = rt->time;
+    if (!d)
+        return;
+    weft__mutex_destroy(&d->lock);
+    rt->time = NULL;
+    weft__free(rt, d, sizeof *d);
+}
+
+static size_t fire_due(weft__time *d, uint64_t now_ms) {
+    weft_waker batch[WAKE_BATCH];
+    size_t fired = 0;
+    bool more = true;
+    while (more) {
+        size_t n = 0;
+        weft__mutex_lock(&d->lock);
+        weft_timer_entry *e;
+        while (n < WAKE_BATCH && (e = weft__wheel_poll(&d->wheel, now_ms))) {
+            batch[n++] = e->weft__waker;
+            e->weft__waker = (weft_waker){0};
+        }
+        more = n == WAKE_BATCH;
+        weft__mutex_unlock(&d->lock);
+        for (size_t i = 0; i < n; i++)
+            weft_waker_wake(&batch[i]);
+        fired += n;
+    }
+    return fired;
+}
+
+size_t weft__time_process(weft__rt *rt) {
+    weft__time *d = rt->time;
+    if (!d || d->wheel.count == 0)
+        return 0;
+    return fire_due(d, clock_now(d) / NS_PER_MS);
+}
+
+uint64_t weft__time_park_deadline(weft__rt *rt) {
+    weft__time *d = rt->time;
+    weft__mutex_lock(&d->lock);
+    uint64_t next = weft__wheel_next_expiration(&d->wheel);
+    bool paused = d->paused;
+    int64_t offset = d->offset_ns;
+    weft__mutex_unlock(&d->lock);
+    if (next == UINT64_MAX)
+        return UINT64_MAX;
+    if (paused)
+        return 0;
+    int64_t os = (int64_t)(next * NS_PER_MS) - offset + (int64_t)d->origin_ns;
+    return os < 0 ? 0 : (uint64_t)os;
+}
+
+bool weft__time_auto_advance(weft__rt *rt) {
+    weft__time *d = rt->time;
+    weft__mutex_lock(&d->lock);
+    uint64_t next = weft__wheel_next_expiration(&d->wheel);
+    if (next == UINT64_MAX || !d->paused) {
+        weft__mutex_unlock(&d->lock);
+        return false;
+    }
+    if (next * NS_PER_MS > d->paused_ns)
+        d->paused_ns = next * NS_PER_MS;
+    weft__mutex_unlock(&d->lock);
+    fire_due(d, next);
+    return true;
+}
+
+uint64_t weft__time_count(weft__rt *rt) {
+    weft__time *d = rt->time;
+    if (!d)
+        return 0;
+    weft__mutex_lock(&d->lock);
+    uint64_t n = d->wheel.count;
+    weft__mutex_unlock(&d->lock);
+    return n;
+}
+
+/* -------------------------------------------------------------- test clock */
+
+static int current_driver(weft__time **out) {
+    weft__rt *rt = weft__cur.rt;
+    if (!rt)
+        return WEFT_ENORUNTIME;
+    if (!rt->time)
+        return WEFT_ENOTSUP;
+    *out = rt->time;
+    return 0;
+}
+
+int weft_time_pause(void) {
+    weft__time *d;
+    int err = current_driver(&d);
+    if (err)
+        return err;
+    weft__mutex_lock(&d->lock);
+    if (!d->paused) {
+        d->paused_ns = clock_now_locked(d);
+        d->paused = true;
+    }
+    weft__mutex_unlock(&d->lock);
+    return 0;
+}
+
+int weft_time_resume(void) {
+    weft__time *d;
+    int err = current_driver(&d);
+    if (err)
+        return err;
+    weft__mutex_lock(&d->lock);
+    if (d->paused) {
+        d->offset_ns = (int64_t)d->paused_ns - (int64_t)(weft__os_now_ns() - d->origin_ns);
+        d->paused = false;
+    }
+    weft__mutex_unlock(&d->lock);
+    return 0;
+}
+
+bool weft_time_is_paused(void) {
+    weft__time *d;
+    if (current_driver(&d))
+        return false;
+    weft__mutex_lock(&d->lock);
+    bool p = d->paused;
+    weft__mutex_unlock(&d->lock);
+    return p;
+}
+
+int weft_time_advance(weft_duration by) {
+    weft__time *d;
+    int err = current_driver(&d);
+    if (err)
+        return err;
+    if (by < 0)
+        return WEFT_EINVAL;
+    weft__mutex_lock(&d->lock);
+    if (!d->paused) {
+        weft__mutex_unlock(&d->lock);
+        return WEFT_EINVAL;
+    }
+    d->paused_ns += (uint64_t)by;
+    uint64_t now_ms = d->paused_ns / NS_PER_MS;
+    weft__mutex_unlock(&d->lock);
+    fire_due(d, now_ms);
+    return 0;
+}
+
+/* ----------------------------------------------------------------- sleep */
+
+static weft_poll sleep_poll(weft_future *f, weft_context *cx, void *out);
+static void sleep_drop(weft_future *f);
+static const weft_future_vtable sleep_vt = {sleep_poll, sleep_drop, sizeof(weft_sleep), 0,
+                                            "weft_sleep", 0};
+
+static void sleep_setup(weft_sleep *s, const char *site) {
+    weft_future_init(&s->base, &sleep_vt, site);
+    s->entry = (weft_timer_entry){0};
+    s->driver = NULL;
+    s->has_deadline = false;
+    s->deadline = 0;
+    s->duration = 0;
+}
+
+weft_future *weft_sleep_init(weft_sleep *s, weft_duration dur, const char *site) {
+    sleep_setup(s, site);
+    s->duration = dur < 0 ? 0 : dur;
+    weft__rt *rt = weft__cur.rt;
+    if (rt && rt->time) {
+        s->deadline = clock_now(rt->time) + (uint64_t)s->duration;
+        s->has_deadline = true;
+    }
+    return &s->base;
+}
+
+weft_future *weft_sleep_until_init(weft_sleep *s, weft_instant deadline, const char *site) {
+    sleep_setup(s, site);
+    s->deadline = deadline;
+    s->has_deadline = true;
+    return &s->base;
+}
+
+static weft_poll sleep_poll(weft_future *f, weft_context *cx, void *out) {
+    (void)out;
+    weft_sleep *s = (weft_sleep *)f;
+    if (!s->driver)
+        s->driver = driver_of(cx);
+    weft__time *d = s->driver;
+    weft_waker old = {0};
+    weft__mutex_lock(&d->lock);
+    if (!s->has_deadline) {
+        s->deadline = clock_now_locked(d) + (uint64_t)s->duration;
+        s->has_deadline = true;
+    }
+    weft_timer_entry *e = &s->entry;
+    if (e->weft__state == WEFT__TIMER_FIRED) {
+        weft__mutex_unlock(&d->lock);
+        return WEFT_READY;
+    }
+    bool wake_driver = false;
+    if (e->weft__state == WEFT__TIMER_IDLE) {
+        if (s->deadline <= clock_now_locked(d) ||
+            !weft__wheel_insert(&d->wheel, e, ms_ceil(s->deadline))) {
+            e->weft__state = WEFT__TIMER_FIRED;
+            weft__mutex_unlock(&d->lock);
+            return WEFT_READY;
+        }
+        e->weft__waker = weft_waker_clone(cx->weft__waker);
+        wake_driver = !weft__cur.worker; /* its parker may sleep past us */
+    } else if (!weft_waker_will_wake(&e->weft__waker, cx->weft__waker)) {
+        old = e->weft__waker;
+        e->weft__waker = weft_waker_clone(cx->weft__waker);
+    }
+    weft__mutex_unlock(&d->lock);
+    weft_waker_drop(&old);
+    if (wake_driver)
+        d->rt->sched->unpark(d->rt);
+    return WEFT_PENDING;
+}
+
+/* Takes the entry out of the wheel (if armed) and returns its waker. */
+static weft_waker sleep_disarm(weft_sleep *s) {
+    weft_waker w = {0};
+    weft__time *d = s->driver;
+    if (!d)
+        return w;
+    weft__mutex_lock(&d->lock);
+    weft__wheel_remove(&d->wheel, &s->entry);
+    w = s->entry.weft__waker;
+    s->entry.weft__waker = (weft_waker){0};
+    s->entry.weft__state = WEFT__TIMER_IDLE;
+    weft__mutex_unlock(&d->lock);
+    return w;
+}
+
+static void sleep_drop(weft_future *f) {
+    weft_waker w = sleep_disarm((weft_sleep *)f);
+    weft_waker_drop(&w);
+}
+
+void weft_sleep_reset(weft_sleep *s, weft_instant deadline) {
+    if (!s)
+        return;
+    weft_waker w = sleep_disarm(s);
+    s->deadline = deadline;
+    s->has_deadline = true;
+    /* Whoever waited keeps waiting: wake it so its next poll re-arms. */
+    weft_waker_wake(&w);
+}
+
+bool weft_sleep_is_elapsed(const weft_sleep *s) {
+    return s && s->entry.weft__state == WEFT__TIMER_FIRED;
+}
+
+/* --------------------------------------------------------------- timeout */
+
+static weft_poll timeout_poll(weft_future *f, weft_context *cx, void *out);
+static void timeout_drop(weft_future *f);
+static const weft_future_vtable timeout_vt = {timeout_poll, timeout_drop, sizeof(weft_timeout), 0,
+                                              "weft_timeout", 0};
+
+weft_future *weft_timeout_init(weft_timeout *t, weft_duration dur, weft_future *inner,
+                               const char *site) {
+    weft_future_init(&t->base, &timeout_vt, site);
+    t->inner = inner;
+    if (inner)
+        inner->flags |= WEFT__F_NOREPORT; /* owned by the timeout now */
+    weft_sleep_init(&t->sleep, dur, site);
+    t->sleep.base.flags |= WEFT__F_NOREPORT;
+    t->started = t->sleep.has_deadline ? t->sleep.deadline - (uint64_t)t->sleep.duration : 0;
+    t->elapsed = 0;
+    t->status = 0;
+    return &t->base;
+}
+
+static void timeout_finish(weft_timeout *t, weft__time *d, int status) {
+    t->status = status;
+    t->elapsed = (weft_duration)(clock_now(d) - t->started);
+    weft_future_drop(t->inner);
+    t->inner = NULL;
+    weft_future_drop(&t->sleep.base);
+}
+
+static weft_poll timeout_poll(weft_future *f, weft_context *cx, void *out) {
+    weft_timeout *t = (weft_timeout *)f;
+    if (!t->inner)
+        weft__die("weft_timeout polled without an inner future");
+    weft__time *d = driver_of(cx);
+    if (!t->sleep.has_deadline) {
+        t->started = clock_now(d);
+        t->sleep.deadline = t->started + (uint64_t)t->sleep.duration;
+        t->sleep.has_deadline = true;
+    }
+    if (weft_future_poll(t->inner, cx, out) == WEFT_READY) {
+        timeout_finish(t, d, 0);
+        return WEFT_READY;
+    }
+    if (weft_future_poll(&t->sleep.base, cx, NULL) == WEFT_READY) {
+        timeout_finish(t, d, WEFT_ETIMEDOUT);
+        return WEFT_READY;
+    }
+    return WEFT_PENDING;
+}
+
+static void timeout_drop(weft_future *f) {
+    weft_timeout *t = (weft_timeout *)f;
+    weft_future_drop(t->inner);
+    t->inner = NULL;
+    weft_future_drop(&t->sleep.base);
+}
+
+/* -------------------------------------------------------------- interval */
+
+static weft_poll tick_poll(weft_future *f, weft_context *cx, void *out);
+static const weft_future_vtable tick_vt = {tick_poll, NULL, sizeof(weft_future),
+                                           sizeof(weft_instant), "weft_interval_tick",
+                                           WEFT_VT_REPOLL};
+
+static void interval_setup(weft_interval *iv, weft_duration period) {
+    weft_future_init(&iv->tick, &tick_vt, NULL);
+    iv->tick.flags = WEFT__F_NOREPORT;
+    weft_sleep_until_init(&iv->sleep, 0, NULL);
+    iv->sleep.base.flags |= WEFT__F_NOREPORT;
+    iv->period = period;
+    iv->missed = WEFT_MISSED_BURST;
+    iv->started = false;
+    iv->next = 0;
+}
+
+int weft_interval_init(weft_interval *iv, weft_duration period) {
+    if (!iv || period <= 0)
+        return WEFT_EINVAL;
+    interval_setup(iv, period);
+    weft__rt *rt = weft__cur.rt;
+    if (rt && rt->time) {
+        iv->next = clock_now(rt->time);
+        iv->started = true;
+        weft_sleep_reset(&iv->sleep, iv->next);
+    }
+    return 0;
+}
+
+int weft_interval_init_at(weft_interval *iv, weft_instant start, weft_duration period) {
+    if (!iv || period <= 0)
+        return WEFT_EINVAL;
+    interval_setup(iv, period);
+    iv->next = start;
+    iv->started = true;
+    weft_sleep_reset(&iv->sleep, start);
+    return 0;
+}
+
+void weft_interval_set_missed_tick(weft_interval *iv, weft_missed_tick m) {
+    if (iv && (unsigned)m <= WEFT_MISSED_SKIP)
+        iv->missed = m;
+}
+
+weft_future *weft_interval_tick(weft_interval *iv) {
+    iv->tick.flags = WEFT__F_NOREPORT; /* reusable: each call is a fresh tick */
+    iv->tick.resume = 0;
+    return &iv->tick;
+}
+
+/* The instant of the tick after one due at `due` that completed at `now`. */
+static weft_instant next_tick(const weft_interval *iv, weft_instant due, weft_instant now) {
+    uint64_t p = (uint64_t)iv->period;
+    if (now < due + p)
+        return due + p; /* on time */
+    switch (iv->missed) {
+    case WEFT_MISSED_DELAY:
+        return now + p;
+    case WEFT_MISSED_SKIP:
+        return now + p - (now - due) % p;
+    default:
+        return due + p;
+    }
+}
+
+static weft_poll tick_poll(weft_future *f, weft_context *cx, void *out) {
+    weft_interval *iv = (weft_interval *)((char *)f - offsetof(weft_interval, tick));
+    weft__time *d = driver_of(cx);
+    if (!iv->started) {
+        iv->next = clock_now(d);
+        iv->started = true;
+        weft_sleep_reset(&iv->sleep, iv->next);
+    }
+    if (weft_future_poll(&iv->sleep.base, cx, NULL) == WEFT_PENDING)
+        return WEFT_PENDING;
+    weft_instant due = iv->next;
+    iv->next = next_tick(iv, due, clock_now(d));
+    weft_sleep_reset(&iv->sleep, iv->next);
+    if (out)
+        *(weft_instant *)out = due;
+    return WEFT_READY;
+}
+
+void weft_interval_reset(weft_interval *iv) {
+    if (!iv)
+        return;
+    iv->next = weft_now() + (uint64_t)iv->period;
+    iv->started = true;
+    weft_sleep_reset(&iv->sleep, iv->next);
+}
+
+void weft_interval_drop(weft_interval *iv) {
+    if (iv)
+        weft_future_drop(&iv->sleep.base);
+}
