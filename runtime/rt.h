@@ -35,9 +35,19 @@ typedef struct weft__sched_ops {
      * after every owned task was shut down. */
     void (*shutdown)(struct weft__rt *rt);
     void (*destroy)(struct weft__rt *rt);
+    /* Optional: fills the scheduler's part of the metrics (workers, queues). */
+    void (*metrics)(struct weft__rt *rt, weft_runtime_metrics *m);
+    /* Optional: one worker's counters; WEFT_ERANGE past the last worker. */
+    int (*worker_metrics)(struct weft__rt *rt, uint32_t worker, weft_worker_metrics *m);
+    /* A timer armed on a driving thread must still call `unpark`: another
+     * of the runtime's threads may be parked on the time driver. */
+    bool unpark_on_timer;
 } weft__sched_ops;
 
 extern const weft__sched_ops weft__current_thread_ops;
+extern const weft__sched_ops weft__multi_thread_ops;
+
+struct weft__blocking;
 
 /* The shared part of a runtime.  `weft_runtime` and `weft_handle` both point
  * at it; it is freed when its last reference goes (the runtime object, each
@@ -56,6 +66,7 @@ typedef struct weft__rt {
     _Atomic uint64_t next_task_id;
     weft__mutex owned_lock;          /* guards the owned-task list */
     struct weft__task *owned_head;   /* every task not yet complete */
+    _Atomic(struct weft__blocking *) blocking; /* blocking pool, made on first use */
 } weft__rt;
 
 /* This thread's runtime context. */
@@ -67,6 +78,17 @@ typedef struct weft__tls {
 
 extern _Thread_local weft__tls weft__cur;
 
+/* The cooperative budget of the task this thread is polling (coop.c). */
+typedef struct weft__coop {
+    uint32_t left; /* leaf polls it may still make */
+    bool active;   /* a task poll is under way: the budget applies */
+} weft__coop;
+
+extern _Thread_local weft__coop weft__coop_cur;
+
+/* Leaf polls a task gets per scheduling (as Tokio's 128). */
+#define WEFT__COOP_BUDGET 128u
+
 void *weft__alloc(weft__rt *rt, size_t size);
 void weft__free(weft__rt *rt, void *p, size_t size);
 void weft__rt_ref(weft__rt *rt);
@@ -76,6 +98,12 @@ void weft__rt_unref(weft__rt *rt);
 void weft__diag(weft__rt *rt, const char *what, const char *site);
 /* Prints "weft: <msg>" on one line and aborts. */
 _Noreturn void weft__die(const char *msg);
+
+/* Blocking pool (blocking_pool.c): waits for its threads until the
+ * monotonic `deadline_ns`; returns how many blocking calls are still
+ * running.  Destroy frees it once its threads are gone. */
+uint64_t weft__blocking_shutdown(weft__rt *rt, uint64_t deadline_ns);
+void weft__blocking_destroy(weft__rt *rt);
 
 /* Time driver hooks for the schedulers (time.c). */
 int weft__time_create(weft__rt *rt, bool start_paused);

@@ -85,7 +85,12 @@ weft__task *weft__owned_pop(weft__rt *rt) {
 
 /* ------------------------------------------------------------- the waker */
 
-static void schedule(weft__task *t, int hint) { t->rt->sched->schedule(t->rt, t, hint); }
+static void schedule(weft__task *t, int hint) {
+    if (t->owner)
+        t->owner->schedule(t->owner, t, hint);
+    else
+        t->rt->sched->schedule(t->rt, t, hint);
+}
 
 /* Makes the task NOTIFIED; returns true when the caller must queue it
  * (holding a reference for the queue). `consume` says whether the caller
@@ -205,7 +210,13 @@ void weft__task_run(weft__task *t) {
     weft_context cx = {&w, t->rt, 0, 0};
     atomic_fetch_add_explicit(&t->rt->polls, 1, memory_order_relaxed);
     void *out = (char *)f + ((f->vt->state_size + 15u) & ~(size_t)15u);
-    if (weft_future_poll(f, &cx, f->vt->output_size ? out : NULL) == WEFT_READY) {
+    /* A task polled from inside another's poll (a local set) gets its own
+     * budget; the outer one resumes with what it had left. */
+    weft__coop outer = weft__coop_cur;
+    weft__coop_cur = (weft__coop){WEFT__COOP_BUDGET, true};
+    weft_poll ready = weft_future_poll(f, &cx, f->vt->output_size ? out : NULL);
+    weft__coop_cur = outer;
+    if (ready == WEFT_READY) {
         drop_future(t);
         t->status = cx.weft__fail;
         complete(t);
@@ -251,7 +262,11 @@ static const weft_future_vtable join_vt = {join_poll, join_drop, sizeof(weft_joi
                                            "weft_join_handle", WEFT_VT_REPOLL};
 
 int weft_spawn_at(weft_handle *h, weft_future *fut, weft_join_handle *jh, const char *site) {
-    weft__rt *rt = h ? (weft__rt *)h : weft__cur.rt;
+    return weft__spawn(h ? (weft__rt *)h : weft__cur.rt, fut, jh, site, NULL);
+}
+
+int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char *site,
+                weft__task_owner *owner) {
     if (jh)
         *jh = (weft_join_handle){.base = {&join_vt, NULL, site, 0, WEFT__F_DROPPED | WEFT__F_NOREPORT},
                                  .status = WEFT_EJOINED};
@@ -284,6 +299,7 @@ int weft_spawn_at(weft_handle *h, weft_future *fut, weft_join_handle *jh, const 
     t->size = (uint32_t)size;
     t->status = 0;
     t->sched_data = NULL;
+    t->owner = owner;
     t->id = atomic_fetch_add_explicit(&rt->next_task_id, 1, memory_order_relaxed) + 1;
     memcpy(weft__task_future(t), fut, fut->vt->state_size);
     weft__task_future(t)->site = fut->site ? fut->site : site;
@@ -344,6 +360,8 @@ static weft_poll join_poll(weft_future *f, weft_context *cx, void *out) {
         jh->status = WEFT_EJOINED;
         return WEFT_READY;
     }
+    if (!weft_coop_proceed(cx))
+        return WEFT_PENDING;
     uint64_t cur = load_state(t);
     if (!(cur & WEFT__T_COMPLETE)) {
         if (!(cur & WEFT__T_JOIN_WAKER)) {
