@@ -54,6 +54,9 @@ typedef struct weft__rt {
     _Atomic uint64_t spawned;
     _Atomic uint64_t polls;
     _Atomic uint64_t next_task_id;
+    /* Entropy: the scheduler may replace `random` (the simulator does). */
+    uint64_t (*random)(struct weft__rt *rt);
+    _Atomic uint64_t rng_counter; /* production stream: splitmix64 counter */
     weft__mutex owned_lock;          /* guards the owned-task list */
     struct weft__task *owned_head;   /* every task not yet complete */
 } weft__rt;
@@ -76,6 +79,10 @@ void weft__rt_unref(weft__rt *rt);
 void weft__diag(weft__rt *rt, const char *what, const char *site);
 /* Prints "weft: <msg>" on one line and aborts. */
 _Noreturn void weft__die(const char *msg);
+
+/* The OS-seeded production stream (entropy.c). */
+uint64_t weft__random_os_seeded(weft__rt *rt);
+uint64_t weft__os_random_seed(void);
 
 /* Time driver hooks for the schedulers (time.c). */
 int weft__time_create(weft__rt *rt, bool start_paused);

@@ -100,6 +100,8 @@ int weft_runtime_new(const weft_builder *b, weft_runtime **out) {
     rt->sched = ops;
     atomic_init(&rt->refs, 1);
     atomic_init(&rt->live_allocs, 1); /* this struct */
+    rt->random = weft__random_os_seeded;
+    atomic_init(&rt->rng_counter, weft__os_random_seed());
     weft__mutex_init(&rt->owned_lock);
     int err = 0;
     if (cfg.enable_time)
