@@ -117,7 +117,7 @@ static void *thread_main(void *arg) {
         weft__cond_broadcast(&p->finished);
     weft__mutex_unlock(&p->lock);
     weft__cur = (weft__tls){0};
-    weft__rt_unref(rt); /* may free the pool: touch nothing after */
+    weft_handle_release((weft_handle *)rt); /* may free the pool: touch nothing after */
     return NULL;
 }
 
@@ -126,13 +126,13 @@ static void grow_locked(weft__blocking *p) {
     if (p->threads >= (uint32_t)p->rt->config.max_blocking_threads)
         return; /* queued until a thread is free */
     weft__thread th;
-    weft__rt_ref(p->rt);
+    weft_handle_clone((weft_handle *)p->rt); /* a reference that is no task */
     p->threads++;
     if (weft__thread_start(&th, thread_main, p, p->rt->config.thread_stack_size, true)) {
         p->threads--;
         /* The queue keeps the call; a running thread will take it, or
          * shutdown drops it.  Only with no thread at all is it lost. */
-        weft__rt_unref(p->rt);
+        weft_handle_release((weft_handle *)p->rt);
         if (p->threads == 0)
             weft__die("cannot start a blocking-pool thread");
     }
@@ -201,7 +201,13 @@ int weft_spawn_blocking_at(weft_handle *h, weft_blocking_fn fn, void *arg, weft_
         weft__spawn(NULL, &call.base, jh, site, NULL); /* fills jh, drops call */
         return WEFT_ENOMEM;
     }
-    return weft__spawn(rt, &call.base, jh, site, p ? &p->owner : NULL);
+    /* The call completes on a pool thread: keep it off the driving
+     * thread's private owned list, on the shared one. */
+    weft__owned *private_list = weft__cur.owned;
+    weft__cur.owned = NULL;
+    int err = weft__spawn(rt, &call.base, jh, site, p ? &p->owner : NULL);
+    weft__cur.owned = private_list;
+    return err;
 }
 
 uint64_t weft__blocking_shutdown(weft__rt *rt, uint64_t deadline_ns) {

@@ -72,7 +72,7 @@ int weft_local_set_new(weft_handle *h, weft_local_set **out) {
     ls->rt = rt;
     ls->thread = weft__thread_self();
     weft__mutex_init(&ls->lock);
-    weft__rt_ref(rt);
+    weft_handle_clone((weft_handle *)rt); /* a reference that is no task */
     *out = ls;
     return 0;
 }
@@ -81,7 +81,13 @@ int weft_spawn_local_at(weft_local_set *ls, weft_future *fut, weft_join_handle *
                         const char *site) {
     if (!ls)
         return weft__spawn(NULL, NULL, jh, site, NULL); /* fills jh, EINVAL */
-    return weft__spawn(ls->rt, fut, jh, site, &ls->owner);
+    /* On the shared owned list, where weft_local_set_free finds it, not on
+     * a driving thread's private one. */
+    weft__owned *private_list = weft__cur.owned;
+    weft__cur.owned = NULL;
+    int err = weft__spawn(ls->rt, fut, jh, site, &ls->owner);
+    weft__cur.owned = private_list;
+    return err;
 }
 
 static void check_thread(weft_local_set *ls, const char *site) {
@@ -103,16 +109,7 @@ void weft_local_set_free(weft_local_set *ls) {
         return;
     weft__rt *rt = ls->rt;
     check_thread(ls, "weft_local_set_free");
-    for (;;) {
-        weft__task *t;
-        weft__mutex_lock(&rt->owned_lock);
-        for (t = rt->owned_head; t && t->owner != &ls->owner; t = t->owned_next)
-            ;
-        weft__mutex_unlock(&rt->owned_lock);
-        if (!t || !weft__owned_remove(rt, t))
-            break;
-        weft__task_shutdown(t); /* consumes the owned list's reference */
-    }
+    weft__owned_shutdown_owner(rt, &ls->owner);
     weft__mutex_lock(&ls->lock);
     ls->closed = true;
     weft__task *chain = ls->head;
@@ -128,7 +125,7 @@ void weft_local_set_free(weft_local_set *ls) {
     }
     weft__mutex_destroy(&ls->lock);
     weft__free(rt, ls, sizeof *ls);
-    weft__rt_unref(rt);
+    weft_handle_release((weft_handle *)rt);
 }
 
 /* ------------------------------------------------------------ run_until */

@@ -12,8 +12,10 @@ void weft_handle_metrics(weft_handle *h, weft_runtime_metrics *out) {
     *out = (weft_runtime_metrics){0};
     if (!rt)
         return;
+    weft_runtime_stats stats;
+    weft_handle_stats(h, &stats);
     out->workers = 1; /* a scheduler without its own metrics runs on one thread */
-    out->alive_tasks = atomic_load_explicit(&rt->alive_tasks, memory_order_relaxed);
+    out->alive_tasks = stats.alive_tasks;
     if (rt->sched->metrics)
         rt->sched->metrics(rt, out);
     weft__blocking_metrics(rt, out);

@@ -59,6 +59,7 @@ typedef struct worker {
     parker park;
     /* Counters: written by the owner, read by metrics (relaxed). */
     _Atomic uint64_t polls, steals, steal_ops, parks, overflows;
+    weft__task_cache cache; /* freed task blocks, owner only */
     weft__runq queue;
 } worker;
 
@@ -498,7 +499,9 @@ static void *worker_main(void *arg) {
     snprintf(name, sizeof name, "%s-%u", rt->config.thread_name ? rt->config.thread_name : "weft",
              w->index);
     weft__thread_set_name(name);
-    weft__cur = (weft__tls){.rt = rt, .worker = w};
+    /* Tasks move between workers, so they stay on the runtime's shared
+     * owned list; freed task blocks go to this worker's own cache. */
+    weft__cur = (weft__tls){.rt = rt, .worker = w, .cache = &w->cache};
     if (rt->config.on_thread_start)
         rt->config.on_thread_start(rt->config.thread_hook_ctx);
     worker_loop(w);
@@ -689,6 +692,8 @@ static void mt_shutdown(weft__rt *rt) {
         while ((t = weft__runq_pop(&w->queue)))
             weft__task_unref(t);
     }
+    for (uint32_t i = 0; i < m->n; i++)
+        weft__task_cache_clear(rt, &m->workers[i].cache);
     weft__mutex_lock(&m->inject_lock);
     m->inject_closed = true;
     weft__task *chain = m->inject_head;
@@ -696,6 +701,8 @@ static void mt_shutdown(weft__rt *rt) {
     atomic_store_explicit(&m->inject_len, 0, memory_order_relaxed);
     weft__mutex_unlock(&m->inject_lock);
     drop_chain(chain);
+    /* Stale entries freed just now may have filled no cache of ours: the
+     * workers are gone, so blocks went to the runtime's depot. */
 }
 
 static void mt_destroy(weft__rt *rt) {
@@ -708,6 +715,12 @@ static void mt_destroy(weft__rt *rt) {
 }
 
 /* --------------------------------------------------------------- metrics */
+
+static void mt_stats(weft__rt *rt, weft_runtime_stats *out) {
+    mt *m = mt_of(rt);
+    for (uint32_t i = 0; i < m->n; i++)
+        out->polls += atomic_load_explicit(&m->workers[i].polls, memory_order_relaxed);
+}
 
 static void mt_metrics(weft__rt *rt, weft_runtime_metrics *out) {
     mt *m = mt_of(rt);
@@ -737,6 +750,7 @@ const weft__sched_ops weft__multi_thread_ops = {
     .unpark = mt_unpark,
     .shutdown = mt_shutdown,
     .destroy = mt_destroy,
+    .stats = mt_stats,
     .metrics = mt_metrics,
     .worker_metrics = mt_worker_metrics,
     .unpark_on_timer = true,

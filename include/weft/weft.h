@@ -125,11 +125,11 @@ struct weft_future {
  * must be `weft_future base`.  `out_type` is what the future produces. */
 #define WEFT_FUTURE_DEFINE(type, poll_fn, drop_fn, out_type)                   \
     static const weft_future_vtable type##_vtable = {                          \
-        (poll_fn), (drop_fn), sizeof(type), sizeof(out_type), #type}
+        (poll_fn), (drop_fn), sizeof(type), sizeof(out_type), #type, 0}
 /* The same for a future that produces nothing. */
 #define WEFT_FUTURE_DEFINE_VOID(type, poll_fn, drop_fn)                        \
     static const weft_future_vtable type##_vtable = {(poll_fn), (drop_fn),     \
-                                                     sizeof(type), 0, #type}
+                                                     sizeof(type), 0, #type, 0}
 
 /* Sets up a future header in place (for futures built by init functions). */
 WEFT_EXTERN void weft_future_init(weft_future *f, const weft_future_vtable *vt,
@@ -443,6 +443,15 @@ WEFT_EXTERN int weft_handle_worker_metrics(weft_handle *h, uint32_t worker,
  * diagnostic hook, and its thread releases the runtime's memory when the
  * call returns. */
 WEFT_EXTERN int weft_runtime_shutdown_timeout(weft_runtime *rt, int64_t timeout_ns);
+/* ---------------------------------------------------------------- entropy */
+
+/* Random numbers drawn through the runtime of this thread: seeded from the
+ * OS in production, the seeded and recorded stream under the simulator, so
+ * code that draws its randomness here stays replayable.  Outside any
+ * runtime they come from the OS. */
+WEFT_EXTERN uint64_t weft_random_u64(void);
+/* Uniform in [0, n); 0 when n is 0. */
+WEFT_EXTERN uint64_t weft_random_below(uint64_t n);
 
 /* Runs an async main: builds a current_thread runtime, block_on's a future
  * of type `type` (with fields `argc` and `argv`, producing int) and returns

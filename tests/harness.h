@@ -1,0 +1,61 @@
+/* weft tests — the shared cmocka harness.
+ *
+ * Every behaviour test takes a `wt_env *` (cmocka's state) and runs on the
+ * flavor the env names; WT_FLAVORS(fn) instantiates a test once per flavor
+ * (current_thread, multi_thread, sim), skipping flavors this build lacks.
+ * The env's runtime uses a counting allocator, so teardown asserts that no
+ * allocation and no task outlived the runtime.  Diagnostics (unpolled
+ * futures, tasks alive at shutdown) are captured, not printed.
+ */
+#ifndef WEFT_TESTS_HARNESS_H
+#define WEFT_TESTS_HARNESS_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "weft/time.h"
+#include "weft/weft.h"
+
+typedef struct wt_env {
+    weft_flavor flavor;
+    weft_builder builder;   /* tests may adjust it before wt_rt() */
+    weft_runtime *rt;       /* built lazily by wt_rt() */
+    _Atomic long live;      /* allocations not yet freed */
+    _Atomic long allocs;    /* allocations made */
+    _Atomic long fail_at;   /* the allocation number that fails (0: none) */
+    _Atomic int diags;      /* diagnostics reported */
+    char last_diag[256];
+} wt_env;
+
+/* The env's runtime, built on first use from env->builder. */
+weft_runtime *wt_rt(wt_env *env);
+/* block_on on the env's runtime; asserts it returned 0. */
+void wt_block_on(wt_env *env, weft_future *f, void *out);
+/* Frees the runtime now (teardown does it too) and checks for leaks. */
+void wt_free_rt(wt_env *env);
+const char *wt_flavor_name(weft_flavor f);
+
+int wt_setup(void **state);
+int wt_teardown(void **state);
+
+extern const weft_flavor wt_flavor_values[3];
+
+#define WT_ONE(fn, i, label)                                                   \
+    {#fn "@" label, fn, wt_setup, wt_teardown, (void *)&wt_flavor_values[i]}
+/* One cmocka entry per flavor. */
+#define WT_FLAVORS(fn)                                                         \
+    WT_ONE(fn, 0, "current_thread"), WT_ONE(fn, 1, "multi_thread"),            \
+        WT_ONE(fn, 2, "sim")
+/* Only on current_thread (tests of things that are flavor independent). */
+#define WT_CT(fn) WT_ONE(fn, 0, "current_thread")
+
+#define WT_ENV(state) ((wt_env *)*(state))
+
+/* Runs the group; returns the number of failures (cmocka's convention). */
+#define WT_RUN(name, tests) _cmocka_run_group_tests((name), (tests), sizeof(tests) / sizeof((tests)[0]), NULL, NULL)
+
+#endif
