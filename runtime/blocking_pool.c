@@ -6,9 +6,10 @@
  * scheduler, so JoinHandles, abort and shutdown work as for any task.
  * Threads are started on demand up to `max_blocking_threads`; an idle one
  * waits `blocking_keep_alive` for more work, then ends.  The pool is made
- * on first use and freed with the runtime's shared part; each thread holds
- * a reference on the runtime, so a call outliving shutdown_timeout still
- * finds its pool.
+ * on first use and freed with the runtime's shared part.  Shutdown waits
+ * for every thread to end; when shutdown_timeout gives up first, it leaves
+ * one runtime reference to each thread still running (an orphan), which
+ * that thread drops as it ends, so the pool outlives its last call.
  */
 #include <string.h>
 
@@ -32,6 +33,7 @@ typedef struct weft__blocking {
     uint32_t idle;       /* waiting on `work` */
     uint32_t notified;   /* wake-ups sent to idle threads, not yet taken */
     running *busy;       /* calls in progress */
+    uint32_t orphans;    /* threads holding a runtime reference from shutdown */
     bool closed;
 } weft__blocking;
 
@@ -112,12 +114,17 @@ static void *thread_main(void *arg) {
     weft__mutex_unlock(&p->lock);
     if (rt->config.on_thread_stop)
         rt->config.on_thread_stop(rt->config.thread_hook_ctx);
+    weft__cur = (weft__tls){0};
     weft__mutex_lock(&p->lock);
+    bool orphan = p->orphans > 0;
+    if (orphan)
+        p->orphans--;
     if (--p->threads == 0)
         weft__cond_broadcast(&p->finished);
     weft__mutex_unlock(&p->lock);
-    weft__cur = (weft__tls){0};
-    weft_handle_release((weft_handle *)rt); /* may free the pool: touch nothing after */
+    /* Past this point shutdown may free the pool: touch nothing of it. */
+    if (orphan)
+        weft_handle_release((weft_handle *)rt);
     return NULL;
 }
 
@@ -126,13 +133,11 @@ static void grow_locked(weft__blocking *p) {
     if (p->threads >= (uint32_t)p->rt->config.max_blocking_threads)
         return; /* queued until a thread is free */
     weft__thread th;
-    weft_handle_clone((weft_handle *)p->rt); /* a reference that is no task */
     p->threads++;
     if (weft__thread_start(&th, thread_main, p, p->rt->config.thread_stack_size, true)) {
         p->threads--;
         /* The queue keeps the call; a running thread will take it, or
          * shutdown drops it.  Only with no thread at all is it lost. */
-        weft_handle_release((weft_handle *)p->rt);
         if (p->threads == 0)
             weft__die("cannot start a blocking-pool thread");
     }
@@ -230,6 +235,10 @@ uint64_t weft__blocking_shutdown(weft__rt *rt, uint64_t deadline_ns) {
         weft__diag(rt, "blocking call still running after shutdown_timeout", r->site);
         left++;
     }
+    /* Threads still here keep the runtime (and so the pool) alive. */
+    p->orphans = p->threads;
+    for (uint32_t i = 0; i < p->orphans; i++)
+        weft_handle_clone((weft_handle *)rt);
     weft__mutex_unlock(&p->lock);
     while (stale) {
         t = stale->next;
