@@ -135,15 +135,19 @@ static void owned_unlink(weft__task *t) {
         l->head = t->owned_next;
     if (t->owned_next)
         t->owned_next->owned_prev = t->owned_prev;
-    t->owned_in = NULL;
+    /* Atomic: owned_remove peeks at it without the lock (see there). */
+    __atomic_store_n(&t->owned_in, NULL, __ATOMIC_RELAXED);
 }
 
 /* Unlinks `t` from its owned list if it still is on one; true if it was.
  * A thread-local list is only touched by its own thread (or at shutdown,
  * when no thread drives the runtime). */
 static bool owned_remove(weft__rt *rt, weft__task *t) {
-    if (t->owned_in != &rt->owned) {
-        if (!t->owned_in)
+    /* A task on the shared list may be unlinked by shutdown on another
+     * thread meanwhile: peek atomically, then decide under the lock. */
+    weft__owned *in = __atomic_load_n(&t->owned_in, __ATOMIC_RELAXED);
+    if (in != &rt->owned) {
+        if (!in)
             return false;
         owned_unlink(t);
         return true;
