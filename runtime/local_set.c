@@ -93,9 +93,9 @@ int weft_spawn_local_at(weft_local_set *ls, weft_future *fut, weft_join_handle *
 static void check_thread(weft_local_set *ls, const char *site) {
 #ifndef NDEBUG
     if (!weft__thread_equal(ls->thread, weft__thread_self())) {
-        weft__diag(ls->rt, "pinned task polled on the wrong thread", site);
-        weft__die("a local set's tasks were driven from a thread other than its own "
-                  "(pinned task polled on the wrong thread)");
+        fprintf(stderr, "weft: %s: pinned task polled on the wrong thread (a local set's "
+                        "tasks run only on the thread that made the set)\n", site ? site : "?");
+        abort();
     }
 #else
     (void)ls;

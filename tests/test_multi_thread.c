@@ -725,6 +725,54 @@ static void spawn_after_shutdown_refused(void **state) {
     weft_handle_release(h);
 }
 
+/* A debug build aborts, saying why, when a set's tasks are driven from a
+ * thread other than the set's own.  Checked in a child process. */
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct wrong_thread_ctx {
+    weft_runtime *rt;
+    weft_local_set *ls;
+} wrong_thread_ctx;
+
+static void *drive_from_elsewhere(void *arg) {
+    wrong_thread_ctx *c = arg;
+    weft_yield_now y;
+    weft_local_run run;
+    weft_runtime_block_on(c->rt, weft_local_run_until(&run, c->ls, weft_yield_now(&y)), NULL);
+    return NULL;
+}
+
+static void local_set_wrong_thread_detected(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_MISSING(env);
+#ifdef NDEBUG
+    skip();
+#endif
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* The child: no cmocka, no leak checks; it must abort. */
+        weft_builder b;
+        weft_builder_init(&b, env->flavor);
+        wrong_thread_ctx c;
+        if (weft_runtime_new(&b, &c.rt) || weft_local_set_new(weft_runtime_handle(c.rt), &c.ls))
+            _exit(3);
+        _Atomic int drops = 0;
+        weft_spawn_local(c.ls, &WEFT_NEW(mt_forever, .drops = &drops), NULL);
+        pthread_t th;
+        pthread_create(&th, NULL, drive_from_elsewhere, &c);
+        pthread_join(th, NULL);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         WT_FLAVORS(spawn_many_and_join),
@@ -737,6 +785,7 @@ int main(void) {
         WT_FLAVORS(blocking_keep_alive_expires),
         WT_FLAVORS(local_set_pins_tasks),
         WT_FLAVORS(local_set_free_drops_tasks),
+        WT_FLAVORS(local_set_wrong_thread_detected),
         WT_FLAVORS(block_on_inside_task_refused),
         WT_FLAVORS(sleeps_fire_on_real_clock),
         WT_FLAVORS(shutdown_timeout_reports_blocking),

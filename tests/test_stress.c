@@ -2,7 +2,7 @@
  * that fails the run when it hangs: a million spawns, a million
  * cross-thread wake ping-pongs, abort racing completion, spawn racing
  * shutdown, JoinHandles dropped on one thread while their tasks complete
- * on another.  Sanitizer builds run a twentieth of the counts;
+ * on another.  Sanitizer builds run a fifth of the counts;
  * WEFT_STRESS_SCALE (a divisor) scales them further by hand. */
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +12,7 @@
 #define WATCHDOG_SECS 300
 
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define SANITIZER_DIVISOR 20
+#define SANITIZER_DIVISOR 5
 #else
 #define SANITIZER_DIVISOR 1
 #endif

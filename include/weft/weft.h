@@ -437,8 +437,9 @@ WEFT_EXTERN int weft_handle_worker_metrics(weft_handle *h, uint32_t worker,
                                            weft_worker_metrics *out);
 
 /* Shuts the runtime down and frees it like weft_runtime_free, but waits at
- * most `timeout_ns` for blocking calls still running (tasks are dropped at
- * once; their cleanup runs exactly once).  Returns 0, or WEFT_ETIMEDOUT
+ * most `timeout_ns` (< 0: forever, as weft_runtime_free does) for blocking
+ * calls still running.  New work is refused, tasks are dropped at once
+ * (their cleanup runs exactly once) and the threads are joined.  Returns 0, or WEFT_ETIMEDOUT
  * when some blocking calls had not finished: each is reported through the
  * diagnostic hook, and its thread releases the runtime's memory when the
  * call returns. */
