@@ -81,6 +81,8 @@ struct mt {
     /* The time driver. */
     atomic_flag driver_taken;
     _Atomic(worker *) driver_holder; /* parked on the driver, or NULL */
+    _Atomic uint64_t driver_deadline; /* the holder sleeps until then; 0:
+                                       * not known yet (wake it for any timer) */
     _Atomic uint32_t busy_roots;     /* block_on futures polling or woken */
 };
 
@@ -299,9 +301,10 @@ static void mt_schedule(weft__rt *rt, weft__task *t, int hint) {
         notify_parked(m);
         return;
     }
-    if (hint == WEFT__SCHED_WAKE) {
-        /* The woken task runs next; the one it displaces becomes
-         * stealable, which is worth waking a sibling for. */
+    if (hint != WEFT__SCHED_YIELD) {
+        /* The woken (or just spawned) task runs next, as in Tokio; the
+         * one it displaces becomes stealable, which is worth waking a
+         * sibling for. */
         weft__task *prev = w->lifo;
         w->lifo = t;
         if (!prev)
@@ -312,10 +315,27 @@ static void mt_schedule(weft__rt *rt, weft__task *t, int hint) {
     notify_parked(m);
 }
 
-static void mt_unpark(weft__rt *rt) {
-    worker *holder = atomic_load_explicit(&mt_of(rt)->driver_holder, memory_order_seq_cst);
+/* Wakes the worker parked on the driver, so it looks at the clock and
+ * the wheel again. */
+static void poke_driver(mt *m) {
+    worker *holder = atomic_load_explicit(&m->driver_holder, memory_order_seq_cst);
     if (holder)
         parker_unpark(&holder->park);
+}
+
+static void mt_unpark(weft__rt *rt) { poke_driver(mt_of(rt)); }
+
+/* A timer was armed: the driver's holder wakes only if it would sleep
+ * past it.  Its deadline is published after it read the wheel; until then
+ * it reads 0 and we wake it regardless, so an arming that its read missed
+ * is never slept past.  A paused clock (deadline 0) always wakes it. */
+static void mt_timer_armed(weft__rt *rt, uint64_t deadline_ns) {
+    mt *m = mt_of(rt);
+    if (!atomic_load_explicit(&m->driver_holder, memory_order_seq_cst))
+        return;
+    uint64_t sleeping_until = atomic_load_explicit(&m->driver_deadline, memory_order_seq_cst);
+    if (sleeping_until == 0 || deadline_ns < sleeping_until)
+        poke_driver(m);
 }
 
 /* ------------------------------------------------------------ the worker */
@@ -426,12 +446,15 @@ static void sleep_once(worker *w) {
     /* Publish ourselves before reading the wheel, so that a timer armed
      * after our read pokes us (both sides are seq_cst or under the time
      * lock). */
+    atomic_store_explicit(&m->driver_deadline, 0, memory_order_seq_cst);
     atomic_store_explicit(&m->driver_holder, w, memory_order_seq_cst);
     uint64_t deadline = weft__time_park_deadline(rt);
     bool advanced = false;
     if (deadline == 0) {
         advanced = all_idle(m) && weft__time_auto_advance(rt);
         deadline = UINT64_MAX;
+    } else {
+        atomic_store_explicit(&m->driver_deadline, deadline, memory_order_seq_cst);
     }
     if (!advanced)
         parker_wait(&w->park, m, deadline);
@@ -466,7 +489,7 @@ static void park(worker *w) {
         notify_parked(m);
     /* The last worker to go idle lets a paused clock's holder jump ahead. */
     if (paused_and_idle(m))
-        mt_unpark(m->rt);
+        poke_driver(m);
     while (!stopped(m)) {
         sleep_once(w);
         if (from_parked(w))
@@ -563,7 +586,7 @@ static void root_wait(root *r) {
         weft__mutex_unlock(&r->park.lock);
         if (atomic_fetch_sub_explicit(&m->busy_roots, 1, memory_order_seq_cst) == 1 &&
             paused_and_idle(m))
-            mt_unpark(m->rt);
+            poke_driver(m);
         weft__mutex_lock(&r->park.lock);
         while (!r->park.notified)
             weft__cond_wait(&r->park.cond, &r->park.lock);
@@ -753,5 +776,5 @@ const weft__sched_ops weft__multi_thread_ops = {
     .stats = mt_stats,
     .metrics = mt_metrics,
     .worker_metrics = mt_worker_metrics,
-    .unpark_on_timer = true,
+    .timer_armed = mt_timer_armed,
 };

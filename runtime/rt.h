@@ -50,9 +50,12 @@ typedef struct weft__sched_ops {
     void (*metrics)(struct weft__rt *rt, weft_runtime_metrics *m);
     /* Optional: one worker's counters; WEFT_ERANGE past the last worker. */
     int (*worker_metrics)(struct weft__rt *rt, uint32_t worker, weft_worker_metrics *m);
-    /* A timer armed on a driving thread must still call `unpark`: another
-     * of the runtime's threads may be parked on the time driver. */
-    bool unpark_on_timer;
+    /* Optional: told of every timer armed, on any thread, with its deadline
+     * on the OS monotonic clock (0 when the clock is paused), so a thread
+     * parked on the time driver can wake if it would sleep past it.
+     * Without it, `unpark` is called for timers armed off the driving
+     * thread. */
+    void (*timer_armed)(struct weft__rt *rt, uint64_t deadline_ns);
 } weft__sched_ops;
 
 extern const weft__sched_ops weft__current_thread_ops;

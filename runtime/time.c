@@ -274,6 +274,7 @@ static weft_poll sleep_poll(weft_future *f, weft_context *cx, void *out) {
         return WEFT_READY;
     }
     bool wake_driver = false;
+    uint64_t os_deadline = 0;
     if (e->weft__state == WEFT__TIMER_IDLE) {
         if (s->deadline <= clock_now_locked(d) ||
             !weft__wheel_insert(&d->wheel, e, ms_ceil(s->deadline))) {
@@ -283,14 +284,18 @@ static weft_poll sleep_poll(weft_future *f, weft_context *cx, void *out) {
         }
         e->weft__waker = weft_waker_clone(cx->weft__waker);
         /* Its parker may sleep past us. */
-        wake_driver = !weft__cur.worker || d->rt->sched->unpark_on_timer;
+        wake_driver = !weft__cur.worker || d->rt->sched->timer_armed;
+        if (!d->paused) /* else 0: a paused clock has no OS deadline */
+            os_deadline = ms_ceil(s->deadline) * NS_PER_MS - (uint64_t)d->offset_ns + d->origin_ns;
     } else if (!weft_waker_will_wake(&e->weft__waker, cx->weft__waker)) {
         old = e->weft__waker;
         e->weft__waker = weft_waker_clone(cx->weft__waker);
     }
     weft__mutex_unlock(&d->lock);
     weft_waker_drop(&old);
-    if (wake_driver)
+    if (wake_driver && d->rt->sched->timer_armed)
+        d->rt->sched->timer_armed(d->rt, os_deadline);
+    else if (wake_driver)
         d->rt->sched->unpark(d->rt);
     return WEFT_PENDING;
 }
