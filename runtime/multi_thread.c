@@ -33,7 +33,7 @@
 #include "run_queue.h"
 #include "task.h"
 
-#define LIFO_POLLS_MAX 3
+#define LIFO_POLLS_MAX 64
 #define IDLE_UNPARKED_ONE (1u << 16)
 #define IDLE_SEARCHING_MASK (IDLE_UNPARKED_ONE - 1u)
 
