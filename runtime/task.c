@@ -349,6 +349,7 @@ int weft_spawn_at(weft_handle *h, weft_future *fut, weft_join_handle *jh, const 
         return WEFT_EINVAL;
     if (fut->flags & (WEFT__F_POLLED | WEFT__F_DROPPED)) {
         weft__diag(rt, "spawn of a future that was already polled or moved", site);
+        weft_future_drop(fut); /* as on every error; a no-op if it was moved */
         return WEFT_EINVAL;
     }
     if (!rt) {
