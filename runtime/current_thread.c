@@ -189,8 +189,7 @@ static int ct_block_on(weft__rt *rt, weft_future *f, void *out) {
             weft__task *t = next_task(c);
             if (!t)
                 break;
-            c->polls++;
-            weft__task_run(t);
+            c->polls += weft__task_run(t);
         }
         if (root_deferred) {
             atomic_store(&c->root_woken, true);
