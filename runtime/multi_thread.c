@@ -83,7 +83,9 @@ struct mt {
     _Atomic(worker *) driver_holder; /* parked on the driver, or NULL */
     _Atomic uint64_t driver_deadline; /* the holder sleeps until then; 0:
                                        * not known yet (wake it for any timer) */
+    _Atomic uint32_t roots;          /* block_on calls under way */
     _Atomic uint32_t busy_roots;     /* block_on futures polling or woken */
+    atomic_flag advancing;           /* a paused clock is being moved on */
 };
 
 static mt *mt_of(weft__rt *rt) { return (mt *)rt->sched_data; }
@@ -405,10 +407,18 @@ static weft__task *steal_work(worker *w) {
     return b.head;
 }
 
+/* Counted before the poll, because the poll may wake a block_on that
+ * reads the counters at once; a stale queue entry takes its count back. */
+static void poll_task(worker *w, weft__task *t) {
+    count(&w->polls, 1);
+    if (!weft__task_run(t))
+        atomic_store_explicit(&w->polls, atomic_load_explicit(&w->polls, memory_order_relaxed) - 1,
+                              memory_order_relaxed);
+}
+
 static void run_task(worker *w, weft__task *t) {
     from_searching(w);
-    count(&w->polls, 1);
-    weft__task_run(t);
+    poll_task(w, t);
     for (int lifo_polls = 0; w->lifo; lifo_polls++) {
         t = w->lifo;
         w->lifo = NULL;
@@ -418,8 +428,7 @@ static void run_task(worker *w, weft__task *t) {
             notify_parked(w->m);
             return;
         }
-        count(&w->polls, 1);
-        weft__task_run(t);
+        poll_task(w, t);
     }
 }
 
@@ -428,10 +437,24 @@ static void run_drivers(worker *w) {
         weft__time_process(w->m->rt);
 }
 
-/* Every thread that could make work is idle: a paused clock may jump. */
-static bool all_idle(mt *m) {
+/* Every thread that could make work is idle but `roots` block_on
+ * threads (the caller's own, if it is one): a paused clock may jump.  As
+ * on current_thread, it does so only while some block_on drives the
+ * runtime, never between two of them. */
+static bool all_idle(mt *m, uint32_t roots) {
     return unparked_of(atomic_load_explicit(&m->idle, memory_order_seq_cst)) == 0 &&
-           atomic_load_explicit(&m->busy_roots, memory_order_seq_cst) == 0;
+           atomic_load_explicit(&m->busy_roots, memory_order_seq_cst) == roots &&
+           atomic_load_explicit(&m->roots, memory_order_seq_cst) > 0;
+}
+
+/* Jumps a paused clock to the next timer and fires it, unless another
+ * thread is doing so.  The wakes run on the calling thread. */
+static bool advance_paused_clock(mt *m) {
+    if (atomic_flag_test_and_set_explicit(&m->advancing, memory_order_acquire))
+        return false;
+    bool fired = weft__time_auto_advance(m->rt);
+    atomic_flag_clear_explicit(&m->advancing, memory_order_release);
+    return fired;
 }
 
 /* One sleep: on the driver (until the next timer) if nobody holds it,
@@ -451,7 +474,7 @@ static void sleep_once(worker *w) {
     uint64_t deadline = weft__time_park_deadline(rt);
     bool advanced = false;
     if (deadline == 0) {
-        advanced = all_idle(m) && weft__time_auto_advance(rt);
+        advanced = all_idle(m, 0) && advance_paused_clock(m);
         deadline = UINT64_MAX;
     } else {
         atomic_store_explicit(&m->driver_deadline, deadline, memory_order_seq_cst);
@@ -479,7 +502,7 @@ static bool from_parked(worker *w) {
 
 /* Nothing runs anywhere and the clock is paused: its holder may jump. */
 static bool paused_and_idle(mt *m) {
-    return m->rt->time && all_idle(m) && weft__time_park_deadline(m->rt) == 0;
+    return m->rt->time && all_idle(m, 0) && weft__time_park_deadline(m->rt) == 0;
 }
 
 static void park(worker *w) {
@@ -577,9 +600,24 @@ static weft_waker root_clone(const void *data) {
     return (weft_waker){data, &root_vt};
 }
 
+/* The block_on thread is the last one busy and the clock is paused: it
+ * moves the clock on itself, as current_thread does, so every wake of
+ * that jump has run before its future is polled again. */
+static bool root_advances_clock(mt *m) {
+    return m->rt->time && all_idle(m, 1) && weft__time_park_deadline(m->rt) == 0 &&
+           advance_paused_clock(m);
+}
+
 /* Sleeps until the root future is woken. */
 static void root_wait(root *r) {
     mt *m = r->m;
+    for (;;) {
+        weft__mutex_lock(&r->park.lock);
+        bool woken = r->park.notified;
+        weft__mutex_unlock(&r->park.lock);
+        if (woken || !root_advances_clock(m))
+            break;
+    }
     weft__mutex_lock(&r->park.lock);
     if (!r->park.notified) {
         r->idle = true;
@@ -604,6 +642,7 @@ static int mt_block_on(weft__rt *rt, weft_future *f, void *out) {
     atomic_init(&r->refs, 1);
     r->m = m;
     r->idle = false;
+    atomic_fetch_add_explicit(&m->roots, 1, memory_order_seq_cst);
     atomic_fetch_add_explicit(&m->busy_roots, 1, memory_order_seq_cst);
     weft__cur = (weft__tls){.rt = rt};
     weft_waker w = {r, &root_vt};
@@ -618,6 +657,7 @@ static int mt_block_on(weft__rt *rt, weft_future *f, void *out) {
         atomic_fetch_sub_explicit(&m->busy_roots, 1, memory_order_seq_cst);
     r->idle = true; /* late wakes must not count us busy again */
     weft__mutex_unlock(&r->park.lock);
+    atomic_fetch_sub_explicit(&m->roots, 1, memory_order_seq_cst);
     root_unref(r);
     return cx.weft__fail;
 }
@@ -677,6 +717,7 @@ static int mt_create(weft__rt *rt, const weft_builder *b) {
     weft__mutex_init(&m->inject_lock);
     weft__mutex_init(&m->idle_lock);
     atomic_flag_clear(&m->driver_taken);
+    atomic_flag_clear(&m->advancing);
     atomic_init(&m->idle, n * IDLE_UNPARKED_ONE);
     for (uint32_t i = 0; i < n; i++) {
         worker *w = &m->workers[i];

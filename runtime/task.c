@@ -258,27 +258,36 @@ static const weft_waker_vtable task_waker_vt = {task_waker_clone, task_waker_wak
 
 /* ------------------------------------------------------------ completion */
 
-static void wake_join(weft__task *t) {
-    /* JOIN_WAKER is set: the task side owns join_waker until it clears it. */
-    weft_waker_wake_by_ref(&t->join_waker);
+/* JOIN_WAKER is set: the task side owns join_waker until it clears the
+ * bit.  Moves the waker out (so the slot is empty whenever the handle may
+ * look at it) and says whether the handle still wants it. */
+static bool take_join_waker(weft__task *t, weft_waker *w) {
+    *w = t->join_waker;
+    t->join_waker = (weft_waker){0};
     uint64_t cur = load_state(t);
     while (!cas_state(t, &cur, cur & ~(uint64_t)WEFT__T_JOIN_WAKER))
         ;
-    if (!(cur & WEFT__T_JOIN_INTEREST))
-        weft_waker_drop(&t->join_waker); /* the handle left meanwhile */
+    return (cur & WEFT__T_JOIN_INTEREST) != 0; /* else the handle left meanwhile */
 }
 
-/* The future is gone and `status` is stored: publish COMPLETE, tell the
- * JoinHandle, leave the owned list, drop the poller's reference. */
+/* The future is gone and `status` is stored: publish COMPLETE, leave the
+ * owned list, drop the poller's reference, and only then tell the
+ * JoinHandle: whoever awaits it (on another thread, perhaps) finds the
+ * task holding no reference but the handle's. */
 static void complete(weft__task *t) {
     uint64_t prev = atomic_fetch_xor_explicit(&t->state, WEFT__T_RUNNING | WEFT__T_COMPLETE,
                                               memory_order_acq_rel);
     if (!(prev & WEFT__T_RUNNING) || (prev & WEFT__T_COMPLETE))
         weft__die("task completed twice");
-    if ((prev & WEFT__T_JOIN_INTEREST) && (prev & WEFT__T_JOIN_WAKER))
-        wake_join(t);
+    weft_waker join = {0};
+    bool wake = (prev & WEFT__T_JOIN_INTEREST) && (prev & WEFT__T_JOIN_WAKER) &&
+                take_join_waker(t, &join);
     uint64_t drop = 1 + (owned_remove(t->rt, t) ? 1 : 0);
-    task_unref_n(t, drop);
+    task_unref_n(t, drop); /* `t` may be gone from here on */
+    if (wake)
+        weft_waker_wake(&join);
+    else
+        weft_waker_drop(&join);
 }
 
 static void drop_future(weft__task *t) {
@@ -299,21 +308,21 @@ static void cancel(weft__task *t) {
 
 /* ------------------------------------------------------------------- run */
 
-void weft__task_run(weft__task *t) {
+bool weft__task_run(weft__task *t) {
     uint64_t cur = load_state(t), next;
     do {
         if (!(cur & WEFT__T_NOTIFIED))
             weft__die("task run without being notified");
         if (cur & (WEFT__T_RUNNING | WEFT__T_COMPLETE)) {
             weft__task_unref(t); /* a stale queue entry */
-            return;
+            return false;
         }
         next = (cur & ~(uint64_t)WEFT__T_NOTIFIED) | WEFT__T_RUNNING;
     } while (!cas_state(t, &cur, next));
 
     if (next & WEFT__T_CANCELLED) {
         cancel(t);
-        return;
+        return false;
     }
     weft_future *f = weft__task_future(t);
     weft_waker w = {t, &task_waker_vt};
@@ -329,14 +338,14 @@ void weft__task_run(weft__task *t) {
         drop_future(t);
         t->status = cx.weft__fail;
         complete(t);
-        return;
+        return true;
     }
     /* Back to idle, unless it was woken or aborted while running. */
     cur = load_state(t);
     do {
         if (cur & WEFT__T_CANCELLED) {
             cancel(t);
-            return;
+            return true;
         }
         next = cur & ~(uint64_t)WEFT__T_RUNNING;
         if (!(next & WEFT__T_NOTIFIED))
@@ -346,6 +355,7 @@ void weft__task_run(weft__task *t) {
         schedule(t, cx.weft__yielded ? WEFT__SCHED_YIELD : WEFT__SCHED_WAKE);
     else if (REFS(next) == 0)
         task_dealloc(t);
+    return true;
 }
 
 void weft__task_shutdown(weft__task *t) {
@@ -383,6 +393,7 @@ int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char
         return WEFT_EINVAL;
     if (fut->flags & (WEFT__F_POLLED | WEFT__F_DROPPED)) {
         weft__diag(rt, "spawn of a future that was already polled or moved", site);
+        weft_future_drop(fut); /* as on every error; a no-op if it was moved */
         return WEFT_EINVAL;
     }
     if (!rt) {
@@ -409,7 +420,6 @@ int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char
     t->status = 0;
     t->sched_data = NULL;
     t->owner = owner;
-    t->id = atomic_fetch_add_explicit(&rt->next_task_id, 1, memory_order_relaxed) + 1;
     memcpy(weft__task_future(t), fut, fut->vt->state_size);
     weft__task_future(t)->site = fut->site ? fut->site : site;
     fut->flags |= WEFT__F_DROPPED | WEFT__F_NOREPORT; /* moved into the task */
@@ -432,6 +442,7 @@ int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char
         task_dealloc(t);
         return WEFT_ESHUTDOWN;
     }
+    t->id = atomic_fetch_add_explicit(&rt->next_task_id, 1, memory_order_relaxed) + 1;
     if (jh) {
         jh->base.flags = WEFT__F_NOREPORT; /* detaching is no mistake */
         jh->task = t;

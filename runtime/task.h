@@ -56,8 +56,9 @@ int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char
                 weft__task_owner *owner);
 
 /* Runs one poll of a task the scheduler took from a queue (with the
- * queue's reference), including cancellation and completion. */
-void weft__task_run(weft__task *t);
+ * queue's reference), including cancellation and completion.  Returns
+ * whether the future was polled (not for a cancellation or a stale entry). */
+bool weft__task_run(weft__task *t);
 /* Runtime shutdown: cancels the task, or leaves it to its poller if it is
  * running.  Consumes the owned list's reference (the caller unlinked it). */
 void weft__task_shutdown(weft__task *t);
