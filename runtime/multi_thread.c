@@ -86,6 +86,11 @@ struct mt {
     _Atomic uint32_t roots;          /* block_on calls under way */
     _Atomic uint32_t busy_roots;     /* block_on futures polling or woken */
     atomic_flag advancing;           /* a paused clock is being moved on */
+    /* Freed task blocks for one block_on thread at a time: the tasks it
+     * joins are mostly freed there (the handle drops the last reference),
+     * so its next spawns reuse them without a lock. */
+    atomic_flag root_cache_taken;
+    weft__task_cache root_cache;
 };
 
 static mt *mt_of(weft__rt *rt) { return (mt *)rt->sched_data; }
@@ -644,7 +649,8 @@ static int mt_block_on(weft__rt *rt, weft_future *f, void *out) {
     r->idle = false;
     atomic_fetch_add_explicit(&m->roots, 1, memory_order_seq_cst);
     atomic_fetch_add_explicit(&m->busy_roots, 1, memory_order_seq_cst);
-    weft__cur = (weft__tls){.rt = rt};
+    bool cached = !atomic_flag_test_and_set_explicit(&m->root_cache_taken, memory_order_acquire);
+    weft__cur = (weft__tls){.rt = rt, .cache = cached ? &m->root_cache : NULL};
     weft_waker w = {r, &root_vt};
     weft_context cx = {&w, rt, 0, 0};
     while (weft_future_poll(f, &cx, out) == WEFT_PENDING) {
@@ -652,6 +658,8 @@ static int mt_block_on(weft__rt *rt, weft_future *f, void *out) {
         root_wait(r);
     }
     weft__cur = (weft__tls){0};
+    if (cached)
+        atomic_flag_clear_explicit(&m->root_cache_taken, memory_order_release);
     weft__mutex_lock(&r->park.lock);
     if (!r->idle)
         atomic_fetch_sub_explicit(&m->busy_roots, 1, memory_order_seq_cst);
@@ -718,6 +726,7 @@ static int mt_create(weft__rt *rt, const weft_builder *b) {
     weft__mutex_init(&m->idle_lock);
     atomic_flag_clear(&m->driver_taken);
     atomic_flag_clear(&m->advancing);
+    atomic_flag_clear(&m->root_cache_taken);
     atomic_init(&m->idle, n * IDLE_UNPARKED_ONE);
     for (uint32_t i = 0; i < n; i++) {
         worker *w = &m->workers[i];
@@ -758,6 +767,7 @@ static void mt_shutdown(weft__rt *rt) {
     }
     for (uint32_t i = 0; i < m->n; i++)
         weft__task_cache_clear(rt, &m->workers[i].cache);
+    weft__task_cache_clear(rt, &m->root_cache);
     weft__mutex_lock(&m->inject_lock);
     m->inject_closed = true;
     weft__task *chain = m->inject_head;
