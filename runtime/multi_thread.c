@@ -23,10 +23,17 @@
  *
  * The timer driver is held by the first worker to park: it sleeps until
  * the next deadline while the others sleep until woken.  Arming a timer
- * pokes the holder (unpark_on_timer), which then recomputes its deadline.
+ * earlier than that deadline pokes the holder (timer_armed), which then
+ * looks at the wheel again.  A paused clock jumps to the next timer only
+ * when every worker is parked and every block_on is waiting, and only
+ * while some block_on runs, as on current_thread.
  *
  * block_on's thread is not a worker: it polls the root future and sleeps
  * on its own parker, while the workers run tasks.
+ *
+ * Lifecycle: the workers start in create and run until shutdown, which
+ * joins them after every task was shut down and then drops the stale
+ * queue entries; destroy frees the rest with the runtime.
  */
 #include <string.h>
 
@@ -428,9 +435,9 @@ static void run_task(worker *w, weft__task *t) {
         t = w->lifo;
         w->lifo = NULL;
         if (lifo_polls == LIFO_POLLS_MAX || stopped(w->m)) {
-            /* Let the queue have a turn. */
+            /* Let the queue have a turn.  No sibling is woken for it: this
+             * worker is awake and comes back to its queue at once. */
             push_local(w, t);
-            notify_parked(w->m);
             return;
         }
         poll_task(w, t);
