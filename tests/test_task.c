@@ -956,6 +956,132 @@ static void drop_parent_drops_child_first(void **state) {
     assert_int_equal(st.timers, 0);
 }
 
+/* ------------------------------------------------------ stale wakers */
+
+/* A block_on root that yields once: lets the ready tasks run a turn. */
+typedef struct one_turn {
+    weft_future base;
+    weft_yield_now y;
+} one_turn;
+static weft_poll probe_poll(weft_future *f, weft_context *cx, void *out) {
+    one_turn *s = (one_turn *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    WEFT_AWAIT(f, cx, weft_yield_now(&s->y), NULL);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(one_turn, probe_poll, NULL);
+
+/* Holds a clone of its task's waker somewhere the test can reach. */
+typedef struct waker_box {
+    weft_waker w;
+} waker_box;
+typedef struct parks {
+    weft_future base;
+    waker_box *box;
+    counts *c;
+} parks;
+static weft_poll parks_poll(weft_future *f, weft_context *cx, void *out) {
+    parks *s = (parks *)f;
+    (void)out;
+    atomic_fetch_add(&s->c->polls, 1);
+    weft_waker_set(&s->box->w, weft_cx_waker(cx));
+    return WEFT_PENDING;
+}
+static void parks_drop(weft_future *f) { atomic_fetch_add(&((parks *)f)->c->drops, 1); }
+WEFT_FUTURE_DEFINE_VOID(parks, parks_poll, parks_drop);
+
+static void wake_after_abort_is_safe(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    counts c = {0};
+    waker_box box = {{0}};
+    weft_join_handle jh;
+    assert_int_equal(weft_handle_spawn(H(env), &WEFT_NEW(parks, .box = &box, .c = &c), &jh), 0);
+    while (atomic_load(&c.polls) == 0)
+        wt_block_on(env, &WEFT_NEW(one_turn).base, NULL);
+    weft_join_abort(&jh);
+    assert_int_equal(join_now(env, &jh, NULL), WEFT_ECANCELED);
+    assert_int_equal(atomic_load(&c.drops), 1);
+    /* The task is gone but our waker still holds it: waking it (by
+     * reference, then by value) does nothing and frees it. */
+    weft_waker extra = weft_waker_clone(&box.w);
+    weft_waker_wake_by_ref(&box.w);
+    weft_waker_wake(&box.w);
+    assert_null(box.w.vt);
+    weft_waker_wake(&extra);
+    wt_block_on(env, &WEFT_NEW(one_turn).base, NULL);
+    assert_int_equal(atomic_load(&c.polls), 1);
+    weft_runtime_stats st;
+    weft_handle_stats(H(env), &st);
+    assert_int_equal(st.alive_tasks, 0);
+}
+
+/* Two pollers of one JoinHandle in turn: only the last one's waker is
+ * woken when the task completes. */
+typedef struct tally_waker {
+    _Atomic int wakes;
+} tally_waker;
+static const weft_waker_vtable tally_vt;
+static weft_waker tally_clone(const void *d) { return (weft_waker){d, &tally_vt}; }
+static void tally_wake(const void *d) { atomic_fetch_add(&((tally_waker *)d)->wakes, 1); }
+static void tally_drop(const void *d) { (void)d; }
+static const weft_waker_vtable tally_vt = {tally_clone, tally_wake, tally_wake, tally_drop};
+
+typedef struct swap_root {
+    weft_future base;
+    tally_waker a, b;
+    waker_box box;
+    counts c;
+    weft_join_handle jh;
+    int step;
+    weft_poll first, second, third;
+} swap_root;
+static weft_poll swap_root_poll(weft_future *f, weft_context *cx, void *out) {
+    swap_root *s = (swap_root *)f;
+    (void)out;
+    if (s->step == 0) {
+        assert_int_equal(weft_spawn(&WEFT_NEW(parks, .box = &s->box, .c = &s->c), &s->jh), 0);
+        s->step = 1;
+    }
+    if (s->step == 1) {
+        if (atomic_load(&s->c.polls) == 0) {
+            weft_yield_request(cx); /* let it run and park */
+            return WEFT_PENDING;
+        }
+        weft_context ca = *cx, cb = *cx;
+        weft_waker wa = {&s->a, &tally_vt}, wb = {&s->b, &tally_vt};
+        ca.weft__waker = &wa;
+        cb.weft__waker = &wb;
+        s->first = weft_future_poll(weft_join(&s->jh), &ca, NULL);
+        s->second = weft_future_poll(weft_join(&s->jh), &cb, NULL);
+        s->third = weft_future_poll(weft_join(&s->jh), &cb, NULL); /* same waker */
+        weft_join_abort(&s->jh);
+        s->step = 2;
+    }
+    if (atomic_load(&s->b.wakes) == 0) {
+        weft_yield_request(cx);
+        return WEFT_PENDING;
+    }
+    weft_waker_drop(&s->box.w);
+    return weft_future_poll(weft_join(&s->jh), cx, NULL);
+}
+WEFT_FUTURE_DEFINE_VOID(swap_root, swap_root_poll, NULL);
+
+static void join_waker_is_replaced(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    swap_root s = WEFT_NEW(swap_root);
+    wt_block_on(env, &s.base, NULL);
+    assert_int_equal(s.first, WEFT_PENDING);
+    assert_int_equal(s.second, WEFT_PENDING);
+    assert_int_equal(s.third, WEFT_PENDING);
+    assert_int_equal(atomic_load(&s.a.wakes), 0);
+    assert_int_equal(atomic_load(&s.b.wakes), 1);
+    assert_int_equal(weft_join_status(&s.jh), WEFT_ECANCELED);
+    assert_int_equal(atomic_load(&s.c.drops), 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         WT_FLAVORS(spawn_join_copies_output),
@@ -982,6 +1108,8 @@ int main(void) {
         WT_FLAVORS(spawn_out_of_memory),
         WT_FLAVORS(nested_async_functions),
         WT_FLAVORS(drop_parent_drops_child_first),
+        WT_FLAVORS(wake_after_abort_is_safe),
+        WT_FLAVORS(join_waker_is_replaced),
     };
     return WT_RUN("task", tests);
 }
