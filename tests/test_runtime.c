@@ -508,6 +508,132 @@ static void spawn_after_shutdown(void **state) {
     wt_free_rt(env);
 }
 
+/* At shutdown, tasks that await each other, hold timers, and whose
+ * cleanup tries to spawn: every one is dropped once, the spawn is refused,
+ * nothing leaks. */
+typedef struct spawns_on_drop {
+    weft_future base;
+    counts *c;
+    int *err;
+    counts *child;
+} spawns_on_drop;
+static weft_poll spawns_on_drop_poll(weft_future *f, weft_context *cx, void *out) {
+    (void)cx;
+    (void)out;
+    atomic_fetch_add(&((spawns_on_drop *)f)->c->polls, 1);
+    return WEFT_PENDING;
+}
+static void spawns_on_drop_drop(weft_future *f) {
+    spawns_on_drop *s = (spawns_on_drop *)f;
+    atomic_fetch_add(&s->c->drops, 1);
+    *s->err = weft_spawn(&WEFT_NEW(forever, .c = s->child), NULL);
+}
+WEFT_FUTURE_DEFINE_VOID(spawns_on_drop, spawns_on_drop_poll, spawns_on_drop_drop);
+
+typedef struct waits_on {
+    weft_future base;
+    counts *c;
+    int depth;
+    weft_join_handle jh;
+    weft_sleep nap;
+} waits_on;
+static weft_poll waits_on_poll(weft_future *f, weft_context *cx, void *out);
+WEFT_FUTURE_DEFINE_VOID(waits_on, waits_on_poll, NULL);
+static weft_poll waits_on_poll(weft_future *f, weft_context *cx, void *out) {
+    waits_on *s = (waits_on *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    atomic_fetch_add(&s->c->polls, 1);
+    if (s->depth == 0) {
+        WEFT_AWAIT(f, cx, weft_sleep(&s->nap, WEFT_SECS(3600)), NULL);
+    } else {
+        assert_int_equal(weft_spawn(&WEFT_NEW(waits_on, .c = s->c, .depth = s->depth - 1), &s->jh),
+                         0);
+        WEFT_AWAIT(f, cx, weft_join(&s->jh), NULL);
+    }
+    WEFT_END(f);
+}
+
+static void shutdown_tangle(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    env->builder.start_paused = true;
+    diag_log d = {0};
+    env->builder.on_diagnostic = log_diag;
+    env->builder.diagnostic_ctx = &d;
+    weft_handle *h = H(env);
+    counts chain = {0}, sod = {0}, child = {0};
+    int err = 0;
+    assert_int_equal(weft_handle_spawn(h, &WEFT_NEW(waits_on, .c = &chain, .depth = 5), NULL), 0);
+    assert_int_equal(
+        weft_handle_spawn(h, &WEFT_NEW(spawns_on_drop, .c = &sod, .err = &err, .child = &child),
+                          NULL),
+        0);
+    /* Run until the whole chain waits and the hour-long timer is armed. */
+    wt_block_on(env, &WEFT_NEW(until_polled, .c = &chain, .n = 6).base, NULL);
+    wt_block_on(env, &WEFT_NEW(until_polled, .c = &sod, .n = 1).base, NULL);
+    weft_runtime_stats st;
+    weft_handle_stats(h, &st);
+    assert_int_equal(st.alive_tasks, 7);
+    assert_int_equal(st.timers, 1);
+    wt_free_rt(env);
+    assert_int_equal(err, WEFT_ESHUTDOWN);
+    assert_int_equal(atomic_load(&child.drops), 1);
+    assert_int_equal(atomic_load(&child.polls), 0);
+    assert_int_equal(atomic_load(&sod.drops), 1);
+    assert_int_equal(d.n, 7);
+}
+
+/* A plain thread sleeps through the handle of a paused runtime: the
+ * runtime's idle driver moves the clock to its timer, exactly. */
+typedef struct nap_fut {
+    weft_future base;
+    weft_duration d;
+    weft_sleep nap;
+} nap_fut;
+static weft_poll nap_fut_poll(weft_future *f, weft_context *cx, void *out) {
+    nap_fut *s = (nap_fut *)f;
+    WEFT_BEGIN(f);
+    WEFT_AWAIT(f, cx, weft_sleep(&s->nap, s->d), NULL);
+    WEFT_RETURN(f, out, weft_instant, weft_now());
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE(nap_fut, nap_fut_poll, NULL, weft_instant);
+
+typedef struct plain_nap {
+    weft_handle *h;
+    gate *g;
+    nap_fut fut;
+    int err;
+    weft_instant end;
+} plain_nap;
+static void *plain_nap_thread(void *arg) {
+    plain_nap *p = arg;
+    p->fut = WEFT_NEW(nap_fut, .d = WEFT_MS(50));
+    p->err = weft_handle_block_on(p->h, &p->fut.base, &p->end);
+    gate_open(p->g);
+    return NULL;
+}
+
+static void plain_thread_sleeps_on_paused_clock(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    env->builder.start_paused = true;
+    gate g;
+    gate_init(&g);
+    plain_nap p = {.h = H(env), .g = &g};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, plain_nap_thread, &p), 0);
+    wt_block_on(env, &WEFT_NEW(gate_wait, .g = &g).base, NULL);
+    pthread_join(th, NULL);
+    assert_int_equal(p.err, 0);
+    assert_int_equal(p.end, WEFT_MS(50));
+    weft_runtime_stats st;
+    weft_handle_stats(H(env), &st);
+    assert_int_equal(st.timers, 0);
+    gate_destroy(&g);
+}
+
 /* ------------------------------------------------------------ diagnostics */
 
 typedef struct forgetful {
@@ -782,8 +908,10 @@ int main(void) {
         WT_FLAVORS(spawn_from_other_thread_wakes_runtime),
         WT_FLAVORS(spawn_storm_from_threads),
         WT_FLAVORS(handle_block_on_from_plain_thread),
+        WT_FLAVORS(plain_thread_sleeps_on_paused_clock),
         WT_FLAVORS(shutdown_drops_pending_tasks),
         WT_FLAVORS(spawn_after_shutdown),
+        WT_FLAVORS(shutdown_tangle),
         WT_FLAVORS(forgot_to_await_reports_site),
         WT_CT(error_table),
         WT_FLAVORS(invalid_arguments),
