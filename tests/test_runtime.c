@@ -791,7 +791,7 @@ static void runtime_new_out_of_memory(void **state) {
     wt_env *env = WT_ENV(state);
     SKIP_IF_ABSENT(env);
     /* Every allocation runtime_new makes may fail; none may leak. */
-    for (long k = 1; k <= 16; k++) {
+    for (long k = 1; k <= 64; k++) {
         atomic_store(&env->fail_at, atomic_load(&env->allocs) + k);
         weft_runtime *rt = NULL;
         int err = weft_runtime_new(&env->builder, &rt);

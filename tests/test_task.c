@@ -400,6 +400,38 @@ static void abort_self_while_running(void **state) {
     assert_int_equal(atomic_load(&c.drops), 1);
 }
 
+/* Abort right after spawn, many times: on a scheduler with workers the
+ * abort races the task's completion.  Either outcome is fine, but it is
+ * one of them, whole: completed with its output, or cancelled without;
+ * the future is dropped exactly once either way. */
+static void abort_races_completion(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    enum { ROUNDS = 1000 };
+    counts c = {0};
+    int done = 0, cancelled = 0;
+    for (int i = 0; i < ROUNDS; i++) {
+        weft_join_handle jh;
+        assert_int_equal(weft_handle_spawn(H(env), &WEFT_NEW(maker, .seed = i, .c = &c), &jh), 0);
+        weft_join_abort(&jh);
+        triple out = {-1, 0, {0}};
+        int st = join_now(env, &jh, &out);
+        if (st == 0) {
+            assert_int_equal(out.a, i);
+            done++;
+        } else {
+            assert_int_equal(st, WEFT_ECANCELED);
+            assert_int_equal(out.a, -1);
+            cancelled++;
+        }
+        assert_int_equal(atomic_load(&c.drops), i + 1);
+    }
+    assert_int_equal(done + cancelled, ROUNDS);
+    assert_int_equal(atomic_load(&c.polls), done);
+    if (env->flavor != WEFT_MULTI_THREAD)
+        assert_int_equal(cancelled, ROUNDS); /* nothing ran before the abort */
+}
+
 /* ----------------------------------------------------------------- detach */
 
 typedef struct flagger {
@@ -1093,6 +1125,7 @@ int main(void) {
         WT_FLAVORS(abort_after_completion_is_noop),
         WT_FLAVORS(abort_from_another_task),
         WT_FLAVORS(abort_self_while_running),
+        WT_FLAVORS(abort_races_completion),
         WT_FLAVORS(detach_runs_to_completion),
         WT_FLAVORS(drop_handle_of_finished_task),
         WT_FLAVORS(double_join),
