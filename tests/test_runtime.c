@@ -21,6 +21,11 @@
     } while (0)
 
 static weft_handle *H(wt_env *env) { return weft_runtime_handle(wt_rt(env)); }
+static uint64_t timers(wt_env *env) {
+    weft_runtime_stats st;
+    weft_handle_stats(H(env), &st);
+    return st.timers;
+}
 
 typedef struct counts {
     _Atomic int polls;
@@ -589,11 +594,13 @@ static void shutdown_tangle(void **state) {
 typedef struct nap_fut {
     weft_future base;
     weft_duration d;
+    weft_instant start;
     weft_sleep nap;
 } nap_fut;
 static weft_poll nap_fut_poll(weft_future *f, weft_context *cx, void *out) {
     nap_fut *s = (nap_fut *)f;
     WEFT_BEGIN(f);
+    s->start = weft_now();
     WEFT_AWAIT(f, cx, weft_sleep(&s->nap, s->d), NULL);
     WEFT_RETURN(f, out, weft_instant, weft_now());
     WEFT_END(f);
@@ -604,12 +611,13 @@ typedef struct plain_nap {
     weft_handle *h;
     gate *g;
     nap_fut fut;
+    weft_duration d;
     int err;
     weft_instant end;
 } plain_nap;
 static void *plain_nap_thread(void *arg) {
     plain_nap *p = arg;
-    p->fut = WEFT_NEW(nap_fut, .d = WEFT_MS(50));
+    p->fut = WEFT_NEW(nap_fut, .d = p->d);
     p->err = weft_handle_block_on(p->h, &p->fut.base, &p->end);
     gate_open(p->g);
     return NULL;
@@ -621,16 +629,35 @@ static void plain_thread_sleeps_on_paused_clock(void **state) {
     env->builder.start_paused = true;
     gate g;
     gate_init(&g);
-    plain_nap p = {.h = H(env), .g = &g};
+    plain_nap p = {.h = H(env), .g = &g, .d = WEFT_MS(50)};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, plain_nap_thread, &p), 0);
     wt_block_on(env, &WEFT_NEW(gate_wait, .g = &g).base, NULL);
     pthread_join(th, NULL);
     assert_int_equal(p.err, 0);
+    assert_int_equal(p.fut.start, 0);
     assert_int_equal(p.end, WEFT_MS(50));
     weft_runtime_stats st;
     weft_handle_stats(H(env), &st);
     assert_int_equal(st.timers, 0);
+    gate_destroy(&g);
+}
+
+/* The same on the real clock: the parked driver learns of the new timer
+ * (it was parked with no deadline) and fires it, never early. */
+static void plain_thread_sleeps_on_real_clock(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    gate g;
+    gate_init(&g);
+    plain_nap p = {.h = H(env), .g = &g, .d = WEFT_MS(5)};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, plain_nap_thread, &p), 0);
+    wt_block_on(env, &WEFT_NEW(gate_wait, .g = &g).base, NULL);
+    pthread_join(th, NULL);
+    assert_int_equal(p.err, 0);
+    assert_true(p.end >= p.fut.start + WEFT_MS(5));
+    assert_int_equal(timers(env), 0);
     gate_destroy(&g);
 }
 
@@ -850,6 +877,41 @@ static void runtime_stats(void **state) {
     assert_int_equal(st.live_allocs, base_allocs);
 }
 
+/* ---------------------------------------------------------------- entropy */
+
+typedef struct draws {
+    weft_future base;
+    uint64_t a, b, below;
+    bool all_below;
+} draws;
+static weft_poll draws_poll(weft_future *f, weft_context *cx, void *out) {
+    draws *s = (draws *)f;
+    (void)cx;
+    (void)out;
+    s->a = weft_random_u64();
+    s->b = weft_random_u64();
+    s->all_below = true;
+    for (int i = 0; i < 1000; i++)
+        s->all_below &= weft_random_below(10) < 10;
+    s->below = weft_random_below(0) + weft_random_below(1);
+    return WEFT_READY;
+}
+WEFT_FUTURE_DEFINE_VOID(draws, draws_poll, NULL);
+
+static void random_numbers(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    draws s = WEFT_NEW(draws);
+    wt_block_on(env, &s.base, NULL);
+    assert_true(s.a != s.b); /* 2^-64 to fail by chance */
+    assert_true(s.all_below);
+    assert_int_equal(s.below, 0);
+    /* Outside a runtime too. */
+    assert_true(weft_random_u64() != weft_random_u64());
+    assert_int_equal(weft_random_below(1), 0);
+    assert_true(weft_random_below(3) < 3);
+}
+
 /* ------------------------------------------------------------- async main */
 
 typedef struct app {
@@ -909,6 +971,7 @@ int main(void) {
         WT_FLAVORS(spawn_storm_from_threads),
         WT_FLAVORS(handle_block_on_from_plain_thread),
         WT_FLAVORS(plain_thread_sleeps_on_paused_clock),
+        WT_FLAVORS(plain_thread_sleeps_on_real_clock),
         WT_FLAVORS(shutdown_drops_pending_tasks),
         WT_FLAVORS(spawn_after_shutdown),
         WT_FLAVORS(shutdown_tangle),
@@ -917,6 +980,7 @@ int main(void) {
         WT_FLAVORS(invalid_arguments),
         WT_FLAVORS(runtime_new_out_of_memory),
         WT_FLAVORS(runtime_stats),
+        WT_FLAVORS(random_numbers),
         WT_CT(main_run),
         WT_FLAVORS(block_on_reports_failure),
     };

@@ -686,6 +686,69 @@ static void interval_bad_period(void **state) {
     assert_int_equal(weft_interval_init_at(&iv, 0, 0), WEFT_EINVAL);
 }
 
+/* A task waiting on an interval tick is aborted: its cleanup drops the
+ * interval (as documented), and the timer leaves the wheel. */
+typedef struct tick_forever {
+    weft_future base;
+    weft_interval iv;
+    _Atomic int *ticks;
+    weft_instant due;
+} tick_forever;
+static weft_poll tick_forever_poll(weft_future *f, weft_context *cx, void *out) {
+    tick_forever *s = (tick_forever *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    assert_int_equal(weft_interval_init(&s->iv, WEFT_MS(10)), 0);
+    for (;;) {
+        WEFT_AWAIT(f, cx, weft_interval_tick(&s->iv), &s->due);
+        atomic_fetch_add(s->ticks, 1);
+    }
+    WEFT_END(f);
+}
+static void tick_forever_drop(weft_future *f) {
+    tick_forever *s = (tick_forever *)f;
+    if (f->resume) /* the interval was set up */
+        weft_interval_drop(&s->iv);
+}
+WEFT_FUTURE_DEFINE_VOID(tick_forever, tick_forever_poll, tick_forever_drop);
+
+typedef struct abort_ticker {
+    weft_future base;
+    _Atomic int *ticks;
+    weft_join_handle jh;
+    weft_sleep nap;
+    uint64_t timers_before;
+} abort_ticker;
+static weft_poll abort_ticker_poll(weft_future *f, weft_context *cx, void *out) {
+    abort_ticker *s = (abort_ticker *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    assert_int_equal(weft_spawn(&WEFT_NEW(tick_forever, .ticks = s->ticks), &s->jh), 0);
+    WEFT_AWAIT(f, cx, weft_sleep(&s->nap, WEFT_MS(35)), NULL);
+    {
+        weft_runtime_stats st;
+        weft_handle_stats(weft_handle_current(), &st);
+        s->timers_before = st.timers;
+    }
+    weft_join_abort(&s->jh);
+    WEFT_AWAIT(f, cx, weft_join(&s->jh), NULL);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(abort_ticker, abort_ticker_poll, NULL);
+
+static void abort_task_waiting_on_interval(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    paused(env);
+    _Atomic int ticks = 0;
+    abort_ticker s = WEFT_NEW(abort_ticker, .ticks = &ticks);
+    wt_block_on(env, &s.base, NULL);
+    assert_int_equal(atomic_load(&ticks), 4); /* 0, 10, 20, 30 */
+    assert_int_equal(s.timers_before, 1);
+    assert_int_equal(weft_join_status(&s.jh), WEFT_ECANCELED);
+    assert_int_equal(timers(env), 0);
+}
+
 /* ------------------------------------------------- sleeps leave the wheel */
 
 typedef struct drop_arm {
@@ -1048,6 +1111,7 @@ int main(void) {
         WT_FLAVORS(interval_missed_skip),
         WT_CT(interval_bad_period),
         WT_FLAVORS(dropping_sleep_disarms),
+        WT_FLAVORS(abort_task_waiting_on_interval),
         WT_FLAVORS(sleep_reset_earlier_and_later),
         WT_FLAVORS(futures_made_outside_start_at_first_poll),
         WT_FLAVORS(interval_made_outside_and_reset),
