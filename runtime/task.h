@@ -26,6 +26,7 @@ typedef struct weft__task {
     weft__rt *rt;
     struct weft__task *next;                   /* run queue link */
     struct weft__task *owned_prev, *owned_next; /* owned list, until complete */
+    weft__owned *owned_in;                     /* that list, or NULL */
     weft_waker join_waker;                     /* who awaits the JoinHandle */
     const char *site;                          /* where it was spawned */
     uint64_t id;
@@ -42,17 +43,16 @@ static inline weft_future *weft__task_future(weft__task *t) {
 }
 
 /* Runs one poll of a task the scheduler took from a queue (with the
- * queue's reference), including cancellation and completion. */
-void weft__task_run(weft__task *t);
+ * queue's reference), including cancellation and completion.  Returns
+ * whether the future was polled (not for a cancellation or a stale entry). */
+bool weft__task_run(weft__task *t);
 /* Runtime shutdown: cancels the task, or leaves it to its poller if it is
  * running.  Consumes the owned list's reference (the caller unlinked it). */
 void weft__task_shutdown(weft__task *t);
 /* Drops one reference. */
 void weft__task_unref(weft__task *t);
 
-/* Unlinks `t` from the owned list if it still is on it; true if it was. */
-bool weft__owned_remove(weft__rt *rt, weft__task *t);
-/* Pops any task off the owned list (for shutdown); NULL when empty. */
-weft__task *weft__owned_pop(weft__rt *rt);
+/* Shuts down every task on `list` (NULL: the runtime's shared list). */
+void weft__owned_shutdown(weft__rt *rt, weft__owned *list);
 
 #endif
