@@ -425,6 +425,68 @@ static void log_diag(void *ctx, const char *what, const char *site) {
     d->n++;
 }
 
+/* A task on one runtime spawns onto a second runtime, driven by another
+ * thread, and awaits the JoinHandle: the completion crosses runtimes and
+ * threads, and each runtime keeps its own tasks and memory. */
+typedef struct drive_b {
+    weft_runtime *rt;
+    gate *g;
+    int err;
+} drive_b;
+static void *drive_b_thread(void *arg) {
+    drive_b *d = arg;
+    gate_wait w = WEFT_NEW(gate_wait, .g = d->g);
+    d->err = weft_runtime_block_on(d->rt, &w.base, NULL);
+    return NULL;
+}
+
+typedef struct cross {
+    weft_future base;
+    weft_handle *other;
+    gate *stop;
+    weft_join_handle jh;
+    int v;
+    weft_handle *here;
+} cross;
+static weft_poll cross_poll(weft_future *f, weft_context *cx, void *out) {
+    cross *s = (cross *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    s->here = weft_handle_current();
+    assert_int_equal(weft_handle_spawn(s->other, &WEFT_NEW(value, .v = 99), &s->jh), 0);
+    WEFT_AWAIT(f, cx, weft_join(&s->jh), &s->v);
+    gate_open(s->stop);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(cross, cross_poll, NULL);
+
+static void spawn_onto_another_runtime(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    weft_runtime *b;
+    assert_int_equal(weft_runtime_new(&env->builder, &b), 0);
+    gate g;
+    gate_init(&g);
+    drive_b d = {b, &g, -1};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, drive_b_thread, &d), 0);
+    cross s = WEFT_NEW(cross, .other = weft_runtime_handle(b), .stop = &g);
+    wt_block_on(env, &s.base, NULL);
+    pthread_join(th, NULL);
+    assert_int_equal(d.err, 0);
+    assert_int_equal(s.v, 99);
+    assert_int_equal(weft_join_status(&s.jh), 0);
+    assert_ptr_equal(s.here, H(env));
+    weft_runtime_stats sa, sb;
+    weft_handle_stats(H(env), &sa);
+    weft_handle_stats(weft_runtime_handle(b), &sb);
+    assert_int_equal(sa.spawned, 0);
+    assert_int_equal(sb.spawned, 1);
+    assert_int_equal(sb.alive_tasks, 0);
+    weft_runtime_free(b);
+    gate_destroy(&g);
+}
+
 /* --------------------------------------------------------------- shutdown */
 
 typedef struct until_polled {
@@ -973,6 +1035,7 @@ int main(void) {
         WT_FLAVORS(spawn_storm_from_threads),
         WT_FLAVORS(handle_block_on_from_plain_thread),
         WT_FLAVORS(plain_thread_sleeps_on_paused_clock),
+        WT_FLAVORS(spawn_onto_another_runtime),
         WT_FLAVORS(plain_thread_sleeps_on_real_clock),
         WT_FLAVORS(shutdown_drops_pending_tasks),
         WT_FLAVORS(spawn_after_shutdown),

@@ -754,6 +754,100 @@ static void many_tasks(void **state) {
     free(s.jh);
 }
 
+/* ------------------------------------------------- task memory reuse */
+
+/* Futures of many sizes (one vtable per size), each checking its own
+ * payload and returning a checksum: task blocks are recycled between
+ * sizes without one task seeing another's bytes. */
+typedef struct blob {
+    weft_future base;
+    uint32_t n;
+    uint32_t seed;
+    uint8_t data[];
+} blob;
+enum { BLOB_SIZES = 24, BLOB_MAX = 3000 };
+static weft_future_vtable blob_vts[BLOB_SIZES];
+
+static uint64_t blob_sum(const blob *b) {
+    uint64_t h = 1469598103934665603ull;
+    for (uint32_t i = 0; i < b->n; i++)
+        h = (h ^ b->data[i]) * 1099511628211ull;
+    return h;
+}
+static weft_poll blob_poll(weft_future *f, weft_context *cx, void *out) {
+    blob *b = (blob *)f;
+    (void)cx;
+    for (uint32_t i = 0; i < b->n; i++)
+        if (b->data[i] != (uint8_t)(b->seed + i * 7))
+            fail_msg("task payload corrupted at byte %u", i);
+    *(uint64_t *)out = blob_sum(b);
+    return WEFT_READY;
+}
+
+enum { ROUNDS = 6, PER = 150 };
+typedef struct blob_round {
+    weft_future base;
+    blob *buf;
+    weft_handle *outside; /* spawn through this handle instead */
+    uint32_t x;
+    int i;
+    uint64_t got;
+    weft_join_handle jh[PER];
+    uint64_t want[PER];
+} blob_round;
+static weft_poll blob_round_poll(weft_future *f, weft_context *cx, void *out) {
+    blob_round *s = (blob_round *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    for (s->i = 0; s->i < PER; s->i++) {
+        s->x = s->x * 1103515245u + 12345u;
+        int k = (int)((s->x >> 16) % BLOB_SIZES);
+        uint32_t n = (uint32_t)(blob_vts[k].state_size - sizeof(blob));
+        s->buf->base = (weft_future){&blob_vts[k], NULL, NULL, 0, 0};
+        s->buf->n = n;
+        s->buf->seed = s->x;
+        for (uint32_t j = 0; j < n; j++)
+            s->buf->data[j] = (uint8_t)(s->x + j * 7);
+        s->want[s->i] = blob_sum(s->buf);
+        assert_int_equal(weft_spawn_at(s->outside, &s->buf->base, &s->jh[s->i], WEFT__SITE), 0);
+    }
+    for (s->i = 0; s->i < PER; s->i++) {
+        WEFT_AWAIT(f, cx, weft_join(&s->jh[s->i]), &s->got);
+        assert_int_equal(weft_join_status(&s->jh[s->i]), 0);
+        assert_true(s->got == s->want[s->i]);
+    }
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(blob_round, blob_round_poll, NULL);
+
+static void task_blocks_are_reused_safely(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    for (int k = 0; k < BLOB_SIZES; k++) {
+        uint32_t n = (uint32_t)(k * (BLOB_MAX / BLOB_SIZES) + k % 5);
+        blob_vts[k] = (weft_future_vtable){blob_poll, NULL, sizeof(blob) + n, sizeof(uint64_t),
+                                           "blob", 0};
+    }
+    blob *buf = malloc(sizeof(blob) + BLOB_MAX);
+    assert_non_null(buf);
+    uint32_t x = 7;
+    /* Spawned from inside (the driving thread's cache) and outside (the
+     * runtime's depot) in turn. */
+    for (int r = 0; r < ROUNDS; r++) {
+        blob_round *s = malloc(sizeof *s);
+        assert_non_null(s);
+        *s = WEFT_NEW(blob_round, .buf = buf, .x = x, .outside = r % 2 ? H(env) : NULL);
+        wt_block_on(env, &s->base, NULL);
+        x = s->x;
+        free(s);
+    }
+    free(buf);
+    weft_runtime_stats st;
+    weft_handle_stats(H(env), &st);
+    assert_int_equal(st.spawned, ROUNDS * PER);
+    assert_int_equal(st.alive_tasks, 0);
+}
+
 /* ----------------------------------------------------------- spawn errors */
 
 /* Polls a child once by hand, then tries to spawn it. */
@@ -1140,6 +1234,7 @@ int main(void) {
         WT_FLAVORS(yield_lets_others_run),
         WT_FLAVORS(spawn_inside_tasks),
         WT_FLAVORS(many_tasks),
+        WT_FLAVORS(task_blocks_are_reused_safely),
         WT_FLAVORS(spawn_polled_future_refused),
         WT_FLAVORS(spawn_moved_future_refused),
         WT_FLAVORS(spawn_bad_futures),
