@@ -487,6 +487,47 @@ static void spawn_onto_another_runtime(void **state) {
     gate_destroy(&g);
 }
 
+/* current_thread has one driver: a second block_on from another thread
+ * while the first runs is refused, and like a nested one it leaves the
+ * future untouched (not polled, not dropped, no "forgot to await"). */
+typedef struct second {
+    weft_runtime *rt;
+    gate *g;
+    value v;
+    int err, out;
+} second;
+static void *second_thread(void *arg) {
+    second *s = arg;
+    gate_wait_waiter(s->g); /* the first block_on is driving */
+    s->v = WEFT_NEW(value, .v = 5);
+    s->err = weft_runtime_block_on(s->rt, &s->v.base, &s->out);
+    gate_open(s->g);
+    return NULL;
+}
+
+static void second_block_on_is_busy(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    diag_log d = {0};
+    env->builder.on_diagnostic = log_diag;
+    env->builder.diagnostic_ctx = &d;
+    gate g;
+    gate_init(&g);
+    second s = {.rt = wt_rt(env), .g = &g, .err = 1, .out = -1};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, second_thread, &s), 0);
+    wt_block_on(env, &WEFT_NEW(gate_wait, .g = &g).base, NULL);
+    pthread_join(th, NULL);
+    assert_int_equal(s.err, WEFT_EBUSY);
+    assert_int_equal(s.out, -1);
+    assert_int_equal(s.v.base.flags & (WEFT__F_POLLED | WEFT__F_DROPPED), 0);
+    /* Still whole: it runs once the runtime is free. */
+    wt_block_on(env, &s.v.base, &s.out);
+    assert_int_equal(s.out, 5);
+    assert_int_equal(d.n, 0);
+    gate_destroy(&g);
+}
+
 /* --------------------------------------------------------------- shutdown */
 
 typedef struct until_polled {
@@ -1010,6 +1051,30 @@ static void main_run(void **state) {
     assert_int_equal(weft_main_run(&b.base), 1);
 }
 
+/* A future that fails with WEFT_EBUSY is still dropped by block_on (it
+ * is no refusal). */
+typedef struct busy_fail {
+    weft_future base;
+    _Atomic int *drops;
+} busy_fail;
+static weft_poll busy_fail_poll(weft_future *f, weft_context *cx, void *out) {
+    WEFT_BEGIN(f);
+    WEFT_FAIL(f, cx, WEFT_EBUSY);
+    WEFT_RETURN(f, out, int, 0);
+    WEFT_END(f);
+}
+static void busy_fail_drop(weft_future *f) { atomic_fetch_add(((busy_fail *)f)->drops, 1); }
+WEFT_FUTURE_DEFINE(busy_fail, busy_fail_poll, busy_fail_drop, int);
+
+static void block_on_failing_with_ebusy_drops(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    _Atomic int drops = 0;
+    busy_fail b = WEFT_NEW(busy_fail, .drops = &drops);
+    assert_int_equal(weft_runtime_block_on(wt_rt(env), &b.base, NULL), WEFT_EBUSY);
+    assert_int_equal(atomic_load(&drops), 1);
+}
+
 /* block_on reports a WEFT_FAIL of its future. */
 static void block_on_reports_failure(void **state) {
     wt_env *env = WT_ENV(state);
@@ -1036,6 +1101,7 @@ int main(void) {
         WT_FLAVORS(handle_block_on_from_plain_thread),
         WT_FLAVORS(plain_thread_sleeps_on_paused_clock),
         WT_FLAVORS(spawn_onto_another_runtime),
+        WT_CT(second_block_on_is_busy),
         WT_FLAVORS(plain_thread_sleeps_on_real_clock),
         WT_FLAVORS(shutdown_drops_pending_tasks),
         WT_FLAVORS(spawn_after_shutdown),
@@ -1048,6 +1114,7 @@ int main(void) {
         WT_FLAVORS(random_numbers),
         WT_CT(main_run),
         WT_FLAVORS(block_on_reports_failure),
+        WT_FLAVORS(block_on_failing_with_ebusy_drops),
     };
     return WT_RUN("runtime", tests);
 }
