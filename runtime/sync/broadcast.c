@@ -14,6 +14,9 @@ struct weft_broadcast {
     size_t elem, cap;
     uint64_t tail; /* position of the next value sent */
     size_t senders, receivers;
+    size_t refs; /* senders + receivers, but a dropping sender keeps its
+                  * reference until it is done waking (others may drop
+                  * their ends meanwhile) */
     weft__wlist waiters;
     weft_allocator alloc;
     _Alignas(16) unsigned char buf[]; /* cap slots of elem bytes */
@@ -37,6 +40,7 @@ int weft_broadcast_new(size_t elem, size_t cap, const weft_allocator *a, weft_br
     c->tail = 0;
     c->senders = 1;
     c->receivers = 1;
+    c->refs = 2;
     c->waiters = (weft__wlist){0};
     c->alloc = al;
     *tx = c;
@@ -45,8 +49,9 @@ int weft_broadcast_new(size_t elem, size_t cap, const weft_allocator *a, weft_br
     return 0;
 }
 
-static void unlock_maybe_free(weft_broadcast *c) {
-    bool free_it = c->senders == 0 && c->receivers == 0;
+/* Releases one reference; lock held on entry, released here. */
+static void unref_unlock(weft_broadcast *c) {
+    bool free_it = --c->refs == 0;
     weft__spin_unlock(&c->lock);
     if (free_it)
         c->alloc.free(c->alloc.ctx, c, bytes_of(c->elem, c->cap));
@@ -55,6 +60,7 @@ static void unlock_maybe_free(weft_broadcast *c) {
 weft_broadcast *weft_broadcast_tx_clone(weft_broadcast *c) {
     weft__spin_lock(&c->lock);
     c->senders++;
+    c->refs++;
     weft__spin_unlock(&c->lock);
     return c;
 }
@@ -65,7 +71,7 @@ void weft_broadcast_tx_drop(weft_broadcast *c) {
     weft__spin_lock(&c->lock);
     if (--c->senders == 0) /* waiting receivers see the end */
         weft__wl_wake_all(&c->lock, &c->waiters, WEFT__W_CLOSED);
-    unlock_maybe_free(c);
+    unref_unlock(c);
 }
 
 int weft_broadcast_send(weft_broadcast *c, const void *value) {
@@ -84,6 +90,7 @@ int weft_broadcast_send(weft_broadcast *c, const void *value) {
 void weft_broadcast_subscribe(weft_broadcast *c, weft_broadcast_rx *rx) {
     weft__spin_lock(&c->lock);
     c->receivers++;
+    c->refs++;
     rx->chan = c;
     rx->next = c->tail;
     weft__spin_unlock(&c->lock);
@@ -96,7 +103,7 @@ void weft_broadcast_rx_drop(weft_broadcast_rx *rx) {
     rx->chan = NULL;
     weft__spin_lock(&c->lock);
     c->receivers--;
-    unlock_maybe_free(c);
+    unref_unlock(c);
 }
 
 /* One receive attempt; lock held. */

@@ -14,6 +14,8 @@ struct weft_watch {
     size_t elem;
     uint64_t version; /* bumped by each send */
     size_t receivers;
+    size_t refs; /* ends alive; the dropping sender keeps its reference
+                  * until it is done waking the receivers */
     bool tx_alive;
     weft__wlist waiters;
     weft_allocator alloc;
@@ -31,6 +33,7 @@ int weft_watch_new(size_t elem, const void *initial, const weft_allocator *a, we
     c->elem = elem;
     c->version = 0;
     c->receivers = 0;
+    c->refs = 1;
     c->tx_alive = true;
     c->waiters = (weft__wlist){0};
     c->alloc = al;
@@ -40,9 +43,9 @@ int weft_watch_new(size_t elem, const void *initial, const weft_allocator *a, we
     return 0;
 }
 
-/* Lock held on entry, released here; frees the channel when no end is left. */
-static void unlock_maybe_free(weft_watch *c) {
-    bool free_it = !c->tx_alive && c->receivers == 0;
+/* Releases one reference; lock held on entry, released here. */
+static void unref_unlock(weft_watch *c) {
+    bool free_it = --c->refs == 0;
     weft__spin_unlock(&c->lock);
     if (free_it)
         c->alloc.free(c->alloc.ctx, c, sizeof *c + c->elem);
@@ -67,12 +70,13 @@ void weft_watch_tx_drop(weft_watch *c) {
     weft__spin_lock(&c->lock);
     c->tx_alive = false;
     weft__wl_wake_all(&c->lock, &c->waiters, WEFT__W_CLOSED);
-    unlock_maybe_free(c);
+    unref_unlock(c);
 }
 
 void weft_watch_subscribe(weft_watch *c, weft_watch_rx *rx) {
     weft__spin_lock(&c->lock);
     c->receivers++;
+    c->refs++;
     rx->chan = c;
     rx->seen = c->version;
     weft__spin_unlock(&c->lock);
@@ -82,6 +86,7 @@ void weft_watch_rx_clone(const weft_watch_rx *rx, weft_watch_rx *copy) {
     weft_watch *c = rx->chan;
     weft__spin_lock(&c->lock);
     c->receivers++;
+    c->refs++;
     copy->chan = c;
     copy->seen = rx->seen;
     weft__spin_unlock(&c->lock);
@@ -94,7 +99,7 @@ void weft_watch_rx_drop(weft_watch_rx *rx) {
     rx->chan = NULL;
     weft__spin_lock(&c->lock);
     c->receivers--;
-    unlock_maybe_free(c);
+    unref_unlock(c);
 }
 
 void weft_watch_borrow(weft_watch_rx *rx, void *dst) {
