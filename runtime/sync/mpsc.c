@@ -1,8 +1,8 @@
 /* weft — mpsc: many senders, one receiver; bounded or unbounded.
  *
- * One allocation holds the state; the values live in a ring of fixed-size
- * slots (power of two), fixed for a bounded channel and doubled on demand
- * for an unbounded one.  A bounded send that finds the ring full queues
+ * One allocation holds the state; a bounded channel's values live in a
+ * ring of fixed-size slots (a power of two at least the capacity), an
+ * unbounded one's in a list of blocks.  A bounded send that finds the ring full queues
  * its op (FIFO); each receive that frees a slot copies the first waiting
  * sender's value in and wakes it, so a sender is done the moment it is
  * granted and a dropped send either sent everything or nothing.
@@ -14,14 +14,22 @@
 #include "sync_impl.h"
 
 #define UNBOUNDED SIZE_MAX
-#define FIRST_SLOTS 64
+#define BLOCK_SLOTS 256
+
+typedef struct weft__mpsc_block {
+    struct weft__mpsc_block *next;
+    _Alignas(16) unsigned char data[];
+} weft__mpsc_block;
 
 typedef struct weft__mpsc {
     weft__spin lock;
     size_t elem;
     size_t cap;          /* queued values that make a send wait */
-    unsigned char *buf;  /* ring of `mask + 1` slots */
-    size_t mask, head, len;
+    size_t head, len;    /* index of the oldest value (ring or head block) */
+    unsigned char *buf;  /* bounded: ring of `mask + 1` slots */
+    size_t mask;
+    weft__mpsc_block *head_blk, *tail_blk, *spare; /* unbounded */
+    size_t tail_idx;     /* next free slot of tail_blk */
     weft__wlist blocked; /* senders waiting for a slot */
     weft_waker rx_waker; /* the receiver, while it waits */
     size_t senders;      /* live sender handles */
@@ -47,16 +55,17 @@ static int make(size_t elem, size_t cap, size_t slots, const weft_allocator *a,
     weft__mpsc *c = al.alloc(al.ctx, sizeof *c);
     if (!c)
         return WEFT_ENOMEM;
-    size_t bytes = slots * (elem ? elem : 1);
-    c->buf = al.alloc(al.ctx, bytes);
-    if (!c->buf) {
+    c->buf = NULL;
+    if (slots && !(c->buf = al.alloc(al.ctx, slots * (elem ? elem : 1)))) {
         al.free(al.ctx, c, sizeof *c);
         return WEFT_ENOMEM;
     }
+    c->head_blk = c->tail_blk = c->spare = NULL;
+    c->tail_idx = 0;
     weft__spin_init(&c->lock);
     c->elem = elem;
     c->cap = cap;
-    c->mask = slots - 1;
+    c->mask = slots ? slots - 1 : 0;
     c->head = c->len = 0;
     c->blocked = (weft__wlist){0};
     c->rx_waker = (weft_waker){0};
@@ -78,44 +87,107 @@ int weft_mpsc_bounded(size_t elem, size_t cap, const weft_allocator *a, weft_mps
 
 int weft_mpsc_unbounded(size_t elem, const weft_allocator *a, weft_mpsc_tx **tx,
                         weft_mpsc_rx **rx) {
-    return make(elem, UNBOUNDED, FIRST_SLOTS, a, tx, rx);
+    return make(elem, UNBOUNDED, 0, a, tx, rx);
 }
 
+static void free_blocks(weft__mpsc *c);
+
 static void destroy(weft__mpsc *c) {
-    c->alloc.free(c->alloc.ctx, c->buf, (c->mask + 1) * (c->elem ? c->elem : 1));
+    if (c->buf)
+        c->alloc.free(c->alloc.ctx, c->buf, (c->mask + 1) * (c->elem ? c->elem : 1));
+    free_blocks(c);
     c->alloc.free(c->alloc.ctx, c, sizeof *c);
 }
 
-/* --------------------------------------------------------------- the ring */
+/* -------------------------------------------------------------- storage */
 
-/* Doubles the ring, keeping the order (unbounded only); lock held. */
-static int grow(weft__mpsc *c) {
-    size_t slots = c->mask + 1, e = c->elem ? c->elem : 1;
-    unsigned char *nb = c->alloc.alloc(c->alloc.ctx, 2 * slots * e);
-    if (!nb)
+/* Copies one value; the common sizes become plain moves. */
+static inline void copy_elem(void *dst, const void *src, size_t n) {
+    switch (n) {
+    case 8:
+        memcpy(dst, src, 8);
+        break;
+    case 4:
+        memcpy(dst, src, 4);
+        break;
+    case 16:
+        memcpy(dst, src, 16);
+        break;
+    default:
+        memcpy(dst, src, n);
+    }
+}
+
+/* Unbounded storage: a list of blocks of BLOCK_SLOTS values, so growing
+ * never copies what is queued, and a drained block is kept as a spare
+ * (the next one needed) instead of going back to the allocator. */
+static size_t block_bytes(const weft__mpsc *c) {
+    return sizeof(weft__mpsc_block) + BLOCK_SLOTS * (c->elem ? c->elem : 1);
+}
+
+static int push_block(weft__mpsc *c) {
+    weft__mpsc_block *b = c->spare;
+    if (b)
+        c->spare = NULL;
+    else if (!(b = c->alloc.alloc(c->alloc.ctx, block_bytes(c))))
         return WEFT_ENOMEM;
-    size_t first = slots - c->head; /* slots from head to the ring's end */
-    if (first > c->len)
-        first = c->len;
-    memcpy(nb, c->buf + c->head * e, first * e);
-    memcpy(nb + first * e, c->buf, (c->len - first) * e);
-    c->alloc.free(c->alloc.ctx, c->buf, slots * e);
-    c->buf = nb;
-    c->head = 0;
-    c->mask = 2 * slots - 1;
+    b->next = NULL;
+    if (c->tail_blk)
+        c->tail_blk->next = b;
+    else
+        c->head_blk = b;
+    c->tail_blk = b;
+    c->tail_idx = 0;
     return 0;
 }
 
-static inline void push(weft__mpsc *c, const void *v) {
-    size_t i = (c->head + c->len) & c->mask;
-    memcpy(c->buf + i * c->elem, v, c->elem);
+static void free_blocks(weft__mpsc *c) {
+    weft__mpsc_block *b = c->head_blk, *next;
+    for (; b; b = next) {
+        next = b->next;
+        c->alloc.free(c->alloc.ctx, b, block_bytes(c));
+    }
+    if (c->spare)
+        c->alloc.free(c->alloc.ctx, c->spare, block_bytes(c));
+    c->head_blk = c->tail_blk = c->spare = NULL;
+}
+
+static inline int push(weft__mpsc *c, const void *v) {
+    if (c->cap != UNBOUNDED) {
+        size_t i = (c->head + c->len) & c->mask;
+        copy_elem(c->buf + i * c->elem, v, c->elem);
+    } else {
+        if (!c->tail_blk || c->tail_idx == BLOCK_SLOTS) {
+            int err = push_block(c);
+            if (err)
+                return err;
+        }
+        copy_elem(c->tail_blk->data + c->tail_idx++ * c->elem, v, c->elem);
+    }
     c->len++;
+    return 0;
 }
 
 static inline void pop(weft__mpsc *c, void *dst) {
-    if (dst)
-        memcpy(dst, c->buf + c->head * c->elem, c->elem);
-    c->head = (c->head + 1) & c->mask;
+    if (c->cap != UNBOUNDED) {
+        if (dst)
+            copy_elem(dst, c->buf + c->head * c->elem, c->elem);
+        c->head = (c->head + 1) & c->mask;
+    } else {
+        weft__mpsc_block *b = c->head_blk;
+        if (dst)
+            copy_elem(dst, b->data + c->head * c->elem, c->elem);
+        if (++c->head == BLOCK_SLOTS) {
+            c->head = 0;
+            c->head_blk = b->next;
+            if (!b->next)
+                c->tail_blk = NULL;
+            if (c->spare)
+                c->alloc.free(c->alloc.ctx, b, block_bytes(c));
+            else
+                c->spare = b;
+        }
+    }
     c->len--;
 }
 
@@ -126,12 +198,9 @@ static int try_push(weft__mpsc *c, const void *v, weft_waker *wake) {
         return WEFT_ECLOSED;
     if (c->len >= c->cap || !weft__wl_empty(&c->blocked))
         return WEFT_EFULL;
-    if (c->len > c->mask) {
-        int err = grow(c);
-        if (err)
-            return err;
-    }
-    push(c, v);
+    int err = push(c, v);
+    if (err)
+        return err;
     *wake = c->rx_waker;
     c->rx_waker = (weft_waker){0};
     return 0;
@@ -275,7 +344,8 @@ void weft_mpsc_rx_drop(weft_mpsc_rx *rx) {
     weft__spin_lock(&c->lock);
     close_locked(c);
     c->rx_alive = false;
-    c->len = 0; /* queued values are discarded (plain bytes: nothing to free) */
+    while (c->len) /* queued values are discarded (plain bytes) */
+        pop(c, NULL);
     weft_waker w = c->rx_waker;
     c->rx_waker = (weft_waker){0};
     bool free_it = c->senders == 0;
@@ -303,7 +373,7 @@ static int take(weft__mpsc *c, void *dst, weft_waker *wake) {
     if (n) {
         weft_mpsc_send_op *op = (weft_mpsc_send_op *)((char *)n - offsetof(weft_mpsc_send_op, node));
         weft__wl_remove(&c->blocked, n);
-        push(c, op->value);
+        push(c, op->value); /* bounded: the slot just freed, cannot fail */
         *wake = n->weft__waker;
         n->weft__waker = (weft_waker){0};
         n->weft__state = WEFT__W_GRANTED;
