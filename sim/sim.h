@@ -16,7 +16,7 @@
 /* What an event records.  The network and other simulated drivers add
  * their own kinds after WEFT__EV_USER. */
 enum {
-    WEFT__EV_SPAWN = 1,   /* a = task id; str = spawn site */
+    WEFT__EV_SPAWN = 1,   /* a = task id; str = spawn site (the future's name in text) */
     WEFT__EV_WAKE = 2,    /* a = task id (0: the root), b = waker's cause */
     WEFT__EV_YIELD = 3,   /* a = task id that yielded */
     WEFT__EV_PICK = 4,    /* a = task id chosen (0: the root), b = candidates */

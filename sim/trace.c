@@ -122,7 +122,7 @@ void weft__sim_event_slow(weft__sim *s, uint32_t kind, uint64_t a, uint64_t b, c
 }
 
 int weft__sim_trace_open(weft__sim *s, const char *path) {
-    s->trace = fopen(path, "w");
+    s->trace = strcmp(path, "-") == 0 ? stderr : fopen(path, "w");
     if (!s->trace)
         return weft_translate_errno(errno);
     fprintf(s->trace, "# weft sim trace: seed=%llu strategy=%s\n", (unsigned long long)s->seed,
@@ -136,7 +136,8 @@ void weft__sim_trace_close(weft__sim *s) {
     fprintf(s->trace, "# end: steps=%llu events=%llu fingerprint=%016llx\n",
             (unsigned long long)s->steps, (unsigned long long)s->nevents,
             (unsigned long long)s->hash);
-    fclose(s->trace);
+    if (s->trace != stderr)
+        fclose(s->trace);
     s->trace = NULL;
 }
 

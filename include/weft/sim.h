@@ -22,7 +22,7 @@
  *   WEFT_SEED=s             run just seed s (a replay)
  *   WEFT_SEED_BASE=b        first seed of the sweep (shard a sweep: b, b+n..)
  *   WEFT_SIM_STRATEGY=pct   PCT instead of uniform random
- *   WEFT_TRACE=path         write each run's events as text (one per line)
+ *   WEFT_TRACE=path         write each run's events as text, one per line ("-": stderr)
  *   WEFT_CHECK_DETERMINISM=1  run each seed twice, compare fingerprints
  *   WEFT_SEEDS_DIR=dir      where regression seeds live (see seeds/README)
  */
