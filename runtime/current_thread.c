@@ -58,6 +58,9 @@ typedef struct ct {
     task_list inject;
     bool parked;
     bool unparked;
+    weft__task_cache cache; /* driving thread only */
+    weft__owned owned;      /* tasks spawned on the driving thread */
+    uint64_t polls;
 } ct;
 
 static ct *ct_of(weft__rt *rt) { return (ct *)rt->sched_data; }
@@ -163,7 +166,7 @@ static int ct_block_on(weft__rt *rt, weft_future *f, void *out) {
     ct *c = ct_of(rt);
     if (atomic_exchange(&c->driving, true))
         return WEFT_EBUSY;
-    weft__cur = (weft__tls){rt, c};
+    weft__cur = (weft__tls){rt, c, &c->cache, &c->owned};
     weft_waker w = {c, &root_vt};
     weft_context cx = {&w, rt, 0, 0};
     uint32_t batch = rt->config.event_interval;
@@ -181,6 +184,7 @@ static int ct_block_on(weft__rt *rt, weft_future *f, void *out) {
             weft__task *t = next_task(c);
             if (!t)
                 break;
+            c->polls++;
             weft__task_run(t);
         }
         if (has_work(c) || c->deferred.head) {
@@ -217,6 +221,7 @@ static void drain(task_list *l) {
 
 static void ct_shutdown(weft__rt *rt) {
     ct *c = ct_of(rt);
+    weft__owned_shutdown(rt, &c->owned);
     drain(&c->run);
     drain(&c->deferred);
     weft__mutex_lock(&c->lock);
@@ -231,11 +236,14 @@ static void ct_destroy(weft__rt *rt) {
     ct *c = ct_of(rt);
     if (!c)
         return;
+    weft__task_cache_clear(rt, &c->cache);
     weft__cond_destroy(&c->cond);
     weft__mutex_destroy(&c->lock);
     rt->sched_data = NULL;
     weft__free(rt, c, sizeof *c);
 }
+
+static void ct_stats(weft__rt *rt, weft_runtime_stats *out) { out->polls += ct_of(rt)->polls; }
 
 const weft__sched_ops weft__current_thread_ops = {
     .name = "current_thread",
@@ -245,4 +253,5 @@ const weft__sched_ops weft__current_thread_ops = {
     .unpark = ct_unpark,
     .shutdown = ct_shutdown,
     .destroy = ct_destroy,
+    .stats = ct_stats,
 };

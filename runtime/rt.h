@@ -14,6 +14,14 @@ struct weft__task;
 struct weft__time;
 struct weft__rt;
 
+/* A list of tasks not yet complete, so shutdown can find every one.  The
+ * runtime keeps one under a lock for tasks spawned from outside; a
+ * scheduler may give each driving thread its own unlocked list (through
+ * weft__tls.owned) when tasks complete on the thread that spawned them. */
+typedef struct weft__owned {
+    struct weft__task *head;
+} weft__owned;
+
 /* Scheduling hints passed with a task made ready. */
 enum {
     WEFT__SCHED_WAKE = 0,  /* woken: run it soon */
@@ -31,10 +39,13 @@ typedef struct weft__sched_ops {
     /* Wakes the thread parked in the runtime (a timer moved earlier,
      * something was injected from outside). */
     void (*unpark)(struct weft__rt *rt);
-    /* Stops the scheduler and drops the references its queues hold; called
-     * after every owned task was shut down. */
+    /* Stops the scheduler: shuts down the tasks on its own owned lists
+     * (weft__owned_shutdown) and drops the references its queues hold.
+     * Called after the runtime's shared owned list was shut down. */
     void (*shutdown)(struct weft__rt *rt);
     void (*destroy)(struct weft__rt *rt);
+    /* Adds the scheduler's counters (polls, ...) to `out`; may be NULL. */
+    void (*stats)(struct weft__rt *rt, weft_runtime_stats *out);
 } weft__sched_ops;
 
 extern const weft__sched_ops weft__current_thread_ops;
@@ -53,25 +64,44 @@ typedef struct weft__rt {
     _Atomic uint64_t refs;
     _Atomic int shutdown;       /* no new task is accepted */
     _Atomic uint64_t live_allocs;
-    _Atomic uint64_t alive_tasks;
-    _Atomic uint64_t spawned;
-    _Atomic uint64_t polls;
-    _Atomic uint64_t next_task_id;
+    _Atomic uint64_t handle_clones; /* so alive tasks = refs - 1 - clones */
+    _Atomic uint64_t next_task_id;  /* also the count of tasks spawned */
     /* Entropy: the scheduler may replace `random` (the simulator does). */
     uint64_t (*random)(struct weft__rt *rt);
     _Atomic uint64_t rng_counter; /* production stream: splitmix64 counter */
     /* Fault points: NULL in production (never fire); the simulator decides
      * per call site and run (weft_buggify_at). */
     bool (*buggify)(struct weft__rt *rt, const char *site, uint32_t percent);
-    weft__mutex owned_lock;          /* guards the owned-task list */
-    struct weft__task *owned_head;   /* every task not yet complete */
+    weft__mutex depot_lock;  /* guards `depot` */
+    struct weft__task_cache *depot; /* freed task blocks any thread may reuse */
+    weft__mutex owned_lock; /* guards `owned` */
+    weft__owned owned;      /* tasks spawned off the driving threads */
 } weft__rt;
+
+/* Caches of freed task blocks, by size class, so a spawn reuses memory
+ * instead of calling the allocator (and glibc does not hand pages back and
+ * fault them in again on every burst of spawns).  Each driving thread has
+ * an unlocked one; behind them the runtime keeps a locked depot, which
+ * also serves spawns from other threads. */
+#define WEFT__CACHE_CLASSES 16       /* 64-byte classes, up to 1 KiB */
+#define WEFT__CACHE_LOCAL_CAP 4096   /* blocks a driving thread keeps per class */
+#define WEFT__CACHE_DEPOT_CAP 65536  /* blocks the runtime's depot keeps per class */
+typedef struct weft__task_cache {
+    void *head[WEFT__CACHE_CLASSES];
+    uint32_t count[WEFT__CACHE_CLASSES];
+} weft__task_cache;
+
+/* Frees every cached block (when the scheduler that owns it goes). */
+void weft__task_cache_clear(struct weft__rt *rt, weft__task_cache *c);
 
 /* This thread's runtime context. */
 typedef struct weft__tls {
     weft__rt *rt;  /* runtime entered on this thread, or NULL */
     void *worker;  /* the scheduler's per-thread state when this thread
                     * drives `rt`; NULL on a thread that merely entered */
+    weft__task_cache *cache; /* the driving thread's task cache, or NULL */
+    weft__owned *owned;      /* the driving thread's unlocked owned list, or
+                              * NULL to use the runtime's shared one */
 } weft__tls;
 
 extern _Thread_local weft__tls weft__cur;

@@ -111,13 +111,21 @@ int weft_runtime_new(const weft_builder *b, weft_runtime **out) {
     rt->random = weft__random_os_seeded;
     atomic_init(&rt->rng_counter, weft__os_random_seed());
     weft__mutex_init(&rt->owned_lock);
+    weft__mutex_init(&rt->depot_lock);
     int err = 0;
-    if (cfg.enable_time)
+    rt->depot = weft__alloc(rt, sizeof *rt->depot);
+    if (!rt->depot)
+        err = WEFT_ENOMEM;
+    else
+        memset(rt->depot, 0, sizeof *rt->depot);
+    if (!err && cfg.enable_time)
         err = weft__time_create(rt, cfg.start_paused);
     if (!err)
         err = ops->create(rt, &cfg);
     if (err) {
         weft__time_destroy(rt);
+        weft__free(rt, rt->depot, sizeof *rt->depot);
+        weft__mutex_destroy(&rt->depot_lock);
         weft__mutex_destroy(&rt->owned_lock);
         cfg.allocator.free(cfg.allocator.ctx, rt, sizeof *rt);
         return err;
@@ -133,6 +141,9 @@ void weft__rt_unref(weft__rt *rt) {
         return;
     rt->sched->destroy(rt);
     weft__time_destroy(rt);
+    weft__task_cache_clear(rt, rt->depot);
+    weft__free(rt, rt->depot, sizeof *rt->depot);
+    weft__mutex_destroy(&rt->depot_lock);
     weft__mutex_destroy(&rt->owned_lock);
     weft_allocator a = rt->config.allocator;
     a.free(a.ctx, rt, sizeof *rt);
@@ -145,10 +156,8 @@ static void shutdown_tasks(weft__rt *rt) {
     /* Cancelling may wake or drop other tasks; run with the runtime entered
      * so their cleanup finds it. */
     weft__tls saved = weft__cur;
-    weft__cur = (weft__tls){rt, NULL};
-    weft__task *t;
-    while ((t = weft__owned_pop(rt)))
-        weft__task_shutdown(t);
+    weft__cur = (weft__tls){.rt = rt};
+    weft__owned_shutdown(rt, NULL);
     rt->sched->shutdown(rt);
     weft__cur = saved;
 }
@@ -232,7 +241,7 @@ int weft_handle_block_on(weft_handle *h, weft_future *f, void *out) {
     weft__mutex_init(&p->lock);
     weft__cond_init(&p->cond);
     weft_waker w = {p, &parker_vt};
-    weft__cur = (weft__tls){rt, NULL};
+    weft__cur = (weft__tls){.rt = rt};
     weft_context cx = {&w, rt, 0, 0};
     while (weft_future_poll(f, &cx, out) == WEFT_PENDING) {
         cx.weft__yielded = 0;
@@ -255,14 +264,18 @@ weft_handle *weft_runtime_handle(weft_runtime *rt) { return (weft_handle *)rt; }
 weft_handle *weft_handle_current(void) { return (weft_handle *)weft__cur.rt; }
 
 weft_handle *weft_handle_clone(weft_handle *h) {
-    if (h)
+    if (h) {
+        atomic_fetch_add_explicit(&((weft__rt *)h)->handle_clones, 1, memory_order_relaxed);
         weft__rt_ref((weft__rt *)h);
+    }
     return h;
 }
 
 void weft_handle_release(weft_handle *h) {
-    if (h)
+    if (h) {
+        atomic_fetch_sub_explicit(&((weft__rt *)h)->handle_clones, 1, memory_order_relaxed);
         weft__rt_unref((weft__rt *)h);
+    }
 }
 
 weft_flavor weft_handle_flavor(const weft_handle *h) {
@@ -276,11 +289,17 @@ void weft_handle_stats(weft_handle *h, weft_runtime_stats *out) {
     *out = (weft_runtime_stats){0};
     if (!rt)
         return;
-    out->alive_tasks = atomic_load_explicit(&rt->alive_tasks, memory_order_relaxed);
-    out->spawned = atomic_load_explicit(&rt->spawned, memory_order_relaxed);
-    out->polls = atomic_load_explicit(&rt->polls, memory_order_relaxed);
+    /* Every reference on the runtime that is not the runtime object's own
+     * or a handle clone's belongs to a task allocation. */
+    uint64_t refs = atomic_load_explicit(&rt->refs, memory_order_acquire);
+    uint64_t clones = atomic_load_explicit(&rt->handle_clones, memory_order_relaxed);
+    uint64_t other = clones + (atomic_load(&rt->shutdown) ? 0 : 1);
+    out->alive_tasks = refs > other ? refs - other : 0;
+    out->spawned = atomic_load_explicit(&rt->next_task_id, memory_order_relaxed);
     out->live_allocs = atomic_load_explicit(&rt->live_allocs, memory_order_relaxed);
     out->timers = weft__time_count(rt);
+    if (rt->sched->stats)
+        rt->sched->stats(rt, out);
 }
 
 /* ------------------------------------------------------------ async main */

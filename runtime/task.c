@@ -24,10 +24,81 @@ static inline bool cas_state(weft__task *t, uint64_t *cur, uint64_t next) {
                                                  memory_order_acquire);
 }
 
+/* ------------------------------------------------------------ allocation */
+
+static inline weft__task_cache *cache_for(weft__rt *rt) {
+    return weft__cur.rt == rt ? weft__cur.cache : NULL;
+}
+
+static inline unsigned size_class(size_t size) { return (unsigned)((size - 1) / 64); }
+
+static inline void *cache_pop(weft__task_cache *c, unsigned cls) {
+    void *p = c->head[cls];
+    if (p) {
+        c->head[cls] = *(void **)p;
+        /* counts are peeked without the depot's lock: keep them atomic */
+        __atomic_store_n(&c->count[cls], c->count[cls] - 1, __ATOMIC_RELAXED);
+    }
+    return p;
+}
+
+static inline bool cache_push(weft__task_cache *c, unsigned cls, void *p, uint32_t cap) {
+    if (c->count[cls] >= cap)
+        return false;
+    *(void **)p = c->head[cls];
+    c->head[cls] = p;
+    __atomic_store_n(&c->count[cls], c->count[cls] + 1, __ATOMIC_RELAXED);
+    return true;
+}
+
+static void *task_alloc(weft__rt *rt, size_t *size) {
+    *size = (*size + 63u) & ~(size_t)63u;
+    unsigned cls = size_class(*size);
+    if (cls < WEFT__CACHE_CLASSES) {
+        weft__task_cache *c = cache_for(rt);
+        void *p = c ? cache_pop(c, cls) : NULL;
+        if (p)
+            return p;
+        if (__atomic_load_n(&rt->depot->count[cls], __ATOMIC_RELAXED)) { /* peek, then lock */
+            weft__mutex_lock(&rt->depot_lock);
+            p = cache_pop(rt->depot, cls);
+            weft__mutex_unlock(&rt->depot_lock);
+            if (p)
+                return p;
+        }
+    }
+    return weft__alloc(rt, *size);
+}
+
+static void task_free(weft__rt *rt, void *p, size_t size) {
+    unsigned cls = size_class(size);
+    if (cls < WEFT__CACHE_CLASSES) {
+        weft__task_cache *c = cache_for(rt);
+        if (c && cache_push(c, cls, p, WEFT__CACHE_LOCAL_CAP))
+            return;
+        weft__mutex_lock(&rt->depot_lock);
+        bool kept = cache_push(rt->depot, cls, p, WEFT__CACHE_DEPOT_CAP);
+        weft__mutex_unlock(&rt->depot_lock);
+        if (kept)
+            return;
+    }
+    weft__free(rt, p, size);
+}
+
+void weft__task_cache_clear(weft__rt *rt, weft__task_cache *c) {
+    for (unsigned cls = 0; cls < WEFT__CACHE_CLASSES; cls++) {
+        while (c->head[cls]) {
+            void *p = c->head[cls];
+            c->head[cls] = *(void **)p;
+            weft__free(rt, p, (cls + 1) * 64u);
+        }
+        c->count[cls] = 0;
+    }
+}
+
 static void task_dealloc(weft__task *t) {
     weft__rt *rt = t->rt;
-    weft__free(rt, t, t->size);
-    atomic_fetch_sub_explicit(&rt->alive_tasks, 1, memory_order_relaxed);
+    task_free(rt, t, t->size);
     weft__rt_unref(rt);
 }
 
@@ -47,40 +118,60 @@ static inline void task_ref(weft__task *t) {
 
 /* ------------------------------------------------------------- owned list */
 
-static void owned_insert(weft__rt *rt, weft__task *t) {
+static void owned_insert(weft__owned *l, weft__task *t) {
+    t->owned_in = l;
     t->owned_prev = NULL;
-    t->owned_next = rt->owned_head;
-    if (rt->owned_head)
-        rt->owned_head->owned_prev = t;
-    rt->owned_head = t;
+    t->owned_next = l->head;
+    if (l->head)
+        l->head->owned_prev = t;
+    l->head = t;
 }
 
-static void owned_unlink(weft__rt *rt, weft__task *t) {
+static void owned_unlink(weft__task *t) {
+    weft__owned *l = t->owned_in;
     if (t->owned_prev)
         t->owned_prev->owned_next = t->owned_next;
     else
-        rt->owned_head = t->owned_next;
+        l->head = t->owned_next;
     if (t->owned_next)
         t->owned_next->owned_prev = t->owned_prev;
-    t->owned_prev = t->owned_next = t; /* self-link marks "not on the list" */
+    t->owned_in = NULL;
 }
 
-bool weft__owned_remove(weft__rt *rt, weft__task *t) {
+/* Unlinks `t` from its owned list if it still is on one; true if it was.
+ * A thread-local list is only touched by its own thread (or at shutdown,
+ * when no thread drives the runtime). */
+static bool owned_remove(weft__rt *rt, weft__task *t) {
+    if (t->owned_in != &rt->owned) {
+        if (!t->owned_in)
+            return false;
+        owned_unlink(t);
+        return true;
+    }
     weft__mutex_lock(&rt->owned_lock);
-    bool on = t->owned_next != t;
+    bool on = t->owned_in != NULL;
     if (on)
-        owned_unlink(rt, t);
+        owned_unlink(t);
     weft__mutex_unlock(&rt->owned_lock);
     return on;
 }
 
-weft__task *weft__owned_pop(weft__rt *rt) {
-    weft__mutex_lock(&rt->owned_lock);
-    weft__task *t = rt->owned_head;
-    if (t)
-        owned_unlink(rt, t);
-    weft__mutex_unlock(&rt->owned_lock);
-    return t;
+void weft__owned_shutdown(weft__rt *rt, weft__owned *list) {
+    bool shared = !list;
+    if (shared)
+        list = &rt->owned;
+    for (;;) {
+        if (shared)
+            weft__mutex_lock(&rt->owned_lock);
+        weft__task *t = list->head;
+        if (t)
+            owned_unlink(t);
+        if (shared)
+            weft__mutex_unlock(&rt->owned_lock);
+        if (!t)
+            return;
+        weft__task_shutdown(t);
+    }
 }
 
 /* ------------------------------------------------------------- the waker */
@@ -162,7 +253,7 @@ static void complete(weft__task *t) {
         weft__die("task completed twice");
     if ((prev & WEFT__T_JOIN_INTEREST) && (prev & WEFT__T_JOIN_WAKER))
         wake_join(t);
-    uint64_t drop = 1 + (weft__owned_remove(t->rt, t) ? 1 : 0);
+    uint64_t drop = 1 + (owned_remove(t->rt, t) ? 1 : 0);
     task_unref_n(t, drop);
 }
 
@@ -203,7 +294,6 @@ void weft__task_run(weft__task *t) {
     weft_future *f = weft__task_future(t);
     weft_waker w = {t, &task_waker_vt};
     weft_context cx = {&w, t->rt, 0, 0};
-    atomic_fetch_add_explicit(&t->rt->polls, 1, memory_order_relaxed);
     void *out = (char *)f + ((f->vt->state_size + 15u) & ~(size_t)15u);
     if (weft_future_poll(f, &cx, f->vt->output_size ? out : NULL) == WEFT_READY) {
         drop_future(t);
@@ -268,7 +358,7 @@ int weft_spawn_at(weft_handle *h, weft_future *fut, weft_join_handle *jh, const 
     }
     size_t state = (fut->vt->state_size + 15u) & ~(size_t)15u;
     size_t size = WEFT__TASK_HDR + state + fut->vt->output_size;
-    weft__task *t = weft__alloc(rt, size);
+    weft__task *t = task_alloc(rt, &size);
     if (!t) {
         fut->flags |= WEFT__F_NOREPORT;
         weft_future_drop(fut);
@@ -289,20 +379,24 @@ int weft_spawn_at(weft_handle *h, weft_future *fut, weft_join_handle *jh, const 
     weft__task_future(t)->site = fut->site ? fut->site : site;
     fut->flags |= WEFT__F_DROPPED | WEFT__F_NOREPORT; /* moved into the task */
     weft__rt_ref(rt);
-    atomic_fetch_add_explicit(&rt->alive_tasks, 1, memory_order_relaxed);
 
-    weft__mutex_lock(&rt->owned_lock);
-    if (atomic_load_explicit(&rt->shutdown, memory_order_acquire)) {
+    /* The shutdown flag is read under the shared list's lock, so a task is
+     * either refused or on a list that shutdown will walk. */
+    weft__owned *local = weft__cur.rt == rt ? weft__cur.owned : NULL;
+    if (!local)
+        weft__mutex_lock(&rt->owned_lock);
+    bool closed = atomic_load_explicit(&rt->shutdown, memory_order_acquire);
+    if (!closed)
+        owned_insert(local ? local : &rt->owned, t);
+    if (!local)
         weft__mutex_unlock(&rt->owned_lock);
+    if (closed) {
         weft_future *moved = weft__task_future(t);
         moved->flags |= WEFT__F_NOREPORT;
         weft_future_drop(moved);
         task_dealloc(t);
         return WEFT_ESHUTDOWN;
     }
-    owned_insert(rt, t);
-    weft__mutex_unlock(&rt->owned_lock);
-    atomic_fetch_add_explicit(&rt->spawned, 1, memory_order_relaxed);
     if (jh) {
         jh->base.flags = WEFT__F_NOREPORT; /* detaching is no mistake */
         jh->task = t;

@@ -26,6 +26,7 @@ typedef struct weft__task {
     weft__rt *rt;
     struct weft__task *next;                   /* run queue link */
     struct weft__task *owned_prev, *owned_next; /* owned list, until complete */
+    weft__owned *owned_in;                     /* that list, or NULL */
     weft_waker join_waker;                     /* who awaits the JoinHandle */
     const char *site;                          /* where it was spawned */
     uint64_t id;
@@ -50,9 +51,7 @@ void weft__task_shutdown(weft__task *t);
 /* Drops one reference. */
 void weft__task_unref(weft__task *t);
 
-/* Unlinks `t` from the owned list if it still is on it; true if it was. */
-bool weft__owned_remove(weft__rt *rt, weft__task *t);
-/* Pops any task off the owned list (for shutdown); NULL when empty. */
-weft__task *weft__owned_pop(weft__rt *rt);
+/* Shuts down every task on `list` (NULL: the runtime's shared list). */
+void weft__owned_shutdown(weft__rt *rt, weft__owned *list);
 
 #endif

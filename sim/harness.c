@@ -127,7 +127,7 @@ static int run_seed(const weft_sim_test *t, const weft_builder *b, weft_sim_resu
     r->steps = s->steps;
     r->events = s->nevents;
     weft__tls saved = weft__cur;
-    weft__cur = (weft__tls){(weft__rt *)rt, NULL};
+    weft__cur = (weft__tls){.rt = (weft__rt *)rt};
     r->end_time = weft_now();
     weft__cur = saved;
     if (s->fail_code)

@@ -130,15 +130,18 @@ static void deadlock(weft__sim *s, weft_future *root) {
                           root->site ? root->site : "?");
     weft__rt *rt = s->rt;
     weft__mutex_lock(&rt->owned_lock);
-    for (weft__task *t = rt->owned_head; t; t = t->owned_next) {
-        blocked++;
-        if (n < sizeof buf - 1) {
-            weft_future *f = weft__task_future(t);
-            n += (size_t)snprintf(buf + n, sizeof buf - n, "; task %llu %s spawned at %s",
-                                  (unsigned long long)t->id,
-                                  f->vt->name ? f->vt->name : "future", t->site ? t->site : "?");
+    weft__owned *lists[2] = {&rt->owned, &s->owned};
+    for (int l = 0; l < 2; l++)
+        for (weft__task *t = lists[l]->head; t; t = t->owned_next) {
+            blocked++;
+            if (n < sizeof buf - 1) {
+                weft_future *f = weft__task_future(t);
+                n += (size_t)snprintf(buf + n, sizeof buf - n, "; task %llu %s spawned at %s",
+                                      (unsigned long long)t->id,
+                                      f->vt->name ? f->vt->name : "future",
+                                      t->site ? t->site : "?");
+            }
         }
-    }
     weft__mutex_unlock(&rt->owned_lock);
     weft__sim_set_failure(s, WEFT_EDEADLOCK,
                           "deadlock at %.3f s after %llu steps: %d task(s) blocked, no timer "
@@ -160,7 +163,7 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
         return WEFT_EBUSY;
     s->driving = true;
     s->owner = pthread_self();
-    weft__cur = (weft__tls){rt, s};
+    weft__cur = (weft__tls){rt, s, &s->cache, &s->owned};
     weft_waker w = {s, &root_vt};
     weft_context cx = {&w, rt, 0, 0};
     int err = 0;
@@ -203,6 +206,7 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
         s->ready[i] = s->ready[--s->nready];
         weft__sim_ev(s, WEFT__EV_PICK, t->id, candidates, NULL);
         s->current = t->id;
+        s->polls++;
         weft__task_run(t);
     }
     s->current = 0;
@@ -248,6 +252,7 @@ static int sim_create(weft__rt *rt, const weft_builder *b) {
 
 static void sim_shutdown(weft__rt *rt) {
     weft__sim *s = weft__sim_of(rt);
+    weft__owned_shutdown(rt, &s->owned);
     while (s->nready)
         weft__task_unref(s->ready[--s->nready]);
 }
@@ -257,11 +262,14 @@ static void sim_destroy(weft__rt *rt) {
     if (!s)
         return;
     weft__sim_trace_close(s);
+    weft__task_cache_clear(rt, &s->cache);
     weft__free(rt, s->ready, s->cap * sizeof *s->ready);
     free(s->events);
     rt->sched_data = NULL;
     weft__free(rt, s, sizeof *s);
 }
+
+static void sim_stats(weft__rt *rt, weft_runtime_stats *out) { out->polls += weft__sim_of(rt)->polls; }
 
 const weft__sched_ops weft__sim_ops = {
     .name = "sim",
@@ -271,6 +279,7 @@ const weft__sched_ops weft__sim_ops = {
     .unpark = sim_unpark,
     .shutdown = sim_shutdown,
     .destroy = sim_destroy,
+    .stats = sim_stats,
 };
 
 /* ------------------------------------------------------------ inspection */

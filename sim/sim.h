@@ -48,6 +48,9 @@ typedef struct weft__sim {
     bool driving;      /* a block_on runs the scheduler */
     bool in_advance;   /* wakes now come from firing timers */
     pthread_t owner;   /* the thread that may wake tasks */
+    weft__task_cache cache; /* freed task blocks, reused by spawn */
+    weft__owned owned;      /* tasks spawned while the sim runs */
+    uint64_t polls;         /* task polls */
     uint64_t current;  /* id of the task being polled; 0 for the root */
     /* the seeded stream: xoshiro256** */
     uint64_t seed;
