@@ -123,7 +123,7 @@ static int run_seed(const weft_sim_test *t, const weft_builder *b, weft_sim_resu
     if (!err && s->fail_code)
         err = s->fail_code;
     r->err = err;
-    r->fingerprint = s->hash;
+    r->fingerprint = weft__sim_digest(s);
     r->steps = s->steps;
     r->events = s->nevents;
     weft__tls saved = weft__cur;

@@ -47,6 +47,16 @@ static _Noreturn void foreign_wake(void) {
               "is single-threaded; wake it from its own tasks");
 }
 
+/* Wakes must come from the sim's own thread: while it drives, that is one
+ * thread-local load; otherwise (spawns before block_on, shutdown) compare
+ * thread ids. */
+static inline void check_thread(weft__sim *s) {
+    if (__builtin_expect(weft__cur.worker == s, 1))
+        return;
+    if (!pthread_equal(pthread_self(), s->owner))
+        foreign_wake();
+}
+
 static void push_ready(weft__sim *s, weft__task *t) {
     if (s->nready == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 64;
@@ -64,8 +74,7 @@ static void push_ready(weft__sim *s, weft__task *t) {
 
 static void sim_schedule(weft__rt *rt, weft__task *t, int hint) {
     weft__sim *s = weft__sim_of(rt);
-    if (!pthread_equal(pthread_self(), s->owner))
-        foreign_wake();
+    check_thread(s);
     if (hint == WEFT__SCHED_SPAWN)
         weft__sim_ev(s, WEFT__EV_SPAWN, t->id, 0, t->site);
     else if (hint == WEFT__SCHED_YIELD)
@@ -79,17 +88,14 @@ static void sim_schedule(weft__rt *rt, weft__task *t, int hint) {
 }
 
 static void sim_unpark(weft__rt *rt) {
-    weft__sim *s = weft__sim_of(rt);
-    if (!pthread_equal(pthread_self(), s->owner))
-        foreign_wake();
+    check_thread(weft__sim_of(rt));
 }
 
 /* The root waker points at the scheduler, which outlives every block_on. */
 static weft_waker root_clone(const void *data);
 static void root_wake(const void *data) {
     weft__sim *s = (weft__sim *)data;
-    if (!pthread_equal(pthread_self(), s->owner))
-        foreign_wake();
+    check_thread(s);
     if (!s->root_ready)
         weft__sim_ev(s, WEFT__EV_WAKE, 0, s->in_advance ? WEFT__CAUSE_TIMER : WEFT__CAUSE_TASK,
                      NULL);
@@ -227,6 +233,7 @@ static int sim_create(weft__rt *rt, const weft_builder *b) {
         return WEFT_ENOMEM;
     memset(s, 0, sizeof *s);
     s->rt = rt;
+    weft__sim_hash_init(s);
     s->owner = pthread_self();
     s->seed = b->sim_seed;
     seed_stream(s, b->sim_seed);
@@ -291,7 +298,7 @@ static weft__sim *sim_of_handle(weft_handle *h) {
 
 uint64_t weft_sim_fingerprint(weft_handle *h) {
     weft__sim *s = sim_of_handle(h);
-    return s ? s->hash : 0;
+    return s ? weft__sim_digest(s) : 0;
 }
 
 uint64_t weft_sim_steps(weft_handle *h) {

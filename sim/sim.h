@@ -2,13 +2,15 @@
  * the event trace, the seeded stream, the strategies.
  *
  * Everything here runs on the one thread that drives the sim runtime, so
- * nothing is atomic or locked.
+ * nothing is atomic or locked.  An event costs three stores on the hot
+ * path: hashing happens a block at a time.
  */
 #ifndef WEFT_SIM_SIM_H
 #define WEFT_SIM_SIM_H
 
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "weft/sim.h"
 #include "task.h"
@@ -65,9 +67,14 @@ typedef struct weft__sim {
     /* limits */
     uint64_t steps, max_steps;
     uint64_t max_time; /* ns, 0: none */
-    /* the trace */
-    uint64_t hash;
+    /* the trace: events are encoded into `buf` and streamed into XXH3 a
+     * block at a time; the fingerprint is XXH3-64 of the whole stream */
+    uint64_t hash;           /* the digest, valid after weft__sim_digest */
     uint64_t nevents;
+    size_t buf_len;          /* bytes of `buf` in use */
+    unsigned char buf[24 * 128];
+    void *xxh;               /* XXH3_state_t, 64-aligned inside xxh_mem */
+    unsigned char xxh_mem[704];
     FILE *trace;             /* text trace, or NULL */
     bool record;             /* keep events in `events` (determinism check) */
     weft__sim_event *events;
@@ -86,15 +93,37 @@ static inline weft__sim *weft__sim_current(void) {
 
 /* trace.c */
 void weft__sim_event_slow(weft__sim *s, uint32_t kind, uint64_t a, uint64_t b, const char *str);
-uint64_t weft__sim_fold(uint64_t hash, uint32_t kind, uint64_t a, uint64_t b);
+void weft__sim_hash_init(weft__sim *s);
+/* Streams the full buffer into XXH3. */
+void weft__sim_flush(weft__sim *s);
+/* The fingerprint of every event so far (also stored in s->hash). */
+uint64_t weft__sim_digest(weft__sim *s);
+
+/* Little-endian on every host, one store where the host is. */
+static inline void weft__sim_put64(unsigned char *p, uint64_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    memcpy(p, &v, sizeof v);
+}
+/* Appends {kind, a, b} as three little-endian words to the hashed stream. */
+static inline void weft__sim_fold(weft__sim *s, uint32_t kind, uint64_t a, uint64_t b) {
+    if (s->buf_len == sizeof s->buf)
+        weft__sim_flush(s);
+    unsigned char *p = s->buf + s->buf_len;
+    weft__sim_put64(p, kind);
+    weft__sim_put64(p + 8, a);
+    weft__sim_put64(p + 16, b);
+    s->buf_len += 24;
+    s->nevents++;
+}
 static inline void weft__sim_ev(weft__sim *s, uint32_t kind, uint64_t a, uint64_t b,
                                 const char *str) {
     if (s->trace || s->record) {
         weft__sim_event_slow(s, kind, a, b, str);
         return;
     }
-    s->hash = weft__sim_fold(s->hash, kind, a, b);
-    s->nevents++;
+    weft__sim_fold(s, kind, a, b);
 }
 /* One event as a line of text (no newline) into buf. */
 void weft__sim_format(const weft__sim_event *e, char *buf, size_t n);

@@ -2,9 +2,11 @@
  * rolling XXH3 hash (the run's fingerprint), optionally written as text and
  * kept in memory for the determinism check.
  *
- * An event hashes as three little-endian 64-bit words {kind, a, b} with the
- * previous hash as XXH3's seed, so the fingerprint depends only on the
- * sequence of decisions: never on addresses, the compiler or -O level.
+ * An event is encoded as three little-endian 64-bit words {kind, a, b};
+ * the fingerprint is XXH3-64 of the concatenated stream (fed to XXH3's
+ * streaming state a block at a time, so the hot path only stores), which
+ * depends only on the sequence of decisions: never on addresses, the
+ * compiler or -O level.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -15,17 +17,27 @@
 
 #include "sim.h"
 
-static void put_le64(unsigned char *p, uint64_t v) {
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
+_Static_assert(sizeof(XXH3_state_t) + 64 <= sizeof(((weft__sim *)0)->xxh_mem),
+               "xxh_mem too small for XXH3_state_t");
+
+void weft__sim_hash_init(weft__sim *s) {
+    uintptr_t p = ((uintptr_t)s->xxh_mem + 63) & ~(uintptr_t)63;
+    s->xxh = (void *)p;
+    XXH3_64bits_reset((XXH3_state_t *)s->xxh);
+    s->buf_len = 0;
+    s->hash = 0;
 }
 
-uint64_t weft__sim_fold(uint64_t hash, uint32_t kind, uint64_t a, uint64_t b) {
-    unsigned char w[24];
-    put_le64(w, kind);
-    put_le64(w + 8, a);
-    put_le64(w + 16, b);
-    return XXH3_64bits_withSeed(w, sizeof w, hash);
+void weft__sim_flush(weft__sim *s) {
+    if (s->buf_len)
+        XXH3_64bits_update((XXH3_state_t *)s->xxh, s->buf, s->buf_len);
+    s->buf_len = 0;
+}
+
+uint64_t weft__sim_digest(weft__sim *s) {
+    weft__sim_flush(s);
+    s->hash = XXH3_64bits_digest((const XXH3_state_t *)s->xxh);
+    return s->hash;
 }
 
 static const char *kind_name(uint32_t kind) {
@@ -101,8 +113,7 @@ void weft__sim_format(const weft__sim_event *e, char *buf, size_t n) {
 
 void weft__sim_event_slow(weft__sim *s, uint32_t kind, uint64_t a, uint64_t b, const char *str) {
     weft__sim_event e = {s->nevents, kind, a, b, str};
-    s->hash = weft__sim_fold(s->hash, kind, a, b);
-    s->nevents++;
+    weft__sim_fold(s, kind, a, b);
     if (s->record) {
         if (e.seq == s->ev_cap) {
             size_t cap = s->ev_cap ? s->ev_cap * 2 : 1024;
@@ -135,7 +146,7 @@ void weft__sim_trace_close(weft__sim *s) {
         return;
     fprintf(s->trace, "# end: steps=%llu events=%llu fingerprint=%016llx\n",
             (unsigned long long)s->steps, (unsigned long long)s->nevents,
-            (unsigned long long)s->hash);
+            (unsigned long long)weft__sim_digest(s));
     if (s->trace != stderr)
         fclose(s->trace);
     s->trace = NULL;
