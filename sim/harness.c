@@ -94,11 +94,36 @@ static void builder_for(weft_builder *b, const sweep_opts *o, uint64_t seed) {
     b->sim_trace_path = o->trace;
 }
 
+/* Every seed's runtime allocates through this wrapper around the
+ * builder's allocator, so a run that leaks fails. */
+typedef struct counting {
+    weft_allocator inner;
+    long live;
+} counting;
+
+static void *counting_alloc(void *ctx, size_t size) {
+    counting *c = ctx;
+    void *p = c->inner.alloc(c->inner.ctx, size);
+    c->live += p != NULL;
+    return p;
+}
+
+static void counting_free(void *ctx, void *p, size_t size) {
+    counting *c = ctx;
+    if (!p)
+        return;
+    c->live--;
+    c->inner.free(c->inner.ctx, p, size);
+}
+
 /* Runs one seed; with `events` the run's events are handed back (the
  * caller frees them). */
-static int run_seed(const weft_sim_test *t, const weft_builder *b, weft_sim_result *r,
+static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_result *r,
                     weft__sim_event **events, size_t *nevents) {
-    *r = (weft_sim_result){.seed = b->sim_seed};
+    *r = (weft_sim_result){.seed = given->sim_seed};
+    counting count = {given->allocator, 0};
+    weft_builder cfg = *given, *b = &cfg;
+    cfg.allocator = (weft_allocator){counting_alloc, counting_free, &count};
     weft_runtime *rt;
     int err = weft_runtime_new(b, &rt);
     if (err) {
@@ -142,6 +167,13 @@ static int run_seed(const weft_sim_test *t, const weft_builder *b, weft_sim_resu
     }
     weft_runtime_free(rt);
     free(body);
+    if (count.live && !err) {
+        err = r->err = WEFT_EFAILED;
+        snprintf(r->failure, sizeof r->failure,
+                 "leak: %ld allocation(s) outlived the runtime (a body that stops early "
+                 "must drop what it holds: JoinHandles, futures)",
+                 count.live);
+    }
     return err;
 }
 

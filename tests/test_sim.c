@@ -236,6 +236,80 @@ static void a_year_of_sleep_is_fast(void **state) {
     assert_true(wall < 1.0);
 }
 
+/* Virtual time never follows the OS clock. */
+typedef struct resumer {
+    weft_future base;
+} resumer;
+static weft_poll resumer_poll(weft_future *f, weft_context *cx, void *out) {
+    (void)cx;
+    WEFT_BEGIN(f);
+    WEFT_RETURN(f, out, int, weft_time_resume());
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE(resumer, resumer_poll, NULL, int);
+
+static void clock_cannot_resume(void **state) {
+    wt_env *env = WT_ENV(state);
+    resumer r = WEFT_NEW(resumer);
+    int got = 0;
+    wt_block_on(env, &r.base, &got);
+    assert_int_equal(got, WEFT_ENOTSUP);
+    assert_true(weft_time_is_paused() == false); /* outside the runtime */
+}
+
+/* A body that stops early without dropping its JoinHandle leaks the task:
+ * the harness fails the seed. */
+typedef struct leaky {
+    weft_future base;
+    weft_join_handle jh;
+} leaky;
+static weft_poll leaky_poll(weft_future *f, weft_context *cx, void *out) {
+    leaky *s = (leaky *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    (void)cx;
+    weft_spawn(&WEFT_NEW(stuck), &s->jh); /* and never joined nor detached */
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(leaky, leaky_poll, NULL);
+static void make_leaky(weft_future *slot) { *(leaky *)slot = WEFT_NEW(leaky); }
+
+/* An allocator that remembers its blocks, so the test can free the leak. */
+static void *tracked[64];
+static void *track_alloc(void *ctx, size_t size) {
+    (void)ctx;
+    void *p = malloc(size);
+    for (int i = 0; p && i < 64; i++)
+        if (!tracked[i]) {
+            tracked[i] = p;
+            break;
+        }
+    return p;
+}
+static void track_free(void *ctx, void *p, size_t size) {
+    (void)ctx, (void)size;
+    for (int i = 0; i < 64; i++)
+        if (tracked[i] == p)
+            tracked[i] = NULL;
+    free(p);
+}
+
+static void harness_catches_leaks(void **state) {
+    (void)state;
+    static const weft_sim_test t = {"leaky", make_leaky, sizeof(leaky), NULL};
+    weft_sim_result r;
+    weft_builder b;
+    weft_builder_init(&b, WEFT_SIM);
+    b.allocator = (weft_allocator){track_alloc, track_free, NULL};
+    assert_int_equal(weft_sim_run(&t, &b, &r), WEFT_EFAILED);
+    for (int i = 0; i < 64; i++) { /* what the leaky run left behind */
+        free(tracked[i]);
+        tracked[i] = NULL;
+    }
+    if (!strstr(r.failure, "leak: ") || !strstr(r.failure, "outlived the runtime"))
+        fail_msg("got: %s", r.failure);
+}
+
 /* Draws through the runtime come from the seed. */
 typedef struct drawer {
     weft_future base;
@@ -556,6 +630,8 @@ int main(void) {
         WT_ONE(livelock_by_virtual_time, 2, "sim"),
         WT_ONE(a_year_of_sleep_is_fast, 2, "sim"),
         cmocka_unit_test(random_comes_from_the_seed),
+        WT_ONE(clock_cannot_resume, 2, "sim"),
+        cmocka_unit_test(harness_catches_leaks),
         cmocka_unit_test(buggify_two_stages),
         cmocka_unit_test(trace_file_lists_events),
         cmocka_unit_test(replay_line_format),
