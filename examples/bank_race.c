@@ -75,10 +75,14 @@ static weft_poll teller_poll(weft_future *f, weft_context *cx, void *out) {
             b->ledger++;
         }
     } else if (b->balance >= self->amount) {
+        weft_sim_note("balance %lld covers %lld: append to the ledger, then debit",
+                      (long long)b->balance, (long long)self->amount);
         ROUND_TRIP(f, cx, self); /* ledger append: the race window */
         b->ledger++;
         b->balance -= self->amount;
         b->dispensed += self->amount;
+        weft_sim_note("debited %lld: balance %lld", (long long)self->amount,
+                      (long long)b->balance);
     }
     WEFT_SIM_ASSERT(f, cx, b->balance >= 0);
     WEFT_END(f);

@@ -162,3 +162,18 @@ void weft__sim_set_failure(weft__sim *s, int code, const char *fmt, ...) {
     va_end(ap);
     weft__sim_ev(s, WEFT__EV_FAIL, (uint64_t)(int64_t)code, 0, s->failure);
 }
+
+void weft_sim_note(const char *fmt, ...) {
+    weft__sim *s = weft__sim_current();
+    if (!s || !s->trace)
+        return;
+    if (s->current)
+        fprintf(s->trace, "   note task=%llu: ", (unsigned long long)s->current);
+    else
+        fprintf(s->trace, "   note root: ");
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(s->trace, fmt, ap);
+    va_end(ap);
+    fputc('\n', s->trace);
+}

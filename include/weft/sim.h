@@ -80,6 +80,11 @@ WEFT_EXTERN uint64_t weft_sim_events(weft_handle *h);
 /* The first failure of the run ("deadlock: ...", an assertion), or NULL. */
 WEFT_EXTERN const char *weft_sim_failure(weft_handle *h);
 
+/* Writes a line of text into the running simulation's trace (when it is
+ * traced), between the events: for the application to annotate a run.  Not
+ * hashed; a no-op outside a traced simulation. */
+WEFT_EXTERN void weft_sim_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Fails the running simulation (the first failure wins; block_on then
  * returns WEFT_EFAILED).  Outside a simulation it prints the message. */
 WEFT_EXTERN void weft_sim_fail_at(const char *site, const char *what);
