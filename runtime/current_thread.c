@@ -170,12 +170,17 @@ static int ct_block_on(weft__rt *rt, weft_future *f, void *out) {
     weft_waker w = {c, &root_vt};
     weft_context cx = {&w, rt, 0, 0};
     uint32_t batch = rt->config.event_interval;
+    bool root_deferred = false; /* the root yielded: poll it after a batch */
     atomic_store(&c->root_woken, true);
     for (;;) {
         if (atomic_exchange_explicit(&c->root_woken, false, memory_order_acq_rel)) {
             cx.weft__yielded = 0;
             if (weft_future_poll(f, &cx, out) == WEFT_READY)
                 break;
+            /* Its yield woke it at once; hold that wake until the ready
+             * tasks had their turn, or a yielding root starves them. */
+            if (cx.weft__yielded)
+                root_deferred = atomic_exchange(&c->root_woken, false);
         }
         uint32_t n = 0;
         for (; n < batch; n++) {
@@ -184,8 +189,11 @@ static int ct_block_on(weft__rt *rt, weft_future *f, void *out) {
             weft__task *t = next_task(c);
             if (!t)
                 break;
-            c->polls++;
-            weft__task_run(t);
+            c->polls += weft__task_run(t);
+        }
+        if (root_deferred) {
+            atomic_store(&c->root_woken, true);
+            root_deferred = false;
         }
         if (has_work(c) || c->deferred.head) {
             run_drivers(c);

@@ -62,7 +62,6 @@ void weft_builder_init(weft_builder *b, weft_flavor flavor) {
         .event_interval = 61,
         .global_queue_interval = 31,
         .allocator = {default_alloc, default_free, NULL},
-        .start_paused = flavor == WEFT_SIM, /* the virtual clock */
         .sim_pct_depth = 3,
     };
 }
@@ -92,10 +91,10 @@ int weft_runtime_new(const weft_builder *b, weft_runtime **out) {
     if (!cfg.allocator.alloc || !cfg.allocator.free || cfg.event_interval == 0 ||
         cfg.global_queue_interval == 0 || cfg.worker_threads < 0)
         return WEFT_EINVAL;
-    if (cfg.flavor == WEFT_SIM)
-        cfg.start_paused = cfg.enable_time; /* virtual time never follows the OS */
     if (cfg.start_paused && !cfg.enable_time)
         return WEFT_EINVAL;
+    if (cfg.flavor == WEFT_SIM)
+        cfg.start_paused = cfg.enable_time; /* virtual time never follows the OS */
     const weft__sched_ops *ops = sched_for(cfg.flavor);
     if (!ops)
         return (unsigned)cfg.flavor <= WEFT_SIM ? WEFT_ENOTSUP : WEFT_EINVAL;

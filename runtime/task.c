@@ -275,21 +275,21 @@ static void cancel(weft__task *t) {
 
 /* ------------------------------------------------------------------- run */
 
-void weft__task_run(weft__task *t) {
+bool weft__task_run(weft__task *t) {
     uint64_t cur = load_state(t), next;
     do {
         if (!(cur & WEFT__T_NOTIFIED))
             weft__die("task run without being notified");
         if (cur & (WEFT__T_RUNNING | WEFT__T_COMPLETE)) {
             weft__task_unref(t); /* a stale queue entry */
-            return;
+            return false;
         }
         next = (cur & ~(uint64_t)WEFT__T_NOTIFIED) | WEFT__T_RUNNING;
     } while (!cas_state(t, &cur, next));
 
     if (next & WEFT__T_CANCELLED) {
         cancel(t);
-        return;
+        return false;
     }
     weft_future *f = weft__task_future(t);
     weft_waker w = {t, &task_waker_vt};
@@ -299,14 +299,14 @@ void weft__task_run(weft__task *t) {
         drop_future(t);
         t->status = cx.weft__fail;
         complete(t);
-        return;
+        return true;
     }
     /* Back to idle, unless it was woken or aborted while running. */
     cur = load_state(t);
     do {
         if (cur & WEFT__T_CANCELLED) {
             cancel(t);
-            return;
+            return true;
         }
         next = cur & ~(uint64_t)WEFT__T_RUNNING;
         if (!(next & WEFT__T_NOTIFIED))
@@ -316,6 +316,7 @@ void weft__task_run(weft__task *t) {
         schedule(t, cx.weft__yielded ? WEFT__SCHED_YIELD : WEFT__SCHED_WAKE);
     else if (REFS(next) == 0)
         task_dealloc(t);
+    return true;
 }
 
 void weft__task_shutdown(weft__task *t) {
@@ -349,6 +350,7 @@ int weft_spawn_at(weft_handle *h, weft_future *fut, weft_join_handle *jh, const 
         return WEFT_EINVAL;
     if (fut->flags & (WEFT__F_POLLED | WEFT__F_DROPPED)) {
         weft__diag(rt, "spawn of a future that was already polled or moved", site);
+        weft_future_drop(fut); /* as on every error; a no-op if it was moved */
         return WEFT_EINVAL;
     }
     if (!rt) {
@@ -374,7 +376,6 @@ int weft_spawn_at(weft_handle *h, weft_future *fut, weft_join_handle *jh, const 
     t->size = (uint32_t)size;
     t->status = 0;
     t->sched_data = NULL;
-    t->id = atomic_fetch_add_explicit(&rt->next_task_id, 1, memory_order_relaxed) + 1;
     memcpy(weft__task_future(t), fut, fut->vt->state_size);
     weft__task_future(t)->site = fut->site ? fut->site : site;
     fut->flags |= WEFT__F_DROPPED | WEFT__F_NOREPORT; /* moved into the task */
@@ -397,6 +398,7 @@ int weft_spawn_at(weft_handle *h, weft_future *fut, weft_join_handle *jh, const 
         task_dealloc(t);
         return WEFT_ESHUTDOWN;
     }
+    t->id = atomic_fetch_add_explicit(&rt->next_task_id, 1, memory_order_relaxed) + 1;
     if (jh) {
         jh->base.flags = WEFT__F_NOREPORT; /* detaching is no mistake */
         jh->task = t;

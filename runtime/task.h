@@ -43,8 +43,9 @@ static inline weft_future *weft__task_future(weft__task *t) {
 }
 
 /* Runs one poll of a task the scheduler took from a queue (with the
- * queue's reference), including cancellation and completion. */
-void weft__task_run(weft__task *t);
+ * queue's reference), including cancellation and completion.  Returns
+ * whether the future was polled (not for a cancellation or a stale entry). */
+bool weft__task_run(weft__task *t);
 /* Runtime shutdown: cancels the task, or leaves it to its poller if it is
  * running.  Consumes the owned list's reference (the caller unlinked it). */
 void weft__task_shutdown(weft__task *t);

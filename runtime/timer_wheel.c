@@ -42,9 +42,11 @@ static inline void slot_unlink(weft__slot *s, weft_timer_entry *e) {
 /* Files `e` by its deadline relative to the wheel's current time. */
 static void file_entry(weft__wheel *w, weft_timer_entry *e) {
     uint64_t when = e->weft__deadline_ms;
-    if (when - w->elapsed > MAX_SPAN)
-        when = w->elapsed + MAX_SPAN;
-    unsigned level = level_for(w->elapsed, when);
+    /* Beyond the wheel: the top-level slot of the deadline itself (looked at
+     * once per turn, re-filed until in reach), so that every entry with one
+     * deadline shares one slot and ties keep their order. */
+    unsigned level = when - w->elapsed > MAX_SPAN ? WEFT__WHEEL_LEVELS - 1
+                                                 : level_for(w->elapsed, when);
     unsigned slot = (unsigned)(when >> (level * BITS)) & (WEFT__WHEEL_SLOTS - 1);
     e->weft__level = (uint8_t)level;
     e->weft__slot = (uint8_t)slot;
@@ -83,8 +85,11 @@ static uint64_t level_next(const weft__wheel *w, unsigned level, unsigned *slot_
     uint64_t occ = w->occupied[level];
     unsigned shift = level * BITS;
     unsigned now_slot = (unsigned)(w->elapsed >> shift) & (WEFT__WHEEL_SLOTS - 1);
-    uint64_t rotated = now_slot ? (occ >> now_slot) | (occ << (64 - now_slot)) : occ;
-    unsigned slot = (now_slot + (unsigned)__builtin_ctzll(rotated)) & (WEFT__WHEEL_SLOTS - 1);
+    /* Search from the slot after now's: an occupied slot equal to now's can
+     * only be a top-level slot one turn ahead, so it comes last. */
+    unsigned first = (now_slot + 1) & (WEFT__WHEEL_SLOTS - 1);
+    uint64_t rotated = first ? (occ >> first) | (occ << (64 - first)) : occ;
+    unsigned slot = (first + (unsigned)__builtin_ctzll(rotated)) & (WEFT__WHEEL_SLOTS - 1);
     uint64_t level_range = UINT64_C(1) << (shift + BITS);
     uint64_t start = (w->elapsed & ~(level_range - 1)) + ((uint64_t)slot << shift);
     if (start <= w->elapsed)

@@ -212,8 +212,7 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
         s->ready[i] = s->ready[--s->nready];
         weft__sim_ev(s, WEFT__EV_PICK, t->id, candidates, NULL);
         s->current = t->id;
-        s->polls++;
-        weft__task_run(t);
+        s->polls += weft__task_run(t);
     }
     s->current = 0;
     weft__cur = (weft__tls){0};
@@ -242,10 +241,18 @@ static int sim_create(weft__rt *rt, const weft_builder *b) {
     s->max_steps = b->sim_max_steps;
     s->max_time = (uint64_t)b->sim_max_time;
     rt->sched_data = s;
+    s->cap = 64; /* made now, so spawns allocate nothing but their tasks */
+    s->ready = weft__alloc(rt, s->cap * sizeof *s->ready);
+    if (!s->ready) {
+        rt->sched_data = NULL;
+        weft__free(rt, s, sizeof *s);
+        return WEFT_ENOMEM;
+    }
     if (b->sim_trace_path) {
         int err = weft__sim_trace_open(s, b->sim_trace_path);
         if (err) {
             rt->sched_data = NULL;
+            weft__free(rt, s->ready, s->cap * sizeof *s->ready);
             weft__free(rt, s, sizeof *s);
             return err;
         }

@@ -167,6 +167,8 @@ WEFT_EXTERN void weft_future_drop(weft_future *f);
  *    it); WEFT_AWAIT drops it once it is ready.  If the async function is
  *    dropped while awaiting, the awaited child is dropped first, then the
  *    function's own drop runs.
+ *  - If the awaited child fails the task (WEFT_FAIL), the caller does not
+ *    resume: it returns at once, and so on up to the task.
  */
 #define WEFT_BEGIN(f)                                                          \
     switch ((f)->resume) {                                                     \
@@ -180,6 +182,10 @@ WEFT_EXTERN void weft_future_drop(weft_future *f);
     case __LINE__:                                                             \
         if (weft_future_poll((f)->awaiting, (cx), (out)) == WEFT_PENDING)      \
             return WEFT_PENDING;                                               \
+        if ((cx)->weft__fail) { /* the child failed the task: unwind */        \
+            (f)->resume = WEFT__DONE;                                          \
+            return WEFT_READY;                                                 \
+        }                                                                      \
         weft_future_drop((f)->awaiting);                                       \
         (f)->awaiting = NULL;                                                  \
     } while (0)

@@ -1,0 +1,798 @@
+/* weft tests — the runtime: context rules (nested block_on, current handle),
+ * handles used from other OS threads, shutdown, diagnostics, the error
+ * table, argument checking, stats and the async main.
+ *
+ * Threads appear only in the tests about threads, and they synchronise on
+ * conditions (a gate the tasks open), never on sleeps.
+ */
+#include "harness.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SKIP_IF_ABSENT(env)                                                    \
+    do {                                                                       \
+        if (!(env))                                                            \
+            skip();                                                            \
+    } while (0)
+
+static weft_handle *H(wt_env *env) { return weft_runtime_handle(wt_rt(env)); }
+
+typedef struct counts {
+    _Atomic int polls;
+    _Atomic int drops;
+} counts;
+
+/* ------------------------------------------------------------ the futures */
+
+typedef struct forever {
+    weft_future base;
+    counts *c;
+} forever;
+static weft_poll forever_poll(weft_future *f, weft_context *cx, void *out) {
+    (void)cx;
+    (void)out;
+    atomic_fetch_add(&((forever *)f)->c->polls, 1);
+    return WEFT_PENDING;
+}
+static void forever_drop(weft_future *f) { atomic_fetch_add(&((forever *)f)->c->drops, 1); }
+WEFT_FUTURE_DEFINE_VOID(forever, forever_poll, forever_drop);
+
+typedef struct value {
+    weft_future base;
+    int v;
+} value;
+static weft_poll value_poll(weft_future *f, weft_context *cx, void *out) {
+    (void)cx;
+    *(int *)out = ((value *)f)->v;
+    return WEFT_READY;
+}
+WEFT_FUTURE_DEFINE(value, value_poll, NULL, int);
+
+/* A one-shot gate any thread may open; awaiting it parks the waiter. */
+typedef struct gate {
+    pthread_mutex_t m;
+    pthread_cond_t c; /* for plain threads that wait on `waiting` */
+    bool open;
+    bool waiting; /* someone awaits it (its waker is stored) */
+    weft_waker w;
+} gate;
+static void gate_init(gate *g) {
+    pthread_mutex_init(&g->m, NULL);
+    pthread_cond_init(&g->c, NULL);
+    g->open = g->waiting = false;
+    g->w = (weft_waker){0};
+}
+static void gate_destroy(gate *g) {
+    weft_waker_drop(&g->w);
+    pthread_cond_destroy(&g->c);
+    pthread_mutex_destroy(&g->m);
+}
+static void gate_open(gate *g) {
+    pthread_mutex_lock(&g->m);
+    g->open = true;
+    weft_waker w = g->w;
+    g->w = (weft_waker){0};
+    pthread_mutex_unlock(&g->m);
+    weft_waker_wake(&w);
+}
+/* Blocks a plain thread until the gate has a waiter. */
+static void gate_wait_waiter(gate *g) {
+    pthread_mutex_lock(&g->m);
+    while (!g->waiting)
+        pthread_cond_wait(&g->c, &g->m);
+    pthread_mutex_unlock(&g->m);
+}
+
+typedef struct gate_wait {
+    weft_future base;
+    gate *g;
+} gate_wait;
+static weft_poll gate_wait_poll(weft_future *f, weft_context *cx, void *out) {
+    gate *g = ((gate_wait *)f)->g;
+    (void)out;
+    pthread_mutex_lock(&g->m);
+    bool open = g->open;
+    if (!open) {
+        weft_waker_set(&g->w, weft_cx_waker(cx));
+        g->waiting = true;
+        pthread_cond_broadcast(&g->c);
+    }
+    pthread_mutex_unlock(&g->m);
+    return open ? WEFT_READY : WEFT_PENDING;
+}
+WEFT_FUTURE_DEFINE_VOID(gate_wait, gate_wait_poll, NULL);
+
+/* Opens a gate (a task spawned from another thread does it). */
+typedef struct opener {
+    weft_future base;
+    gate *g;
+    pthread_t *ran_on;
+    weft_handle **cur;
+} opener;
+static weft_poll opener_poll(weft_future *f, weft_context *cx, void *out) {
+    opener *s = (opener *)f;
+    (void)cx;
+    (void)out;
+    if (s->ran_on)
+        *s->ran_on = pthread_self();
+    if (s->cur)
+        *s->cur = weft_handle_current();
+    gate_open(s->g);
+    return WEFT_READY;
+}
+WEFT_FUTURE_DEFINE_VOID(opener, opener_poll, NULL);
+
+/* A context for polling outside any runtime (a JoinHandle of a finished
+ * task answers without storing the waker). */
+static weft_waker noop_clone(const void *d);
+static void noop(const void *d) { (void)d; }
+static const weft_waker_vtable noop_vt = {noop_clone, noop, noop, noop};
+static weft_waker noop_clone(const void *d) { return (weft_waker){d, &noop_vt}; }
+static const weft_waker noop_waker = {NULL, &noop_vt};
+
+/* ------------------------------------------------------ context rules */
+
+typedef struct nested {
+    weft_future base;
+    weft_runtime *other_rt;
+    value *inner;
+    int same, other, through_handle, main_run;
+    weft_handle *cur;
+} nested;
+static weft_poll nested_poll(weft_future *f, weft_context *cx, void *out) {
+    nested *s = (nested *)f;
+    (void)cx;
+    (void)out;
+    s->cur = weft_handle_current();
+    int v = 0;
+    s->same = weft_runtime_block_on((weft_runtime *)s->cur, &s->inner->base, &v);
+    s->other = weft_runtime_block_on(s->other_rt, &s->inner->base, &v);
+    s->through_handle = weft_handle_block_on(weft_runtime_handle(s->other_rt), &s->inner->base, &v);
+    return WEFT_READY;
+}
+WEFT_FUTURE_DEFINE_VOID(nested, nested_poll, NULL);
+
+static void nested_block_on_refused(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    weft_runtime *other;
+    assert_int_equal(weft_runtime_new(&env->builder, &other), 0);
+    value inner = WEFT_NEW(value, .v = 12);
+    nested s = WEFT_NEW(nested, .other_rt = other, .inner = &inner);
+    wt_block_on(env, &s.base, NULL);
+    assert_ptr_equal(s.cur, H(env));
+    assert_int_equal(s.same, WEFT_ENESTED);
+    assert_int_equal(s.other, WEFT_ENESTED);
+    assert_int_equal(s.through_handle, WEFT_ENESTED);
+    assert_string_equal(weft_strerror(s.same), "Cannot start a runtime from within a runtime");
+    assert_string_equal(weft_err_name(s.same), "WEFT_ENESTED");
+    /* The refused future was left untouched: it still runs normally. */
+    assert_int_equal(inner.base.flags & (WEFT__F_POLLED | WEFT__F_DROPPED), 0);
+    int v = 0;
+    assert_int_equal(weft_runtime_block_on(other, &inner.base, &v), 0);
+    assert_int_equal(v, 12);
+    weft_runtime_free(other);
+}
+
+/* The same from inside a spawned task. */
+typedef struct nested_task {
+    weft_future base;
+    value inner;
+} nested_task;
+static weft_poll nested_task_poll(weft_future *f, weft_context *cx, void *out) {
+    nested_task *s = (nested_task *)f;
+    (void)cx;
+    s->inner = WEFT_NEW(value, .v = 1);
+    int v = 0;
+    int err = weft_runtime_block_on((weft_runtime *)weft_handle_current(), &s->inner.base, &v);
+    int err2 = weft_handle_block_on(weft_handle_current(), &s->inner.base, &v);
+    s->inner.base.flags |= WEFT__F_POLLED; /* ours; not "forgotten" */
+    *(int *)out = err == err2 ? err : 0;
+    return WEFT_READY;
+}
+WEFT_FUTURE_DEFINE(nested_task, nested_task_poll, NULL, int);
+
+static void nested_block_on_in_task(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    weft_join_handle jh;
+    assert_int_equal(weft_handle_spawn(H(env), &WEFT_NEW(nested_task), &jh), 0);
+    int err = 0;
+    wt_block_on(env, weft_join(&jh), &err);
+    assert_int_equal(err, WEFT_ENESTED);
+}
+
+typedef struct where {
+    weft_future base;
+    weft_handle *root, *task;
+    weft_join_handle jh;
+    weft_flavor flavor;
+} where;
+typedef struct where_task {
+    weft_future base;
+} where_task;
+static weft_poll where_task_poll(weft_future *f, weft_context *cx, void *out) {
+    (void)f;
+    (void)cx;
+    *(weft_handle **)out = weft_handle_current();
+    return WEFT_READY;
+}
+WEFT_FUTURE_DEFINE(where_task, where_task_poll, NULL, weft_handle *);
+static weft_poll where_poll(weft_future *f, weft_context *cx, void *out) {
+    where *s = (where *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    s->root = weft_handle_current();
+    s->flavor = weft_handle_flavor(s->root);
+    assert_int_equal(weft_spawn(&WEFT_NEW(where_task), &s->jh), 0);
+    WEFT_AWAIT(f, cx, weft_join(&s->jh), &s->task);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(where, where_poll, NULL);
+
+static void handle_current(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    assert_null(weft_handle_current());
+    where s = WEFT_NEW(where);
+    wt_block_on(env, &s.base, NULL);
+    assert_ptr_equal(s.root, H(env));
+    assert_ptr_equal(s.task, H(env));
+    assert_int_equal(s.flavor, env->flavor);
+    assert_null(weft_handle_current()); /* left on return */
+    /* Two runtimes in one process: each sees its own. */
+    weft_runtime *other;
+    assert_int_equal(weft_runtime_new(&env->builder, &other), 0);
+    where t = WEFT_NEW(where);
+    assert_int_equal(weft_runtime_block_on(other, &t.base, NULL), 0);
+    assert_ptr_equal(t.root, weft_runtime_handle(other));
+    assert_ptr_equal(t.task, weft_runtime_handle(other));
+    assert_ptr_not_equal(t.root, s.root);
+    weft_runtime_free(other);
+    assert_null(weft_handle_current());
+}
+
+/* -------------------------------------------------- other OS threads */
+
+typedef struct xthread {
+    weft_handle *h;
+    gate *g;
+    pthread_t ran_on;
+    weft_handle *cur;
+    int err;
+} xthread;
+
+static void *spawn_from_thread(void *arg) {
+    xthread *x = arg;
+    gate_wait_waiter(x->g); /* the runtime has nothing else to do: parked */
+    x->err = weft_handle_spawn(x->h, &WEFT_NEW(opener, .g = x->g, .ran_on = &x->ran_on,
+                                                .cur = &x->cur),
+                               NULL);
+    weft_handle_release(x->h);
+    return NULL;
+}
+
+static void spawn_from_other_thread_wakes_runtime(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    gate g;
+    gate_init(&g);
+    xthread x = {.h = weft_handle_clone(H(env)), .g = &g};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, spawn_from_thread, &x), 0);
+    wt_block_on(env, &WEFT_NEW(gate_wait, .g = &g).base, NULL);
+    pthread_join(th, NULL);
+    assert_int_equal(x.err, 0);
+    assert_ptr_equal(x.cur, H(env)); /* the task ran inside the runtime */
+    if (env->flavor == WEFT_CURRENT_THREAD)
+        assert_true(pthread_equal(x.ran_on, pthread_self()));
+    gate_destroy(&g);
+}
+
+/* Many threads spawn at once through one handle. */
+enum { SPAWNERS = 4, PER_THREAD = 500 };
+typedef struct bump {
+    weft_future base;
+    _Atomic int *n;
+    gate *g;
+} bump;
+static weft_poll bump_poll(weft_future *f, weft_context *cx, void *out) {
+    bump *s = (bump *)f;
+    (void)cx;
+    (void)out;
+    if (atomic_fetch_add(s->n, 1) + 1 == SPAWNERS * PER_THREAD)
+        gate_open(s->g);
+    return WEFT_READY;
+}
+WEFT_FUTURE_DEFINE_VOID(bump, bump_poll, NULL);
+
+typedef struct storm {
+    weft_handle *h;
+    _Atomic int *n;
+    gate *g;
+    int errs;
+} storm;
+static void *storm_thread(void *arg) {
+    storm *s = arg;
+    for (int i = 0; i < PER_THREAD; i++)
+        if (weft_handle_spawn(s->h, &WEFT_NEW(bump, .n = s->n, .g = s->g), NULL))
+            s->errs++;
+    return NULL;
+}
+
+static void spawn_storm_from_threads(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    gate g;
+    gate_init(&g);
+    _Atomic int n = 0;
+    storm s[SPAWNERS];
+    pthread_t th[SPAWNERS];
+    for (int i = 0; i < SPAWNERS; i++) {
+        s[i] = (storm){weft_handle_clone(H(env)), &n, &g, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, storm_thread, &s[i]), 0);
+    }
+    wt_block_on(env, &WEFT_NEW(gate_wait, .g = &g).base, NULL);
+    for (int i = 0; i < SPAWNERS; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(s[i].errs, 0);
+        weft_handle_release(s[i].h);
+    }
+    assert_int_equal(atomic_load(&n), SPAWNERS * PER_THREAD);
+    weft_runtime_stats st;
+    weft_handle_stats(H(env), &st);
+    assert_int_equal(st.spawned, SPAWNERS * PER_THREAD);
+    gate_destroy(&g);
+}
+
+/* A plain thread runs a future through the handle; the future spawns a
+ * task on the runtime (driven by the main thread) and awaits it. */
+typedef struct outside {
+    weft_future base;
+    weft_join_handle jh;
+    weft_handle *cur;
+    int v;
+} outside;
+static weft_poll outside_poll(weft_future *f, weft_context *cx, void *out) {
+    outside *s = (outside *)f;
+    WEFT_BEGIN(f);
+    s->cur = weft_handle_current();
+    assert_int_equal(weft_spawn(&WEFT_NEW(value, .v = 41), &s->jh), 0);
+    WEFT_AWAIT(f, cx, weft_join(&s->jh), &s->v);
+    WEFT_RETURN(f, out, int, s->v + 1);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE(outside, outside_poll, NULL, int);
+
+typedef struct plain {
+    weft_handle *h;
+    gate *g;
+    outside fut;
+    int err, out;
+    weft_handle *cur_after;
+} plain;
+static void *plain_thread(void *arg) {
+    plain *p = arg;
+    p->fut = WEFT_NEW(outside);
+    p->err = weft_handle_block_on(p->h, &p->fut.base, &p->out);
+    p->cur_after = weft_handle_current();
+    gate_open(p->g);
+    return NULL;
+}
+
+static void handle_block_on_from_plain_thread(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    gate g;
+    gate_init(&g);
+    plain p = {.h = H(env), .g = &g, .out = -1};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, plain_thread, &p), 0);
+    wt_block_on(env, &WEFT_NEW(gate_wait, .g = &g).base, NULL);
+    pthread_join(th, NULL);
+    assert_int_equal(p.err, 0);
+    assert_int_equal(p.out, 42);
+    assert_ptr_equal(p.fut.cur, H(env));
+    assert_null(p.cur_after);
+    gate_destroy(&g);
+    value v = WEFT_NEW(value);
+    assert_int_equal(weft_handle_block_on(NULL, &v.base, NULL), WEFT_EINVAL);
+    assert_int_equal(weft_handle_block_on(H(env), NULL, NULL), WEFT_EINVAL);
+    v.base.flags |= WEFT__F_POLLED; /* never run: not a forgotten await */
+}
+
+/* Keeps the first few diagnostics. */
+typedef struct diag_log {
+    int n;
+    char what[4][128], site[4][128];
+} diag_log;
+static void log_diag(void *ctx, const char *what, const char *site) {
+    diag_log *d = ctx;
+    if (d->n < 4) {
+        snprintf(d->what[d->n], sizeof d->what[0], "%s", what);
+        snprintf(d->site[d->n], sizeof d->site[0], "%s", site);
+    }
+    d->n++;
+}
+
+/* --------------------------------------------------------------- shutdown */
+
+typedef struct until_polled {
+    weft_future base;
+    counts *c;
+    int n;
+    weft_yield_now y;
+} until_polled;
+static weft_poll until_polled_poll(weft_future *f, weft_context *cx, void *out) {
+    until_polled *s = (until_polled *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    while (atomic_load(&s->c->polls) < s->n)
+        WEFT_AWAIT(f, cx, weft_yield_now(&s->y), NULL);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(until_polled, until_polled_poll, NULL);
+
+static void shutdown_drops_pending_tasks(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    counts polled = {0}, queued = {0};
+    weft_join_handle jh[2];
+    diag_log d = {0};
+    env->builder.on_diagnostic = log_diag;
+    env->builder.diagnostic_ctx = &d;
+    weft_handle *h = H(env);
+    assert_int_equal(weft_handle_spawn(h, &WEFT_NEW(forever, .c = &polled), &jh[0]), 0);
+    assert_int_equal(weft_handle_spawn(h, &WEFT_NEW(forever, .c = &polled), NULL), 0);
+    wt_block_on(env, &WEFT_NEW(until_polled, .c = &polled, .n = 2).base, NULL);
+    /* One more that never gets polled before shutdown. */
+    int line = __LINE__ + 1;
+    assert_int_equal(weft_handle_spawn(h, &WEFT_NEW(forever, .c = &queued), &jh[1]), 0);
+
+    weft_runtime_free(env->rt);
+    env->rt = NULL;
+    assert_int_equal(atomic_load(&polled.drops), 2);
+    assert_int_equal(atomic_load(&queued.drops), 1);
+    assert_int_equal(atomic_load(&queued.polls), 0);
+    /* One diagnostic per task, naming where it was spawned. */
+    assert_int_equal(d.n, 3);
+    char site[256];
+    snprintf(site, sizeof site, "%s:%d", __FILE__, line);
+    int found = 0;
+    for (int i = 0; i < 3; i++) {
+        assert_non_null(strstr(d.what[i], "task still alive at shutdown"));
+        assert_non_null(strstr(d.site[i], __FILE__));
+        found += strcmp(d.site[i], site) == 0;
+    }
+    assert_int_equal(found, 1);
+    /* The handles outlive the runtime and report the cancellation. */
+    weft_context cx = {&noop_waker, NULL, 0, 0};
+    for (int i = 0; i < 2; i++) {
+        assert_true(weft_join_is_finished(&jh[i]));
+        assert_int_equal(weft_future_poll(weft_join(&jh[i]), &cx, NULL), WEFT_READY);
+        assert_int_equal(weft_join_status(&jh[i]), WEFT_ECANCELED);
+    }
+    assert_int_equal(atomic_load(&polled.drops), 2);
+    assert_int_equal(atomic_load(&queued.drops), 1);
+    wt_free_rt(env); /* every allocation is gone now */
+}
+
+static void spawn_after_shutdown(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    weft_handle *h = weft_handle_clone(H(env));
+    weft_runtime_free(env->rt);
+    env->rt = NULL;
+    assert_true(atomic_load(&env->live) > 0); /* the clone keeps the shared part */
+    counts c = {0};
+    weft_join_handle jh;
+    assert_int_equal(weft_handle_spawn(h, &WEFT_NEW(forever, .c = &c), &jh), WEFT_ESHUTDOWN);
+    assert_int_equal(atomic_load(&c.drops), 1);
+    assert_int_equal(atomic_load(&c.polls), 0);
+    assert_int_equal(weft_join_status(&jh), WEFT_EJOINED);
+    assert_null(jh.task);
+    assert_int_equal(weft_handle_spawn(h, &WEFT_NEW(forever, .c = &c), NULL), WEFT_ESHUTDOWN);
+    assert_int_equal(atomic_load(&c.drops), 2);
+    weft_runtime_stats st;
+    weft_handle_stats(h, &st);
+    assert_int_equal(st.spawned, 0);
+    assert_int_equal(st.alive_tasks, 0);
+    assert_int_equal(weft_handle_flavor(h), env->flavor);
+    assert_int_equal(env->diags, 0);
+    weft_handle_release(h);
+    wt_free_rt(env);
+}
+
+/* ------------------------------------------------------------ diagnostics */
+
+typedef struct forgetful {
+    weft_future base;
+    int line_sleep, line_new;
+    char site_sleep[256];
+} forgetful;
+static weft_poll forgetful_poll(weft_future *f, weft_context *cx, void *out) {
+    forgetful *s = (forgetful *)f;
+    (void)out;
+    weft_sleep nap;
+    s->line_sleep = __LINE__ + 1;
+    weft_future *fut = weft_sleep(&nap, WEFT_MS(5));
+    weft_future_drop(fut);
+    s->line_new = __LINE__ + 1;
+    value v = WEFT_NEW(value, .v = 1);
+    weft_future_drop(&v.base);
+    /* Polled, then dropped: no report. */
+    value w = WEFT_NEW(value, .v = 2);
+    int x;
+    assert_int_equal(weft_future_poll(&w.base, cx, &x), WEFT_READY);
+    weft_future_drop(&w.base);
+    return WEFT_READY;
+}
+WEFT_FUTURE_DEFINE_VOID(forgetful, forgetful_poll, NULL);
+
+static void forgot_to_await_reports_site(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    diag_log d = {0};
+    env->builder.on_diagnostic = log_diag;
+    env->builder.diagnostic_ctx = &d;
+    env->builder.start_paused = true;
+    forgetful s = WEFT_NEW(forgetful);
+    wt_block_on(env, &s.base, NULL);
+#ifdef NDEBUG
+    assert_int_equal(d.n, 0);
+#else
+    assert_int_equal(d.n, 2);
+    char site[256];
+    snprintf(site, sizeof site, "%s:%d", __FILE__, s.line_sleep);
+    assert_string_equal(d.site[0], site);
+    assert_non_null(strstr(d.what[0], "forgot to await"));
+    snprintf(site, sizeof site, "%s:%d", __FILE__, s.line_new);
+    assert_string_equal(d.site[1], site);
+    assert_non_null(strstr(d.what[1], "without ever being polled"));
+#endif
+}
+
+/* ------------------------------------------------------------ error table */
+
+static void error_table(void **state) {
+    (void)state;
+    struct {
+        int code;
+        const char *name, *msg;
+    } e[] = {
+#define ROW(name, value, msg) {WEFT_##name, "WEFT_" #name, msg},
+        WEFT_ERRNO_MAP(ROW)
+#undef ROW
+    };
+    size_t n = sizeof e / sizeof e[0];
+    assert_true(n >= 19);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(e[i].code < 0);
+        assert_string_equal(weft_err_name(e[i].code), e[i].name);
+        assert_string_equal(weft_strerror(e[i].code), e[i].msg);
+        assert_true(strlen(e[i].msg) > 0);
+        assert_string_not_equal(weft_strerror(e[i].code), "unknown weft error");
+        for (size_t j = 0; j < i; j++) {
+            assert_int_not_equal(e[i].code, e[j].code);
+            assert_string_not_equal(weft_err_name(e[i].code), weft_err_name(e[j].code));
+            assert_string_not_equal(weft_strerror(e[i].code), weft_strerror(e[j].code));
+        }
+    }
+    assert_string_equal(weft_strerror(WEFT_ENESTED), "Cannot start a runtime from within a runtime");
+    assert_string_equal(weft_strerror(0), "success");
+    assert_string_equal(weft_err_name(0), "WEFT_OK");
+    static const int unknown[] = {1, 42, -1000, INT_MIN, INT_MAX};
+    for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
+        assert_string_equal(weft_strerror(unknown[i]), "unknown weft error");
+        assert_string_equal(weft_err_name(unknown[i]), "WEFT_UNKNOWN");
+    }
+    assert_int_equal(weft_translate_errno(0), 0);
+    assert_int_equal(weft_translate_errno(EINVAL), WEFT_EINVAL);
+    assert_int_equal(weft_translate_errno(ENOMEM), WEFT_ENOMEM);
+    assert_int_equal(weft_translate_errno(ETIMEDOUT), WEFT_ETIMEDOUT);
+    assert_int_equal(weft_translate_errno(ECANCELED), WEFT_ECANCELED);
+    assert_int_equal(weft_translate_errno(EPERM), WEFT_EIO);
+}
+
+/* ------------------------------------------------------- invalid arguments */
+
+static void invalid_arguments(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    weft_runtime *rt = (weft_runtime *)&rt; /* must be reset on error */
+    weft_builder b;
+
+    assert_int_equal(weft_runtime_new(&env->builder, NULL), WEFT_EINVAL);
+    b = env->builder;
+    b.event_interval = 0;
+    assert_int_equal(weft_runtime_new(&b, &rt), WEFT_EINVAL);
+    assert_null(rt);
+    b = env->builder;
+    b.global_queue_interval = 0;
+    assert_int_equal(weft_runtime_new(&b, &rt), WEFT_EINVAL);
+    b = env->builder;
+    b.worker_threads = -1;
+    assert_int_equal(weft_runtime_new(&b, &rt), WEFT_EINVAL);
+    b = env->builder;
+    b.allocator.alloc = NULL;
+    assert_int_equal(weft_runtime_new(&b, &rt), WEFT_EINVAL);
+    b = env->builder;
+    b.allocator.free = NULL;
+    assert_int_equal(weft_runtime_new(&b, &rt), WEFT_EINVAL);
+    b = env->builder;
+    b.flavor = (weft_flavor)7;
+    assert_int_equal(weft_runtime_new(&b, &rt), WEFT_EINVAL);
+    b = env->builder;
+    b.enable_time = false;
+    b.start_paused = true; /* a paused clock needs time */
+    assert_int_equal(weft_runtime_new(&b, &rt), WEFT_EINVAL);
+    assert_int_equal(atomic_load(&env->live), 0); /* nothing was built */
+
+    /* NULL builder: the defaults (current_thread). */
+    assert_int_equal(weft_runtime_new(NULL, &rt), 0);
+    assert_int_equal(weft_handle_flavor(weft_runtime_handle(rt)), WEFT_CURRENT_THREAD);
+    weft_runtime_free(rt);
+
+    value v = WEFT_NEW(value, .v = 3);
+    int out = 0;
+    assert_int_equal(weft_runtime_block_on(NULL, &v.base, &out), WEFT_EINVAL);
+    assert_int_equal(weft_runtime_block_on(wt_rt(env), NULL, &out), WEFT_EINVAL);
+    weft_future bare = {0};
+    assert_int_equal(weft_runtime_block_on(wt_rt(env), &bare, &out), WEFT_EINVAL);
+    assert_int_equal(weft_runtime_block_on(wt_rt(env), &v.base, &out), 0);
+    assert_int_equal(out, 3);
+
+    weft_runtime_free(NULL);
+    weft_builder_init(NULL, WEFT_CURRENT_THREAD);
+    weft_runtime_stats st;
+    memset(&st, 0xff, sizeof st);
+    weft_handle_stats(NULL, &st);
+    assert_int_equal(st.spawned, 0);
+    assert_int_equal(st.alive_tasks, 0);
+    weft_handle_stats(H(env), NULL);
+    assert_int_equal(weft_join_status(NULL), WEFT_EINVAL);
+    assert_null(weft_handle_clone(NULL));
+    weft_handle_release(NULL);
+    assert_int_equal(env->diags, 0);
+}
+
+static void runtime_new_out_of_memory(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    /* Every allocation runtime_new makes may fail; none may leak. */
+    for (long k = 1; k <= 16; k++) {
+        atomic_store(&env->fail_at, atomic_load(&env->allocs) + k);
+        weft_runtime *rt = NULL;
+        int err = weft_runtime_new(&env->builder, &rt);
+        atomic_store(&env->fail_at, 0);
+        if (err == 0) {
+            assert_true(k > 1); /* at least one allocation happened */
+            weft_runtime_free(rt);
+            assert_int_equal(atomic_load(&env->live), 0);
+            return;
+        }
+        assert_int_equal(err, WEFT_ENOMEM);
+        assert_null(rt);
+        assert_int_equal(atomic_load(&env->live), 0);
+    }
+    fail_msg("runtime_new never succeeded");
+}
+
+/* ------------------------------------------------------------------ stats */
+
+static void runtime_stats(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    weft_handle *h = H(env);
+    weft_runtime_stats st;
+    weft_handle_stats(h, &st);
+    assert_int_equal(st.alive_tasks, 0);
+    assert_int_equal(st.spawned, 0);
+    assert_int_equal(st.polls, 0);
+    assert_int_equal(st.timers, 0);
+    assert_int_equal(st.live_allocs, atomic_load(&env->live)); /* every byte counted */
+    uint64_t base_allocs = st.live_allocs;
+
+    counts c = {0};
+    weft_join_handle jh[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(weft_handle_spawn(h, &WEFT_NEW(forever, .c = &c), &jh[i]), 0);
+    weft_handle_stats(h, &st);
+    assert_int_equal(st.alive_tasks, 3);
+    assert_int_equal(st.spawned, 3);
+    assert_int_equal(st.live_allocs, base_allocs + 3);
+    assert_int_equal(st.live_allocs, atomic_load(&env->live));
+
+    wt_block_on(env, &WEFT_NEW(until_polled, .c = &c, .n = 3).base, NULL);
+    weft_handle_stats(h, &st);
+    assert_int_equal(st.polls, 3); /* never woken: one poll each */
+    uint64_t polls = st.polls;
+    for (int i = 0; i < 3; i++) {
+        weft_join_abort(&jh[i]);
+        wt_block_on(env, weft_join(&jh[i]), NULL);
+        assert_int_equal(weft_join_status(&jh[i]), WEFT_ECANCELED);
+    }
+    weft_handle_stats(h, &st);
+    assert_int_equal(st.alive_tasks, 0);
+    assert_int_equal(st.spawned, 3);
+    assert_int_equal(st.polls, polls); /* a cancellation is not a poll */
+    /* Freed task blocks stay cached for reuse: still live to the allocator. */
+    assert_true(st.live_allocs >= base_allocs);
+    assert_int_equal(st.live_allocs, atomic_load(&env->live));
+}
+
+/* ------------------------------------------------------------- async main */
+
+typedef struct app {
+    weft_future base;
+    int argc;
+    char **argv;
+    int fail;
+    weft_join_handle jh;
+    int v;
+} app;
+static weft_poll app_poll(weft_future *f, weft_context *cx, void *out) {
+    app *s = (app *)f;
+    WEFT_BEGIN(f);
+    if (s->fail)
+        WEFT_FAIL(f, cx, WEFT_EIO);
+    assert_int_equal(weft_spawn(&WEFT_NEW(value, .v = s->argc), &s->jh), 0);
+    WEFT_AWAIT(f, cx, weft_join(&s->jh), &s->v);
+    WEFT_RETURN(f, out, int, s->v * 10 + (int)strlen(s->argv[0]));
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE(app, app_poll, NULL, int);
+
+static void main_run(void **state) {
+    (void)state;
+    char a0[] = "prog", a1[] = "x";
+    char *argv[] = {a0, a1, NULL};
+    app a = WEFT_NEW(app, .argc = 2, .argv = argv);
+    assert_int_equal(weft_main_run(&a.base), 24);
+    assert_null(weft_handle_current());
+    /* A failing main exits with status 1. */
+    app b = WEFT_NEW(app, .argc = 2, .argv = argv, .fail = 1);
+    assert_int_equal(weft_main_run(&b.base), 1);
+}
+
+/* block_on reports a WEFT_FAIL of its future. */
+static void block_on_reports_failure(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    char a0[] = "p";
+    char *argv[] = {a0, NULL};
+    app b = WEFT_NEW(app, .argc = 1, .argv = argv, .fail = 1);
+    int out = -1;
+    assert_int_equal(weft_runtime_block_on(wt_rt(env), &b.base, &out), WEFT_EIO);
+    assert_int_equal(out, -1);
+    /* The runtime is still usable. */
+    app a = WEFT_NEW(app, .argc = 1, .argv = argv);
+    wt_block_on(env, &a.base, &out);
+    assert_int_equal(out, 11);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        WT_FLAVORS(nested_block_on_refused),
+        WT_FLAVORS(nested_block_on_in_task),
+        WT_FLAVORS(handle_current),
+        WT_THREADED(spawn_from_other_thread_wakes_runtime),
+        WT_THREADED(spawn_storm_from_threads),
+        WT_THREADED(handle_block_on_from_plain_thread),
+        WT_FLAVORS(shutdown_drops_pending_tasks),
+        WT_FLAVORS(spawn_after_shutdown),
+        WT_FLAVORS(forgot_to_await_reports_site),
+        WT_CT(error_table),
+        WT_FLAVORS(invalid_arguments),
+        WT_FLAVORS(runtime_new_out_of_memory),
+        WT_FLAVORS(runtime_stats),
+        WT_CT(main_run),
+        WT_FLAVORS(block_on_reports_failure),
+    };
+    return WT_RUN("runtime", tests);
+}
