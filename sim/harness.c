@@ -7,6 +7,7 @@
  * sweep can be split into shards (WEFT_SEED_BASE) across processes.
  */
 #include <ctype.h>
+#include <signal.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
@@ -229,9 +230,74 @@ typedef struct sweep {
     uint64_t ran, failed, from_file;
 } sweep;
 
+/* ------------------------------------------------------------- crashes
+ *
+ * A seed that crashes the process (an abort from weft__die, a segfault from
+ * a use-after-free the schedule exposed) still prints its replay line: the
+ * sweep notes the seed before running it, and a handler for the fatal
+ * signals writes the line (write(2) only) and re-raises.  Signal dispositions are
+ * process-wide; the sweep restores the previous ones when it ends. */
+
+static const int fatal_signals[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+#define NFATAL (sizeof fatal_signals / sizeof fatal_signals[0])
+static const sweep *crash_sweep;            /* the sweep running, or NULL */
+static volatile uint64_t crash_seed;        /* the seed running */
+
+static void put_str(const char *s) {
+    ssize_t n = write(2, s, strlen(s));
+    (void)n;
+}
+
+static void put_u64(uint64_t v) {
+    char d[24];
+    int i = (int)sizeof d;
+    d[--i] = 0;
+    do
+        d[--i] = (char)('0' + v % 10);
+    while ((v /= 10) && i > 0);
+    put_str(d + i);
+}
+
+static void on_fatal(int sig) {
+    const sweep *sw = crash_sweep;
+    if (sw) {
+        uint64_t seed = crash_seed;
+        put_str("\nweft-sim: CRASH ");
+        put_str(sw->t->name);
+        put_str(" seed=");
+        put_u64(seed);
+        put_str(" (the process died in this seed) replay: WEFT_SEED=");
+        put_u64(seed);
+        put_str(sw->o.strategy == WEFT_SIM_PCT ? " WEFT_SIM_STRATEGY=pct " : " ");
+        put_str(sw->prog);
+        put_str(" --test ");
+        put_str(sw->t->name);
+        put_str("\n");
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void crash_arm(const sweep *sw, struct sigaction *saved) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < NFATAL; i++)
+        sigaction(fatal_signals[i], &sa, &saved[i]);
+    crash_sweep = sw;
+}
+
+static void crash_disarm(struct sigaction *saved) {
+    crash_sweep = NULL;
+    for (size_t i = 0; i < NFATAL; i++)
+        sigaction(fatal_signals[i], &saved[i], NULL);
+}
+
 static void run_and_report(sweep *sw, uint64_t seed, const char *note) {
     weft_builder b;
     builder_for(&b, &sw->o, seed);
+    crash_seed = seed;
     weft_sim_result r;
     if (sw->o.check)
         check_determinism(sw->t, &b, &r);
@@ -293,6 +359,8 @@ int weft_sim_sweep(const weft_sim_test *t) {
     sweep sw = {.t = t, .o = read_opts()};
     program_name(sw.prog, sizeof sw.prog);
     double start = now_s();
+    struct sigaction saved[NFATAL];
+    crash_arm(&sw, saved);
     if (sw.o.one) {
         run_and_report(&sw, sw.o.seed, NULL);
     } else {
@@ -300,6 +368,7 @@ int weft_sim_sweep(const weft_sim_test *t) {
         for (uint64_t i = 0; i < sw.o.seeds; i++)
             run_and_report(&sw, sw.o.base + i, NULL);
     }
+    crash_disarm(saved);
     double secs = now_s() - start;
     if (!sw.o.quiet || sw.failed)
         fprintf(stderr,

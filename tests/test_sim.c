@@ -570,6 +570,54 @@ static void determinism_check_names_first_difference(void **state) {
     assert_non_null(strstr(out, "determinism checked"));
 }
 
+/* A seed that crashes the process still prints its replay line. */
+typedef struct crasher {
+    weft_future base;
+} crasher;
+static weft_poll crasher_poll(weft_future *f, weft_context *cx, void *out) {
+    (void)cx, (void)out;
+    WEFT_BEGIN(f);
+    if (weft_random_below(8) == 0)
+        abort(); /* stands for a use-after-free the schedule exposed */
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(crasher, crasher_poll, NULL);
+static void make_crasher(weft_future *slot) { *(crasher *)slot = WEFT_NEW(crasher); }
+
+static void crash_prints_replay_line(void **state) {
+    (void)state;
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(pipefd[1], 2);
+        static const weft_sim_test t = {"crasher", make_crasher, sizeof(crasher), NULL};
+        setenv("WEFT_SEEDS", "1000", 1);
+        weft_sim_sweep(&t);
+        _exit(0);
+    }
+    close(pipefd[1]);
+    int status;
+    char buf[2048] = "";
+    size_t got = 0;
+    ssize_t n;
+    while ((n = read(pipefd[0], buf + got, sizeof buf - 1 - got)) > 0)
+        got += (size_t)n;
+    buf[got] = 0;
+    close(pipefd[0]);
+    waitpid(pid, &status, 0);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+    char *line = strstr(buf, "weft-sim: CRASH crasher seed=");
+    assert_non_null(line);
+    unsigned long long seed;
+    assert_int_equal(sscanf(line, "weft-sim: CRASH crasher seed=%llu", &seed), 1);
+    char want[64];
+    snprintf(want, sizeof want, "replay: WEFT_SEED=%llu ", seed);
+    assert_non_null(strstr(line, want));
+    assert_non_null(strstr(line, "--test crasher"));
+}
+
 /* A wake from another OS thread is misuse: the process aborts, saying why. */
 static weft_waker stolen;
 typedef struct parks {
@@ -638,6 +686,7 @@ int main(void) {
         cmocka_unit_test(seeds_file_replayed_first),
         cmocka_unit_test(determinism_check_names_first_difference),
         cmocka_unit_test(foreign_wake_aborts),
+        cmocka_unit_test(crash_prints_replay_line),
     };
     return WT_RUN("sim", tests);
 }
