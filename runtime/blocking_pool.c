@@ -75,6 +75,14 @@ static void serve(weft__blocking *p) {
     for (;;) {
         weft__task *t;
         while ((t = pop_locked(p))) {
+            if (atomic_load_explicit(&p->rt->shutdown, memory_order_acquire)) {
+                /* Shutting down: a call not started never starts; the
+                 * shutdown walk cancels its task. */
+                weft__mutex_unlock(&p->lock);
+                weft__task_unref(t);
+                weft__mutex_lock(&p->lock);
+                continue;
+            }
             running me = {t->site, p->busy};
             p->busy = &me;
             weft__mutex_unlock(&p->lock);

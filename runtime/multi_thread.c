@@ -420,11 +420,26 @@ static weft__task *steal_work(worker *w) {
 }
 
 /* Counted before the poll, because the poll may wake a block_on that
- * reads the counters at once; a stale queue entry takes its count back. */
+ * reads the counters at once.  An entry that will not be polled (stale,
+ * or cancelled: a cancellation is no poll) is not counted; one cancelled
+ * between our look and the run takes its count back.
+ * Once shutdown began nothing is polled any more: the entry's reference
+ * goes, and shutdown, which walks every owned task, cancels the task
+ * (reporting it) wherever the walk has not been yet. */
 static void poll_task(worker *w, weft__task *t) {
-    count(&w->polls, 1);
-    if (!weft__task_run(t))
-        atomic_store_explicit(&w->polls, atomic_load_explicit(&w->polls, memory_order_relaxed) - 1,
+    if (atomic_load_explicit(&w->m->rt->shutdown, memory_order_acquire)) {
+        weft__task_unref(t);
+        return;
+    }
+    uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
+    bool will_poll = !(s & (WEFT__T_RUNNING | WEFT__T_COMPLETE | WEFT__T_CANCELLED));
+    if (will_poll)
+        count(&w->polls, 1);
+    bool polled = weft__task_run(t);
+    if (polled != will_poll)
+        atomic_store_explicit(&w->polls,
+                              atomic_load_explicit(&w->polls, memory_order_relaxed) +
+                                  (polled ? 1 : -1),
                               memory_order_relaxed);
 }
 

@@ -7,6 +7,12 @@
 
 #include "mt_util.h"
 
+/* Tests of real OS threads (spawns and aborts from other threads,
+ * blocking pools, the real clock) run where threads are real; the
+ * simulator runs one thread by design. */
+#define WT_THREADED(fn)                                                        \
+    WT_ONE(fn, 0, "current_thread"), WT_ONE(fn, 1, "multi_thread")
+
 #define SKIP_MISSING(env)                                                      \
     do {                                                                       \
         if (!(env))                                                            \
@@ -776,25 +782,25 @@ static void local_set_wrong_thread_detected(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         WT_FLAVORS(spawn_many_and_join),
-        WT_FLAVORS(spawn_from_other_threads),
-        WT_FLAVORS(abort_from_other_thread),
+        WT_THREADED(spawn_from_other_threads),
+        WT_THREADED(abort_from_other_thread),
         WT_FLAVORS(yield_lets_others_run),
         WT_FLAVORS(coop_budget),
-        WT_FLAVORS(spawn_blocking_results),
-        WT_FLAVORS(spawn_blocking_is_bounded),
-        WT_FLAVORS(blocking_keep_alive_expires),
+        WT_THREADED(spawn_blocking_results),
+        WT_THREADED(spawn_blocking_is_bounded),
+        WT_THREADED(blocking_keep_alive_expires),
         WT_FLAVORS(local_set_pins_tasks),
         WT_FLAVORS(local_set_free_drops_tasks),
-        WT_FLAVORS(local_set_wrong_thread_detected),
+        WT_THREADED(local_set_wrong_thread_detected),
         WT_FLAVORS(block_on_inside_task_refused),
-        WT_FLAVORS(sleeps_fire_on_real_clock),
-        WT_FLAVORS(shutdown_timeout_reports_blocking),
-        WT_FLAVORS(shutdown_timeout_in_time),
-        WT_FLAVORS(spawn_after_shutdown_refused),
-        WT_FLAVORS(worker_count_from_builder_and_env),
-        WT_FLAVORS(thread_hooks_and_stack),
-        WT_FLAVORS(metrics_count_polls),
-        WT_FLAVORS(local_queue_overflows_to_inject),
+        WT_THREADED(sleeps_fire_on_real_clock),
+        WT_THREADED(shutdown_timeout_reports_blocking),
+        WT_THREADED(shutdown_timeout_in_time),
+        WT_THREADED(spawn_after_shutdown_refused),
+        WT_THREADED(worker_count_from_builder_and_env),
+        WT_THREADED(thread_hooks_and_stack),
+        WT_THREADED(metrics_count_polls),
+        WT_THREADED(local_queue_overflows_to_inject),
     };
     return WT_RUN("multi_thread", tests);
 }
