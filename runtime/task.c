@@ -259,15 +259,19 @@ static const weft_waker_vtable task_waker_vt = {task_waker_clone, task_waker_wak
 /* ------------------------------------------------------------ completion */
 
 /* JOIN_WAKER is set: the task side owns join_waker until it clears the
- * bit.  Moves the waker out (so the slot is empty whenever the handle may
- * look at it) and says whether the handle still wants it. */
+ * bit, and the handle may still read (never write) it meanwhile.  Takes a
+ * clone to wake later, hands the slot back, and says whether the handle
+ * still wants the wake; if the handle left meanwhile the slot is ours to
+ * drop. */
 static bool take_join_waker(weft__task *t, weft_waker *w) {
-    *w = t->join_waker;
-    t->join_waker = (weft_waker){0};
+    *w = weft_waker_clone(&t->join_waker);
     uint64_t cur = load_state(t);
     while (!cas_state(t, &cur, cur & ~(uint64_t)WEFT__T_JOIN_WAKER))
         ;
-    return (cur & WEFT__T_JOIN_INTEREST) != 0; /* else the handle left meanwhile */
+    if (cur & WEFT__T_JOIN_INTEREST)
+        return true;
+    weft_waker_drop(&t->join_waker);
+    return false;
 }
 
 /* The future is gone and `status` is stored: publish COMPLETE, leave the
