@@ -15,10 +15,10 @@
  *
  * Idle workers park.  The idle word counts unparked and searching workers;
  * at most half the workers search at once.  Whoever makes work visible
- * (inject push, local push) then reads the idle word with a seq_cst RMW;
- * a searcher giving up decrements it with a seq_cst RMW under the idle
- * lock and, if it was the last searcher, looks at every queue once more.
- * One of the two sees the other, so a wake is never lost.  A worker that
+ * (inject push, local push) then reads the idle word after a seq_cst
+ * fence; a searcher giving up decrements it under the idle lock and, if it
+ * was the last searcher, looks at every queue once more after a seq_cst
+ * fence.  One of the two sees the other, so a wake is never lost.  A worker that
  * finds work while searching wakes another to keep searching.
  *
  * The timer driver is held by the first worker to park: it sleeps until
@@ -196,9 +196,12 @@ static inline uint32_t unparked_of(uint32_t s) { return s >> 16; }
 static inline uint32_t searching_of(uint32_t s) { return s & IDLE_SEARCHING_MASK; }
 
 static bool should_wake(mt *m) {
-    /* An RMW, not a load: it must be ordered after the caller's push in
-     * the idle word's modification order (see the top comment). */
-    uint32_t s = atomic_fetch_add_explicit(&m->idle, 0, memory_order_seq_cst);
+    /* The fence orders the caller's push before this read, against the
+     * fence a parking searcher puts between its decrement and its last
+     * look at the queues (see the top comment).  A fence and a load, not
+     * an RMW: every push does this, and the word is written rarely. */
+    atomic_thread_fence(memory_order_seq_cst);
+    uint32_t s = atomic_load_explicit(&m->idle, memory_order_relaxed);
     return searching_of(s) == 0 && unparked_of(s) < m->n;
 }
 
@@ -253,6 +256,7 @@ static bool to_parked(worker *w) {
     weft__mutex_unlock(&m->idle_lock);
     bool last = w->searching && searching_of(prev) == 1;
     w->searching = false;
+    atomic_thread_fence(memory_order_seq_cst); /* pairs with should_wake's */
     return last;
 }
 

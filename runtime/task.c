@@ -274,20 +274,32 @@ static bool take_join_waker(weft__task *t, weft_waker *w) {
     return false;
 }
 
-/* The future is gone and `status` is stored: publish COMPLETE, leave the
- * owned list, drop the poller's reference, and only then tell the
- * JoinHandle: whoever awaits it (on another thread, perhaps) finds the
- * task holding no reference but the handle's. */
+/* The future is gone and `status` is stored: leave the owned list, then
+ * publish COMPLETE and drop the poller's and the list's references in the
+ * same step, so that a JoinHandle seeing COMPLETE (on another thread,
+ * perhaps) finds no reference held but its own.  Only when a join waker
+ * is to be woken is the poller's reference kept until it was taken. */
 static void complete(weft__task *t) {
-    uint64_t prev = atomic_fetch_xor_explicit(&t->state, WEFT__T_RUNNING | WEFT__T_COMPLETE,
-                                              memory_order_acq_rel);
-    if (!(prev & WEFT__T_RUNNING) || (prev & WEFT__T_COMPLETE))
-        weft__die("task completed twice");
+    uint64_t owned = owned_remove(t->rt, t) ? 1 : 0;
+    uint64_t cur = load_state(t), next;
+    bool keep;
+    do {
+        if (!(cur & WEFT__T_RUNNING) || (cur & WEFT__T_COMPLETE))
+            weft__die("task completed twice");
+        keep = (cur & WEFT__T_JOIN_INTEREST) && (cur & WEFT__T_JOIN_WAKER);
+        uint64_t drop = 1 + owned - (keep ? 1 : 0);
+        if (REFS(cur) < drop)
+            weft__die("task reference count underflow");
+        next = (cur ^ (WEFT__T_RUNNING | WEFT__T_COMPLETE)) - drop * WEFT__T_REF_ONE;
+    } while (!cas_state(t, &cur, next));
+    if (!keep) {
+        if (REFS(next) == 0)
+            task_dealloc(t);
+        return;
+    }
     weft_waker join = {0};
-    bool wake = (prev & WEFT__T_JOIN_INTEREST) && (prev & WEFT__T_JOIN_WAKER) &&
-                take_join_waker(t, &join);
-    uint64_t drop = 1 + (owned_remove(t->rt, t) ? 1 : 0);
-    task_unref_n(t, drop); /* `t` may be gone from here on */
+    bool wake = take_join_waker(t, &join);
+    weft__task_unref(t); /* `t` may be gone from here on */
     if (wake)
         weft_waker_wake(&join);
     else
