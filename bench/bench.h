@@ -57,6 +57,6 @@ void done_destroy(done_signal *d);
 weft_runtime *bench_runtime(const bench_flavor *fl);
 
 extern const bench_def *const bench_core_list[];
-extern const bench_def *const bench_ping_pong_list[];
+extern const bench_def *const bench_sync_list[];
 
 #endif

@@ -111,7 +111,7 @@ static const bench_flavor flavors[] = {
 
 static const bench_def *const *all_benches[] = {
     bench_core_list,
-    bench_ping_pong_list,
+    bench_sync_list,
 };
 
 weft_runtime *bench_runtime(const bench_flavor *fl) {

@@ -182,6 +182,11 @@ int weft_runtime_block_on(weft_runtime *r, weft_future *f, void *out) {
     if (atomic_load_explicit(&rt->shutdown, memory_order_acquire))
         return WEFT_ESHUTDOWN;
     int err = rt->sched->block_on(rt, f, out);
+    /* Refused (another thread drives the runtime) before its first poll:
+     * left untouched, as on ENESTED.  A future that failed with EBUSY was
+     * polled, and is dropped like any other. */
+    if (err == WEFT_EBUSY && !(f->flags & WEFT__F_POLLED))
+        return err;
     weft_future_drop(f);
     return err;
 }

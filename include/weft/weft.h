@@ -329,8 +329,9 @@ WEFT_EXTERN void weft_builder_init(weft_builder *b, weft_flavor flavor);
 WEFT_EXTERN int weft_runtime_new(const weft_builder *b, weft_runtime **out);
 /* Runs `fut` (polled in place, never copied) to completion on this thread,
  * driving the runtime's tasks and timers meanwhile.  Output goes to `out`.
- * Returns 0, WEFT_ENESTED inside a running runtime (the future is left
- * untouched), WEFT_ESHUTDOWN, or the failure code set by WEFT_FAIL. */
+ * Returns 0, WEFT_ENESTED inside a running runtime, WEFT_EBUSY when another
+ * thread drives this current_thread runtime (in both cases the future is
+ * left untouched), WEFT_ESHUTDOWN, or the failure code set by WEFT_FAIL. */
 WEFT_EXTERN int weft_runtime_block_on(weft_runtime *rt, weft_future *fut, void *out);
 /* Borrowed: valid until weft_runtime_free. */
 WEFT_EXTERN weft_handle *weft_runtime_handle(weft_runtime *rt);

@@ -1,0 +1,425 @@
+/* weft — sync: coordination between tasks (tokio::sync in C).
+ *
+ *   oneshot    send once, await once
+ *   mpsc       bounded (backpressure) and unbounded, many senders
+ *   mutex      fair (FIFO) async lock        rwlock   fair readers/writer lock
+ *   semaphore  n permits, FIFO               notify   wake one / wake waiters
+ *   watch      latest value + changed()      broadcast  bounded ring, lag
+ *   barrier    n tasks meet                  join_set  spawn many, join next
+ *   join_all / select over N futures (select's start is weft_random_below)
+ *
+ * Conventions:
+ *  - Every primitive is thread-safe: tasks on any scheduler and plain OS
+ *    threads (through the try_ / non-async calls) may use it at once.  A
+ *    short spin lock guards each one; no waker runs while it is held.
+ *  - Operations that wait are futures with caller-owned state (the
+ *    `weft_*_op` structs), made by init macros like weft_sleep.  Their
+ *    output is an `int` status: 0, WEFT_ECLOSED, ...  A waiting operation
+ *    is an intrusive node inside that state: no allocation per operation.
+ *  - Values are fixed-size byte copies; the element size is given when a
+ *    channel is made.
+ *  - Mutex, RwLock, Semaphore, Notify and Barrier are caller-owned objects
+ *    (init / destroy; destroy only once nobody waits).  Channels are
+ *    reference counted heap objects: each end is released by its _drop,
+ *    the memory goes with the last end.  `alloc` may be NULL (malloc).
+ *
+ * Cancel safety (dropping the future before it completed):
+ *  - cancel-safe: mpsc recv, mpsc send (the value was either queued in full
+ *    or is still yours), oneshot recv (but dropping it drops the receiver),
+ *    semaphore acquire, mutex lock, rwlock read / write, notified (a
+ *    notify_one it had been handed goes to the next waiter), watch changed,
+ *    broadcast recv, join_set join_next (the task stays in the set).
+ *  - not cancel-safe: barrier wait (the dropped waiter no longer counts;
+ *    others keep waiting for a replacement), join_all (finished outputs
+ *    are kept in `outs`, unfinished futures are dropped), select (losers
+ *    are dropped; each loser is as safe as its own kind).
+ */
+#ifndef WEFT_SYNC_H
+#define WEFT_SYNC_H
+
+#include <stdatomic.h>
+
+#include "weft/weft.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------- shared machinery */
+
+/* The spin lock inside each primitive (private; critical sections are a
+ * few loads and stores). */
+typedef struct weft__spin {
+    _Atomic unsigned weft__v;
+} weft__spin;
+
+/* A waiting operation: an intrusive node embedded in a pending future's
+ * state.  Fields are private. */
+typedef struct weft_waiter {
+    struct weft_waiter *weft__prev, *weft__next;
+    weft_waker weft__waker;
+    size_t weft__need; /* permits wanted (semaphore), unused elsewhere */
+    int weft__state;   /* idle, queued, granted, closed */
+} weft_waiter;
+
+/* A FIFO of waiters (private). */
+typedef struct weft__wlist {
+    weft_waiter *weft__head, *weft__tail;
+} weft__wlist;
+
+/* ---------------------------------------------------------------- semaphore
+ *
+ * Fair: permits go to waiters in arrival order, a waiter wanting many
+ * permits holds back the ones behind it (no barging), as tokio's. */
+typedef struct weft_semaphore {
+    weft__spin weft__lock;
+    weft__wlist weft__waiters;
+    size_t weft__permits; /* available, not yet handed to a waiter */
+    bool weft__closed;
+} weft_semaphore;
+
+/* The most permits a semaphore may hold. */
+#define WEFT_SEMAPHORE_MAX_PERMITS ((size_t)1 << 32)
+
+WEFT_EXTERN int weft_semaphore_init(weft_semaphore *s, size_t permits);
+/* Aborts with a message if a task still waits on it. */
+WEFT_EXTERN void weft_semaphore_destroy(weft_semaphore *s);
+/* Pending and later acquires fail with WEFT_ECLOSED. */
+WEFT_EXTERN void weft_semaphore_close(weft_semaphore *s);
+WEFT_EXTERN bool weft_semaphore_is_closed(weft_semaphore *s);
+WEFT_EXTERN size_t weft_semaphore_available(weft_semaphore *s);
+/* Adds permits (also: gives back acquired ones), serving waiters first. */
+WEFT_EXTERN void weft_semaphore_release(weft_semaphore *s, size_t n);
+#define weft_semaphore_add_permits(s, n) weft_semaphore_release((s), (n))
+/* 0, WEFT_EAGAIN (not enough, or others wait first), WEFT_ECLOSED,
+ * WEFT_EINVAL (n above the maximum). */
+WEFT_EXTERN int weft_semaphore_try_acquire(weft_semaphore *s, size_t n);
+
+/* Acquire: output int, 0 (the n permits are yours: release them) or
+ * WEFT_ECLOSED / WEFT_EINVAL.  Cancel-safe: permits it had been handed
+ * before the drop go back to the semaphore. */
+typedef struct weft_acquire_op {
+    weft_future base;
+    weft_semaphore *sem;
+    weft_waiter node;
+    size_t n;
+} weft_acquire_op;
+WEFT_EXTERN weft_future *weft_semaphore_acquire_init(weft_acquire_op *op, weft_semaphore *s,
+                                                     size_t n, const char *site);
+#define weft_semaphore_acquire(op, s, n) weft_semaphore_acquire_init((op), (s), (n), WEFT__SITE)
+
+/* ------------------------------------------------------------------- mutex
+ *
+ * A fair async lock (a semaphore of one permit): unlock hands the lock to
+ * the first waiter.  Protects whatever the caller keeps beside it. */
+typedef struct weft_mutex {
+    weft_semaphore weft__sem;
+} weft_mutex;
+
+WEFT_EXTERN void weft_mutex_init(weft_mutex *m);
+WEFT_EXTERN void weft_mutex_destroy(weft_mutex *m);
+/* 0 or WEFT_EBUSY. */
+WEFT_EXTERN int weft_mutex_try_lock(weft_mutex *m);
+WEFT_EXTERN void weft_mutex_unlock(weft_mutex *m);
+/* Lock: output int 0 (locked: unlock it). */
+typedef weft_acquire_op weft_lock_op;
+#define weft_mutex_lock(op, m) weft_semaphore_acquire_init((op), &(m)->weft__sem, 1, WEFT__SITE)
+
+/* ------------------------------------------------------------------ rwlock
+ *
+ * Fair: a waiting writer holds back readers that arrive after it. */
+typedef struct weft_rwlock {
+    weft_semaphore weft__sem;
+} weft_rwlock;
+
+#define WEFT_RWLOCK_MAX_READERS ((size_t)1 << 30)
+
+WEFT_EXTERN void weft_rwlock_init(weft_rwlock *l);
+WEFT_EXTERN void weft_rwlock_destroy(weft_rwlock *l);
+WEFT_EXTERN int weft_rwlock_try_read(weft_rwlock *l);
+WEFT_EXTERN int weft_rwlock_try_write(weft_rwlock *l);
+WEFT_EXTERN void weft_rwlock_read_unlock(weft_rwlock *l);
+WEFT_EXTERN void weft_rwlock_write_unlock(weft_rwlock *l);
+#define weft_rwlock_read(op, l) weft_semaphore_acquire_init((op), &(l)->weft__sem, 1, WEFT__SITE)
+#define weft_rwlock_write(op, l)                                                \
+    weft_semaphore_acquire_init((op), &(l)->weft__sem, WEFT_RWLOCK_MAX_READERS, WEFT__SITE)
+
+/* ------------------------------------------------------------------ notify
+ *
+ * notify_one wakes the first waiter, or stores one permit for the next
+ * `notified` when nobody waits.  notify_waiters wakes every `notified`
+ * made before the call (polled or not) and stores nothing. */
+typedef struct weft_notify {
+    weft__spin weft__lock;
+    weft__wlist weft__waiters;
+    uint64_t weft__gen; /* notify_waiters calls so far */
+    bool weft__permit;
+} weft_notify;
+
+WEFT_EXTERN void weft_notify_init(weft_notify *n);
+WEFT_EXTERN void weft_notify_destroy(weft_notify *n);
+WEFT_EXTERN void weft_notify_one(weft_notify *n);
+WEFT_EXTERN void weft_notify_waiters(weft_notify *n);
+
+/* Output int 0. */
+typedef struct weft_notified_op {
+    weft_future base;
+    weft_notify *notify;
+    weft_waiter node;
+    uint64_t gen;
+} weft_notified_op;
+WEFT_EXTERN weft_future *weft_notified_init(weft_notified_op *op, weft_notify *n,
+                                            const char *site);
+#define weft_notified(op, n) weft_notified_init((op), (n), WEFT__SITE)
+
+/* ----------------------------------------------------------------- barrier */
+typedef struct weft_barrier {
+    weft__spin weft__lock;
+    weft__wlist weft__waiters;
+    size_t weft__n, weft__arrived;
+    uint64_t weft__gen;
+} weft_barrier;
+
+WEFT_EXTERN int weft_barrier_init(weft_barrier *b, size_t n);
+WEFT_EXTERN void weft_barrier_destroy(weft_barrier *b);
+
+/* Output int: 1 for the one leader of each generation, 0 for the others. */
+typedef struct weft_barrier_op {
+    weft_future base;
+    weft_barrier *barrier;
+    weft_waiter node;
+    uint64_t gen;
+} weft_barrier_op;
+WEFT_EXTERN weft_future *weft_barrier_wait_init(weft_barrier_op *op, weft_barrier *b,
+                                                const char *site);
+#define weft_barrier_wait(op, b) weft_barrier_wait_init((op), (b), WEFT__SITE)
+
+/* ----------------------------------------------------------------- oneshot */
+typedef struct weft_oneshot_tx weft_oneshot_tx;
+typedef struct weft_oneshot_rx weft_oneshot_rx;
+
+WEFT_EXTERN int weft_oneshot_new(size_t elem_size, const weft_allocator *alloc,
+                                 weft_oneshot_tx **tx, weft_oneshot_rx **rx);
+/* Sends and releases the sender.  WEFT_ECLOSED when the receiver is gone
+ * (the value stays with the caller). */
+WEFT_EXTERN int weft_oneshot_send(weft_oneshot_tx *tx, const void *value);
+/* Releases the sender without sending: the receiver gets WEFT_ECLOSED. */
+WEFT_EXTERN void weft_oneshot_tx_drop(weft_oneshot_tx *tx);
+/* True once the receiver is gone. */
+WEFT_EXTERN bool weft_oneshot_tx_is_closed(weft_oneshot_tx *tx);
+/* 0 (value in *dst), WEFT_EAGAIN, WEFT_ECLOSED.  Does not consume rx. */
+WEFT_EXTERN int weft_oneshot_try_recv(weft_oneshot_rx *rx, void *dst);
+WEFT_EXTERN void weft_oneshot_rx_drop(weft_oneshot_rx *rx);
+
+/* Receive: takes over `rx` (the op releases it when done or dropped).
+ * Output int: 0 (value in *dst) or WEFT_ECLOSED. */
+typedef struct weft_oneshot_recv_op {
+    weft_future base;
+    weft_oneshot_rx *rx;
+    void *dst;
+} weft_oneshot_recv_op;
+WEFT_EXTERN weft_future *weft_oneshot_recv_init(weft_oneshot_recv_op *op, weft_oneshot_rx *rx,
+                                                void *dst, const char *site);
+#define weft_oneshot_recv(op, rx, dst) weft_oneshot_recv_init((op), (rx), (dst), WEFT__SITE)
+
+/* -------------------------------------------------------------------- mpsc */
+typedef struct weft_mpsc_tx weft_mpsc_tx;
+typedef struct weft_mpsc_rx weft_mpsc_rx;
+
+/* capacity >= 1: a send waits while `capacity` values are queued. */
+WEFT_EXTERN int weft_mpsc_bounded(size_t elem_size, size_t capacity, const weft_allocator *alloc,
+                                  weft_mpsc_tx **tx, weft_mpsc_rx **rx);
+WEFT_EXTERN int weft_mpsc_unbounded(size_t elem_size, const weft_allocator *alloc,
+                                    weft_mpsc_tx **tx, weft_mpsc_rx **rx);
+/* Another sender on the same channel (release each with _tx_drop). */
+WEFT_EXTERN weft_mpsc_tx *weft_mpsc_tx_clone(weft_mpsc_tx *tx);
+/* The last sender gone: the receiver drains what is queued, then gets
+ * WEFT_ECLOSED. */
+WEFT_EXTERN void weft_mpsc_tx_drop(weft_mpsc_tx *tx);
+/* 0, WEFT_EFULL (bounded, full or senders waiting first), WEFT_ECLOSED
+ * (receiver closed or gone: the value stays with the caller), WEFT_ENOMEM
+ * (unbounded growth failed). */
+WEFT_EXTERN int weft_mpsc_try_send(weft_mpsc_tx *tx, const void *value);
+WEFT_EXTERN bool weft_mpsc_is_closed(weft_mpsc_tx *tx);
+/* Stops new sends; queued values can still be received. */
+WEFT_EXTERN void weft_mpsc_rx_close(weft_mpsc_rx *rx);
+/* Closes and releases; queued values are discarded. */
+WEFT_EXTERN void weft_mpsc_rx_drop(weft_mpsc_rx *rx);
+/* 0 (value in *dst), WEFT_EAGAIN (empty), WEFT_ECLOSED (empty, no
+ * sender left or closed). */
+WEFT_EXTERN int weft_mpsc_try_recv(weft_mpsc_rx *rx, void *dst);
+WEFT_EXTERN size_t weft_mpsc_len(weft_mpsc_rx *rx);
+
+/* Send: waits for capacity (bounded).  `value` must stay valid until the
+ * op completes or is dropped (keep it in your state struct); it is copied
+ * when the value is queued.  Output int: 0, WEFT_ECLOSED (the value was
+ * not sent), WEFT_ENOMEM. */
+typedef struct weft_mpsc_send_op {
+    weft_future base;
+    weft_mpsc_tx *tx;
+    const void *value;
+    weft_waiter node;
+} weft_mpsc_send_op;
+WEFT_EXTERN weft_future *weft_mpsc_send_init(weft_mpsc_send_op *op, weft_mpsc_tx *tx,
+                                             const void *value, const char *site);
+#define weft_mpsc_send(op, tx, v) weft_mpsc_send_init((op), (tx), (v), WEFT__SITE)
+
+/* Receive: output int 0 (value in *dst) or WEFT_ECLOSED. */
+typedef struct weft_mpsc_recv_op {
+    weft_future base;
+    weft_mpsc_rx *rx;
+    void *dst;
+} weft_mpsc_recv_op;
+WEFT_EXTERN weft_future *weft_mpsc_recv_init(weft_mpsc_recv_op *op, weft_mpsc_rx *rx, void *dst,
+                                             const char *site);
+#define weft_mpsc_recv(op, rx, dst) weft_mpsc_recv_init((op), (rx), (dst), WEFT__SITE)
+
+/* ------------------------------------------------------------------- watch
+ *
+ * One sender holds the latest value; each receiver remembers the version
+ * it saw last. */
+typedef struct weft_watch weft_watch;
+typedef struct weft_watch_rx {
+    weft_watch *chan;
+    uint64_t seen; /* version last seen */
+} weft_watch_rx;
+
+/* Makes the channel holding `initial`; the caller owns its sender. */
+WEFT_EXTERN int weft_watch_new(size_t elem_size, const void *initial,
+                               const weft_allocator *alloc, weft_watch **tx);
+/* Stores a new value and wakes every `changed`.  WEFT_ECLOSED (value not
+ * stored) when no receiver is left. */
+WEFT_EXTERN int weft_watch_send(weft_watch *tx, const void *value);
+/* Releases the sender: pending and later `changed` get WEFT_ECLOSED. */
+WEFT_EXTERN void weft_watch_tx_drop(weft_watch *tx);
+/* A receiver that has seen the current value. */
+WEFT_EXTERN void weft_watch_subscribe(weft_watch *tx, weft_watch_rx *rx);
+WEFT_EXTERN void weft_watch_rx_clone(const weft_watch_rx *rx, weft_watch_rx *copy);
+WEFT_EXTERN void weft_watch_rx_drop(weft_watch_rx *rx);
+/* Copies the latest value and marks it seen. */
+WEFT_EXTERN void weft_watch_borrow(weft_watch_rx *rx, void *dst);
+WEFT_EXTERN bool weft_watch_has_changed(const weft_watch_rx *rx);
+
+/* Waits for a value the receiver has not seen.  Output int 0 or
+ * WEFT_ECLOSED (sender gone). */
+typedef struct weft_watch_changed_op {
+    weft_future base;
+    weft_watch_rx *rx;
+    weft_waiter node;
+} weft_watch_changed_op;
+WEFT_EXTERN weft_future *weft_watch_changed_init(weft_watch_changed_op *op, weft_watch_rx *rx,
+                                                 const char *site);
+#define weft_watch_changed(op, rx) weft_watch_changed_init((op), (rx), WEFT__SITE)
+
+/* --------------------------------------------------------------- broadcast
+ *
+ * Every receiver sees every value sent after it subscribed, unless it falls
+ * more than `capacity` values behind: then its next recv says WEFT_ELAGGED
+ * with the count it missed, and it continues at the oldest value kept. */
+typedef struct weft_broadcast weft_broadcast;
+typedef struct weft_broadcast_rx {
+    weft_broadcast *chan;
+    uint64_t next; /* position of the next value to receive */
+} weft_broadcast_rx;
+
+/* The caller holds one sender and one receiver. */
+WEFT_EXTERN int weft_broadcast_new(size_t elem_size, size_t capacity, const weft_allocator *alloc,
+                                   weft_broadcast **tx, weft_broadcast_rx *rx);
+WEFT_EXTERN weft_broadcast *weft_broadcast_tx_clone(weft_broadcast *tx);
+WEFT_EXTERN void weft_broadcast_tx_drop(weft_broadcast *tx);
+/* Sends to every receiver: 0 or WEFT_ECLOSED when none is left. */
+WEFT_EXTERN int weft_broadcast_send(weft_broadcast *tx, const void *value);
+/* A receiver that sees the values sent from now on. */
+WEFT_EXTERN void weft_broadcast_subscribe(weft_broadcast *tx, weft_broadcast_rx *rx);
+WEFT_EXTERN void weft_broadcast_rx_drop(weft_broadcast_rx *rx);
+/* 0, WEFT_EAGAIN, WEFT_ECLOSED, WEFT_ELAGGED (*missed set). */
+WEFT_EXTERN int weft_broadcast_try_recv(weft_broadcast_rx *rx, void *dst, uint64_t *missed);
+
+/* Output int: 0 (value in *dst), WEFT_ELAGGED (`missed` says how many;
+ * receive again), WEFT_ECLOSED (no sender left, all received). */
+typedef struct weft_broadcast_recv_op {
+    weft_future base;
+    weft_broadcast_rx *rx;
+    void *dst;
+    uint64_t missed;
+    weft_waiter node;
+} weft_broadcast_recv_op;
+WEFT_EXTERN weft_future *weft_broadcast_recv_init(weft_broadcast_recv_op *op,
+                                                  weft_broadcast_rx *rx, void *dst,
+                                                  const char *site);
+#define weft_broadcast_recv(op, rx, dst) weft_broadcast_recv_init((op), (rx), (dst), WEFT__SITE)
+
+/* ---------------------------------------------------------------- join_set
+ *
+ * Tasks spawned into a set; join_next yields them as they finish.
+ * weft_join_set_destroy aborts what is left (tokio's drop). */
+typedef struct weft__join_entry weft__join_entry;
+typedef struct weft_join_set {
+    weft__join_entry *weft__head; /* tasks not yet joined */
+    size_t weft__len;
+    weft_allocator weft__alloc;
+    weft_handle *weft__handle; /* NULL: the runtime of the calling thread */
+} weft_join_set;
+
+WEFT_EXTERN void weft_join_set_init(weft_join_set *s, weft_handle *h, const weft_allocator *alloc);
+/* Spawns `fut` into the set; returns as weft_spawn.  `*id` (may be NULL)
+ * gets the task id. */
+WEFT_EXTERN int weft_join_set_spawn_at(weft_join_set *s, weft_future *fut, uint64_t *id,
+                                       const char *site);
+#define weft_join_set_spawn(s, fut, id)                                         \
+    weft_join_set_spawn_at((s), (weft_future *)(fut), (id), WEFT__SITE)
+WEFT_EXTERN size_t weft_join_set_len(const weft_join_set *s);
+/* Requests the cancellation of every task in the set; they stay in it
+ * until joined (each joins as WEFT_ECANCELED). */
+WEFT_EXTERN void weft_join_set_abort_all(weft_join_set *s);
+/* Aborts every task left and frees the set's entries. */
+WEFT_EXTERN void weft_join_set_destroy(weft_join_set *s);
+
+/* Waits for any task of the set.  Output int: 0 (a task joined: its output
+ * is in *dst, which must hold the largest output of the set; `status` and
+ * `id` tell which and how it ended) or WEFT_ECLOSED (the set is empty). */
+typedef struct weft_join_next_op {
+    weft_future base;
+    weft_join_set *set;
+    void *dst;
+    int status; /* the joined task's: 0, WEFT_ECANCELED, failure code */
+    uint64_t id;
+} weft_join_next_op;
+WEFT_EXTERN weft_future *weft_join_next_init(weft_join_next_op *op, weft_join_set *s, void *dst,
+                                             const char *site);
+#define weft_join_next(op, s, dst) weft_join_next_init((op), (s), (dst), WEFT__SITE)
+
+/* ------------------------------------------------------------- combinators
+ *
+ * Both own the `n` futures from init on (they drop them).  `outs[i]` (or
+ * outs itself, or an entry, may be NULL) receives future i's output. */
+
+/* Completes when all have completed.  Output: none. */
+typedef struct weft_join_all {
+    weft_future base;
+    weft_future **futs;
+    void **outs;
+    size_t n, left;
+} weft_join_all;
+WEFT_EXTERN weft_future *weft_join_all_init(weft_join_all *j, weft_future **futs, void **outs,
+                                            size_t n, const char *site);
+#define weft_join_all(j, futs, outs, n) weft_join_all_init((j), (futs), (outs), (n), WEFT__SITE)
+
+/* Completes with the first future to be ready; the others are dropped.
+ * Each poll starts at a position drawn from weft_random_below (seeded
+ * under the simulator) so no branch starves.  Output: size_t, the index
+ * of the winner. */
+typedef struct weft_select {
+    weft_future base;
+    weft_future **futs;
+    void **outs;
+    size_t n;
+} weft_select;
+WEFT_EXTERN weft_future *weft_select_init(weft_select *s, weft_future **futs, void **outs,
+                                          size_t n, const char *site);
+#define weft_select(s, futs, outs, n) weft_select_init((s), (futs), (outs), (n), WEFT__SITE)
+
+#ifdef __cplusplus
+}
+#endif
+#endif

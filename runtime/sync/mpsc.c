@@ -1,0 +1,441 @@
+/* weft — mpsc: many senders, one receiver; bounded or unbounded.
+ *
+ * One allocation holds the state; a bounded channel's values live in a
+ * ring of fixed-size slots (a power of two at least the capacity), an
+ * unbounded one's in a list of blocks.  A bounded send that finds the ring full queues
+ * its op (FIFO); each receive that frees a slot copies the first waiting
+ * sender's value in and wakes it, so a sender is done the moment it is
+ * granted and a dropped send either sent everything or nothing.
+ *
+ * The receiver's waker is taken out by the send that wakes it and stored
+ * again by the next receive that finds the ring empty.  Handles are the
+ * channel pointer; `senders` and `rx_alive` count the ends.
+ */
+#include "sync_impl.h"
+
+#define UNBOUNDED SIZE_MAX
+#define BLOCK_SLOTS 256
+
+typedef struct weft__mpsc_block {
+    struct weft__mpsc_block *next;
+    _Alignas(16) unsigned char data[];
+} weft__mpsc_block;
+
+typedef struct weft__mpsc {
+    weft__spin lock;
+    size_t elem;
+    size_t cap;          /* queued values that make a send wait */
+    size_t head, len;    /* index of the oldest value (ring or head block) */
+    unsigned char *buf;  /* bounded: ring of `mask + 1` slots */
+    size_t mask;
+    weft__mpsc_block *head_blk, *tail_blk, *spare; /* unbounded */
+    size_t tail_idx;     /* next free slot of tail_blk */
+    weft__wlist blocked; /* senders waiting for a slot */
+    weft_waker rx_waker; /* the receiver, while it waits */
+    size_t senders;      /* live sender handles */
+    bool rx_alive;
+    bool closed;         /* no more sends: receiver closed or gone */
+    weft_allocator alloc;
+} weft__mpsc;
+
+#define CH(p) ((weft__mpsc *)(void *)(p))
+
+static size_t pow2_at_least(size_t n) {
+    size_t p = 1;
+    while (p < n)
+        p <<= 1;
+    return p;
+}
+
+static int make(size_t elem, size_t cap, size_t slots, const weft_allocator *a,
+                weft_mpsc_tx **tx, weft_mpsc_rx **rx) {
+    if (!tx || !rx)
+        return WEFT_EINVAL;
+    weft_allocator al = weft__sync_allocator(a);
+    weft__mpsc *c = al.alloc(al.ctx, sizeof *c);
+    if (!c)
+        return WEFT_ENOMEM;
+    c->buf = NULL;
+    if (slots && !(c->buf = al.alloc(al.ctx, slots * (elem ? elem : 1)))) {
+        al.free(al.ctx, c, sizeof *c);
+        return WEFT_ENOMEM;
+    }
+    c->head_blk = c->tail_blk = c->spare = NULL;
+    c->tail_idx = 0;
+    weft__spin_init(&c->lock);
+    c->elem = elem;
+    c->cap = cap;
+    c->mask = slots ? slots - 1 : 0;
+    c->head = c->len = 0;
+    c->blocked = (weft__wlist){0};
+    c->rx_waker = (weft_waker){0};
+    c->senders = 1;
+    c->rx_alive = true;
+    c->closed = false;
+    c->alloc = al;
+    *tx = (weft_mpsc_tx *)(void *)c;
+    *rx = (weft_mpsc_rx *)(void *)c;
+    return 0;
+}
+
+int weft_mpsc_bounded(size_t elem, size_t cap, const weft_allocator *a, weft_mpsc_tx **tx,
+                      weft_mpsc_rx **rx) {
+    if (cap == 0 || cap > ((size_t)1 << 40))
+        return WEFT_EINVAL;
+    return make(elem, cap, pow2_at_least(cap), a, tx, rx);
+}
+
+int weft_mpsc_unbounded(size_t elem, const weft_allocator *a, weft_mpsc_tx **tx,
+                        weft_mpsc_rx **rx) {
+    return make(elem, UNBOUNDED, 0, a, tx, rx);
+}
+
+static void free_blocks(weft__mpsc *c);
+
+static void destroy(weft__mpsc *c) {
+    if (c->buf)
+        c->alloc.free(c->alloc.ctx, c->buf, (c->mask + 1) * (c->elem ? c->elem : 1));
+    free_blocks(c);
+    c->alloc.free(c->alloc.ctx, c, sizeof *c);
+}
+
+/* -------------------------------------------------------------- storage */
+
+/* Copies one value; the common sizes become plain moves. */
+static inline void copy_elem(void *dst, const void *src, size_t n) {
+    switch (n) {
+    case 8:
+        memcpy(dst, src, 8);
+        break;
+    case 4:
+        memcpy(dst, src, 4);
+        break;
+    case 16:
+        memcpy(dst, src, 16);
+        break;
+    default:
+        memcpy(dst, src, n);
+    }
+}
+
+/* Unbounded storage: a list of blocks of BLOCK_SLOTS values, so growing
+ * never copies what is queued, and a drained block is kept as a spare
+ * (the next one needed) instead of going back to the allocator. */
+static size_t block_bytes(const weft__mpsc *c) {
+    return sizeof(weft__mpsc_block) + BLOCK_SLOTS * (c->elem ? c->elem : 1);
+}
+
+static int push_block(weft__mpsc *c) {
+    weft__mpsc_block *b = c->spare;
+    if (b)
+        c->spare = NULL;
+    else if (!(b = c->alloc.alloc(c->alloc.ctx, block_bytes(c))))
+        return WEFT_ENOMEM;
+    b->next = NULL;
+    if (c->tail_blk)
+        c->tail_blk->next = b;
+    else
+        c->head_blk = b;
+    c->tail_blk = b;
+    c->tail_idx = 0;
+    return 0;
+}
+
+static void free_blocks(weft__mpsc *c) {
+    weft__mpsc_block *b = c->head_blk, *next;
+    for (; b; b = next) {
+        next = b->next;
+        c->alloc.free(c->alloc.ctx, b, block_bytes(c));
+    }
+    if (c->spare)
+        c->alloc.free(c->alloc.ctx, c->spare, block_bytes(c));
+    c->head_blk = c->tail_blk = c->spare = NULL;
+}
+
+static inline int push(weft__mpsc *c, const void *v) {
+    if (c->cap != UNBOUNDED) {
+        size_t i = (c->head + c->len) & c->mask;
+        copy_elem(c->buf + i * c->elem, v, c->elem);
+    } else {
+        if (!c->tail_blk || c->tail_idx == BLOCK_SLOTS) {
+            int err = push_block(c);
+            if (err)
+                return err;
+        }
+        copy_elem(c->tail_blk->data + c->tail_idx++ * c->elem, v, c->elem);
+    }
+    c->len++;
+    return 0;
+}
+
+static inline void pop(weft__mpsc *c, void *dst) {
+    if (c->cap != UNBOUNDED) {
+        if (dst)
+            copy_elem(dst, c->buf + c->head * c->elem, c->elem);
+        c->head = (c->head + 1) & c->mask;
+    } else {
+        weft__mpsc_block *b = c->head_blk;
+        if (dst)
+            copy_elem(dst, b->data + c->head * c->elem, c->elem);
+        if (++c->head == BLOCK_SLOTS) {
+            c->head = 0;
+            c->head_blk = b->next;
+            if (!b->next)
+                c->tail_blk = NULL;
+            if (c->spare)
+                c->alloc.free(c->alloc.ctx, b, block_bytes(c));
+            else
+                c->spare = b;
+        }
+    }
+    c->len--;
+}
+
+/* Tries to queue `v` now; lock held.  0, EFULL, ECLOSED or ENOMEM; on 0
+ * `*wake` may hold the receiver's waker. */
+static int try_push(weft__mpsc *c, const void *v, weft_waker *wake) {
+    if (c->closed)
+        return WEFT_ECLOSED;
+    if (c->len >= c->cap || !weft__wl_empty(&c->blocked))
+        return WEFT_EFULL;
+    int err = push(c, v);
+    if (err)
+        return err;
+    *wake = c->rx_waker;
+    c->rx_waker = (weft_waker){0};
+    return 0;
+}
+
+/* ---------------------------------------------------------------- senders */
+
+weft_mpsc_tx *weft_mpsc_tx_clone(weft_mpsc_tx *tx) {
+    weft__mpsc *c = CH(tx);
+    weft__spin_lock(&c->lock);
+    c->senders++;
+    weft__spin_unlock(&c->lock);
+    return tx;
+}
+
+void weft_mpsc_tx_drop(weft_mpsc_tx *tx) {
+    if (!tx)
+        return;
+    weft__mpsc *c = CH(tx);
+    weft_waker w = {0};
+    weft__spin_lock(&c->lock);
+    if (c->senders == 0)
+        weft__die("mpsc sender dropped twice");
+    bool last = --c->senders == 0;
+    if (last) { /* the receiver sees the end once it drained the ring */
+        w = c->rx_waker;
+        c->rx_waker = (weft_waker){0};
+    }
+    bool free_it = last && !c->rx_alive;
+    weft__spin_unlock(&c->lock);
+    weft_waker_wake(&w);
+    if (free_it)
+        destroy(c);
+}
+
+int weft_mpsc_try_send(weft_mpsc_tx *tx, const void *value) {
+    weft__mpsc *c = CH(tx);
+    weft_waker w = {0};
+    weft__spin_lock(&c->lock);
+    int rc = try_push(c, value, &w);
+    weft__spin_unlock(&c->lock);
+    weft_waker_wake(&w);
+    return rc;
+}
+
+bool weft_mpsc_is_closed(weft_mpsc_tx *tx) {
+    weft__mpsc *c = CH(tx);
+    weft__spin_lock(&c->lock);
+    bool closed = c->closed;
+    weft__spin_unlock(&c->lock);
+    return closed;
+}
+
+static weft_poll send_poll(weft_future *f, weft_context *cx, void *out) {
+    weft_mpsc_send_op *op = (weft_mpsc_send_op *)f;
+    weft__mpsc *c = CH(op->tx);
+    weft_waiter *n = &op->node;
+    weft_waker w = {0};
+    int rc = 0;
+    weft__spin_lock(&c->lock);
+    switch (n->weft__state) {
+    case WEFT__W_IDLE:
+        rc = try_push(c, op->value, &w);
+        if (rc == WEFT_EFULL) {
+            n->weft__waker = weft_waker_clone(cx->weft__waker);
+            weft__wl_push(&c->blocked, n);
+            weft__spin_unlock(&c->lock);
+            return WEFT_PENDING;
+        }
+        break;
+    case WEFT__W_QUEUED:
+        weft__waiter_set_waker(n, cx->weft__waker, &w);
+        weft__spin_unlock(&c->lock);
+        weft_waker_drop(&w);
+        return WEFT_PENDING;
+    case WEFT__W_GRANTED:
+        break;
+    default:
+        rc = WEFT_ECLOSED;
+        break;
+    }
+    n->weft__state = WEFT__W_IDLE;
+    weft__spin_unlock(&c->lock);
+    weft_waker_wake(&w);
+    f->resume = WEFT__DONE;
+    if (out)
+        *(int *)out = rc;
+    return WEFT_READY;
+}
+
+static void send_drop(weft_future *f) {
+    weft_mpsc_send_op *op = (weft_mpsc_send_op *)f;
+    weft_waiter *n = &op->node;
+    if (n->weft__state == WEFT__W_IDLE)
+        return;
+    weft__mpsc *c = CH(op->tx);
+    weft_waker old = {0};
+    weft__spin_lock(&c->lock);
+    if (n->weft__state == WEFT__W_QUEUED) {
+        weft__wl_remove(&c->blocked, n); /* nothing was sent */
+        old = n->weft__waker;
+        n->weft__waker = (weft_waker){0};
+    }
+    /* GRANTED: the value was queued whole before the drop. */
+    n->weft__state = WEFT__W_IDLE;
+    weft__spin_unlock(&c->lock);
+    weft_waker_drop(&old);
+}
+
+static const weft_future_vtable send_vt = {send_poll, send_drop, sizeof(weft_mpsc_send_op),
+                                           sizeof(int), "weft_mpsc_send", 0};
+
+weft_future *weft_mpsc_send_init(weft_mpsc_send_op *op, weft_mpsc_tx *tx, const void *value,
+                                 const char *site) {
+    weft_future_init(&op->base, &send_vt, site);
+    op->tx = tx;
+    op->value = value;
+    op->node = (weft_waiter){0};
+    return &op->base;
+}
+
+/* --------------------------------------------------------------- receiver */
+
+/* Fails every waiting sender; lock held on entry and return. */
+static void close_locked(weft__mpsc *c) {
+    c->closed = true;
+    weft__wl_wake_all(&c->lock, &c->blocked, WEFT__W_CLOSED);
+}
+
+void weft_mpsc_rx_close(weft_mpsc_rx *rx) {
+    weft__mpsc *c = CH(rx);
+    weft__spin_lock(&c->lock);
+    close_locked(c);
+    weft__spin_unlock(&c->lock);
+}
+
+void weft_mpsc_rx_drop(weft_mpsc_rx *rx) {
+    if (!rx)
+        return;
+    weft__mpsc *c = CH(rx);
+    weft__spin_lock(&c->lock);
+    close_locked(c);
+    c->rx_alive = false;
+    while (c->len) /* queued values are discarded (plain bytes) */
+        pop(c, NULL);
+    weft_waker w = c->rx_waker;
+    c->rx_waker = (weft_waker){0};
+    bool free_it = c->senders == 0;
+    weft__spin_unlock(&c->lock);
+    weft_waker_drop(&w);
+    if (free_it)
+        destroy(c);
+}
+
+size_t weft_mpsc_len(weft_mpsc_rx *rx) {
+    weft__mpsc *c = CH(rx);
+    weft__spin_lock(&c->lock);
+    size_t n = c->len;
+    weft__spin_unlock(&c->lock);
+    return n;
+}
+
+/* Takes one value; lock held.  A freed slot goes to the first waiting
+ * sender, whose waker lands in `*wake`. */
+static int take(weft__mpsc *c, void *dst, weft_waker *wake) {
+    if (c->len == 0)
+        return c->senders == 0 || c->closed ? WEFT_ECLOSED : WEFT_EAGAIN;
+    pop(c, dst);
+    weft_waiter *n = c->blocked.weft__head;
+    if (n) {
+        weft_mpsc_send_op *op = (weft_mpsc_send_op *)((char *)n - offsetof(weft_mpsc_send_op, node));
+        weft__wl_remove(&c->blocked, n);
+        push(c, op->value); /* bounded: the slot just freed, cannot fail */
+        *wake = n->weft__waker;
+        n->weft__waker = (weft_waker){0};
+        n->weft__state = WEFT__W_GRANTED;
+    }
+    return 0;
+}
+
+int weft_mpsc_try_recv(weft_mpsc_rx *rx, void *dst) {
+    weft__mpsc *c = CH(rx);
+    weft_waker w = {0};
+    weft__spin_lock(&c->lock);
+    int rc = take(c, dst, &w);
+    weft__spin_unlock(&c->lock);
+    weft_waker_wake(&w);
+    return rc;
+}
+
+static weft_poll recv_poll(weft_future *f, weft_context *cx, void *out) {
+    weft_mpsc_recv_op *op = (weft_mpsc_recv_op *)f;
+    weft__mpsc *c = CH(op->rx);
+    weft_waker w = {0};
+    weft__spin_lock(&c->lock);
+    int rc = take(c, op->dst, &w);
+    if (rc == WEFT_EAGAIN) {
+        if (!weft_waker_will_wake(&c->rx_waker, cx->weft__waker)) {
+            w = c->rx_waker;
+            c->rx_waker = weft_waker_clone(cx->weft__waker);
+        }
+        weft__spin_unlock(&c->lock);
+        weft_waker_drop(&w);
+        f->resume = 1; /* registered: the drop takes the waker back */
+        return WEFT_PENDING;
+    }
+    weft__spin_unlock(&c->lock);
+    weft_waker_wake(&w);
+    f->resume = WEFT__DONE;
+    if (out)
+        *(int *)out = rc;
+    return WEFT_READY;
+}
+
+/* A receive dropped while waiting takes its waker back, so the channel
+ * holds no reference on a task that stopped listening.  Nothing was taken
+ * from the ring, so nothing is lost. */
+static void recv_drop(weft_future *f) {
+    if (f->resume != 1)
+        return;
+    weft__mpsc *c = CH(((weft_mpsc_recv_op *)f)->rx);
+    weft__spin_lock(&c->lock);
+    weft_waker w = c->rx_waker;
+    c->rx_waker = (weft_waker){0};
+    weft__spin_unlock(&c->lock);
+    weft_waker_drop(&w);
+}
+
+static const weft_future_vtable recv_vt = {recv_poll, recv_drop, sizeof(weft_mpsc_recv_op), sizeof(int),
+                                           "weft_mpsc_recv", 0};
+
+weft_future *weft_mpsc_recv_init(weft_mpsc_recv_op *op, weft_mpsc_rx *rx, void *dst,
+                                 const char *site) {
+    weft_future_init(&op->base, &recv_vt, site);
+    op->rx = rx;
+    op->dst = dst;
+    return &op->base;
+}

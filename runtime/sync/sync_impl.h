@@ -1,0 +1,140 @@
+/* weft — the machinery the sync primitives share (private): the spin lock,
+ * the intrusive waiter FIFO and a batch of wakers woken after unlocking.
+ *
+ * Waiter states: IDLE (not in any list: the owning future may read and
+ * write the node freely), QUEUED (in the primitive's list: only touched
+ * under the primitive's lock), GRANTED / CLOSED (taken off the list by the
+ * waking side, which moved its waker out; the future observes the state
+ * under the lock at its next poll or drop).
+ */
+#ifndef WEFT_RUNTIME_SYNC_IMPL_H
+#define WEFT_RUNTIME_SYNC_IMPL_H
+
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "weft/sync.h"
+
+_Noreturn void weft__die(const char *msg);
+
+enum { WEFT__W_IDLE = 0, WEFT__W_QUEUED, WEFT__W_GRANTED, WEFT__W_CLOSED };
+
+/* ---------------------------------------------------------------- spin lock
+ * Test-and-test-and-set.  Sections are a handful of loads and stores, so
+ * spinning briefly beats a syscall; after a few rounds the waiter yields
+ * its CPU in case the holder was preempted. */
+static inline void weft__spin_init(weft__spin *l) { atomic_init(&l->weft__v, 0); }
+
+static inline void weft__spin_lock(weft__spin *l) {
+    if (!atomic_exchange_explicit(&l->weft__v, 1, memory_order_acquire))
+        return;
+    for (unsigned spins = 0;; spins++) {
+        while (atomic_load_explicit(&l->weft__v, memory_order_relaxed)) {
+            if (++spins > 64)
+                sched_yield();
+        }
+        if (!atomic_exchange_explicit(&l->weft__v, 1, memory_order_acquire))
+            return;
+    }
+}
+
+static inline void weft__spin_unlock(weft__spin *l) {
+    atomic_store_explicit(&l->weft__v, 0, memory_order_release);
+}
+
+/* ------------------------------------------------------------ waiter FIFO */
+static inline void weft__wl_push(weft__wlist *l, weft_waiter *w) {
+    w->weft__next = NULL;
+    w->weft__prev = l->weft__tail;
+    if (l->weft__tail)
+        l->weft__tail->weft__next = w;
+    else
+        l->weft__head = w;
+    l->weft__tail = w;
+    w->weft__state = WEFT__W_QUEUED;
+}
+
+static inline void weft__wl_remove(weft__wlist *l, weft_waiter *w) {
+    if (w->weft__prev)
+        w->weft__prev->weft__next = w->weft__next;
+    else
+        l->weft__head = w->weft__next;
+    if (w->weft__next)
+        w->weft__next->weft__prev = w->weft__prev;
+    else
+        l->weft__tail = w->weft__prev;
+    w->weft__prev = w->weft__next = NULL;
+}
+
+static inline bool weft__wl_empty(const weft__wlist *l) { return l->weft__head == NULL; }
+
+/* -------------------------------------------------------------- wake batch
+ * Wakers collected under a lock and woken after it: a waker may re-enter
+ * the primitive (or run the woken task inline on some scheduler). */
+#define WEFT__WAKE_BATCH 32
+typedef struct weft__wakes {
+    size_t n;
+    weft_waker w[WEFT__WAKE_BATCH];
+} weft__wakes;
+
+static inline bool weft__wakes_full(const weft__wakes *b) { return b->n == WEFT__WAKE_BATCH; }
+
+/* Takes w's waker into the batch and marks the waiter `state`. */
+static inline void weft__wakes_take(weft__wakes *b, weft_waiter *w, int state) {
+    b->w[b->n++] = w->weft__waker;
+    w->weft__waker = (weft_waker){0};
+    w->weft__state = state;
+}
+
+static inline void weft__wakes_run(weft__wakes *b) {
+    for (size_t i = 0; i < b->n; i++)
+        weft_waker_wake(&b->w[i]);
+    b->n = 0;
+}
+
+/* Pops every waiter, marking them `state`, waking in batches; the lock is
+ * held on entry and on return. */
+static inline void weft__wl_wake_all(weft__spin *lock, weft__wlist *l, int state) {
+    weft__wakes b = {0};
+    weft_waiter *w;
+    while ((w = l->weft__head)) {
+        weft__wl_remove(l, w);
+        weft__wakes_take(&b, w, state);
+        if (weft__wakes_full(&b)) {
+            weft__spin_unlock(lock);
+            weft__wakes_run(&b);
+            weft__spin_lock(lock);
+        }
+    }
+    weft__spin_unlock(lock);
+    weft__wakes_run(&b);
+    weft__spin_lock(lock);
+}
+
+/* Stores the context's waker in a queued waiter (under the lock); the one
+ * it replaces goes to `old`, to be dropped after unlocking. */
+static inline void weft__waiter_set_waker(weft_waiter *w, const weft_waker *cur, weft_waker *old) {
+    if (weft_waker_will_wake(&w->weft__waker, cur))
+        return;
+    *old = w->weft__waker;
+    w->weft__waker = weft_waker_clone(cur);
+}
+
+/* ---------------------------------------------------------------- memory */
+static inline void *weft__sync_default_alloc(void *ctx, size_t n) {
+    (void)ctx;
+    return malloc(n);
+}
+static inline void weft__sync_default_free(void *ctx, void *p, size_t n) {
+    (void)ctx;
+    (void)n;
+    free(p);
+}
+static inline weft_allocator weft__sync_allocator(const weft_allocator *a) {
+    if (a && a->alloc && a->free)
+        return *a;
+    return (weft_allocator){weft__sync_default_alloc, weft__sync_default_free, NULL};
+}
+
+#endif
