@@ -49,8 +49,8 @@ typedef struct weft__sched_ops {
 } weft__sched_ops;
 
 extern const weft__sched_ops weft__current_thread_ops;
-/* The deterministic simulator (sim/scheduler.c); NULL-free only when the
- * build has it (WEFT_HAVE_SIM). */
+/* The deterministic simulator (sim/scheduler.c); defined only in builds
+ * with the simulator (WEFT_HAVE_SIM). */
 extern const weft__sched_ops weft__sim_ops;
 
 /* The shared part of a runtime.  `weft_runtime` and `weft_handle` both point

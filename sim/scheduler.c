@@ -234,6 +234,8 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
             cx.weft__yielded = 0;
             if (weft_future_poll(f, &cx, out) == WEFT_READY)
                 break;
+            if (cx.weft__yielded && s->strategy == WEFT_SIM_PCT)
+                s->root_prio = s->low_prio--; /* as for a task: behind the others */
             continue;
         }
         weft__task *t = s->ready[i];
