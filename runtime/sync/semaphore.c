@@ -25,7 +25,8 @@ void weft_semaphore_destroy(weft_semaphore *s) {
 
 /* Hands free permits to the head waiters; lock held on entry and return. */
 static void serve(weft_semaphore *s) {
-    weft__wakes b = {0};
+    weft__wakes b;
+    b.n = 0; /* the array is filled before it is read */
     weft_waiter *w;
     while ((w = s->weft__waiters.weft__head) && w->weft__need <= s->weft__permits) {
         s->weft__permits -= w->weft__need;

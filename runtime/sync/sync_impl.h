@@ -96,7 +96,8 @@ static inline void weft__wakes_run(weft__wakes *b) {
 /* Pops every waiter, marking them `state`, waking in batches; the lock is
  * held on entry and on return. */
 static inline void weft__wl_wake_all(weft__spin *lock, weft__wlist *l, int state) {
-    weft__wakes b = {0};
+    weft__wakes b;
+    b.n = 0; /* the array is filled before it is read */
     weft_waiter *w;
     while ((w = l->weft__head)) {
         weft__wl_remove(l, w);
