@@ -72,10 +72,10 @@ typedef struct weft__wlist {
  * Fair: permits go to waiters in arrival order, a waiter wanting many
  * permits holds back the ones behind it (no barging), as tokio's. */
 typedef struct weft_semaphore {
-    weft__spin weft__lock;
+    _Atomic uint64_t weft__state; /* free permits << 2 | WAITERS | CLOSED */
+    weft__spin weft__lock;        /* guards the waiters and weft__held */
     weft__wlist weft__waiters;
-    size_t weft__permits; /* available, not yet handed to a waiter */
-    bool weft__closed;
+    size_t weft__held; /* permits set aside for the waiters */
 } weft_semaphore;
 
 /* The most permits a semaphore may hold. */
