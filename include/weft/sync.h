@@ -226,7 +226,11 @@ WEFT_EXTERN weft_future *weft_oneshot_recv_init(weft_oneshot_recv_op *op, weft_o
 typedef struct weft_mpsc_tx weft_mpsc_tx;
 typedef struct weft_mpsc_rx weft_mpsc_rx;
 
-/* capacity >= 1: a send waits while `capacity` values are queued. */
+/* capacity >= 1: a send waits while `capacity` values are queued.  The
+ * receiver takes up to min(capacity, 32) values out at once (and then reads
+ * them lock-free); their slots go back to the senders at once, so that many
+ * more values may be in flight towards the receiving task.  The receiver is
+ * used by one task (or thread) at a time. */
 WEFT_EXTERN int weft_mpsc_bounded(size_t elem_size, size_t capacity, const weft_allocator *alloc,
                                   weft_mpsc_tx **tx, weft_mpsc_rx **rx);
 WEFT_EXTERN int weft_mpsc_unbounded(size_t elem_size, const weft_allocator *alloc,
