@@ -336,6 +336,7 @@ static weft_poll send_poll(weft_future *f, weft_context *cx, void *out) {
         if (rc == WEFT_EFULL) {
             n->weft__waker = weft_waker_clone(cx->weft__waker);
             weft__wl_push(&c->blocked, n);
+            f->resume = QUEUED_ONCE; /* others may touch the node now */
             weft__spin_unlock(&c->lock);
             return WEFT_PENDING;
         }
@@ -363,8 +364,8 @@ static weft_poll send_poll(weft_future *f, weft_context *cx, void *out) {
 static void send_drop(weft_future *f) {
     weft_mpsc_send_op *op = (weft_mpsc_send_op *)f;
     weft_waiter *n = &op->node;
-    if (n->weft__state == WEFT__W_IDLE)
-        return;
+    if (f->resume != QUEUED_ONCE)
+        return; /* never queued, or done: nobody else touches the node */
     weft__mpsc *c = CH(op->tx);
     weft_waker old = {0};
     weft__spin_lock(&c->lock);

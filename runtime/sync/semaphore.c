@@ -189,10 +189,12 @@ static int acquire_slow(weft_acquire_op *op, weft_context *cx) {
     weft__wl_push(&s->weft__waiters, w);
     serve(s); /* permits may have come in meanwhile */
     int rc = SLOW;
-    if (w->weft__state == WEFT__W_GRANTED) { /* served at once: no wake needed */
+    if (w->weft__state == WEFT__W_GRANTED) /* served at once */
         w->weft__state = WEFT__W_IDLE;
+    if (w->weft__state == WEFT__W_IDLE)
         rc = TAKEN;
-    }
+    else
+        op->base.resume = QUEUED_ONCE; /* others may touch the node now */
     weft__spin_unlock(&s->weft__lock);
     return rc;
 }
@@ -202,7 +204,7 @@ static weft_poll acquire_poll(weft_future *f, weft_context *cx, void *out) {
     weft_semaphore *s = op->sem;
     weft_waiter *w = &op->node;
     int rc = 0;
-    if (w->weft__state == WEFT__W_IDLE) {
+    if (f->resume != QUEUED_ONCE) { /* the node is ours: never queued */
         int r = op->n > WEFT_SEMAPHORE_MAX_PERMITS ? CLOSED : take_fast(s, op->n);
         if (r == SLOW)
             r = acquire_slow(op, cx);
@@ -232,8 +234,8 @@ static weft_poll acquire_poll(weft_future *f, weft_context *cx, void *out) {
 static void acquire_drop(weft_future *f) {
     weft_acquire_op *op = (weft_acquire_op *)f;
     weft_waiter *w = &op->node;
-    if (w->weft__state == WEFT__W_IDLE)
-        return; /* never queued, or completed: nobody else touches it */
+    if (f->resume != QUEUED_ONCE)
+        return; /* never queued, or done: nobody else touches the node */
     weft_semaphore *s = op->sem;
     weft_waker old = {0};
     bool give_back = false;

@@ -20,6 +20,12 @@ _Noreturn void weft__die(const char *msg);
 
 enum { WEFT__W_IDLE = 0, WEFT__W_QUEUED, WEFT__W_GRANTED, WEFT__W_CLOSED };
 
+/* An op's `base.resume` once its node was queued: from then on its poll and
+ * drop read the node's state under the lock only (another thread may be
+ * granting it).  Hand-written ops use `resume` for nothing else; READY
+ * sets it to WEFT__DONE. */
+#define QUEUED_ONCE 1u
+
 /* ---------------------------------------------------------------- spin lock
  * Test-and-test-and-set.  Sections are a handful of loads and stores, so
  * spinning briefly beats a syscall; after a few rounds the waiter yields
