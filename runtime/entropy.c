@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/random.h>
 
+#include "weft/sim.h"
 #include "rt.h"
 
 static uint64_t splitmix64(uint64_t z) {
@@ -52,4 +53,11 @@ uint64_t weft_random_below(uint64_t n) {
         }
     }
     return (uint64_t)(m >> 64);
+}
+
+/* Fault points: never fire in production; a simulating runtime installs
+ * its `buggify` hook (weft/sim.h). */
+bool weft_buggify_at(const char *site, uint32_t percent) {
+    weft__rt *rt = weft__cur.rt;
+    return rt && rt->buggify && rt->buggify(rt, site, percent);
 }

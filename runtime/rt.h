@@ -49,6 +49,9 @@ typedef struct weft__sched_ops {
 } weft__sched_ops;
 
 extern const weft__sched_ops weft__current_thread_ops;
+/* The deterministic simulator (sim/scheduler.c); NULL-free only when the
+ * build has it (WEFT_HAVE_SIM). */
+extern const weft__sched_ops weft__sim_ops;
 
 /* The shared part of a runtime.  `weft_runtime` and `weft_handle` both point
  * at it; it is freed when its last reference goes (the runtime object, each
@@ -66,6 +69,9 @@ typedef struct weft__rt {
     /* Entropy: the scheduler may replace `random` (the simulator does). */
     uint64_t (*random)(struct weft__rt *rt);
     _Atomic uint64_t rng_counter; /* production stream: splitmix64 counter */
+    /* Fault points: NULL in production (never fire); the simulator decides
+     * per call site and run (weft_buggify_at). */
+    bool (*buggify)(struct weft__rt *rt, const char *site, uint32_t percent);
     weft__mutex depot_lock;  /* guards `depot` */
     struct weft__task_cache *depot; /* freed task blocks any thread may reuse */
     weft__mutex owned_lock; /* guards `owned` */

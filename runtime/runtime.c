@@ -62,6 +62,7 @@ void weft_builder_init(weft_builder *b, weft_flavor flavor) {
         .event_interval = 61,
         .global_queue_interval = 31,
         .allocator = {default_alloc, default_free, NULL},
+        .sim_pct_depth = 3,
     };
 }
 
@@ -69,6 +70,10 @@ static const weft__sched_ops *sched_for(weft_flavor f) {
     switch (f) {
     case WEFT_CURRENT_THREAD:
         return &weft__current_thread_ops;
+#ifdef WEFT_HAVE_SIM
+    case WEFT_SIM:
+        return &weft__sim_ops;
+#endif
     default:
         return NULL;
     }
@@ -88,6 +93,8 @@ int weft_runtime_new(const weft_builder *b, weft_runtime **out) {
         return WEFT_EINVAL;
     if (cfg.start_paused && !cfg.enable_time)
         return WEFT_EINVAL;
+    if (cfg.flavor == WEFT_SIM)
+        cfg.start_paused = cfg.enable_time; /* virtual time never follows the OS */
     const weft__sched_ops *ops = sched_for(cfg.flavor);
     if (!ops)
         return (unsigned)cfg.flavor <= WEFT_SIM ? WEFT_ENOTSUP : WEFT_EINVAL;
@@ -175,6 +182,11 @@ int weft_runtime_block_on(weft_runtime *r, weft_future *f, void *out) {
     if (atomic_load_explicit(&rt->shutdown, memory_order_acquire))
         return WEFT_ESHUTDOWN;
     int err = rt->sched->block_on(rt, f, out);
+    /* Refused (another thread drives the runtime) before its first poll:
+     * left untouched, as on ENESTED.  A future that failed with EBUSY was
+     * polled, and is dropped like any other. */
+    if (err == WEFT_EBUSY && !(f->flags & WEFT__F_POLLED))
+        return err;
     weft_future_drop(f);
     return err;
 }

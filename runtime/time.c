@@ -179,6 +179,8 @@ int weft_time_resume(void) {
     int err = current_driver(&d);
     if (err)
         return err;
+    if (d->rt->config.flavor == WEFT_SIM)
+        return WEFT_ENOTSUP; /* virtual time never follows the OS clock */
     weft__mutex_lock(&d->lock);
     if (d->paused) {
         d->offset_ns = (int64_t)d->paused_ns - (int64_t)(weft__os_now_ns() - d->origin_ns);

@@ -50,6 +50,11 @@ extern const weft_flavor wt_flavor_values[3];
 #define WT_FLAVORS(fn)                                                         \
     WT_ONE(fn, 0, "current_thread"), WT_ONE(fn, 1, "multi_thread"),            \
         WT_ONE(fn, 2, "sim")
+/* Tests whose point is other OS threads waking or entering the runtime:
+ * every flavor but the simulator, which is single-threaded by design (a
+ * wake from another thread is misuse there; test_sim.c checks it aborts). */
+#define WT_THREADED(fn)                                                        \
+    WT_ONE(fn, 0, "current_thread"), WT_ONE(fn, 1, "multi_thread")
 /* Only on current_thread (tests of things that are flavor independent). */
 #define WT_CT(fn) WT_ONE(fn, 0, "current_thread")
 

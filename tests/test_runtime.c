@@ -21,6 +21,11 @@
     } while (0)
 
 static weft_handle *H(wt_env *env) { return weft_runtime_handle(wt_rt(env)); }
+static uint64_t timers(wt_env *env) {
+    weft_runtime_stats st;
+    weft_handle_stats(H(env), &st);
+    return st.timers;
+}
 
 typedef struct counts {
     _Atomic int polls;
@@ -420,6 +425,109 @@ static void log_diag(void *ctx, const char *what, const char *site) {
     d->n++;
 }
 
+/* A task on one runtime spawns onto a second runtime, driven by another
+ * thread, and awaits the JoinHandle: the completion crosses runtimes and
+ * threads, and each runtime keeps its own tasks and memory. */
+typedef struct drive_b {
+    weft_runtime *rt;
+    gate *g;
+    int err;
+} drive_b;
+static void *drive_b_thread(void *arg) {
+    drive_b *d = arg;
+    gate_wait w = WEFT_NEW(gate_wait, .g = d->g);
+    d->err = weft_runtime_block_on(d->rt, &w.base, NULL);
+    return NULL;
+}
+
+typedef struct cross {
+    weft_future base;
+    weft_handle *other;
+    gate *stop;
+    weft_join_handle jh;
+    int v;
+    weft_handle *here;
+} cross;
+static weft_poll cross_poll(weft_future *f, weft_context *cx, void *out) {
+    cross *s = (cross *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    s->here = weft_handle_current();
+    assert_int_equal(weft_handle_spawn(s->other, &WEFT_NEW(value, .v = 99), &s->jh), 0);
+    WEFT_AWAIT(f, cx, weft_join(&s->jh), &s->v);
+    gate_open(s->stop);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(cross, cross_poll, NULL);
+
+static void spawn_onto_another_runtime(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    weft_runtime *b;
+    assert_int_equal(weft_runtime_new(&env->builder, &b), 0);
+    gate g;
+    gate_init(&g);
+    drive_b d = {b, &g, -1};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, drive_b_thread, &d), 0);
+    cross s = WEFT_NEW(cross, .other = weft_runtime_handle(b), .stop = &g);
+    wt_block_on(env, &s.base, NULL);
+    pthread_join(th, NULL);
+    assert_int_equal(d.err, 0);
+    assert_int_equal(s.v, 99);
+    assert_int_equal(weft_join_status(&s.jh), 0);
+    assert_ptr_equal(s.here, H(env));
+    weft_runtime_stats sa, sb;
+    weft_handle_stats(H(env), &sa);
+    weft_handle_stats(weft_runtime_handle(b), &sb);
+    assert_int_equal(sa.spawned, 0);
+    assert_int_equal(sb.spawned, 1);
+    assert_int_equal(sb.alive_tasks, 0);
+    weft_runtime_free(b);
+    gate_destroy(&g);
+}
+
+/* current_thread has one driver: a second block_on from another thread
+ * while the first runs is refused, and like a nested one it leaves the
+ * future untouched (not polled, not dropped, no "forgot to await"). */
+typedef struct second {
+    weft_runtime *rt;
+    gate *g;
+    value v;
+    int err, out;
+} second;
+static void *second_thread(void *arg) {
+    second *s = arg;
+    gate_wait_waiter(s->g); /* the first block_on is driving */
+    s->v = WEFT_NEW(value, .v = 5);
+    s->err = weft_runtime_block_on(s->rt, &s->v.base, &s->out);
+    gate_open(s->g);
+    return NULL;
+}
+
+static void second_block_on_is_busy(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    diag_log d = {0};
+    env->builder.on_diagnostic = log_diag;
+    env->builder.diagnostic_ctx = &d;
+    gate g;
+    gate_init(&g);
+    second s = {.rt = wt_rt(env), .g = &g, .err = 1, .out = -1};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, second_thread, &s), 0);
+    wt_block_on(env, &WEFT_NEW(gate_wait, .g = &g).base, NULL);
+    pthread_join(th, NULL);
+    assert_int_equal(s.err, WEFT_EBUSY);
+    assert_int_equal(s.out, -1);
+    assert_int_equal(s.v.base.flags & (WEFT__F_POLLED | WEFT__F_DROPPED), 0);
+    /* Still whole: it runs once the runtime is free. */
+    wt_block_on(env, &s.v.base, &s.out);
+    assert_int_equal(s.out, 5);
+    assert_int_equal(d.n, 0);
+    gate_destroy(&g);
+}
+
 /* --------------------------------------------------------------- shutdown */
 
 typedef struct until_polled {
@@ -506,6 +614,154 @@ static void spawn_after_shutdown(void **state) {
     assert_int_equal(env->diags, 0);
     weft_handle_release(h);
     wt_free_rt(env);
+}
+
+/* At shutdown, tasks that await each other, hold timers, and whose
+ * cleanup tries to spawn: every one is dropped once, the spawn is refused,
+ * nothing leaks. */
+typedef struct spawns_on_drop {
+    weft_future base;
+    counts *c;
+    int *err;
+    counts *child;
+} spawns_on_drop;
+static weft_poll spawns_on_drop_poll(weft_future *f, weft_context *cx, void *out) {
+    (void)cx;
+    (void)out;
+    atomic_fetch_add(&((spawns_on_drop *)f)->c->polls, 1);
+    return WEFT_PENDING;
+}
+static void spawns_on_drop_drop(weft_future *f) {
+    spawns_on_drop *s = (spawns_on_drop *)f;
+    atomic_fetch_add(&s->c->drops, 1);
+    *s->err = weft_spawn(&WEFT_NEW(forever, .c = s->child), NULL);
+}
+WEFT_FUTURE_DEFINE_VOID(spawns_on_drop, spawns_on_drop_poll, spawns_on_drop_drop);
+
+typedef struct waits_on {
+    weft_future base;
+    counts *c;
+    int depth;
+    weft_join_handle jh;
+    weft_sleep nap;
+} waits_on;
+static weft_poll waits_on_poll(weft_future *f, weft_context *cx, void *out);
+WEFT_FUTURE_DEFINE_VOID(waits_on, waits_on_poll, NULL);
+static weft_poll waits_on_poll(weft_future *f, weft_context *cx, void *out) {
+    waits_on *s = (waits_on *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    atomic_fetch_add(&s->c->polls, 1);
+    if (s->depth == 0) {
+        WEFT_AWAIT(f, cx, weft_sleep(&s->nap, WEFT_SECS(3600)), NULL);
+    } else {
+        assert_int_equal(weft_spawn(&WEFT_NEW(waits_on, .c = s->c, .depth = s->depth - 1), &s->jh),
+                         0);
+        WEFT_AWAIT(f, cx, weft_join(&s->jh), NULL);
+    }
+    WEFT_END(f);
+}
+
+static void shutdown_tangle(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    env->builder.start_paused = true;
+    diag_log d = {0};
+    env->builder.on_diagnostic = log_diag;
+    env->builder.diagnostic_ctx = &d;
+    weft_handle *h = H(env);
+    counts chain = {0}, sod = {0}, child = {0};
+    int err = 0;
+    assert_int_equal(weft_handle_spawn(h, &WEFT_NEW(waits_on, .c = &chain, .depth = 5), NULL), 0);
+    assert_int_equal(
+        weft_handle_spawn(h, &WEFT_NEW(spawns_on_drop, .c = &sod, .err = &err, .child = &child),
+                          NULL),
+        0);
+    /* Run until the whole chain waits and the hour-long timer is armed. */
+    wt_block_on(env, &WEFT_NEW(until_polled, .c = &chain, .n = 6).base, NULL);
+    wt_block_on(env, &WEFT_NEW(until_polled, .c = &sod, .n = 1).base, NULL);
+    weft_runtime_stats st;
+    weft_handle_stats(h, &st);
+    assert_int_equal(st.alive_tasks, 7);
+    assert_int_equal(st.timers, 1);
+    wt_free_rt(env);
+    assert_int_equal(err, WEFT_ESHUTDOWN);
+    assert_int_equal(atomic_load(&child.drops), 1);
+    assert_int_equal(atomic_load(&child.polls), 0);
+    assert_int_equal(atomic_load(&sod.drops), 1);
+    assert_int_equal(d.n, 7);
+}
+
+/* A plain thread sleeps through the handle of a paused runtime: the
+ * runtime's idle driver moves the clock to its timer, exactly. */
+typedef struct nap_fut {
+    weft_future base;
+    weft_duration d;
+    weft_instant start;
+    weft_sleep nap;
+} nap_fut;
+static weft_poll nap_fut_poll(weft_future *f, weft_context *cx, void *out) {
+    nap_fut *s = (nap_fut *)f;
+    WEFT_BEGIN(f);
+    s->start = weft_now();
+    WEFT_AWAIT(f, cx, weft_sleep(&s->nap, s->d), NULL);
+    WEFT_RETURN(f, out, weft_instant, weft_now());
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE(nap_fut, nap_fut_poll, NULL, weft_instant);
+
+typedef struct plain_nap {
+    weft_handle *h;
+    gate *g;
+    nap_fut fut;
+    weft_duration d;
+    int err;
+    weft_instant end;
+} plain_nap;
+static void *plain_nap_thread(void *arg) {
+    plain_nap *p = arg;
+    p->fut = WEFT_NEW(nap_fut, .d = p->d);
+    p->err = weft_handle_block_on(p->h, &p->fut.base, &p->end);
+    gate_open(p->g);
+    return NULL;
+}
+
+static void plain_thread_sleeps_on_paused_clock(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    env->builder.start_paused = true;
+    gate g;
+    gate_init(&g);
+    plain_nap p = {.h = H(env), .g = &g, .d = WEFT_MS(50)};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, plain_nap_thread, &p), 0);
+    wt_block_on(env, &WEFT_NEW(gate_wait, .g = &g).base, NULL);
+    pthread_join(th, NULL);
+    assert_int_equal(p.err, 0);
+    assert_int_equal(p.fut.start, 0);
+    assert_int_equal(p.end, WEFT_MS(50));
+    weft_runtime_stats st;
+    weft_handle_stats(H(env), &st);
+    assert_int_equal(st.timers, 0);
+    gate_destroy(&g);
+}
+
+/* The same on the real clock: the parked driver learns of the new timer
+ * (it was parked with no deadline) and fires it, never early. */
+static void plain_thread_sleeps_on_real_clock(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    gate g;
+    gate_init(&g);
+    plain_nap p = {.h = H(env), .g = &g, .d = WEFT_MS(5)};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, plain_nap_thread, &p), 0);
+    wt_block_on(env, &WEFT_NEW(gate_wait, .g = &g).base, NULL);
+    pthread_join(th, NULL);
+    assert_int_equal(p.err, 0);
+    assert_true(p.end >= p.fut.start + WEFT_MS(5));
+    assert_int_equal(timers(env), 0);
+    gate_destroy(&g);
 }
 
 /* ------------------------------------------------------------ diagnostics */
@@ -665,7 +921,7 @@ static void runtime_new_out_of_memory(void **state) {
     wt_env *env = WT_ENV(state);
     SKIP_IF_ABSENT(env);
     /* Every allocation runtime_new makes may fail; none may leak. */
-    for (long k = 1; k <= 16; k++) {
+    for (long k = 1; k <= 64; k++) {
         atomic_store(&env->fail_at, atomic_load(&env->allocs) + k);
         weft_runtime *rt = NULL;
         int err = weft_runtime_new(&env->builder, &rt);
@@ -726,6 +982,41 @@ static void runtime_stats(void **state) {
     assert_int_equal(st.live_allocs, atomic_load(&env->live));
 }
 
+/* ---------------------------------------------------------------- entropy */
+
+typedef struct draws {
+    weft_future base;
+    uint64_t a, b, below;
+    bool all_below;
+} draws;
+static weft_poll draws_poll(weft_future *f, weft_context *cx, void *out) {
+    draws *s = (draws *)f;
+    (void)cx;
+    (void)out;
+    s->a = weft_random_u64();
+    s->b = weft_random_u64();
+    s->all_below = true;
+    for (int i = 0; i < 1000; i++)
+        s->all_below &= weft_random_below(10) < 10;
+    s->below = weft_random_below(0) + weft_random_below(1);
+    return WEFT_READY;
+}
+WEFT_FUTURE_DEFINE_VOID(draws, draws_poll, NULL);
+
+static void random_numbers(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    draws s = WEFT_NEW(draws);
+    wt_block_on(env, &s.base, NULL);
+    assert_true(s.a != s.b); /* 2^-64 to fail by chance */
+    assert_true(s.all_below);
+    assert_int_equal(s.below, 0);
+    /* Outside a runtime too. */
+    assert_true(weft_random_u64() != weft_random_u64());
+    assert_int_equal(weft_random_below(1), 0);
+    assert_true(weft_random_below(3) < 3);
+}
+
 /* ------------------------------------------------------------- async main */
 
 typedef struct app {
@@ -760,6 +1051,30 @@ static void main_run(void **state) {
     assert_int_equal(weft_main_run(&b.base), 1);
 }
 
+/* A future that fails with WEFT_EBUSY is still dropped by block_on (it
+ * is no refusal). */
+typedef struct busy_fail {
+    weft_future base;
+    _Atomic int *drops;
+} busy_fail;
+static weft_poll busy_fail_poll(weft_future *f, weft_context *cx, void *out) {
+    WEFT_BEGIN(f);
+    WEFT_FAIL(f, cx, WEFT_EBUSY);
+    WEFT_RETURN(f, out, int, 0);
+    WEFT_END(f);
+}
+static void busy_fail_drop(weft_future *f) { atomic_fetch_add(((busy_fail *)f)->drops, 1); }
+WEFT_FUTURE_DEFINE(busy_fail, busy_fail_poll, busy_fail_drop, int);
+
+static void block_on_failing_with_ebusy_drops(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    _Atomic int drops = 0;
+    busy_fail b = WEFT_NEW(busy_fail, .drops = &drops);
+    assert_int_equal(weft_runtime_block_on(wt_rt(env), &b.base, NULL), WEFT_EBUSY);
+    assert_int_equal(atomic_load(&drops), 1);
+}
+
 /* block_on reports a WEFT_FAIL of its future. */
 static void block_on_reports_failure(void **state) {
     wt_env *env = WT_ENV(state);
@@ -781,18 +1096,25 @@ int main(void) {
         WT_FLAVORS(nested_block_on_refused),
         WT_FLAVORS(nested_block_on_in_task),
         WT_FLAVORS(handle_current),
-        WT_FLAVORS(spawn_from_other_thread_wakes_runtime),
-        WT_FLAVORS(spawn_storm_from_threads),
-        WT_FLAVORS(handle_block_on_from_plain_thread),
+        WT_THREADED(spawn_from_other_thread_wakes_runtime),
+        WT_THREADED(spawn_storm_from_threads),
+        WT_THREADED(handle_block_on_from_plain_thread),
+        WT_THREADED(plain_thread_sleeps_on_paused_clock),
+        WT_THREADED(spawn_onto_another_runtime),
+        WT_CT(second_block_on_is_busy),
+        WT_THREADED(plain_thread_sleeps_on_real_clock),
         WT_FLAVORS(shutdown_drops_pending_tasks),
         WT_FLAVORS(spawn_after_shutdown),
+        WT_FLAVORS(shutdown_tangle),
         WT_FLAVORS(forgot_to_await_reports_site),
         WT_CT(error_table),
         WT_FLAVORS(invalid_arguments),
         WT_FLAVORS(runtime_new_out_of_memory),
         WT_FLAVORS(runtime_stats),
+        WT_FLAVORS(random_numbers),
         WT_CT(main_run),
         WT_FLAVORS(block_on_reports_failure),
+        WT_FLAVORS(block_on_failing_with_ebusy_drops),
     };
     return WT_RUN("runtime", tests);
 }

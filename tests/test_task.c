@@ -400,6 +400,38 @@ static void abort_self_while_running(void **state) {
     assert_int_equal(atomic_load(&c.drops), 1);
 }
 
+/* Abort right after spawn, many times: on a scheduler with workers the
+ * abort races the task's completion.  Either outcome is fine, but it is
+ * one of them, whole: completed with its output, or cancelled without;
+ * the future is dropped exactly once either way. */
+static void abort_races_completion(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    enum { ROUNDS = 1000 };
+    counts c = {0};
+    int done = 0, cancelled = 0;
+    for (int i = 0; i < ROUNDS; i++) {
+        weft_join_handle jh;
+        assert_int_equal(weft_handle_spawn(H(env), &WEFT_NEW(maker, .seed = i, .c = &c), &jh), 0);
+        weft_join_abort(&jh);
+        triple out = {-1, 0, {0}};
+        int st = join_now(env, &jh, &out);
+        if (st == 0) {
+            assert_int_equal(out.a, i);
+            done++;
+        } else {
+            assert_int_equal(st, WEFT_ECANCELED);
+            assert_int_equal(out.a, -1);
+            cancelled++;
+        }
+        assert_int_equal(atomic_load(&c.drops), i + 1);
+    }
+    assert_int_equal(done + cancelled, ROUNDS);
+    assert_int_equal(atomic_load(&c.polls), done);
+    if (env->flavor != WEFT_MULTI_THREAD)
+        assert_int_equal(cancelled, ROUNDS); /* nothing ran before the abort */
+}
+
 /* ----------------------------------------------------------------- detach */
 
 typedef struct flagger {
@@ -541,6 +573,7 @@ static void join_is_finished(void **state) {
 
 typedef struct yielder {
     weft_future base;
+    bool macro; /* WEFT_YIELD instead of awaiting weft_yield_now */
     char name;
     char *log;
     _Atomic int *len;
@@ -553,7 +586,10 @@ static weft_poll yielder_poll(weft_future *f, weft_context *cx, void *out) {
     WEFT_BEGIN(f);
     for (s->i = 0; s->i < 3; s->i++) {
         s->log[atomic_fetch_add(s->len, 1)] = s->name;
-        WEFT_AWAIT(f, cx, weft_yield_now(&s->y), NULL);
+        if (s->macro)
+            WEFT_YIELD(f, cx);
+        else
+            WEFT_AWAIT(f, cx, weft_yield_now(&s->y), NULL);
     }
     WEFT_END(f);
 }
@@ -572,7 +608,8 @@ static weft_poll yield_root_poll(weft_future *f, weft_context *cx, void *out) {
     assert_int_equal(weft_spawn(&WEFT_NEW(yielder, .name = 'A', .log = s->log, .len = &s->len),
                                 &s->a),
                      0);
-    assert_int_equal(weft_spawn(&WEFT_NEW(yielder, .name = 'B', .log = s->log, .len = &s->len),
+    assert_int_equal(weft_spawn(&WEFT_NEW(yielder, .name = 'B', .macro = true, .log = s->log,
+                                          .len = &s->len),
                                 &s->b),
                      0);
     WEFT_AWAIT(f, cx, weft_join(&s->a), NULL);
@@ -715,6 +752,100 @@ static void many_tasks(void **state) {
     assert_int_equal(st.alive_tasks, 0);
     assert_true(st.polls >= MANY);
     free(s.jh);
+}
+
+/* ------------------------------------------------- task memory reuse */
+
+/* Futures of many sizes (one vtable per size), each checking its own
+ * payload and returning a checksum: task blocks are recycled between
+ * sizes without one task seeing another's bytes. */
+typedef struct blob {
+    weft_future base;
+    uint32_t n;
+    uint32_t seed;
+    uint8_t data[];
+} blob;
+enum { BLOB_SIZES = 24, BLOB_MAX = 3000 };
+static weft_future_vtable blob_vts[BLOB_SIZES];
+
+static uint64_t blob_sum(const blob *b) {
+    uint64_t h = 1469598103934665603ull;
+    for (uint32_t i = 0; i < b->n; i++)
+        h = (h ^ b->data[i]) * 1099511628211ull;
+    return h;
+}
+static weft_poll blob_poll(weft_future *f, weft_context *cx, void *out) {
+    blob *b = (blob *)f;
+    (void)cx;
+    for (uint32_t i = 0; i < b->n; i++)
+        if (b->data[i] != (uint8_t)(b->seed + i * 7))
+            fail_msg("task payload corrupted at byte %u", i);
+    *(uint64_t *)out = blob_sum(b);
+    return WEFT_READY;
+}
+
+enum { ROUNDS = 6, PER = 150 };
+typedef struct blob_round {
+    weft_future base;
+    blob *buf;
+    weft_handle *outside; /* spawn through this handle instead */
+    uint32_t x;
+    int i;
+    uint64_t got;
+    weft_join_handle jh[PER];
+    uint64_t want[PER];
+} blob_round;
+static weft_poll blob_round_poll(weft_future *f, weft_context *cx, void *out) {
+    blob_round *s = (blob_round *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    for (s->i = 0; s->i < PER; s->i++) {
+        s->x = s->x * 1103515245u + 12345u;
+        int k = (int)((s->x >> 16) % BLOB_SIZES);
+        uint32_t n = (uint32_t)(blob_vts[k].state_size - sizeof(blob));
+        s->buf->base = (weft_future){&blob_vts[k], NULL, NULL, 0, 0};
+        s->buf->n = n;
+        s->buf->seed = s->x;
+        for (uint32_t j = 0; j < n; j++)
+            s->buf->data[j] = (uint8_t)(s->x + j * 7);
+        s->want[s->i] = blob_sum(s->buf);
+        assert_int_equal(weft_spawn_at(s->outside, &s->buf->base, &s->jh[s->i], WEFT__SITE), 0);
+    }
+    for (s->i = 0; s->i < PER; s->i++) {
+        WEFT_AWAIT(f, cx, weft_join(&s->jh[s->i]), &s->got);
+        assert_int_equal(weft_join_status(&s->jh[s->i]), 0);
+        assert_true(s->got == s->want[s->i]);
+    }
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(blob_round, blob_round_poll, NULL);
+
+static void task_blocks_are_reused_safely(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    for (int k = 0; k < BLOB_SIZES; k++) {
+        uint32_t n = (uint32_t)(k * (BLOB_MAX / BLOB_SIZES) + k % 5);
+        blob_vts[k] = (weft_future_vtable){blob_poll, NULL, sizeof(blob) + n, sizeof(uint64_t),
+                                           "blob", 0};
+    }
+    blob *buf = malloc(sizeof(blob) + BLOB_MAX);
+    assert_non_null(buf);
+    uint32_t x = 7;
+    /* Spawned from inside (the driving thread's cache) and outside (the
+     * runtime's depot) in turn. */
+    for (int r = 0; r < ROUNDS; r++) {
+        blob_round *s = malloc(sizeof *s);
+        assert_non_null(s);
+        *s = WEFT_NEW(blob_round, .buf = buf, .x = x, .outside = r % 2 ? H(env) : NULL);
+        wt_block_on(env, &s->base, NULL);
+        x = s->x;
+        free(s);
+    }
+    free(buf);
+    weft_runtime_stats st;
+    weft_handle_stats(H(env), &st);
+    assert_int_equal(st.spawned, ROUNDS * PER);
+    assert_int_equal(st.alive_tasks, 0);
 }
 
 /* ----------------------------------------------------------- spawn errors */
@@ -916,6 +1047,7 @@ static void nested_async_functions(void **state) {
     /* The child is dropped when its await completes, before the parent
      * resumes; the parent is dropped when it completes. */
     assert_string_equal(s.log, "crp");
+    assert_int_equal(env->diags, 0);
 }
 
 typedef struct nest_abort {
@@ -956,6 +1088,132 @@ static void drop_parent_drops_child_first(void **state) {
     assert_int_equal(st.timers, 0);
 }
 
+/* ------------------------------------------------------ stale wakers */
+
+/* A block_on root that yields once: lets the ready tasks run a turn. */
+typedef struct one_turn {
+    weft_future base;
+    weft_yield_now y;
+} one_turn;
+static weft_poll probe_poll(weft_future *f, weft_context *cx, void *out) {
+    one_turn *s = (one_turn *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    WEFT_AWAIT(f, cx, weft_yield_now(&s->y), NULL);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(one_turn, probe_poll, NULL);
+
+/* Holds a clone of its task's waker somewhere the test can reach. */
+typedef struct waker_box {
+    weft_waker w;
+} waker_box;
+typedef struct parks {
+    weft_future base;
+    waker_box *box;
+    counts *c;
+} parks;
+static weft_poll parks_poll(weft_future *f, weft_context *cx, void *out) {
+    parks *s = (parks *)f;
+    (void)out;
+    atomic_fetch_add(&s->c->polls, 1);
+    weft_waker_set(&s->box->w, weft_cx_waker(cx));
+    return WEFT_PENDING;
+}
+static void parks_drop(weft_future *f) { atomic_fetch_add(&((parks *)f)->c->drops, 1); }
+WEFT_FUTURE_DEFINE_VOID(parks, parks_poll, parks_drop);
+
+static void wake_after_abort_is_safe(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    counts c = {0};
+    waker_box box = {{0}};
+    weft_join_handle jh;
+    assert_int_equal(weft_handle_spawn(H(env), &WEFT_NEW(parks, .box = &box, .c = &c), &jh), 0);
+    while (atomic_load(&c.polls) == 0)
+        wt_block_on(env, &WEFT_NEW(one_turn).base, NULL);
+    weft_join_abort(&jh);
+    assert_int_equal(join_now(env, &jh, NULL), WEFT_ECANCELED);
+    assert_int_equal(atomic_load(&c.drops), 1);
+    /* The task is gone but our waker still holds it: waking it (by
+     * reference, then by value) does nothing and frees it. */
+    weft_waker extra = weft_waker_clone(&box.w);
+    weft_waker_wake_by_ref(&box.w);
+    weft_waker_wake(&box.w);
+    assert_null(box.w.vt);
+    weft_waker_wake(&extra);
+    wt_block_on(env, &WEFT_NEW(one_turn).base, NULL);
+    assert_int_equal(atomic_load(&c.polls), 1);
+    weft_runtime_stats st;
+    weft_handle_stats(H(env), &st);
+    assert_int_equal(st.alive_tasks, 0);
+}
+
+/* Two pollers of one JoinHandle in turn: only the last one's waker is
+ * woken when the task completes. */
+typedef struct tally_waker {
+    _Atomic int wakes;
+} tally_waker;
+static const weft_waker_vtable tally_vt;
+static weft_waker tally_clone(const void *d) { return (weft_waker){d, &tally_vt}; }
+static void tally_wake(const void *d) { atomic_fetch_add(&((tally_waker *)d)->wakes, 1); }
+static void tally_drop(const void *d) { (void)d; }
+static const weft_waker_vtable tally_vt = {tally_clone, tally_wake, tally_wake, tally_drop};
+
+typedef struct swap_root {
+    weft_future base;
+    tally_waker a, b;
+    waker_box box;
+    counts c;
+    weft_join_handle jh;
+    int step;
+    weft_poll first, second, third;
+} swap_root;
+static weft_poll swap_root_poll(weft_future *f, weft_context *cx, void *out) {
+    swap_root *s = (swap_root *)f;
+    (void)out;
+    if (s->step == 0) {
+        assert_int_equal(weft_spawn(&WEFT_NEW(parks, .box = &s->box, .c = &s->c), &s->jh), 0);
+        s->step = 1;
+    }
+    if (s->step == 1) {
+        if (atomic_load(&s->c.polls) == 0) {
+            weft_yield_request(cx); /* let it run and park */
+            return WEFT_PENDING;
+        }
+        weft_context ca = *cx, cb = *cx;
+        weft_waker wa = {&s->a, &tally_vt}, wb = {&s->b, &tally_vt};
+        ca.weft__waker = &wa;
+        cb.weft__waker = &wb;
+        s->first = weft_future_poll(weft_join(&s->jh), &ca, NULL);
+        s->second = weft_future_poll(weft_join(&s->jh), &cb, NULL);
+        s->third = weft_future_poll(weft_join(&s->jh), &cb, NULL); /* same waker */
+        weft_join_abort(&s->jh);
+        s->step = 2;
+    }
+    if (atomic_load(&s->b.wakes) == 0) {
+        weft_yield_request(cx);
+        return WEFT_PENDING;
+    }
+    weft_waker_drop(&s->box.w);
+    return weft_future_poll(weft_join(&s->jh), cx, NULL);
+}
+WEFT_FUTURE_DEFINE_VOID(swap_root, swap_root_poll, NULL);
+
+static void join_waker_is_replaced(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    swap_root s = WEFT_NEW(swap_root);
+    wt_block_on(env, &s.base, NULL);
+    assert_int_equal(s.first, WEFT_PENDING);
+    assert_int_equal(s.second, WEFT_PENDING);
+    assert_int_equal(s.third, WEFT_PENDING);
+    assert_int_equal(atomic_load(&s.a.wakes), 0);
+    assert_int_equal(atomic_load(&s.b.wakes), 1);
+    assert_int_equal(weft_join_status(&s.jh), WEFT_ECANCELED);
+    assert_int_equal(atomic_load(&s.c.drops), 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         WT_FLAVORS(spawn_join_copies_output),
@@ -967,6 +1225,7 @@ int main(void) {
         WT_FLAVORS(abort_after_completion_is_noop),
         WT_FLAVORS(abort_from_another_task),
         WT_FLAVORS(abort_self_while_running),
+        WT_FLAVORS(abort_races_completion),
         WT_FLAVORS(detach_runs_to_completion),
         WT_FLAVORS(drop_handle_of_finished_task),
         WT_FLAVORS(double_join),
@@ -975,6 +1234,7 @@ int main(void) {
         WT_FLAVORS(yield_lets_others_run),
         WT_FLAVORS(spawn_inside_tasks),
         WT_FLAVORS(many_tasks),
+        WT_FLAVORS(task_blocks_are_reused_safely),
         WT_FLAVORS(spawn_polled_future_refused),
         WT_FLAVORS(spawn_moved_future_refused),
         WT_FLAVORS(spawn_bad_futures),
@@ -982,6 +1242,8 @@ int main(void) {
         WT_FLAVORS(spawn_out_of_memory),
         WT_FLAVORS(nested_async_functions),
         WT_FLAVORS(drop_parent_drops_child_first),
+        WT_FLAVORS(wake_after_abort_is_safe),
+        WT_FLAVORS(join_waker_is_replaced),
     };
     return WT_RUN("task", tests);
 }

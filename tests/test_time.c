@@ -84,6 +84,8 @@ static weft_poll multi_poll(weft_future *f, weft_context *cx, void *out) {
     for (int i = 0; i < m->n; i++) {
         if (m->done[i])
             continue;
+        /* The same context with this sleep's own waker (tests may reach
+         * the context's fields; futures use weft_cx_waker). */
         weft_context sub = *cx;
         weft_waker ww = {&m->w[i], &rec_vt};
         sub.weft__waker = &ww;
@@ -686,6 +688,69 @@ static void interval_bad_period(void **state) {
     assert_int_equal(weft_interval_init_at(&iv, 0, 0), WEFT_EINVAL);
 }
 
+/* A task waiting on an interval tick is aborted: its cleanup drops the
+ * interval (as documented), and the timer leaves the wheel. */
+typedef struct tick_forever {
+    weft_future base;
+    weft_interval iv;
+    _Atomic int *ticks;
+    weft_instant due;
+} tick_forever;
+static weft_poll tick_forever_poll(weft_future *f, weft_context *cx, void *out) {
+    tick_forever *s = (tick_forever *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    assert_int_equal(weft_interval_init(&s->iv, WEFT_MS(10)), 0);
+    for (;;) {
+        WEFT_AWAIT(f, cx, weft_interval_tick(&s->iv), &s->due);
+        atomic_fetch_add(s->ticks, 1);
+    }
+    WEFT_END(f);
+}
+static void tick_forever_drop(weft_future *f) {
+    tick_forever *s = (tick_forever *)f;
+    if (f->resume) /* the interval was set up */
+        weft_interval_drop(&s->iv);
+}
+WEFT_FUTURE_DEFINE_VOID(tick_forever, tick_forever_poll, tick_forever_drop);
+
+typedef struct abort_ticker {
+    weft_future base;
+    _Atomic int *ticks;
+    weft_join_handle jh;
+    weft_sleep nap;
+    uint64_t timers_before;
+} abort_ticker;
+static weft_poll abort_ticker_poll(weft_future *f, weft_context *cx, void *out) {
+    abort_ticker *s = (abort_ticker *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    assert_int_equal(weft_spawn(&WEFT_NEW(tick_forever, .ticks = s->ticks), &s->jh), 0);
+    WEFT_AWAIT(f, cx, weft_sleep(&s->nap, WEFT_MS(35)), NULL);
+    {
+        weft_runtime_stats st;
+        weft_handle_stats(weft_handle_current(), &st);
+        s->timers_before = st.timers;
+    }
+    weft_join_abort(&s->jh);
+    WEFT_AWAIT(f, cx, weft_join(&s->jh), NULL);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(abort_ticker, abort_ticker_poll, NULL);
+
+static void abort_task_waiting_on_interval(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    paused(env);
+    _Atomic int ticks = 0;
+    abort_ticker s = WEFT_NEW(abort_ticker, .ticks = &ticks);
+    wt_block_on(env, &s.base, NULL);
+    assert_int_equal(atomic_load(&ticks), 4); /* 0, 10, 20, 30 */
+    assert_int_equal(s.timers_before, 1);
+    assert_int_equal(weft_join_status(&s.jh), WEFT_ECANCELED);
+    assert_int_equal(timers(env), 0);
+}
+
 /* ------------------------------------------------- sleeps leave the wheel */
 
 typedef struct drop_arm {
@@ -797,6 +862,117 @@ static void sleep_reset_earlier_and_later(void **state) {
     assert_int_equal(t.own_end, WEFT_MS(255));
 }
 
+/* ------------------------------------------------- made outside a runtime */
+
+/* Futures made before the runtime runs them take "now" at their first
+ * poll: a duration counts from there. */
+static void futures_made_outside_start_at_first_poll(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    paused(env);
+    assert_int_equal(nap_for(env, WEFT_MS(10)), WEFT_MS(10));
+
+    weft_sleep nap;
+    weft_sleep(&nap, WEFT_MS(5)); /* outside: no clock yet */
+    wt_block_on(env, &nap.base, NULL);
+    assert_int_equal(nap_for(env, 0), WEFT_MS(15));
+
+    _Atomic int drops = 0;
+    counted_nap inner = WEFT_NEW(counted_nap, .d = WEFT_MS(30), .value = 1, .drops = &drops);
+    weft_timeout to;
+    weft_timeout(&to, WEFT_MS(8), &inner.base);
+    int out = -1;
+    wt_block_on(env, &to.base, &out);
+    assert_int_equal(weft_timeout_status(&to), WEFT_ETIMEDOUT);
+    assert_int_equal(weft_timeout_elapsed(&to), WEFT_MS(8));
+    assert_int_equal(nap_for(env, 0), WEFT_MS(23));
+    assert_int_equal(atomic_load(&drops), 1);
+    assert_int_equal(out, -1);
+}
+
+typedef struct tick_n {
+    weft_future base;
+    weft_interval *iv;
+    int n, i;
+    weft_instant due[8], now[8];
+    weft_duration advance_after_2; /* then reset the interval */
+} tick_n;
+static weft_poll tick_n_poll(weft_future *f, weft_context *cx, void *out) {
+    tick_n *s = (tick_n *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    for (s->i = 0; s->i < s->n; s->i++) {
+        WEFT_AWAIT(f, cx, weft_interval_tick(s->iv), &s->due[s->i]);
+        s->now[s->i] = weft_now();
+        if (s->i == 1 && s->advance_after_2) {
+            assert_int_equal(weft_time_advance(s->advance_after_2), 0);
+            weft_interval_reset(s->iv);
+        }
+    }
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(tick_n, tick_n_poll, NULL);
+
+static void interval_made_outside_and_reset(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    paused(env);
+    assert_int_equal(nap_for(env, WEFT_MS(7)), WEFT_MS(7));
+    weft_interval iv;
+    assert_int_equal(weft_interval_init(&iv, WEFT_MS(10)), 0); /* outside */
+    tick_n s = WEFT_NEW(tick_n, .iv = &iv, .n = 3);
+    wt_block_on(env, &s.base, NULL);
+    assert_int_equal(s.due[0], WEFT_MS(7)); /* first tick at the first poll */
+    assert_int_equal(s.due[1], WEFT_MS(17));
+    assert_int_equal(s.due[2], WEFT_MS(27));
+    assert_int_equal(s.now[2], WEFT_MS(27));
+    weft_interval_drop(&iv);
+    assert_int_equal(timers(env), 0);
+
+    /* reset: the next tick is one period after the reset. */
+    weft_interval iv2;
+    assert_int_equal(weft_interval_init(&iv2, WEFT_MS(10)), 0);
+    tick_n t = WEFT_NEW(tick_n, .iv = &iv2, .n = 4, .advance_after_2 = WEFT_MS(3));
+    wt_block_on(env, &t.base, NULL);
+    static const int due[] = {27, 37, 50, 60};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(t.due[i], WEFT_MS(due[i]));
+    assert_int_equal(t.now[2], WEFT_MS(50));
+    weft_interval_drop(&iv2);
+}
+
+static void timeout_zero(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    paused(env);
+    _Atomic int drops = 0;
+    timeout_root s = WEFT_NEW(timeout_root, .limit = 0, .out = -1);
+    s.inner = WEFT_NEW(counted_nap, .d = WEFT_MS(1), .drops = &drops);
+    wt_block_on(env, &s.base, NULL);
+    assert_int_equal(weft_timeout_status(&s.to), WEFT_ETIMEDOUT);
+    assert_int_equal(weft_timeout_elapsed(&s.to), 0);
+    assert_int_equal(s.end, 0);
+    assert_int_equal(atomic_load(&drops), 1);
+    /* An inner future that is ready at once wins even a zero timeout. */
+    timeout_root t = WEFT_NEW(timeout_root, .limit = 0, .out = -1);
+    t.inner = WEFT_NEW(counted_nap, .d = 0, .value = 4, .drops = &drops);
+    wt_block_on(env, &t.base, NULL);
+    assert_int_equal(weft_timeout_status(&t.to), 0);
+    assert_int_equal(t.out, 4);
+    assert_int_equal(atomic_load(&drops), 2);
+}
+
+/* On the real clock a timer may fire late but never early. */
+static void real_clock_sleep_never_early(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    napper s = WEFT_NEW(napper, .d = WEFT_MS(3));
+    weft_instant end = 0;
+    wt_block_on(env, &s.base, &end);
+    assert_true(end >= s.start + WEFT_MS(3));
+    assert_int_equal(timers(env), 0);
+}
+
 /* ------------------------------------------------------------ test clock */
 
 static void test_clock_outside_runtime(void **state) {
@@ -837,15 +1013,17 @@ static void test_clock_pause_advance_resume(void **state) {
     SKIP_IF_ABSENT(env);
     clock_ops s = WEFT_NEW(clock_ops);
     wt_block_on(env, &s.base, NULL);
-    assert_int_equal(s.adv_running, WEFT_EINVAL);
+    /* The simulator's clock is virtual: paused from the start, never resumed. */
+    bool sim = env->flavor == WEFT_SIM;
+    assert_int_equal(s.adv_running, sim ? 0 : WEFT_EINVAL);
     assert_int_equal(s.pause, 0);
     assert_true(s.paused_after);
     assert_int_equal(s.adv_neg, WEFT_EINVAL);
     assert_int_equal(s.adv, 0);
     assert_int_equal(s.after - s.before, WEFT_MS(5)); /* exact while paused */
-    assert_int_equal(s.resume, 0);
-    assert_false(s.resumed_after);
-    assert_int_equal(s.resume_again, 0);
+    assert_int_equal(s.resume, sim ? WEFT_ENOTSUP : 0);
+    assert_true(s.resumed_after == sim);
+    assert_int_equal(s.resume_again, sim ? WEFT_ENOTSUP : 0);
 }
 
 typedef struct no_time_ops {
@@ -872,6 +1050,44 @@ static void test_clock_without_time(void **state) {
     assert_int_equal(s.pause, WEFT_ENOTSUP);
     assert_int_equal(s.resume, WEFT_ENOTSUP);
     assert_int_equal(s.advance, WEFT_ENOTSUP);
+}
+
+/* Pausing a running clock: an idle runtime then jumps to its timers (a
+ * deadline rounds up to the next millisecond), and resuming continues
+ * from the paused reading. */
+typedef struct pause_mid {
+    weft_future base;
+    weft_instant t0, t1, t2;
+    int pause, resume;
+    weft_sleep nap;
+} pause_mid;
+static weft_poll pause_mid_poll(weft_future *f, weft_context *cx, void *out) {
+    pause_mid *s = (pause_mid *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    s->pause = weft_time_pause();
+    s->t0 = weft_now();
+    WEFT_AWAIT(f, cx, weft_sleep(&s->nap, WEFT_SECS(3600)), NULL);
+    s->t1 = weft_now();
+    s->resume = weft_time_resume();
+    s->t2 = weft_now();
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(pause_mid, pause_mid_poll, NULL);
+
+static void pause_running_clock_then_resume(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    uint64_t w0 = wall_ns();
+    pause_mid s = WEFT_NEW(pause_mid);
+    wt_block_on(env, &s.base, NULL);
+    assert_int_equal(s.pause, 0);
+    /* The simulator's clock is virtual for good: it refuses to resume. */
+    assert_int_equal(s.resume, env->flavor == WEFT_SIM ? WEFT_ENOTSUP : 0);
+    assert_true(s.t1 >= s.t0 + WEFT_SECS(3600));
+    assert_true(s.t1 < s.t0 + WEFT_SECS(3600) + WEFT_MS(1));
+    assert_true(s.t2 >= s.t1); /* monotonic across resume */
+    assert_true(wall_ns() - w0 < WEFT_SECS(1));
 }
 
 /* advance fires the timers now due, in deadline order, at once. */
@@ -937,11 +1153,17 @@ int main(void) {
         WT_FLAVORS(interval_missed_skip),
         WT_CT(interval_bad_period),
         WT_FLAVORS(dropping_sleep_disarms),
+        WT_FLAVORS(abort_task_waiting_on_interval),
         WT_FLAVORS(sleep_reset_earlier_and_later),
+        WT_FLAVORS(futures_made_outside_start_at_first_poll),
+        WT_FLAVORS(interval_made_outside_and_reset),
+        WT_FLAVORS(timeout_zero),
+        WT_FLAVORS(real_clock_sleep_never_early),
         WT_CT(test_clock_outside_runtime),
         WT_FLAVORS(test_clock_pause_advance_resume),
         WT_FLAVORS(test_clock_without_time),
         WT_FLAVORS(advance_fires_due_timers_in_order),
+        WT_FLAVORS(pause_running_clock_then_resume),
     };
     return WT_RUN("time", tests);
 }

@@ -114,6 +114,8 @@ WEFT_EXTERN void weft_interval_drop(weft_interval *iv);
 /* Freezes the clock.  WEFT_ENORUNTIME outside a runtime, WEFT_ENOTSUP on a
  * runtime without time. */
 WEFT_EXTERN int weft_time_pause(void);
+/* Lets the clock follow the OS clock again.  WEFT_ENOTSUP under the
+ * simulator, whose time is always virtual. */
 WEFT_EXTERN int weft_time_resume(void);
 /* Moves a paused clock forward by `d` and fires the timers now due, in
  * deadline order.  WEFT_EINVAL when the clock is not paused or d < 0. */

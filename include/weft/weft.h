@@ -315,6 +315,13 @@ typedef struct weft_builder {
     weft_allocator allocator;    /* default malloc/free */
     weft_diag_fn on_diagnostic;  /* default: print to stderr in debug builds */
     void *diagnostic_ctx;
+    /* sim (see weft/sim.h) */
+    uint64_t sim_seed;           /* fixes every choice of the run (default 0) */
+    int sim_strategy;            /* WEFT_SIM_RANDOM (default) or WEFT_SIM_PCT */
+    uint32_t sim_pct_depth;      /* PCT: d, so d-1 priority change points (3) */
+    uint64_t sim_max_steps;      /* livelock past this many steps (0: none) */
+    int64_t sim_max_time;        /* livelock past this virtual time, ns (0: none) */
+    const char *sim_trace_path;  /* write the trace as text here (NULL: none) */
 } weft_builder;
 
 WEFT_EXTERN void weft_builder_init(weft_builder *b, weft_flavor flavor);
@@ -322,8 +329,9 @@ WEFT_EXTERN void weft_builder_init(weft_builder *b, weft_flavor flavor);
 WEFT_EXTERN int weft_runtime_new(const weft_builder *b, weft_runtime **out);
 /* Runs `fut` (polled in place, never copied) to completion on this thread,
  * driving the runtime's tasks and timers meanwhile.  Output goes to `out`.
- * Returns 0, WEFT_ENESTED inside a running runtime (the future is left
- * untouched), WEFT_ESHUTDOWN, or the failure code set by WEFT_FAIL. */
+ * Returns 0, WEFT_ENESTED inside a running runtime, WEFT_EBUSY when another
+ * thread drives this current_thread runtime (in both cases the future is
+ * left untouched), WEFT_ESHUTDOWN, or the failure code set by WEFT_FAIL. */
 WEFT_EXTERN int weft_runtime_block_on(weft_runtime *rt, weft_future *fut, void *out);
 /* Borrowed: valid until weft_runtime_free. */
 WEFT_EXTERN weft_handle *weft_runtime_handle(weft_runtime *rt);

@@ -1,0 +1,179 @@
+/* weft — the deterministic simulator.
+ *
+ * A sim runtime (flavor WEFT_SIM) runs every task on the thread that calls
+ * block_on and takes every decision from one seed:
+ *  - which ready task runs next (uniform random, or PCT);
+ *  - virtual time: starts at 0, moves only when nothing is ready, then
+ *    jumps to the next timer (equal deadlines fire in insertion order);
+ *  - weft_random_* (a seeded stream);
+ *  - fault points (WEFT_BUGGIFY).
+ * Every decision is an event folded into a rolling XXH3 hash, the run's
+ * fingerprint; the same seed gives the same fingerprint on every build.
+ *
+ * A run fails as a deadlock when tasks are blocked, no timer is pending and
+ * block_on's future has not finished (WEFT_EDEADLOCK, naming the blocked
+ * tasks and their spawn sites), and as a livelock past sim_max_steps or
+ * sim_max_time (WEFT_ELIVELOCK).  Waking a sim task from another OS thread
+ * is misuse and aborts with a one-line reason.
+ *
+ * Tests: declare an async test body and run it over many seeds with
+ * WEFT_SIM_TEST (below).  Environment, read by the sweep only:
+ *   WEFT_SEEDS=n            seeds per sweep (default 100)
+ *   WEFT_SEED=s             run just seed s (a replay)
+ *   WEFT_SEED_BASE=b        first seed of the sweep (shard a sweep: b, b+n..)
+ *   WEFT_SIM_STRATEGY=pct   PCT instead of uniform random
+ *   WEFT_TRACE=path         write each run's events as text, one per line ("-": stderr)
+ *   WEFT_CHECK_DETERMINISM=1  run each seed twice, compare fingerprints
+ *   WEFT_SEEDS_DIR=dir      where regression seeds live (see seeds/README)
+ */
+#ifndef WEFT_SIM_H
+#define WEFT_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "weft/export.h"
+#include "weft/time.h"
+#include "weft/weft.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Scheduling strategies (weft_builder.sim_strategy). */
+enum {
+    WEFT_SIM_RANDOM = 0, /* each step picks uniformly among the ready tasks */
+    WEFT_SIM_PCT = 1,    /* random priorities, d-1 change points (PCT) */
+};
+
+/* ------------------------------------------------------------ fault points
+ *
+ * WEFT_BUGGIFY() is false in production (and everywhere outside a sim
+ * runtime).  Under the simulator each call site is switched on for the
+ * whole run with a seeded probability (25%), and an enabled site then fires
+ * with a seeded probability on each evaluation (25%, or `percent` with
+ * WEFT_BUGGIFY_P): FoundationDB's two stages.  A firing is a trace event.
+ * Build with -DWEFT_NO_BUGGIFY to compile every site to `false`.
+ *
+ *   if (WEFT_BUGGIFY()) delay = WEFT_SECS(2);   // rare slow path, in tests
+ */
+WEFT_EXTERN bool weft_buggify_at(const char *site, uint32_t percent);
+#ifdef WEFT_NO_BUGGIFY
+#define WEFT_BUGGIFY() false
+#define WEFT_BUGGIFY_P(percent) false
+#else
+#define WEFT_BUGGIFY() weft_buggify_at(WEFT__SITE, 25)
+#define WEFT_BUGGIFY_P(percent) weft_buggify_at(WEFT__SITE, (percent))
+#endif
+
+/* --------------------------------------------------------- run inspection */
+
+/* The run's fingerprint so far: the rolling XXH3 of every event.  0 for a
+ * runtime that is not a simulation. */
+WEFT_EXTERN uint64_t weft_sim_fingerprint(weft_handle *h);
+/* Scheduling steps taken so far (a step polls one task or the root). */
+WEFT_EXTERN uint64_t weft_sim_steps(weft_handle *h);
+/* Events folded into the fingerprint so far. */
+WEFT_EXTERN uint64_t weft_sim_events(weft_handle *h);
+/* The first failure of the run ("deadlock: ...", an assertion), or NULL. */
+WEFT_EXTERN const char *weft_sim_failure(weft_handle *h);
+
+/* Writes a line of text into the running simulation's trace (when it is
+ * traced), between the events: for the application to annotate a run.  Not
+ * hashed; a no-op outside a traced simulation. */
+WEFT_EXTERN void weft_sim_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Fails the running simulation (the first failure wins; block_on then
+ * returns WEFT_EFAILED).  Outside a simulation it prints the message. */
+WEFT_EXTERN void weft_sim_fail_at(const char *site, const char *what);
+
+/* In an async function: fails the run and the task when `cond` is false. */
+#define WEFT_SIM_ASSERT(f, cx, cond)                                           \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            weft_sim_fail_at(WEFT__SITE, "assertion failed: " #cond);          \
+            WEFT_FAIL((f), (cx), WEFT_EFAILED);                                \
+        }                                                                      \
+    } while (0)
+
+/* ------------------------------------------------------------ the harness */
+
+/* One simulation test: a future type, made fresh for every seed. */
+typedef struct weft_sim_test {
+    const char *name;
+    void (*make)(weft_future *slot); /* writes a new body future into `slot` */
+    size_t size;                     /* sizeof the body's state struct */
+    const char *seeds_dir;           /* where <name>.txt lives, or NULL */
+} weft_sim_test;
+
+/* What one seed did. */
+typedef struct weft_sim_result {
+    uint64_t seed;
+    int err;              /* 0: passed */
+    uint64_t fingerprint;
+    uint64_t steps;
+    uint64_t events;
+    weft_instant end_time; /* virtual time at the end */
+    char failure[1024];
+} weft_sim_result;
+
+/* Runs the test once with the builder's seed and options (a WEFT_SIM
+ * builder; NULL for the defaults with seed 0). */
+WEFT_EXTERN int weft_sim_run(const weft_sim_test *t, const weft_builder *b,
+                             weft_sim_result *r);
+/* The sweep: replays the test's seeds file, then WEFT_SEEDS seeds (or just
+ * WEFT_SEED), prints one line per failing seed with the command that
+ * replays it, and a summary.  Returns the number of failing seeds. */
+WEFT_EXTERN int weft_sim_sweep(const weft_sim_test *t);
+
+#ifdef WEFT_SIM_SEEDS_DIR
+#define WEFT__SIM_SEEDS_DIR WEFT_SIM_SEEDS_DIR
+#else
+#define WEFT__SIM_SEEDS_DIR NULL
+#endif
+
+/* What a failing sweep does: cmocka's fail_msg when cmocka.h came first. */
+#ifndef WEFT_SIM_ON_FAILURE
+#ifdef fail_msg
+#define WEFT_SIM_ON_FAILURE(name, n) fail_msg("%s: %d failing seed(s)", (name), (n))
+#else
+#define WEFT_SIM_ON_FAILURE(name, n) weft__sim_abort((name), (n))
+#endif
+#endif
+WEFT_EXTERN _Noreturn void weft__sim_abort(const char *name, int failures);
+
+/* Declares `static void name(void **state)`, a cmocka test that sweeps the
+ * async body `type` (a future type made with WEFT_FUTURE_DEFINE*, built
+ * with WEFT_NEW(type) for each seed):
+ *
+ *   WEFT_SIM_TEST(transfer_keeps_money, bank_test)
+ *   ...  cmocka_unit_test(transfer_keeps_money)  ...
+ */
+#define WEFT_SIM_TEST(name, type)                                              \
+    static void name##__make(weft_future *slot) { *(type *)slot = WEFT_NEW(type); } \
+    static void name(void **state) {                                           \
+        (void)state;                                                           \
+        static const weft_sim_test name##__test = {#name, name##__make,         \
+                                                   sizeof(type),               \
+                                                   WEFT__SIM_SEEDS_DIR};       \
+        int name##__failed = weft_sim_sweep(&name##__test);                    \
+        if (name##__failed)                                                    \
+            WEFT_SIM_ON_FAILURE(#name, name##__failed);                        \
+    }
+
+/* For a test program's main: `--test NAME` runs only that test (the replay
+ * line uses it).  Needs cmocka.h included before this header. */
+#ifdef fail_msg
+static inline void weft_sim_test_args(int argc, char **argv) {
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--test") == 0)
+            cmocka_set_test_filter(argv[i + 1]);
+}
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif

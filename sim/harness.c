@@ -1,0 +1,386 @@
+/* weft — the simulation test harness: run an async test body over many
+ * seeds, replay the regression seeds first, print a replay line for every
+ * failing seed and a summary; optionally check determinism by running each
+ * seed twice.
+ *
+ * Seeds share nothing: each gets a fresh runtime and a fresh body, so a
+ * sweep can be split into shards (WEFT_SEED_BASE) across processes.
+ */
+#include <ctype.h>
+#include <signal.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sim.h"
+
+/* ------------------------------------------------------------ the options */
+
+typedef struct sweep_opts {
+    uint64_t seeds;      /* WEFT_SEEDS */
+    uint64_t base;       /* WEFT_SEED_BASE */
+    bool one;            /* WEFT_SEED given */
+    uint64_t seed;
+    int strategy;        /* WEFT_SIM_STRATEGY */
+    const char *trace;   /* WEFT_TRACE */
+    bool check;          /* WEFT_CHECK_DETERMINISM */
+    bool quiet;          /* WEFT_SIM_QUIET: no summary line */
+} sweep_opts;
+
+static bool env_u64(const char *name, uint64_t *out) {
+    const char *v = getenv(name);
+    if (!v || !*v)
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 0);
+    if (errno || *end) {
+        fprintf(stderr, "weft-sim: ignoring %s=%s (not a number)\n", name, v);
+        return false;
+    }
+    *out = x;
+    return true;
+}
+
+static sweep_opts read_opts(void) {
+    sweep_opts o = {.seeds = 100};
+    env_u64("WEFT_SEEDS", &o.seeds);
+    env_u64("WEFT_SEED_BASE", &o.base);
+    o.one = env_u64("WEFT_SEED", &o.seed);
+    const char *st = getenv("WEFT_SIM_STRATEGY");
+    o.strategy = st && strcmp(st, "pct") == 0 ? WEFT_SIM_PCT : WEFT_SIM_RANDOM;
+    o.trace = getenv("WEFT_TRACE");
+    if (o.trace && !*o.trace)
+        o.trace = NULL;
+    const char *c = getenv("WEFT_CHECK_DETERMINISM");
+    o.check = c && *c && strcmp(c, "0") != 0;
+    const char *q = getenv("WEFT_SIM_QUIET");
+    o.quiet = q && *q && strcmp(q, "0") != 0;
+    return o;
+}
+
+/* How this program was started (for the replay line): argv[0] as given. */
+static void program_name(char *buf, size_t n) {
+    snprintf(buf, n, "./test");
+    FILE *f = fopen("/proc/self/cmdline", "r");
+    if (!f)
+        return;
+    size_t got = fread(buf, 1, n - 1, f);
+    fclose(f);
+    buf[got < n ? got : n - 1] = 0;
+    if (!buf[0])
+        snprintf(buf, n, "./test");
+    else if (!strchr(buf, '/') && strlen(buf) + 3 <= n) {
+        memmove(buf + 2, buf, strlen(buf) + 1);
+        memcpy(buf, "./", 2);
+    }
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ------------------------------------------------------------- one seed */
+
+static void builder_for(weft_builder *b, const sweep_opts *o, uint64_t seed) {
+    weft_builder_init(b, WEFT_SIM);
+    b->sim_seed = seed;
+    b->sim_strategy = o->strategy;
+    b->sim_max_steps = 1000000;
+    b->sim_max_time = WEFT_SECS(86400);
+    b->sim_trace_path = o->trace;
+}
+
+/* Every seed's runtime allocates through this wrapper around the
+ * builder's allocator, so a run that leaks fails. */
+typedef struct counting {
+    weft_allocator inner;
+    long live;
+} counting;
+
+static void *counting_alloc(void *ctx, size_t size) {
+    counting *c = ctx;
+    void *p = c->inner.alloc(c->inner.ctx, size);
+    c->live += p != NULL;
+    return p;
+}
+
+static void counting_free(void *ctx, void *p, size_t size) {
+    counting *c = ctx;
+    if (!p)
+        return;
+    c->live--;
+    c->inner.free(c->inner.ctx, p, size);
+}
+
+/* Runs one seed; with `events` the run's events are handed back (the
+ * caller frees them). */
+static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_result *r,
+                    weft__sim_event **events, size_t *nevents) {
+    *r = (weft_sim_result){.seed = given->sim_seed};
+    counting count = {given->allocator, 0};
+    weft_builder cfg = *given, *b = &cfg;
+    cfg.allocator = (weft_allocator){counting_alloc, counting_free, &count};
+    weft_runtime *rt;
+    int err = weft_runtime_new(b, &rt);
+    if (err) {
+        r->err = err;
+        snprintf(r->failure, sizeof r->failure, "cannot build a sim runtime: %s",
+                 weft_strerror(err));
+        return err;
+    }
+    weft__sim *s = weft__sim_of((weft__rt *)rt);
+    s->record = events != NULL;
+    /* 16-aligned storage for the body, which may hold anything */
+    size_t size = (t->size + 15u) & ~(size_t)15u;
+    weft_future *body = aligned_alloc(16, size);
+    if (!body) {
+        weft_runtime_free(rt);
+        r->err = WEFT_ENOMEM;
+        return WEFT_ENOMEM;
+    }
+    memset(body, 0, size);
+    t->make(body);
+    err = weft_runtime_block_on(rt, body, NULL);
+    if (!err && s->fail_code)
+        err = s->fail_code;
+    r->err = err;
+    r->fingerprint = weft__sim_digest(s);
+    r->steps = s->steps;
+    r->events = s->nevents;
+    weft__tls saved = weft__cur;
+    weft__cur = (weft__tls){.rt = (weft__rt *)rt};
+    r->end_time = weft_now();
+    weft__cur = saved;
+    if (s->fail_code)
+        snprintf(r->failure, sizeof r->failure, "%s", s->failure);
+    else if (err)
+        snprintf(r->failure, sizeof r->failure, "the test body failed: %s", weft_err_name(err));
+    if (events) {
+        *events = s->events;
+        *nevents = s->nevents;
+        s->events = NULL;
+        s->ev_cap = 0;
+    }
+    weft_runtime_free(rt);
+    free(body);
+    if (count.live && !err) {
+        err = r->err = WEFT_EFAILED;
+        snprintf(r->failure, sizeof r->failure,
+                 "leak: %ld allocation(s) outlived the runtime (a body that stops early "
+                 "must drop what it holds: JoinHandles, futures)",
+                 count.live);
+    }
+    return err;
+}
+
+int weft_sim_run(const weft_sim_test *t, const weft_builder *b, weft_sim_result *r) {
+    weft_builder def;
+    if (!b) {
+        weft_builder_init(&def, WEFT_SIM);
+        b = &def;
+    }
+    if (!t || !r || !t->make || b->flavor != WEFT_SIM)
+        return WEFT_EINVAL;
+    return run_seed(t, b, r, NULL, NULL);
+}
+
+/* Runs the seed twice, recording; false (with a report) on a mismatch. */
+static bool check_determinism(const weft_sim_test *t, const weft_builder *b, weft_sim_result *r) {
+    weft__sim_event *e1, *e2;
+    size_t n1, n2;
+    weft_sim_result r2;
+    weft_builder quiet = *b;
+    quiet.sim_trace_path = NULL;
+    run_seed(t, &quiet, r, &e1, &n1);
+    run_seed(t, b, &r2, &e2, &n2);
+    bool same = r->fingerprint == r2.fingerprint && n1 == n2;
+    if (!same) {
+        size_t i = 0;
+        while (i < n1 && i < n2 && e1[i].kind == e2[i].kind && e1[i].a == e2[i].a &&
+               e1[i].b == e2[i].b)
+            i++;
+        char l1[768] = "(no event: the run ended)", l2[768] = "(no event: the run ended)";
+        if (i < n1)
+            weft__sim_format(&e1[i], l1, sizeof l1);
+        if (i < n2)
+            weft__sim_format(&e2[i], l2, sizeof l2);
+        fprintf(stderr,
+                "weft-sim: NONDETERMINISTIC seed=%" PRIu64 ": fingerprints %016" PRIx64
+                " and %016" PRIx64 " differ first at event %zu\n  run 1: %s\n  run 2: %s\n",
+                r->seed, r->fingerprint, r2.fingerprint, i, l1, l2);
+        r->err = WEFT_EFAILED;
+        snprintf(r->failure, sizeof r->failure, "nondeterministic: first differing event %zu", i);
+    }
+    free(e1);
+    free(e2);
+    return same;
+}
+
+/* ------------------------------------------------------------- the sweep */
+
+typedef struct sweep {
+    const weft_sim_test *t;
+    sweep_opts o;
+    char prog[512];
+    uint64_t ran, failed, from_file;
+} sweep;
+
+/* ------------------------------------------------------------- crashes
+ *
+ * A seed that crashes the process (an abort from weft__die, a segfault from
+ * a use-after-free the schedule exposed) still prints its replay line: the
+ * sweep notes the seed before running it, and a handler for the fatal
+ * signals writes the line (write(2) only) and re-raises.  Signal dispositions are
+ * process-wide; the sweep restores the previous ones when it ends. */
+
+static const int fatal_signals[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+#define NFATAL (sizeof fatal_signals / sizeof fatal_signals[0])
+static const sweep *crash_sweep;            /* the sweep running, or NULL */
+static volatile uint64_t crash_seed;        /* the seed running */
+
+static void put_str(const char *s) {
+    ssize_t n = write(2, s, strlen(s));
+    (void)n;
+}
+
+static void put_u64(uint64_t v) {
+    char d[24];
+    int i = (int)sizeof d;
+    d[--i] = 0;
+    do
+        d[--i] = (char)('0' + v % 10);
+    while ((v /= 10) && i > 0);
+    put_str(d + i);
+}
+
+static void on_fatal(int sig) {
+    const sweep *sw = crash_sweep;
+    if (sw) {
+        uint64_t seed = crash_seed;
+        put_str("\nweft-sim: CRASH ");
+        put_str(sw->t->name);
+        put_str(" seed=");
+        put_u64(seed);
+        put_str(" (the process died in this seed) replay: WEFT_SEED=");
+        put_u64(seed);
+        put_str(sw->o.strategy == WEFT_SIM_PCT ? " WEFT_SIM_STRATEGY=pct " : " ");
+        put_str(sw->prog);
+        put_str(" --test ");
+        put_str(sw->t->name);
+        put_str("\n");
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void crash_arm(const sweep *sw, struct sigaction *saved) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < NFATAL; i++)
+        sigaction(fatal_signals[i], &sa, &saved[i]);
+    crash_sweep = sw;
+}
+
+static void crash_disarm(struct sigaction *saved) {
+    crash_sweep = NULL;
+    for (size_t i = 0; i < NFATAL; i++)
+        sigaction(fatal_signals[i], &saved[i], NULL);
+}
+
+static void run_and_report(sweep *sw, uint64_t seed, const char *note) {
+    weft_builder b;
+    builder_for(&b, &sw->o, seed);
+    crash_seed = seed;
+    weft_sim_result r;
+    if (sw->o.check)
+        check_determinism(sw->t, &b, &r);
+    else
+        run_seed(sw->t, &b, &r, NULL, NULL);
+    sw->ran++;
+    if (!r.err)
+        return;
+    sw->failed++;
+    if (sw->failed > 20 && !sw->o.one)
+        return; /* the summary still counts them */
+    fprintf(stderr,
+            "weft-sim: FAIL %s seed=%" PRIu64 "%s%s fingerprint=%016" PRIx64 " (%s)"
+            " replay: WEFT_SEED=%" PRIu64 "%s %s --test %s\n",
+            sw->t->name, seed, note ? " from seeds file: " : "", note ? note : "",
+            r.fingerprint, r.failure, seed,
+            sw->o.strategy == WEFT_SIM_PCT ? " WEFT_SIM_STRATEGY=pct" : "", sw->prog,
+            sw->t->name);
+}
+
+/* Replays <seeds_dir>/<name>.txt: "seed  note" per line, '#' comments. */
+static void replay_file(sweep *sw) {
+    const char *dir = getenv("WEFT_SEEDS_DIR");
+    if (!dir || !*dir)
+        dir = sw->t->seeds_dir;
+    if (!dir)
+        return;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.txt", dir, sw->t->name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        char *p = line;
+        while (isspace((unsigned char)*p))
+            p++;
+        if (!*p || *p == '#')
+            continue;
+        char *end;
+        errno = 0;
+        unsigned long long seed = strtoull(p, &end, 0);
+        if (errno || end == p) {
+            fprintf(stderr, "weft-sim: %s: bad line: %s", path, line);
+            continue;
+        }
+        while (isspace((unsigned char)*end))
+            end++;
+        end[strcspn(end, "\n")] = 0;
+        sw->from_file++;
+        run_and_report(sw, seed, *end ? end : "(no note)");
+    }
+    fclose(f);
+}
+
+int weft_sim_sweep(const weft_sim_test *t) {
+    if (!t || !t->make)
+        return 1;
+    sweep sw = {.t = t, .o = read_opts()};
+    program_name(sw.prog, sizeof sw.prog);
+    double start = now_s();
+    struct sigaction saved[NFATAL];
+    crash_arm(&sw, saved);
+    if (sw.o.one) {
+        run_and_report(&sw, sw.o.seed, NULL);
+    } else {
+        replay_file(&sw);
+        for (uint64_t i = 0; i < sw.o.seeds; i++)
+            run_and_report(&sw, sw.o.base + i, NULL);
+    }
+    crash_disarm(saved);
+    double secs = now_s() - start;
+    if (!sw.o.quiet || sw.failed)
+        fprintf(stderr,
+                "weft-sim: %s: %" PRIu64 " seed(s) run (%" PRIu64 " from seeds file), %" PRIu64
+                " failed, %.3f s, %.0f seeds/s%s\n",
+                t->name, sw.ran, sw.from_file, sw.failed, secs,
+                secs > 0 ? (double)sw.ran / secs : 0.0,
+                sw.o.check ? ", determinism checked" : "");
+    return sw.failed > (uint64_t)INT32_MAX ? INT32_MAX : (int)sw.failed;
+}
+
+_Noreturn void weft__sim_abort(const char *name, int failures) {
+    fprintf(stderr, "weft-sim: %s: %d failing seed(s)\n", name, failures);
+    exit(1);
+}

@@ -1,0 +1,73 @@
+/* weft — PCT (probabilistic concurrency testing, Burckhardt et al. 2010),
+ * as shuttle does it: every task gets a random priority when spawned; each
+ * step runs the ready task of highest priority; at d-1 seeded change points
+ * the task chosen at that step drops to a low priority (below every initial
+ * one).  A task that yields drops below every other task too, so a spin
+ * loop that yields cannot starve the task it waits for.
+ *
+ * Priorities live in the task's `sched_data` word; block_on's future has
+ * its own (`root_prio`).  A pick scans the ready set: O(ready).
+ *
+ * Change points are drawn log-uniformly (up to 64 << 7 steps) because a
+ * seed's run length is not known in advance and seeds share nothing.
+ */
+#include "sim.h"
+
+#define INITIAL_BASE (UINT64_C(1) << 62) /* initial priorities: [2^62, 2^63) */
+
+static uint64_t prio_of(weft__task *t) { return (uint64_t)(uintptr_t)t->sched_data; }
+static void set_prio(weft__task *t, uint64_t p) { t->sched_data = (void *)(uintptr_t)p; }
+
+static uint64_t initial_prio(weft__sim *s) {
+    return INITIAL_BASE + (weft__sim_next(s) >> 2);
+}
+
+void weft__pct_init(weft__sim *s) {
+    s->nchange = s->depth > 1 ? s->depth - 1 : 0;
+    for (uint32_t i = 0; i < s->nchange; i++)
+        s->change[i] = 1 + weft__sim_below(s, UINT64_C(64) << weft__sim_below(s, 8));
+    s->root_prio = initial_prio(s);
+    s->low_prio = INITIAL_BASE - 1;
+}
+
+void weft__pct_on_ready(weft__sim *s, weft__task *t, int hint) {
+    if (hint == WEFT__SCHED_SPAWN)
+        set_prio(t, initial_prio(s));
+    else if (hint == WEFT__SCHED_YIELD)
+        set_prio(t, s->low_prio--);
+}
+
+/* The index of the highest priority candidate; index nready is the root. */
+static size_t best(weft__sim *s, size_t candidates) {
+    size_t at = 0;
+    uint64_t top = 0;
+    for (size_t i = 0; i < s->nready; i++) {
+        uint64_t p = prio_of(s->ready[i]);
+        if (p > top || (p == top && s->ready[i]->id < s->ready[at]->id)) {
+            top = p;
+            at = i;
+        }
+    }
+    if (candidates > s->nready && (s->root_prio > top || s->nready == 0))
+        at = s->nready;
+    return at;
+}
+
+size_t weft__pct_pick(weft__sim *s, size_t candidates) {
+    size_t at = best(s, candidates);
+    for (uint32_t i = 0; i < s->nchange; i++) {
+        if (s->change[i] != s->steps)
+            continue;
+        /* Change point i: the chosen one drops to priority i + 1. */
+        uint64_t p = i + 1;
+        if (at == s->nready) {
+            s->root_prio = p;
+            weft__sim_ev(s, WEFT__EV_PRIO, 0, p, NULL);
+        } else {
+            set_prio(s->ready[at], p);
+            weft__sim_ev(s, WEFT__EV_PRIO, s->ready[at]->id, p, NULL);
+        }
+        at = best(s, candidates);
+    }
+    return at;
+}

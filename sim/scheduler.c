@@ -1,0 +1,333 @@
+/* weft — the sim scheduler: one thread, seeded choice among ready tasks,
+ * virtual time, deadlock and livelock detection.
+ *
+ * The ready set is an array; a step draws an index (uniform, or by PCT
+ * priority) and swap-removes it, so a uniform pick is O(1).  block_on's own
+ * future is one more candidate, so the root interleaves with the tasks it
+ * spawned.  A yield is only a scheduling point here: the yielding task is
+ * ready again at once (PCT lowers its priority), which lets the sim explore
+ * orders a FIFO queue never produces.
+ *
+ * Time: the runtime's clock is paused (start_paused) at 0.  When nothing is
+ * ready the clock jumps to the next timer and fires it; with no timer the
+ * run is a deadlock.  Wakes only ever come from this thread: a wake from
+ * another OS thread is misuse and aborts.
+ */
+#include <string.h>
+
+#include "sim.h"
+
+/* ------------------------------------------------------------ the stream */
+
+static uint64_t splitmix(uint64_t *x) {
+    uint64_t z = (*x += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+static void seed_stream(weft__sim *s, uint64_t seed) {
+    uint64_t x = seed;
+    for (int i = 0; i < 4; i++)
+        s->rng[i] = splitmix(&x);
+}
+
+/* rt->random under the simulator: the seeded stream, every draw traced. */
+static uint64_t sim_random(weft__rt *rt) {
+    weft__sim *s = weft__sim_of(rt);
+    uint64_t v = weft__sim_next(s);
+    weft__sim_ev(s, WEFT__EV_RANDOM, v, 0, NULL);
+    return v;
+}
+
+/* ------------------------------------------------------------- readiness */
+
+static _Noreturn void foreign_wake(void) {
+    weft__die("a task of a sim runtime was woken from another OS thread: the simulator "
+              "is single-threaded; wake it from its own tasks");
+}
+
+/* Wakes must come from the sim's own thread: while it drives, that is one
+ * thread-local load; otherwise (spawns before block_on, shutdown) compare
+ * thread ids. */
+static inline void check_thread(weft__sim *s) {
+    if (__builtin_expect(weft__cur.worker == s, 1))
+        return;
+    if (!pthread_equal(pthread_self(), s->owner))
+        foreign_wake();
+}
+
+static void push_ready(weft__sim *s, weft__task *t) {
+    if (s->nready == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        weft__task **a = weft__alloc(s->rt, cap * sizeof *a);
+        if (!a)
+            weft__die("sim: out of memory growing the ready set");
+        if (s->nready)
+            memcpy(a, s->ready, s->nready * sizeof *a);
+        weft__free(s->rt, s->ready, s->cap * sizeof *a);
+        s->ready = a;
+        s->cap = cap;
+    }
+    s->ready[s->nready++] = t;
+}
+
+static void sim_schedule(weft__rt *rt, weft__task *t, int hint) {
+    weft__sim *s = weft__sim_of(rt);
+    check_thread(s);
+    if (hint == WEFT__SCHED_SPAWN)
+        weft__sim_ev(s, WEFT__EV_SPAWN, t->id, 0, t->site);
+    else if (hint == WEFT__SCHED_YIELD)
+        weft__sim_ev(s, WEFT__EV_YIELD, t->id, 0, NULL);
+    else
+        weft__sim_ev(s, WEFT__EV_WAKE, t->id,
+                     s->in_advance ? WEFT__CAUSE_TIMER : WEFT__CAUSE_TASK, NULL);
+    if (s->strategy == WEFT_SIM_PCT)
+        weft__pct_on_ready(s, t, hint);
+    push_ready(s, t);
+}
+
+static void sim_unpark(weft__rt *rt) {
+    check_thread(weft__sim_of(rt));
+}
+
+/* The root waker points at the scheduler, which outlives every block_on. */
+static weft_waker root_clone(const void *data);
+static void root_wake(const void *data) {
+    weft__sim *s = (weft__sim *)data;
+    check_thread(s);
+    if (!s->root_ready)
+        weft__sim_ev(s, WEFT__EV_WAKE, 0, s->in_advance ? WEFT__CAUSE_TIMER : WEFT__CAUSE_TASK,
+                     NULL);
+    s->root_ready = true;
+}
+static void root_drop(const void *data) { (void)data; }
+static const weft_waker_vtable root_vt = {root_clone, root_wake, root_wake, root_drop};
+static weft_waker root_clone(const void *data) { return (weft_waker){data, &root_vt}; }
+
+/* --------------------------------------------------------------- liveness */
+
+/* Nothing is ready: jump to the next timer.  False when there is none. */
+static bool advance(weft__sim *s, int *err) {
+    weft__rt *rt = s->rt;
+    if (!rt->time || weft__time_count(rt) == 0)
+        return false;
+    s->in_advance = true;
+    bool fired = weft__time_auto_advance(rt);
+    s->in_advance = false;
+    weft_instant now = weft_now();
+    weft__sim_ev(s, WEFT__EV_TIME, now, 0, NULL);
+    if (s->max_time && now > s->max_time) {
+        weft__sim_set_failure(s, WEFT_ELIVELOCK,
+                              "livelock: virtual time %.3f s passed the limit of %.3f s",
+                              (double)now / 1e9, (double)s->max_time / 1e9);
+        *err = WEFT_ELIVELOCK;
+    }
+    return fired;
+}
+
+/* Appends the blocked tasks (id, future, spawn site) to the failure text. */
+static void deadlock(weft__sim *s, weft_future *root) {
+    char buf[sizeof s->failure];
+    size_t n = 0;
+    int blocked = 0;
+    n += (size_t)snprintf(buf + n, sizeof buf - n, "root %s (%s)",
+                          root->vt->name ? root->vt->name : "future",
+                          root->site ? root->site : "?");
+    weft__rt *rt = s->rt;
+    weft__mutex_lock(&rt->owned_lock);
+    weft__owned *lists[2] = {&rt->owned, &s->owned};
+    for (int l = 0; l < 2; l++)
+        for (weft__task *t = lists[l]->head; t; t = t->owned_next) {
+            blocked++;
+            if (n < sizeof buf - 1) {
+                weft_future *f = weft__task_future(t);
+                n += (size_t)snprintf(buf + n, sizeof buf - n, "; task %llu %s spawned at %s",
+                                      (unsigned long long)t->id,
+                                      f->vt->name ? f->vt->name : "future",
+                                      t->site ? t->site : "?");
+            }
+        }
+    weft__mutex_unlock(&rt->owned_lock);
+    weft__sim_set_failure(s, WEFT_EDEADLOCK,
+                          "deadlock at %.3f s after %llu steps: %d task(s) blocked, no timer "
+                          "pending: %s",
+                          (double)weft_now() / 1e9, (unsigned long long)s->steps, blocked, buf);
+}
+
+/* --------------------------------------------------------------- the loop */
+
+static size_t pick(weft__sim *s, size_t candidates) {
+    if (s->strategy == WEFT_SIM_PCT)
+        return weft__pct_pick(s, candidates);
+    return candidates == 1 ? 0 : (size_t)weft__sim_below(s, candidates);
+}
+
+static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
+    weft__sim *s = weft__sim_of(rt);
+    if (s->driving)
+        return WEFT_EBUSY;
+    s->driving = true;
+    s->owner = pthread_self();
+    weft__cur = (weft__tls){rt, s, &s->cache, &s->owned};
+    weft_waker w = {s, &root_vt};
+    weft_context cx = {&w, rt, 0, 0};
+    int err = 0;
+    s->root_ready = true;
+    for (;;) {
+        if (s->fail_code) {
+            err = s->fail_code;
+            break;
+        }
+        size_t candidates = s->nready + (s->root_ready ? 1 : 0);
+        if (candidates == 0) {
+            if (advance(s, &err)) {
+                if (err)
+                    break;
+                continue;
+            }
+            deadlock(s, f);
+            err = WEFT_EDEADLOCK;
+            break;
+        }
+        if (s->max_steps && s->steps >= s->max_steps) {
+            weft__sim_set_failure(s, WEFT_ELIVELOCK,
+                                  "livelock: %llu steps without finishing (limit), at %.3f s",
+                                  (unsigned long long)s->steps, (double)weft_now() / 1e9);
+            err = WEFT_ELIVELOCK;
+            break;
+        }
+        s->steps++;
+        size_t i = pick(s, candidates);
+        if (i == s->nready) { /* the root */
+            weft__sim_ev(s, WEFT__EV_PICK, 0, candidates, NULL);
+            s->root_ready = false;
+            s->current = 0;
+            cx.weft__yielded = 0;
+            if (weft_future_poll(f, &cx, out) == WEFT_READY)
+                break;
+            continue;
+        }
+        weft__task *t = s->ready[i];
+        s->ready[i] = s->ready[--s->nready];
+        weft__sim_ev(s, WEFT__EV_PICK, t->id, candidates, NULL);
+        s->current = t->id;
+        s->polls += weft__task_run(t);
+    }
+    s->current = 0;
+    weft__cur = (weft__tls){0};
+    s->driving = false;
+    return err ? err : cx.weft__fail;
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+static int sim_create(weft__rt *rt, const weft_builder *b) {
+    if (b->sim_strategy != WEFT_SIM_RANDOM && b->sim_strategy != WEFT_SIM_PCT)
+        return WEFT_EINVAL;
+    if (b->sim_max_time < 0 || b->sim_pct_depth > 16)
+        return WEFT_EINVAL;
+    weft__sim *s = weft__alloc(rt, sizeof *s);
+    if (!s)
+        return WEFT_ENOMEM;
+    memset(s, 0, sizeof *s);
+    s->rt = rt;
+    weft__sim_hash_init(s);
+    s->owner = pthread_self();
+    s->seed = b->sim_seed;
+    seed_stream(s, b->sim_seed);
+    s->strategy = b->sim_strategy;
+    s->depth = b->sim_pct_depth ? b->sim_pct_depth : 1;
+    s->max_steps = b->sim_max_steps;
+    s->max_time = (uint64_t)b->sim_max_time;
+    rt->sched_data = s;
+    s->cap = 64; /* made now, so spawns allocate nothing but their tasks */
+    s->ready = weft__alloc(rt, s->cap * sizeof *s->ready);
+    if (!s->ready) {
+        rt->sched_data = NULL;
+        weft__free(rt, s, sizeof *s);
+        return WEFT_ENOMEM;
+    }
+    if (b->sim_trace_path) {
+        int err = weft__sim_trace_open(s, b->sim_trace_path);
+        if (err) {
+            rt->sched_data = NULL;
+            weft__free(rt, s->ready, s->cap * sizeof *s->ready);
+            weft__free(rt, s, sizeof *s);
+            return err;
+        }
+    }
+    if (s->strategy == WEFT_SIM_PCT)
+        weft__pct_init(s);
+    rt->random = sim_random;
+    rt->buggify = weft__sim_buggify;
+    return 0;
+}
+
+static void sim_shutdown(weft__rt *rt) {
+    weft__sim *s = weft__sim_of(rt);
+    weft__owned_shutdown(rt, &s->owned);
+    while (s->nready)
+        weft__task_unref(s->ready[--s->nready]);
+}
+
+static void sim_destroy(weft__rt *rt) {
+    weft__sim *s = weft__sim_of(rt);
+    if (!s)
+        return;
+    weft__sim_trace_close(s);
+    weft__task_cache_clear(rt, &s->cache);
+    weft__free(rt, s->ready, s->cap * sizeof *s->ready);
+    free(s->events);
+    rt->sched_data = NULL;
+    weft__free(rt, s, sizeof *s);
+}
+
+static void sim_stats(weft__rt *rt, weft_runtime_stats *out) { out->polls += weft__sim_of(rt)->polls; }
+
+const weft__sched_ops weft__sim_ops = {
+    .name = "sim",
+    .create = sim_create,
+    .schedule = sim_schedule,
+    .block_on = sim_block_on,
+    .unpark = sim_unpark,
+    .shutdown = sim_shutdown,
+    .destroy = sim_destroy,
+    .stats = sim_stats,
+};
+
+/* ------------------------------------------------------------ inspection */
+
+static weft__sim *sim_of_handle(weft_handle *h) {
+    weft__rt *rt = (weft__rt *)h;
+    return rt && rt->sched == &weft__sim_ops ? weft__sim_of(rt) : NULL;
+}
+
+uint64_t weft_sim_fingerprint(weft_handle *h) {
+    weft__sim *s = sim_of_handle(h);
+    return s ? weft__sim_digest(s) : 0;
+}
+
+uint64_t weft_sim_steps(weft_handle *h) {
+    weft__sim *s = sim_of_handle(h);
+    return s ? s->steps : 0;
+}
+
+uint64_t weft_sim_events(weft_handle *h) {
+    weft__sim *s = sim_of_handle(h);
+    return s ? s->nevents : 0;
+}
+
+const char *weft_sim_failure(weft_handle *h) {
+    weft__sim *s = sim_of_handle(h);
+    return s && s->fail_code ? s->failure : NULL;
+}
+
+void weft_sim_fail_at(const char *site, const char *what) {
+    weft__sim *s = weft__sim_current();
+    if (!s) {
+        fprintf(stderr, "weft: %s: %s\n", site ? site : "?", what ? what : "failure");
+        return;
+    }
+    weft__sim_set_failure(s, WEFT_EFAILED, "%s: %s", site ? site : "?", what ? what : "failure");
+}

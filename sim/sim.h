@@ -1,0 +1,172 @@
+/* weft — the simulator's machinery (private): the sim scheduler's state,
+ * the event trace, the seeded stream, the strategies.
+ *
+ * Everything here runs on the one thread that drives the sim runtime, so
+ * nothing is atomic or locked.  An event costs three stores on the hot
+ * path: hashing happens a block at a time.
+ */
+#ifndef WEFT_SIM_SIM_H
+#define WEFT_SIM_SIM_H
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "weft/sim.h"
+#include "task.h"
+
+/* What an event records.  The network and other simulated drivers add
+ * their own kinds after WEFT__EV_USER. */
+enum {
+    WEFT__EV_SPAWN = 1,   /* a = task id; str = spawn site (the future's name in text) */
+    WEFT__EV_WAKE = 2,    /* a = task id (0: the root), b = waker's cause */
+    WEFT__EV_YIELD = 3,   /* a = task id that yielded */
+    WEFT__EV_PICK = 4,    /* a = task id chosen (0: the root), b = candidates */
+    WEFT__EV_TIME = 5,    /* a = new virtual time (ns): a timer is due */
+    WEFT__EV_RANDOM = 6,  /* a = value drawn by weft_random_* */
+    WEFT__EV_BUGGIFY = 7, /* a = site hash, b = fired; str = site */
+    WEFT__EV_PRIO = 8,    /* PCT change point: a = task id, b = new priority */
+    WEFT__EV_FAIL = 9,    /* a = error code (as uint64); str = reason */
+    WEFT__EV_USER = 64,
+};
+
+/* Who caused a wake (WEFT__EV_WAKE's b). */
+enum { WEFT__CAUSE_TASK = 0, WEFT__CAUSE_TIMER = 1, WEFT__CAUSE_OUTSIDE = 2 };
+
+/* One recorded event: `kind`, `a`, `b` are hashed; `str` is text only. */
+typedef struct weft__sim_event {
+    uint64_t seq;
+    uint32_t kind;
+    uint64_t a, b;
+    const char *str;
+} weft__sim_event;
+
+typedef struct weft__sim {
+    weft__rt *rt;
+    /* the ready set: an array, picked by index, swap-removed: O(1) */
+    weft__task **ready;
+    size_t nready, cap;
+    bool root_ready;   /* block_on's future was woken */
+    bool driving;      /* a block_on runs the scheduler */
+    bool in_advance;   /* wakes now come from firing timers */
+    pthread_t owner;   /* the thread that may wake tasks */
+    weft__task_cache cache; /* freed task blocks, reused by spawn */
+    weft__owned owned;      /* tasks spawned while the sim runs */
+    uint64_t polls;         /* task polls */
+    uint64_t current;  /* id of the task being polled; 0 for the root */
+    /* the seeded stream: xoshiro256** */
+    uint64_t seed;
+    uint64_t rng[4];
+    /* strategy */
+    int strategy;
+    uint32_t depth;          /* PCT d */
+    uint64_t change[16];     /* PCT: steps at which priorities drop */
+    uint32_t nchange;
+    uint64_t root_prio;      /* PCT priority of block_on's future */
+    uint64_t low_prio;       /* next priority for a yielding task */
+    /* limits */
+    uint64_t steps, max_steps;
+    uint64_t max_time; /* ns, 0: none */
+    /* the trace: events are encoded into `buf` and streamed into XXH3 a
+     * block at a time; the fingerprint is XXH3-64 of the whole stream */
+    uint64_t hash;           /* the digest, valid after weft__sim_digest */
+    uint64_t nevents;
+    size_t buf_len;          /* bytes of `buf` in use */
+    unsigned char buf[24 * 128];
+    void *xxh;               /* XXH3_state_t, 64-aligned inside xxh_mem */
+    unsigned char xxh_mem[704];
+    FILE *trace;             /* text trace, or NULL */
+    bool record;             /* keep events in `events` (determinism check) */
+    weft__sim_event *events;
+    size_t ev_cap;
+    /* the first failure */
+    int fail_code;
+    char failure[1024];
+} weft__sim;
+
+static inline weft__sim *weft__sim_of(weft__rt *rt) { return (weft__sim *)rt->sched_data; }
+/* The sim driving this thread, or NULL. */
+static inline weft__sim *weft__sim_current(void) {
+    weft__rt *rt = weft__cur.rt;
+    return rt && rt->sched == &weft__sim_ops ? weft__sim_of(rt) : NULL;
+}
+
+/* trace.c */
+void weft__sim_event_slow(weft__sim *s, uint32_t kind, uint64_t a, uint64_t b, const char *str);
+void weft__sim_hash_init(weft__sim *s);
+/* Streams the full buffer into XXH3. */
+void weft__sim_flush(weft__sim *s);
+/* The fingerprint of every event so far (also stored in s->hash). */
+uint64_t weft__sim_digest(weft__sim *s);
+
+/* Little-endian on every host, one store where the host is. */
+static inline void weft__sim_put64(unsigned char *p, uint64_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    memcpy(p, &v, sizeof v);
+}
+/* Appends {kind, a, b} as three little-endian words to the hashed stream. */
+static inline void weft__sim_fold(weft__sim *s, uint32_t kind, uint64_t a, uint64_t b) {
+    if (s->buf_len == sizeof s->buf)
+        weft__sim_flush(s);
+    unsigned char *p = s->buf + s->buf_len;
+    weft__sim_put64(p, kind);
+    weft__sim_put64(p + 8, a);
+    weft__sim_put64(p + 16, b);
+    s->buf_len += 24;
+    s->nevents++;
+}
+static inline void weft__sim_ev(weft__sim *s, uint32_t kind, uint64_t a, uint64_t b,
+                                const char *str) {
+    if (s->trace || s->record) {
+        weft__sim_event_slow(s, kind, a, b, str);
+        return;
+    }
+    weft__sim_fold(s, kind, a, b);
+}
+/* One event as a line of text (no newline) into buf. */
+void weft__sim_format(const weft__sim_event *e, char *buf, size_t n);
+int weft__sim_trace_open(weft__sim *s, const char *path);
+void weft__sim_trace_close(weft__sim *s);
+/* Records the run's failure (the first wins) and its event. */
+void weft__sim_set_failure(weft__sim *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The seeded stream (scheduler.c). */
+static inline uint64_t weft__rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t weft__sim_next(weft__sim *s) {
+    uint64_t *r = s->rng;
+    uint64_t out = weft__rotl(r[1] * 5, 7) * 9;
+    uint64_t t = r[1] << 17;
+    r[2] ^= r[0];
+    r[3] ^= r[1];
+    r[1] ^= r[2];
+    r[0] ^= r[3];
+    r[2] ^= t;
+    r[3] = weft__rotl(r[3], 45);
+    return out;
+}
+/* Uniform in [0, n), n > 0 (Lemire, unbiased). */
+static inline uint64_t weft__sim_below(weft__sim *s, uint64_t n) {
+    uint64_t x = weft__sim_next(s);
+    __uint128_t m = (__uint128_t)x * n;
+    if ((uint64_t)m < n) {
+        uint64_t threshold = -n % n;
+        while ((uint64_t)m < threshold) {
+            x = weft__sim_next(s);
+            m = (__uint128_t)x * n;
+        }
+    }
+    return (uint64_t)(m >> 64);
+}
+
+/* pct.c: the PCT strategy. */
+void weft__pct_init(weft__sim *s);
+void weft__pct_on_ready(weft__sim *s, weft__task *t, int hint);
+size_t weft__pct_pick(weft__sim *s, size_t candidates);
+
+/* buggify.c */
+bool weft__sim_buggify(weft__rt *rt, const char *site, uint32_t percent);
+
+#endif

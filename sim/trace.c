@@ -1,0 +1,179 @@
+/* weft — the simulator's trace: every decision is an event folded into a
+ * rolling XXH3 hash (the run's fingerprint), optionally written as text and
+ * kept in memory for the determinism check.
+ *
+ * An event is encoded as three little-endian 64-bit words {kind, a, b};
+ * the fingerprint is XXH3-64 of the concatenated stream (fed to XXH3's
+ * streaming state a block at a time, so the hot path only stores), which
+ * depends only on the sequence of decisions: never on addresses, the
+ * compiler or -O level.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "sim.h"
+
+_Static_assert(sizeof(XXH3_state_t) + 64 <= sizeof(((weft__sim *)0)->xxh_mem),
+               "xxh_mem too small for XXH3_state_t");
+
+void weft__sim_hash_init(weft__sim *s) {
+    uintptr_t p = ((uintptr_t)s->xxh_mem + 63) & ~(uintptr_t)63;
+    s->xxh = (void *)p;
+    XXH3_64bits_reset((XXH3_state_t *)s->xxh);
+    s->buf_len = 0;
+    s->hash = 0;
+}
+
+void weft__sim_flush(weft__sim *s) {
+    if (s->buf_len)
+        XXH3_64bits_update((XXH3_state_t *)s->xxh, s->buf, s->buf_len);
+    s->buf_len = 0;
+}
+
+uint64_t weft__sim_digest(weft__sim *s) {
+    weft__sim_flush(s);
+    s->hash = XXH3_64bits_digest((const XXH3_state_t *)s->xxh);
+    return s->hash;
+}
+
+static const char *kind_name(uint32_t kind) {
+    switch (kind) {
+    case WEFT__EV_SPAWN:
+        return "spawn";
+    case WEFT__EV_WAKE:
+        return "wake";
+    case WEFT__EV_YIELD:
+        return "yield";
+    case WEFT__EV_PICK:
+        return "pick";
+    case WEFT__EV_TIME:
+        return "time";
+    case WEFT__EV_RANDOM:
+        return "random";
+    case WEFT__EV_BUGGIFY:
+        return "buggify";
+    case WEFT__EV_PRIO:
+        return "priority";
+    case WEFT__EV_FAIL:
+        return "fail";
+    }
+    return "event";
+}
+
+static const char *cause_name(uint64_t cause) {
+    return cause == WEFT__CAUSE_TIMER ? "timer" : cause == WEFT__CAUSE_OUTSIDE ? "outside" : "task";
+}
+
+void weft__sim_format(const weft__sim_event *e, char *buf, size_t n) {
+    unsigned long long a = e->a, b = e->b, seq = e->seq;
+    switch (e->kind) {
+    case WEFT__EV_SPAWN:
+        snprintf(buf, n, "%llu spawn task=%llu site=%s", seq, a, e->str ? e->str : "?");
+        break;
+    case WEFT__EV_WAKE:
+        if (a)
+            snprintf(buf, n, "%llu wake task=%llu by=%s", seq, a, cause_name(b));
+        else
+            snprintf(buf, n, "%llu wake root by=%s", seq, cause_name(b));
+        break;
+    case WEFT__EV_YIELD:
+        snprintf(buf, n, "%llu yield task=%llu", seq, a);
+        break;
+    case WEFT__EV_PICK:
+        if (a)
+            snprintf(buf, n, "%llu pick task=%llu of=%llu", seq, a, b);
+        else
+            snprintf(buf, n, "%llu pick root of=%llu", seq, b);
+        break;
+    case WEFT__EV_TIME:
+        snprintf(buf, n, "%llu time now=%llu.%09llu", seq, a / 1000000000ull, a % 1000000000ull);
+        break;
+    case WEFT__EV_RANDOM:
+        snprintf(buf, n, "%llu random 0x%016llx", seq, a);
+        break;
+    case WEFT__EV_BUGGIFY:
+        snprintf(buf, n, "%llu buggify site=%s fired=%llu", seq, e->str ? e->str : "?", b);
+        break;
+    case WEFT__EV_PRIO:
+        snprintf(buf, n, "%llu priority task=%llu prio=%llu", seq, a, b);
+        break;
+    case WEFT__EV_FAIL:
+        snprintf(buf, n, "%llu fail %s: %s", seq, weft_err_name((int)(int64_t)a),
+                 e->str ? e->str : "");
+        break;
+    default:
+        snprintf(buf, n, "%llu %s kind=%u a=%llu b=%llu%s%s", seq, kind_name(e->kind), e->kind,
+                 a, b, e->str ? " " : "", e->str ? e->str : "");
+    }
+}
+
+void weft__sim_event_slow(weft__sim *s, uint32_t kind, uint64_t a, uint64_t b, const char *str) {
+    weft__sim_event e = {s->nevents, kind, a, b, str};
+    weft__sim_fold(s, kind, a, b);
+    if (s->record) {
+        if (e.seq == s->ev_cap) {
+            size_t cap = s->ev_cap ? s->ev_cap * 2 : 1024;
+            weft__sim_event *ev = realloc(s->events, cap * sizeof *ev);
+            if (!ev)
+                weft__die("sim: out of memory recording events");
+            s->events = ev;
+            s->ev_cap = cap;
+        }
+        s->events[e.seq] = e;
+    }
+    if (s->trace) {
+        char line[768];
+        weft__sim_format(&e, line, sizeof line);
+        fprintf(s->trace, "%s\n", line);
+    }
+}
+
+int weft__sim_trace_open(weft__sim *s, const char *path) {
+    s->trace = strcmp(path, "-") == 0 ? stderr : fopen(path, "w");
+    if (!s->trace)
+        return weft_translate_errno(errno);
+    fprintf(s->trace, "# weft sim trace: seed=%llu strategy=%s\n", (unsigned long long)s->seed,
+            s->strategy == WEFT_SIM_PCT ? "pct" : "random");
+    return 0;
+}
+
+void weft__sim_trace_close(weft__sim *s) {
+    if (!s->trace)
+        return;
+    fprintf(s->trace, "# end: steps=%llu events=%llu fingerprint=%016llx\n",
+            (unsigned long long)s->steps, (unsigned long long)s->nevents,
+            (unsigned long long)weft__sim_digest(s));
+    if (s->trace != stderr)
+        fclose(s->trace);
+    s->trace = NULL;
+}
+
+void weft__sim_set_failure(weft__sim *s, int code, const char *fmt, ...) {
+    if (s->fail_code)
+        return;
+    s->fail_code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->failure, sizeof s->failure, fmt, ap);
+    va_end(ap);
+    weft__sim_ev(s, WEFT__EV_FAIL, (uint64_t)(int64_t)code, 0, s->failure);
+}
+
+void weft_sim_note(const char *fmt, ...) {
+    weft__sim *s = weft__sim_current();
+    if (!s || !s->trace)
+        return;
+    if (s->current)
+        fprintf(s->trace, "   note task=%llu: ", (unsigned long long)s->current);
+    else
+        fprintf(s->trace, "   note root: ");
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(s->trace, fmt, ap);
+    va_end(ap);
+    fputc('\n', s->trace);
+}
