@@ -104,6 +104,7 @@ void done_destroy(done_signal *d) {
 
 static const bench_flavor flavors[] = {
     {"current_thread", WEFT_CURRENT_THREAD, 0},
+    {"multi_thread(2)", WEFT_MULTI_THREAD, 2},
 #ifdef WEFT_HAVE_SIM
     {"sim", WEFT_SIM, 0}, /* seeded picks, fingerprint on, compared with Tokio CT */
 #endif

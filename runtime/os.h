@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef pthread_mutex_t weft__mutex;
 typedef pthread_cond_t weft__cond;
@@ -44,6 +45,44 @@ static inline void weft__cond_wait_until(weft__cond *c, weft__mutex *m, uint64_t
     }
     struct timespec ts = {(time_t)(deadline_ns / 1000000000u), (long)(deadline_ns % 1000000000u)};
     pthread_cond_timedwait(c, m, &ts);
+}
+
+/* ---------------------------------------------------------------- threads */
+
+typedef pthread_t weft__thread;
+
+/* Starts `fn(arg)` on a new thread with `stack` bytes of stack (0: the OS
+ * default), joinable unless `detached`.  Returns 0 or a positive errno. */
+static inline int weft__thread_start(weft__thread *t, void *(*fn)(void *), void *arg,
+                                     size_t stack, bool detached) {
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    int err = stack ? pthread_attr_setstacksize(&a, stack) : 0;
+    if (!err && detached)
+        err = pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    if (!err)
+        err = pthread_create(t, &a, fn, arg);
+    pthread_attr_destroy(&a);
+    return err;
+}
+static inline void weft__thread_join(weft__thread t) { pthread_join(t, NULL); }
+static inline weft__thread weft__thread_self(void) { return pthread_self(); }
+static inline bool weft__thread_equal(weft__thread a, weft__thread b) {
+    return pthread_equal(a, b) != 0;
+}
+/* Names the calling thread (the OS may truncate it, Linux to 15 bytes). */
+static inline void weft__thread_set_name(const char *name) {
+    char buf[16];
+    size_t n = 0;
+    for (; name[n] && n < sizeof buf - 1; n++)
+        buf[n] = name[n];
+    buf[n] = '\0';
+    pthread_setname_np(pthread_self(), buf);
+}
+/* Processors online, at least 1. */
+static inline unsigned weft__cpu_count(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1u;
 }
 
 #endif

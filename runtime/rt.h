@@ -46,9 +46,22 @@ typedef struct weft__sched_ops {
     void (*destroy)(struct weft__rt *rt);
     /* Adds the scheduler's counters (polls, ...) to `out`; may be NULL. */
     void (*stats)(struct weft__rt *rt, weft_runtime_stats *out);
+    /* Optional: fills the scheduler's part of the metrics (workers, queues). */
+    void (*metrics)(struct weft__rt *rt, weft_runtime_metrics *m);
+    /* Optional: one worker's counters; WEFT_ERANGE past the last worker. */
+    int (*worker_metrics)(struct weft__rt *rt, uint32_t worker, weft_worker_metrics *m);
+    /* Optional: told of every timer armed, on any thread, with its deadline
+     * on the OS monotonic clock (0 when the clock is paused), so a thread
+     * parked on the time driver can wake if it would sleep past it.
+     * Without it, `unpark` is called for timers armed off the driving
+     * thread. */
+    void (*timer_armed)(struct weft__rt *rt, uint64_t deadline_ns);
 } weft__sched_ops;
 
 extern const weft__sched_ops weft__current_thread_ops;
+extern const weft__sched_ops weft__multi_thread_ops;
+
+struct weft__blocking;
 /* The deterministic simulator (sim/scheduler.c); defined only in builds
  * with the simulator (WEFT_HAVE_SIM). */
 extern const weft__sched_ops weft__sim_ops;
@@ -76,6 +89,7 @@ typedef struct weft__rt {
     struct weft__task_cache *depot; /* freed task blocks any thread may reuse */
     weft__mutex owned_lock; /* guards `owned` */
     weft__owned owned;      /* tasks spawned off the driving threads */
+    _Atomic(struct weft__blocking *) blocking; /* blocking pool, made on first use */
 } weft__rt;
 
 /* Caches of freed task blocks, by size class, so a spawn reuses memory
@@ -106,6 +120,17 @@ typedef struct weft__tls {
 
 extern _Thread_local weft__tls weft__cur;
 
+/* The cooperative budget of the task this thread is polling (coop.c). */
+typedef struct weft__coop {
+    uint32_t left; /* leaf polls it may still make */
+    bool active;   /* a task poll is under way: the budget applies */
+} weft__coop;
+
+extern _Thread_local weft__coop weft__coop_cur;
+
+/* Leaf polls a task gets per scheduling (as Tokio's 128). */
+#define WEFT__COOP_BUDGET 128u
+
 void *weft__alloc(weft__rt *rt, size_t size);
 void weft__free(weft__rt *rt, void *p, size_t size);
 void weft__rt_ref(weft__rt *rt);
@@ -115,6 +140,12 @@ void weft__rt_unref(weft__rt *rt);
 void weft__diag(weft__rt *rt, const char *what, const char *site);
 /* Prints "weft: <msg>" on one line and aborts. */
 _Noreturn void weft__die(const char *msg);
+
+/* Blocking pool (blocking_pool.c): waits for its threads until the
+ * monotonic `deadline_ns`; returns how many blocking calls are still
+ * running.  Destroy frees it once its threads are gone. */
+uint64_t weft__blocking_shutdown(weft__rt *rt, uint64_t deadline_ns);
+void weft__blocking_destroy(weft__rt *rt);
 
 /* The OS-seeded production stream (entropy.c). */
 uint64_t weft__random_os_seeded(weft__rt *rt);

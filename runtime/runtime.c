@@ -61,6 +61,8 @@ void weft_builder_init(weft_builder *b, weft_flavor flavor) {
         .thread_name = "weft-worker",
         .event_interval = 61,
         .global_queue_interval = 31,
+        .max_blocking_threads = 512,
+        .blocking_keep_alive = 10 * (int64_t)1000000000,
         .allocator = {default_alloc, default_free, NULL},
         .sim_pct_depth = 3,
     };
@@ -70,6 +72,8 @@ static const weft__sched_ops *sched_for(weft_flavor f) {
     switch (f) {
     case WEFT_CURRENT_THREAD:
         return &weft__current_thread_ops;
+    case WEFT_MULTI_THREAD:
+        return &weft__multi_thread_ops;
 #ifdef WEFT_HAVE_SIM
     case WEFT_SIM:
         return &weft__sim_ops;
@@ -89,7 +93,8 @@ int weft_runtime_new(const weft_builder *b, weft_runtime **out) {
     else
         weft_builder_init(&cfg, WEFT_CURRENT_THREAD);
     if (!cfg.allocator.alloc || !cfg.allocator.free || cfg.event_interval == 0 ||
-        cfg.global_queue_interval == 0 || cfg.worker_threads < 0)
+        cfg.global_queue_interval == 0 || cfg.worker_threads < 0 ||
+        cfg.max_blocking_threads < 1 || cfg.blocking_keep_alive < 0)
         return WEFT_EINVAL;
     if (cfg.start_paused && !cfg.enable_time)
         return WEFT_EINVAL;
@@ -139,6 +144,7 @@ void weft__rt_unref(weft__rt *rt) {
     if (atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) != 1)
         return;
     rt->sched->destroy(rt);
+    weft__blocking_destroy(rt);
     weft__time_destroy(rt);
     weft__task_cache_clear(rt, rt->depot);
     weft__free(rt, rt->depot, sizeof *rt->depot);
@@ -161,15 +167,24 @@ static void shutdown_tasks(weft__rt *rt) {
     weft__cur = saved;
 }
 
-void weft_runtime_free(weft_runtime *r) {
+int weft_runtime_shutdown_timeout(weft_runtime *r, int64_t timeout_ns) {
     weft__rt *rt = (weft__rt *)r;
     if (!rt)
-        return;
+        return WEFT_EINVAL;
     if (weft__cur.rt == rt && weft__cur.worker)
         weft__die("weft_runtime_free called from inside the runtime it frees");
+    uint64_t deadline = UINT64_MAX;
+    if (timeout_ns >= 0)
+        deadline = weft__os_now_ns() + (uint64_t)timeout_ns;
     shutdown_tasks(rt);
+    /* Blocking calls cannot be interrupted: wait for them, up to the
+     * deadline; a thread still running keeps its reference on `rt`. */
+    uint64_t left = weft__blocking_shutdown(rt, deadline);
     weft__rt_unref(rt);
+    return left ? WEFT_ETIMEDOUT : 0;
 }
+
+void weft_runtime_free(weft_runtime *r) { weft_runtime_shutdown_timeout(r, -1); }
 
 /* --------------------------------------------------------------- block_on */
 

@@ -135,15 +135,19 @@ static void owned_unlink(weft__task *t) {
         l->head = t->owned_next;
     if (t->owned_next)
         t->owned_next->owned_prev = t->owned_prev;
-    t->owned_in = NULL;
+    /* Atomic: owned_remove peeks at it without the lock (see there). */
+    __atomic_store_n(&t->owned_in, NULL, __ATOMIC_RELAXED);
 }
 
 /* Unlinks `t` from its owned list if it still is on one; true if it was.
  * A thread-local list is only touched by its own thread (or at shutdown,
  * when no thread drives the runtime). */
 static bool owned_remove(weft__rt *rt, weft__task *t) {
-    if (t->owned_in != &rt->owned) {
-        if (!t->owned_in)
+    /* A task on the shared list may be unlinked by shutdown on another
+     * thread meanwhile: peek atomically, then decide under the lock. */
+    weft__owned *in = __atomic_load_n(&t->owned_in, __ATOMIC_RELAXED);
+    if (in != &rt->owned) {
+        if (!in)
             return false;
         owned_unlink(t);
         return true;
@@ -174,9 +178,29 @@ void weft__owned_shutdown(weft__rt *rt, weft__owned *list) {
     }
 }
 
+void weft__owned_shutdown_owner(weft__rt *rt, weft__task_owner *owner) {
+    for (;;) {
+        weft__mutex_lock(&rt->owned_lock);
+        weft__task *t = rt->owned.head;
+        while (t && t->owner != owner)
+            t = t->owned_next;
+        if (t)
+            owned_unlink(t);
+        weft__mutex_unlock(&rt->owned_lock);
+        if (!t)
+            return;
+        weft__task_shutdown(t);
+    }
+}
+
 /* ------------------------------------------------------------- the waker */
 
-static void schedule(weft__task *t, int hint) { t->rt->sched->schedule(t->rt, t, hint); }
+static void schedule(weft__task *t, int hint) {
+    if (t->owner)
+        t->owner->schedule(t->owner, t, hint);
+    else
+        t->rt->sched->schedule(t->rt, t, hint);
+}
 
 /* Makes the task NOTIFIED; returns true when the caller must queue it
  * (holding a reference for the queue). `consume` says whether the caller
@@ -234,27 +258,40 @@ static const weft_waker_vtable task_waker_vt = {task_waker_clone, task_waker_wak
 
 /* ------------------------------------------------------------ completion */
 
-static void wake_join(weft__task *t) {
-    /* JOIN_WAKER is set: the task side owns join_waker until it clears it. */
-    weft_waker_wake_by_ref(&t->join_waker);
+/* JOIN_WAKER is set: the task side owns join_waker until it clears the
+ * bit, and the handle may still read (never write) it meanwhile.  Takes a
+ * clone to wake later, hands the slot back, and says whether the handle
+ * still wants the wake; if the handle left meanwhile the slot is ours to
+ * drop. */
+static bool take_join_waker(weft__task *t, weft_waker *w) {
+    *w = weft_waker_clone(&t->join_waker);
     uint64_t cur = load_state(t);
     while (!cas_state(t, &cur, cur & ~(uint64_t)WEFT__T_JOIN_WAKER))
         ;
-    if (!(cur & WEFT__T_JOIN_INTEREST))
-        weft_waker_drop(&t->join_waker); /* the handle left meanwhile */
+    if (cur & WEFT__T_JOIN_INTEREST)
+        return true;
+    weft_waker_drop(&t->join_waker);
+    return false;
 }
 
-/* The future is gone and `status` is stored: publish COMPLETE, tell the
- * JoinHandle, leave the owned list, drop the poller's reference. */
+/* The future is gone and `status` is stored: publish COMPLETE, leave the
+ * owned list, drop the poller's reference, and only then tell the
+ * JoinHandle: whoever awaits it (on another thread, perhaps) finds the
+ * task holding no reference but the handle's. */
 static void complete(weft__task *t) {
     uint64_t prev = atomic_fetch_xor_explicit(&t->state, WEFT__T_RUNNING | WEFT__T_COMPLETE,
                                               memory_order_acq_rel);
     if (!(prev & WEFT__T_RUNNING) || (prev & WEFT__T_COMPLETE))
         weft__die("task completed twice");
-    if ((prev & WEFT__T_JOIN_INTEREST) && (prev & WEFT__T_JOIN_WAKER))
-        wake_join(t);
+    weft_waker join = {0};
+    bool wake = (prev & WEFT__T_JOIN_INTEREST) && (prev & WEFT__T_JOIN_WAKER) &&
+                take_join_waker(t, &join);
     uint64_t drop = 1 + (owned_remove(t->rt, t) ? 1 : 0);
-    task_unref_n(t, drop);
+    task_unref_n(t, drop); /* `t` may be gone from here on */
+    if (wake)
+        weft_waker_wake(&join);
+    else
+        weft_waker_drop(&join);
 }
 
 static void drop_future(weft__task *t) {
@@ -295,7 +332,13 @@ bool weft__task_run(weft__task *t) {
     weft_waker w = {t, &task_waker_vt};
     weft_context cx = {&w, t->rt, 0, 0};
     void *out = (char *)f + ((f->vt->state_size + 15u) & ~(size_t)15u);
-    if (weft_future_poll(f, &cx, f->vt->output_size ? out : NULL) == WEFT_READY) {
+    /* A task polled from inside another's poll (a local set) gets its own
+     * budget; the outer one resumes with what it had left. */
+    weft__coop outer = weft__coop_cur;
+    weft__coop_cur = (weft__coop){WEFT__COOP_BUDGET, true};
+    weft_poll ready = weft_future_poll(f, &cx, f->vt->output_size ? out : NULL);
+    weft__coop_cur = outer;
+    if (ready == WEFT_READY) {
         drop_future(t);
         t->status = cx.weft__fail;
         complete(t);
@@ -342,7 +385,11 @@ static const weft_future_vtable join_vt = {join_poll, join_drop, sizeof(weft_joi
                                            "weft_join_handle", WEFT_VT_REPOLL};
 
 int weft_spawn_at(weft_handle *h, weft_future *fut, weft_join_handle *jh, const char *site) {
-    weft__rt *rt = h ? (weft__rt *)h : weft__cur.rt;
+    return weft__spawn(h ? (weft__rt *)h : weft__cur.rt, fut, jh, site, NULL);
+}
+
+int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char *site,
+                weft__task_owner *owner) {
     if (jh)
         *jh = (weft_join_handle){.base = {&join_vt, NULL, site, 0, WEFT__F_DROPPED | WEFT__F_NOREPORT},
                                  .status = WEFT_EJOINED};
@@ -376,6 +423,7 @@ int weft_spawn_at(weft_handle *h, weft_future *fut, weft_join_handle *jh, const 
     t->size = (uint32_t)size;
     t->status = 0;
     t->sched_data = NULL;
+    t->owner = owner;
     memcpy(weft__task_future(t), fut, fut->vt->state_size);
     weft__task_future(t)->site = fut->site ? fut->site : site;
     fut->flags |= WEFT__F_DROPPED | WEFT__F_NOREPORT; /* moved into the task */
@@ -440,6 +488,8 @@ static weft_poll join_poll(weft_future *f, weft_context *cx, void *out) {
         jh->status = WEFT_EJOINED;
         return WEFT_READY;
     }
+    if (!weft_coop_proceed(cx))
+        return WEFT_PENDING;
     uint64_t cur = load_state(t);
     if (!(cur & WEFT__T_COMPLETE)) {
         if (!(cur & WEFT__T_JOIN_WAKER)) {

@@ -33,14 +33,27 @@ typedef struct weft__task {
     uint32_t size;   /* bytes of this allocation */
     int32_t status;  /* 0, WEFT_ECANCELED or a failure code, once complete */
     void *sched_data; /* the scheduler's own per-task word (e.g. pinning) */
+    struct weft__task_owner *owner; /* queues it instead of the scheduler */
     /* then, aligned to 16: the future's state, then its output */
 } weft__task;
+
+/* Something other than the runtime's scheduler that queues its tasks: a
+ * local set (pinned tasks), the blocking pool.  Its `schedule` takes over
+ * one reference, as weft__sched_ops.schedule does. */
+typedef struct weft__task_owner {
+    void (*schedule)(struct weft__task_owner *o, weft__task *t, int hint);
+} weft__task_owner;
 
 #define WEFT__TASK_HDR ((sizeof(weft__task) + 15u) & ~(size_t)15u)
 
 static inline weft_future *weft__task_future(weft__task *t) {
     return (weft_future *)((char *)t + WEFT__TASK_HDR);
 }
+
+/* weft_spawn_at with an owner (NULL: the runtime's scheduler) that will
+ * queue the task, first notification included. */
+int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char *site,
+                weft__task_owner *owner);
 
 /* Runs one poll of a task the scheduler took from a queue (with the
  * queue's reference), including cancellation and completion.  Returns
@@ -54,5 +67,7 @@ void weft__task_unref(weft__task *t);
 
 /* Shuts down every task on `list` (NULL: the runtime's shared list). */
 void weft__owned_shutdown(weft__rt *rt, weft__owned *list);
+/* Shuts down the tasks of `owner` on the runtime's shared list. */
+void weft__owned_shutdown_owner(weft__rt *rt, weft__task_owner *owner);
 
 #endif

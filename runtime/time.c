@@ -103,9 +103,14 @@ static size_t fire_due(weft__time *d, uint64_t now_ms) {
 
 size_t weft__time_process(weft__rt *rt) {
     weft__time *d = rt->time;
-    if (!d || d->wheel.count == 0)
+    if (!d)
         return 0;
-    return fire_due(d, clock_now(d) / NS_PER_MS);
+    /* Under the lock: other threads may be arming timers. */
+    weft__mutex_lock(&d->lock);
+    size_t armed = d->wheel.count;
+    uint64_t now = clock_now_locked(d);
+    weft__mutex_unlock(&d->lock);
+    return armed ? fire_due(d, now / NS_PER_MS) : 0;
 }
 
 uint64_t weft__time_park_deadline(weft__rt *rt) {
@@ -271,6 +276,7 @@ static weft_poll sleep_poll(weft_future *f, weft_context *cx, void *out) {
         return WEFT_READY;
     }
     bool wake_driver = false;
+    uint64_t os_deadline = 0;
     if (e->weft__state == WEFT__TIMER_IDLE) {
         if (s->deadline <= clock_now_locked(d) ||
             !weft__wheel_insert(&d->wheel, e, ms_ceil(s->deadline))) {
@@ -279,14 +285,19 @@ static weft_poll sleep_poll(weft_future *f, weft_context *cx, void *out) {
             return WEFT_READY;
         }
         e->weft__waker = weft_waker_clone(cx->weft__waker);
-        wake_driver = !weft__cur.worker; /* its parker may sleep past us */
+        /* Its parker may sleep past us. */
+        wake_driver = !weft__cur.worker || d->rt->sched->timer_armed;
+        if (!d->paused) /* else 0: a paused clock has no OS deadline */
+            os_deadline = ms_ceil(s->deadline) * NS_PER_MS - (uint64_t)d->offset_ns + d->origin_ns;
     } else if (!weft_waker_will_wake(&e->weft__waker, cx->weft__waker)) {
         old = e->weft__waker;
         e->weft__waker = weft_waker_clone(cx->weft__waker);
     }
     weft__mutex_unlock(&d->lock);
     weft_waker_drop(&old);
-    if (wake_driver)
+    if (wake_driver && d->rt->sched->timer_armed)
+        d->rt->sched->timer_armed(d->rt, os_deadline);
+    else if (wake_driver)
         d->rt->sched->unpark(d->rt);
     return WEFT_PENDING;
 }

@@ -566,7 +566,10 @@ static void shutdown_drops_pending_tasks(void **state) {
     env->rt = NULL;
     assert_int_equal(atomic_load(&polled.drops), 2);
     assert_int_equal(atomic_load(&queued.drops), 1);
-    assert_int_equal(atomic_load(&queued.polls), 0);
+    /* multi_thread's workers run tasks without any block_on: it may have
+     * been polled there already. */
+    if (env->flavor != WEFT_MULTI_THREAD)
+        assert_int_equal(atomic_load(&queued.polls), 0);
     /* One diagnostic per task, naming where it was spawned. */
     assert_int_equal(d.n, 3);
     char site[256];

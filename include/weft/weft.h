@@ -233,6 +233,15 @@ WEFT_EXTERN void weft_future_drop(weft_future *f);
         return WEFT_PENDING
 
 WEFT_EXTERN void weft_yield_request(weft_context *cx);
+
+/* The cooperative budget: a leaf future (a JoinHandle, a channel, a lock,
+ * a socket) calls this first in its poll.  It returns true while the task
+ * being polled has budget left (each call spends one unit; a task gets 128
+ * per scheduling, as in Tokio).  Once spent it returns false having asked
+ * for the task to be polled again after the other ready tasks (as
+ * WEFT_YIELD does); the leaf then returns WEFT_PENDING without doing its
+ * work.  Always true outside a task poll (block_on's own future). */
+WEFT_EXTERN bool weft_coop_proceed(weft_context *cx);
 WEFT_EXTERN void weft_cx_fail(weft_context *cx, int err);
 WEFT_EXTERN void weft__bad_resume(weft_future *f);
 
@@ -309,7 +318,14 @@ typedef struct weft_builder {
     bool enable_time;            /* timers (default true) */
     bool start_paused;           /* manual clock, auto-advancing when idle */
     const char *thread_name;     /* default "weft-worker" */
-    int worker_threads;          /* multi_thread: 0 = cores / WEFT_WORKER_THREADS */
+    /* multi_thread */
+    int worker_threads;          /* 0: $WEFT_WORKER_THREADS, else the cores */
+    size_t thread_stack_size;    /* worker and blocking threads; 0: OS default */
+    void (*on_thread_start)(void *ctx); /* on each new runtime thread */
+    void (*on_thread_stop)(void *ctx);  /* on each runtime thread as it ends */
+    void *thread_hook_ctx;
+    int max_blocking_threads;    /* spawn_blocking threads at most (512) */
+    int64_t blocking_keep_alive; /* ns an idle blocking thread lingers (10 s) */
     uint32_t event_interval;     /* ticks between driver polls (default 61) */
     uint32_t global_queue_interval; /* ticks between inject checks (31) */
     weft_allocator allocator;    /* default malloc/free */
@@ -358,6 +374,90 @@ typedef struct weft_runtime_stats {
 } weft_runtime_stats;
 WEFT_EXTERN void weft_handle_stats(weft_handle *h, weft_runtime_stats *out);
 
+/* ------------------------------------------------------- blocking work */
+
+/* A synchronous call for the blocking pool: its result is the join's
+ * output (a `void *`). */
+typedef void *(*weft_blocking_fn)(void *arg);
+
+/* Runs `fn(arg)` on the runtime's blocking pool, a bounded set of threads
+ * kept apart from the workers (any flavor).  `jh` (may be NULL) is awaited
+ * like any JoinHandle and yields the `void *` result.  A call not started
+ * when the runtime shuts down never runs (its join reports
+ * WEFT_ECANCELED); abort cannot interrupt one already running.  Returns 0,
+ * WEFT_EINVAL, WEFT_ENORUNTIME, WEFT_ESHUTDOWN or WEFT_ENOMEM. */
+WEFT_EXTERN int weft_spawn_blocking_at(weft_handle *h, weft_blocking_fn fn, void *arg,
+                                       weft_join_handle *jh, const char *site);
+#define weft_spawn_blocking(fn, arg, jh)                                       \
+    weft_spawn_blocking_at(NULL, (fn), (arg), (jh), WEFT__SITE)
+
+/* ----------------------------------------------------------- local sets
+ *
+ * Tasks pinned to one thread: the counterpart of Tokio's LocalSet, for
+ * futures that must not move between threads (they touch thread-local or
+ * thread-affine state).  Pinned tasks run only while a `run_until` future
+ * of their set is being polled, on the thread polling it; wakes from any
+ * thread queue them back to that set.  A debug build aborts with a
+ * message when a set's tasks are driven from two different threads.
+ *
+ * Lifecycle: weft_local_set_new .. weft_local_set_free, on the thread that
+ * drives it; free drops its unfinished tasks (their cleanup runs there). */
+typedef struct weft_local_set weft_local_set;
+
+WEFT_EXTERN int weft_local_set_new(weft_handle *h, weft_local_set **out);
+WEFT_EXTERN void weft_local_set_free(weft_local_set *ls);
+/* Spawns `fut` pinned to `ls`; as weft_spawn_at otherwise. */
+WEFT_EXTERN int weft_spawn_local_at(weft_local_set *ls, weft_future *fut, weft_join_handle *jh,
+                                    const char *site);
+#define weft_spawn_local(ls, fut, jh)                                          \
+    weft_spawn_local_at((ls), (weft_future *)(fut), (jh), WEFT__SITE)
+
+/* A future that polls `inner` and, meanwhile, runs the set's tasks on the
+ * polling thread; its output is `inner`'s.  Owns `inner` once made. */
+typedef struct weft_local_run {
+    weft_future base;
+    weft_local_set *set;
+    weft_future *inner;
+} weft_local_run;
+WEFT_EXTERN weft_future *weft_local_run_until_init(weft_local_run *r, weft_local_set *ls,
+                                                   weft_future *inner, const char *site);
+#define weft_local_run_until(r, ls, inner)                                     \
+    weft_local_run_until_init((r), (ls), (weft_future *)(inner), WEFT__SITE)
+
+/* --------------------------------------------------- metrics and shutdown */
+
+/* Readable while the runtime runs; each field is a snapshot. */
+typedef struct weft_runtime_metrics {
+    uint32_t workers;              /* threads running tasks */
+    uint64_t alive_tasks;          /* spawned and not yet freed */
+    uint64_t inject_queue_depth;   /* tasks in the global inject queue */
+    uint64_t blocking_threads;     /* blocking-pool threads alive */
+    uint64_t idle_blocking_threads;
+    uint64_t blocking_queue_depth; /* blocking calls waiting for a thread */
+} weft_runtime_metrics;
+
+typedef struct weft_worker_metrics {
+    uint64_t polls;             /* tasks polled */
+    uint64_t steals;            /* tasks stolen from other workers */
+    uint64_t steal_operations;  /* successful steals */
+    uint64_t parks;             /* times it went to sleep */
+    uint64_t overflows;         /* times its local queue spilled to inject */
+    uint64_t local_queue_depth; /* tasks in its local queue now */
+} weft_worker_metrics;
+
+WEFT_EXTERN void weft_handle_metrics(weft_handle *h, weft_runtime_metrics *out);
+/* WEFT_ERANGE for a worker index >= workers. */
+WEFT_EXTERN int weft_handle_worker_metrics(weft_handle *h, uint32_t worker,
+                                           weft_worker_metrics *out);
+
+/* Shuts the runtime down and frees it like weft_runtime_free, but waits at
+ * most `timeout_ns` (< 0: forever, as weft_runtime_free does) for blocking
+ * calls still running.  New work is refused, tasks are dropped at once
+ * (their cleanup runs exactly once) and the threads are joined.  Returns 0, or WEFT_ETIMEDOUT
+ * when some blocking calls had not finished: each is reported through the
+ * diagnostic hook, and its thread releases the runtime's memory when the
+ * call returns. */
+WEFT_EXTERN int weft_runtime_shutdown_timeout(weft_runtime *rt, int64_t timeout_ns);
 /* ---------------------------------------------------------------- entropy */
 
 /* Random numbers drawn through the runtime of this thread: seeded from the
