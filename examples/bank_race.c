@@ -26,6 +26,9 @@
  *   bank_race --prove          find the bug within 1,000 seeds, replay it
  *                              100 times, sweep the fix over 10,000 seeds
  *   bank_race --fingerprint S  print seed S's fingerprint (for .ci/)
+ *   bank_race --demo           the README's main job: sweep until the bug
+ *                              shows, print the replay line, replay that
+ *                              seed with its trace, then sweep the fix
  */
 #include <inttypes.h>
 #include <setjmp.h>
@@ -198,7 +201,46 @@ static int prove(void) {
     return same == 100 && passed == 10000 ? 0 : 1;
 }
 
+/* Sweep the buggy body until a seed fails, print the line that replays it,
+ * replay it with the trace on stdout, then sweep the fixed body. */
+static int demo(const char *self) {
+    weft_sim_result r;
+    uint64_t seed = 0;
+    double t0 = now_s();
+    while (seed < 1000 && run_seed(&buggy_test, seed, &r) == 0)
+        seed++;
+    double t1 = now_s();
+    if (seed == 1000) {
+        printf("no failing seed among the first 1000: the race was not found\n");
+        return 1;
+    }
+    printf("== sweep: seeds 0..%" PRIu64 " of bank_race in %.3f s; seed %" PRIu64 " fails:\n", seed,
+           t1 - t0, seed);
+    printf("weft-sim: FAIL bank_race seed=%" PRIu64 " fingerprint=%016" PRIx64
+           " (%s) replay: WEFT_SEED=%" PRIu64 " %s --test bank_race\n",
+           seed, r.fingerprint, r.failure, seed, self);
+    uint64_t fp = r.fingerprint;
+    printf("\n== replay of seed %" PRIu64 " with its trace (WEFT_TRACE=-):\n", seed);
+    fflush(stdout);
+    weft_builder b;
+    weft_builder_init(&b, WEFT_SIM);
+    b.sim_seed = seed;
+    b.sim_max_steps = 100000;
+    b.sim_trace_path = "-"; /* stderr */
+    int err = weft_sim_run(&buggy_test, &b, &r);
+    bool same = r.fingerprint == fp;
+    printf("replay: %s, fingerprint %016" PRIx64 " (%s)\n", err ? "failed again" : "passed",
+           r.fingerprint, same ? "the same" : "DIFFERENT");
+    int passed = 0;
+    for (uint64_t s = 0; s < 1000; s++)
+        passed += run_seed(&fixed_test, s, &r) == 0;
+    printf("\n== the fix (debit in the same step as the check): %d of 1000 seeds pass\n", passed);
+    return err && same && passed == 1000 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 2 && strcmp(argv[1], "--demo") == 0)
+        return demo(argv[0]);
     if (argc == 3 && strcmp(argv[1], "--plain") == 0)
         return plain(strtol(argv[2], NULL, 0));
     if (argc == 2 && strcmp(argv[1], "--prove") == 0)

@@ -62,8 +62,8 @@ extern const weft__sched_ops weft__current_thread_ops;
 extern const weft__sched_ops weft__multi_thread_ops;
 
 struct weft__blocking;
-/* The deterministic simulator (sim/scheduler.c); NULL-free only when the
- * build has it (WEFT_HAVE_SIM). */
+/* The deterministic simulator (sim/scheduler.c); defined only in builds
+ * with the simulator (WEFT_HAVE_SIM). */
 extern const weft__sched_ops weft__sim_ops;
 
 /* The shared part of a runtime.  `weft_runtime` and `weft_handle` both point

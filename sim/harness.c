@@ -117,6 +117,27 @@ static void counting_free(void *ctx, void *p, size_t size) {
     c->inner.free(c->inner.ctx, p, size);
 }
 
+/* Diagnostics of a seed's runtime: after a failure, tasks are still alive
+ * at shutdown by design, so those reports are dropped; others are printed
+ * (or go to the builder's own hook). */
+typedef struct diag_filter {
+    weft_diag_fn inner;
+    void *inner_ctx;
+    weft__sim *sim; /* set once the runtime exists */
+} diag_filter;
+
+static void filter_diag(void *ctx, const char *what, const char *site) {
+    diag_filter *d = ctx;
+    if (d->sim && d->sim->fail_code)
+        return;
+    if (d->inner)
+        d->inner(d->inner_ctx, what, site);
+#ifndef NDEBUG
+    else
+        fprintf(stderr, "weft: %s: %s\n", site ? site : "?", what);
+#endif
+}
+
 /* Runs one seed; with `events` the run's events are handed back (the
  * caller frees them). */
 static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_result *r,
@@ -125,6 +146,9 @@ static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_
     counting count = {given->allocator, 0};
     weft_builder cfg = *given, *b = &cfg;
     cfg.allocator = (weft_allocator){counting_alloc, counting_free, &count};
+    diag_filter diag = {given->on_diagnostic, given->diagnostic_ctx, NULL};
+    cfg.on_diagnostic = filter_diag;
+    cfg.diagnostic_ctx = &diag;
     weft_runtime *rt;
     int err = weft_runtime_new(b, &rt);
     if (err) {
@@ -134,6 +158,7 @@ static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_
         return err;
     }
     weft__sim *s = weft__sim_of((weft__rt *)rt);
+    diag.sim = s;
     s->record = events != NULL;
     /* 16-aligned storage for the body, which may hold anything */
     size_t size = (t->size + 15u) & ~(size_t)15u;

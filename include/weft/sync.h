@@ -72,10 +72,10 @@ typedef struct weft__wlist {
  * Fair: permits go to waiters in arrival order, a waiter wanting many
  * permits holds back the ones behind it (no barging), as tokio's. */
 typedef struct weft_semaphore {
-    weft__spin weft__lock;
+    _Atomic uint64_t weft__state; /* free permits << 2 | WAITERS | CLOSED */
+    weft__spin weft__lock;        /* guards the waiters and weft__held */
     weft__wlist weft__waiters;
-    size_t weft__permits; /* available, not yet handed to a waiter */
-    bool weft__closed;
+    size_t weft__held; /* permits set aside for the waiters */
 } weft_semaphore;
 
 /* The most permits a semaphore may hold. */
@@ -226,7 +226,11 @@ WEFT_EXTERN weft_future *weft_oneshot_recv_init(weft_oneshot_recv_op *op, weft_o
 typedef struct weft_mpsc_tx weft_mpsc_tx;
 typedef struct weft_mpsc_rx weft_mpsc_rx;
 
-/* capacity >= 1: a send waits while `capacity` values are queued. */
+/* capacity >= 1: a send waits while `capacity` values are queued.  The
+ * receiver takes up to min(capacity, 32) values out at once (and then reads
+ * them lock-free); their slots go back to the senders at once, so that many
+ * more values may be in flight towards the receiving task.  The receiver is
+ * used by one task (or thread) at a time. */
 WEFT_EXTERN int weft_mpsc_bounded(size_t elem_size, size_t capacity, const weft_allocator *alloc,
                                   weft_mpsc_tx **tx, weft_mpsc_rx **rx);
 WEFT_EXTERN int weft_mpsc_unbounded(size_t elem_size, const weft_allocator *alloc,

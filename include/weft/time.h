@@ -80,7 +80,9 @@ WEFT_EXTERN weft_future *weft_timeout_init(weft_timeout *t, weft_duration d,
 static inline int weft_timeout_status(const weft_timeout *t) { return t->status; }
 static inline weft_duration weft_timeout_elapsed(const weft_timeout *t) { return t->elapsed; }
 
-/* What an interval does when ticks were missed (the task ran late). */
+/* What an interval does when ticks were missed: a tick completed so late
+ * that the next one is already due (a tick late by less than a period keeps
+ * the schedule; Tokio instead applies this rule from 5 ms late). */
 typedef enum weft_missed_tick {
     WEFT_MISSED_BURST = 0, /* fire the missed ticks back to back (default) */
     WEFT_MISSED_DELAY = 1, /* next tick one period after the late one */

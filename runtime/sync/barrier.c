@@ -40,6 +40,7 @@ static weft_poll barrier_poll(weft_future *f, weft_context *cx, void *out) {
         }
         w->weft__waker = weft_waker_clone(cx->weft__waker);
         weft__wl_push(&b->weft__waiters, w);
+        f->resume = QUEUED_ONCE; /* others may touch the node now */
         weft__spin_unlock(&b->weft__lock);
         return WEFT_PENDING;
     case WEFT__W_QUEUED:
@@ -61,8 +62,8 @@ static weft_poll barrier_poll(weft_future *f, weft_context *cx, void *out) {
 static void barrier_drop(weft_future *f) {
     weft_barrier_op *op = (weft_barrier_op *)f;
     weft_waiter *w = &op->node;
-    if (w->weft__state == WEFT__W_IDLE)
-        return;
+    if (f->resume != QUEUED_ONCE)
+        return; /* never queued, or done: nobody else touches the node */
     weft_barrier *b = op->barrier;
     weft_waker old = {0};
     weft__spin_lock(&b->weft__lock);

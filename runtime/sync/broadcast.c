@@ -148,6 +148,7 @@ static weft_poll recv_poll(weft_future *f, weft_context *cx, void *out) {
     if (rc == WEFT_EAGAIN) {
         w->weft__waker = weft_waker_clone(cx->weft__waker);
         weft__wl_push(&c->waiters, w);
+        f->resume = QUEUED_ONCE; /* others may touch the node now */
         weft__spin_unlock(&c->lock);
         return WEFT_PENDING;
     }
@@ -161,8 +162,8 @@ static weft_poll recv_poll(weft_future *f, weft_context *cx, void *out) {
 static void recv_drop(weft_future *f) {
     weft_broadcast_recv_op *op = (weft_broadcast_recv_op *)f;
     weft_waiter *w = &op->node;
-    if (w->weft__state == WEFT__W_IDLE)
-        return;
+    if (f->resume != QUEUED_ONCE)
+        return; /* never queued, or done: nobody else touches the node */
     weft_broadcast *c = op->rx->chan;
     weft_waker old = {0};
     weft__spin_lock(&c->lock);

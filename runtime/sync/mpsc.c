@@ -7,14 +7,22 @@
  * sender's value in and wakes it, so a sender is done the moment it is
  * granted and a dropped send either sent everything or nothing.
  *
- * The receiver's waker is taken out by the send that wakes it and stored
- * again by the next receive that finds the ring empty.  Handles are the
+ * The receiver reserves up to RX_BATCH queued values (bounded; the rest of
+ * the head block, unbounded) under the lock and reads them without it, so
+ * a receive costs no atomic operation most of the time; the batch's slots
+ * go back to the senders at the receiver's next locked step.  The
+ * receiver's waker is taken out by the send that wakes it and stored
+ * again by the next receive that finds the channel empty.  Handles are the
  * channel pointer; `senders` and `rx_alive` count the ends.
  */
 #include "sync_impl.h"
 
 #define UNBOUNDED SIZE_MAX
 #define BLOCK_SLOTS 256
+/* Values a bounded receiver takes out of the ring at once (at most the
+ * capacity): with cap >= 2 up to min(cap, RX_BATCH) - 1 values may sit in
+ * the receiver's batch beyond `cap`. */
+#define RX_BATCH 32
 
 typedef struct weft__mpsc_block {
     struct weft__mpsc_block *next;
@@ -36,6 +44,16 @@ typedef struct weft__mpsc {
     bool rx_alive;
     bool closed;         /* no more sends: receiver closed or gone */
     weft_allocator alloc;
+    /* The receiver's batch, read without the lock so most receives take
+     * none (only the receiver touches these).  Bounded: values copied out
+     * of the ring into rx_buf, their slots freed at once.  Unbounded:
+     * values reserved in the head block, released (and counted in `len`)
+     * until the receiver's next locked step; no sender ever waits there. */
+    unsigned char *rx_buf; /* bounded: rx_cap values */
+    size_t rx_cap;
+    size_t rx_next;  /* index in rx_buf, or in head_blk, of the next one */
+    size_t rx_left;  /* batch values not read yet */
+    size_t rx_taken; /* unbounded: reserved values to release */
 } weft__mpsc;
 
 #define CH(p) ((weft__mpsc *)(void *)(p))
@@ -55,13 +73,18 @@ static int make(size_t elem, size_t cap, size_t slots, const weft_allocator *a,
     weft__mpsc *c = al.alloc(al.ctx, sizeof *c);
     if (!c)
         return WEFT_ENOMEM;
+    size_t e = elem ? elem : 1;
+    c->rx_cap = cap < RX_BATCH ? cap : RX_BATCH;
     c->buf = NULL;
-    if (slots && !(c->buf = al.alloc(al.ctx, slots * (elem ? elem : 1)))) {
+    /* Bounded: the ring and the receiver's batch in one allocation. */
+    if (slots && !(c->buf = al.alloc(al.ctx, (slots + c->rx_cap) * e))) {
         al.free(al.ctx, c, sizeof *c);
         return WEFT_ENOMEM;
     }
+    c->rx_buf = slots ? c->buf + slots * e : NULL;
     c->head_blk = c->tail_blk = c->spare = NULL;
     c->tail_idx = 0;
+    c->rx_next = c->rx_left = c->rx_taken = 0;
     weft__spin_init(&c->lock);
     c->elem = elem;
     c->cap = cap;
@@ -94,7 +117,7 @@ static void free_blocks(weft__mpsc *c);
 
 static void destroy(weft__mpsc *c) {
     if (c->buf)
-        c->alloc.free(c->alloc.ctx, c->buf, (c->mask + 1) * (c->elem ? c->elem : 1));
+        c->alloc.free(c->alloc.ctx, c->buf, (c->mask + 1 + c->rx_cap) * (c->elem ? c->elem : 1));
     free_blocks(c);
     c->alloc.free(c->alloc.ctx, c, sizeof *c);
 }
@@ -168,27 +191,73 @@ static inline int push(weft__mpsc *c, const void *v) {
     return 0;
 }
 
-static inline void pop(weft__mpsc *c, void *dst) {
-    if (c->cap != UNBOUNDED) {
-        if (dst)
-            copy_elem(dst, c->buf + c->head * c->elem, c->elem);
-        c->head = (c->head + 1) & c->mask;
-    } else {
-        weft__mpsc_block *b = c->head_blk;
-        if (dst)
-            copy_elem(dst, b->data + c->head * c->elem, c->elem);
-        if (++c->head == BLOCK_SLOTS) {
-            c->head = 0;
-            c->head_blk = b->next;
-            if (!b->next)
-                c->tail_blk = NULL;
-            if (c->spare)
-                c->alloc.free(c->alloc.ctx, b, block_bytes(c));
-            else
-                c->spare = b;
-        }
+/* Hands free slots to the senders waiting for one (their wakers go to
+ * `b`); lock held. */
+static void grant_senders(weft__mpsc *c, weft__wakes *b) {
+    weft_waiter *n;
+    while ((n = c->blocked.weft__head) && c->len < c->cap && !weft__wakes_full(b)) {
+        weft_mpsc_send_op *op = (weft_mpsc_send_op *)((char *)n - offsetof(weft_mpsc_send_op, node));
+        weft__wl_remove(&c->blocked, n);
+        push(c, op->value); /* a bounded slot just freed: cannot fail */
+        weft__wakes_take(b, n, WEFT__W_GRANTED);
     }
-    c->len--;
+}
+
+/* Unbounded: frees the reserved values of the finished batch; lock held. */
+static void release_batch(weft__mpsc *c) {
+    size_t k = c->rx_taken;
+    c->rx_taken = c->rx_left = 0;
+    c->len -= k;
+    if ((c->head += k) == BLOCK_SLOTS) {
+        weft__mpsc_block *blk = c->head_blk;
+        c->head = 0;
+        c->head_blk = blk->next;
+        if (!blk->next)
+            c->tail_blk = NULL;
+        if (c->spare)
+            c->alloc.free(c->alloc.ctx, blk, block_bytes(c));
+        else
+            c->spare = blk;
+    }
+}
+
+/* Takes the next batch (len > 0); lock held.  Bounded: copies it out and
+ * frees its slots for the waiting senders (wakers to `b`).  Unbounded:
+ * reserves it; senders only write past the queued values, so its slots
+ * stay put until released. */
+static void take_batch(weft__mpsc *c, weft__wakes *b) {
+    size_t k = c->len;
+    if (c->cap != UNBOUNDED) {
+        if (k > c->rx_cap)
+            k = c->rx_cap;
+        size_t e = c->elem, first = c->mask + 1 - c->head; /* slots before the wrap */
+        if (first > k)
+            first = k;
+        memcpy(c->rx_buf, c->buf + c->head * e, first * e);
+        memcpy(c->rx_buf + first * e, c->buf, (k - first) * e);
+        c->head = (c->head + k) & c->mask;
+        c->len -= k;
+        c->rx_next = 0;
+        c->rx_left = k;
+        grant_senders(c, b);
+        return;
+    }
+    if (k > BLOCK_SLOTS - c->head)
+        k = BLOCK_SLOTS - c->head; /* stay within the head block */
+    c->rx_next = c->head;
+    c->rx_left = c->rx_taken = k;
+}
+
+/* Reads the next reserved value (rx_left > 0); no lock needed. */
+static inline void read_one(weft__mpsc *c, void *dst) {
+    const unsigned char *src;
+    if (c->cap != UNBOUNDED)
+        src = c->rx_buf + c->rx_next++ * c->elem;
+    else
+        src = c->head_blk->data + c->rx_next++ * c->elem;
+    if (dst)
+        copy_elem(dst, src, c->elem);
+    c->rx_left--;
 }
 
 /* Tries to queue `v` now; lock held.  0, EFULL, ECLOSED or ENOMEM; on 0
@@ -267,6 +336,7 @@ static weft_poll send_poll(weft_future *f, weft_context *cx, void *out) {
         if (rc == WEFT_EFULL) {
             n->weft__waker = weft_waker_clone(cx->weft__waker);
             weft__wl_push(&c->blocked, n);
+            f->resume = QUEUED_ONCE; /* others may touch the node now */
             weft__spin_unlock(&c->lock);
             return WEFT_PENDING;
         }
@@ -294,8 +364,8 @@ static weft_poll send_poll(weft_future *f, weft_context *cx, void *out) {
 static void send_drop(weft_future *f) {
     weft_mpsc_send_op *op = (weft_mpsc_send_op *)f;
     weft_waiter *n = &op->node;
-    if (n->weft__state == WEFT__W_IDLE)
-        return;
+    if (f->resume != QUEUED_ONCE)
+        return; /* never queued, or done: nobody else touches the node */
     weft__mpsc *c = CH(op->tx);
     weft_waker old = {0};
     weft__spin_lock(&c->lock);
@@ -344,8 +414,16 @@ void weft_mpsc_rx_drop(weft_mpsc_rx *rx) {
     weft__spin_lock(&c->lock);
     close_locked(c);
     c->rx_alive = false;
-    while (c->len) /* queued values are discarded (plain bytes) */
-        pop(c, NULL);
+    weft__wakes none;
+    none.n = 0; /* no sender waits any more */
+    c->rx_left = 0;
+    while (c->rx_taken || c->len) { /* queued values are discarded (plain bytes) */
+        if (c->rx_taken)
+            release_batch(c);
+        if (c->len)
+            take_batch(c, &none);
+        c->rx_left = 0;
+    }
     weft_waker w = c->rx_waker;
     c->rx_waker = (weft_waker){0};
     bool free_it = c->senders == 0;
@@ -358,57 +436,65 @@ void weft_mpsc_rx_drop(weft_mpsc_rx *rx) {
 size_t weft_mpsc_len(weft_mpsc_rx *rx) {
     weft__mpsc *c = CH(rx);
     weft__spin_lock(&c->lock);
-    size_t n = c->len;
+    size_t n = c->len + c->rx_left - c->rx_taken; /* what it has not received */
     weft__spin_unlock(&c->lock);
     return n;
 }
 
-/* Takes one value; lock held.  A freed slot goes to the first waiting
- * sender, whose waker lands in `*wake`. */
-static int take(weft__mpsc *c, void *dst, weft_waker *wake) {
-    if (c->len == 0)
-        return c->senders == 0 || c->closed ? WEFT_ECLOSED : WEFT_EAGAIN;
-    pop(c, dst);
-    weft_waiter *n = c->blocked.weft__head;
-    if (n) {
-        weft_mpsc_send_op *op = (weft_mpsc_send_op *)((char *)n - offsetof(weft_mpsc_send_op, node));
-        weft__wl_remove(&c->blocked, n);
-        push(c, op->value); /* bounded: the slot just freed, cannot fail */
-        *wake = n->weft__waker;
-        n->weft__waker = (weft_waker){0};
-        n->weft__state = WEFT__W_GRANTED;
+/* Receives one value.  From the current batch without locking; else
+ * under the lock: release the batch, reserve the next one.  Returns 0,
+ * ECLOSED, or EAGAIN with the lock still held (for the caller to register
+ * its waker); the senders granted a slot land in `b`. */
+static int take(weft__mpsc *c, void *dst, weft__wakes *b) {
+    if (c->rx_left) {
+        read_one(c, dst);
+        return 0;
     }
+    weft__spin_lock(&c->lock);
+    if (c->rx_taken)
+        release_batch(c);
+    if (c->len == 0) {
+        if (c->senders && !c->closed)
+            return WEFT_EAGAIN;
+        weft__spin_unlock(&c->lock);
+        return WEFT_ECLOSED;
+    }
+    take_batch(c, b);
+    weft__spin_unlock(&c->lock);
+    read_one(c, dst);
     return 0;
 }
 
 int weft_mpsc_try_recv(weft_mpsc_rx *rx, void *dst) {
     weft__mpsc *c = CH(rx);
-    weft_waker w = {0};
-    weft__spin_lock(&c->lock);
-    int rc = take(c, dst, &w);
-    weft__spin_unlock(&c->lock);
-    weft_waker_wake(&w);
+    weft__wakes b;
+    b.n = 0; /* the array is filled before it is read */
+    int rc = take(c, dst, &b);
+    if (rc == WEFT_EAGAIN)
+        weft__spin_unlock(&c->lock);
+    weft__wakes_run(&b);
     return rc;
 }
 
 static weft_poll recv_poll(weft_future *f, weft_context *cx, void *out) {
     weft_mpsc_recv_op *op = (weft_mpsc_recv_op *)f;
     weft__mpsc *c = CH(op->rx);
-    weft_waker w = {0};
-    weft__spin_lock(&c->lock);
-    int rc = take(c, op->dst, &w);
+    weft__wakes b;
+    b.n = 0; /* the array is filled before it is read */
+    int rc = take(c, op->dst, &b);
     if (rc == WEFT_EAGAIN) {
+        weft_waker old = {0};
         if (!weft_waker_will_wake(&c->rx_waker, cx->weft__waker)) {
-            w = c->rx_waker;
+            old = c->rx_waker;
             c->rx_waker = weft_waker_clone(cx->weft__waker);
         }
         weft__spin_unlock(&c->lock);
-        weft_waker_drop(&w);
+        weft_waker_drop(&old);
+        weft__wakes_run(&b);
         f->resume = 1; /* registered: the drop takes the waker back */
         return WEFT_PENDING;
     }
-    weft__spin_unlock(&c->lock);
-    weft_waker_wake(&w);
+    weft__wakes_run(&b);
     f->resume = WEFT__DONE;
     if (out)
         *(int *)out = rc;

@@ -73,6 +73,7 @@ static weft_poll notified_poll(weft_future *f, weft_context *cx, void *out) {
         w->weft__need = 0;
         w->weft__waker = weft_waker_clone(cx->weft__waker);
         weft__wl_push(&n->weft__waiters, w);
+        f->resume = QUEUED_ONCE; /* others may touch the node now */
         weft__spin_unlock(&n->weft__lock);
         return WEFT_PENDING;
     case WEFT__W_QUEUED:
@@ -94,8 +95,8 @@ static weft_poll notified_poll(weft_future *f, weft_context *cx, void *out) {
 static void notified_drop(weft_future *f) {
     weft_notified_op *op = (weft_notified_op *)f;
     weft_waiter *w = &op->node;
-    if (w->weft__state == WEFT__W_IDLE)
-        return;
+    if (f->resume != QUEUED_ONCE)
+        return; /* never queued, or done: nobody else touches the node */
     weft_notify *n = op->notify;
     weft_waker old = {0}, pass = {0};
     weft__spin_lock(&n->weft__lock);

@@ -1,20 +1,58 @@
-/* weft — the fair semaphore, and the Mutex and RwLock built on it.
+/* weft — the fair semaphore (the Mutex and RwLock are built on it).
  *
- * Waiters queue in arrival order; a release serves the head waiter only
- * when enough permits are free for it, so a waiter asking for many permits
- * is not overtaken (no barging, as tokio's batch semaphore).  Permits are
- * handed over whole: a granted waiter owns its permits before it runs,
- * which is what a dropped-but-granted acquire gives back.
+ * Waiters queue in arrival order; permits are handed over whole and only
+ * to the head waiter, so a waiter asking for many is not overtaken (no
+ * barging, as tokio's batch semaphore).  A granted waiter owns its
+ * permits before it runs, which is what a dropped-but-granted acquire
+ * gives back.
+ *
+ * The fast path is one atomic word: free permits, a WAITERS bit and a
+ * CLOSED bit.  While nobody waits, acquire is one compare-and-swap and
+ * release one fetch-add.  WAITERS is set and cleared under the lock,
+ * exactly while the waiter list is non-empty; meanwhile free permits are
+ * moved from the word into `held` (under the lock), where only the head
+ * waiter can get them.  Memory order: a release publishes with `release`,
+ * an acquire takes with `acquire`; permits passed through the slow path are
+ * ordered by the lock.
  */
 #include "sync_impl.h"
+
+#define S_CLOSED 1u
+#define S_WAITERS 2u
+#define S_ONE 4u
+#define PERMITS(w) ((w) >> 2)
+
+enum { TAKEN, SLOW, CLOSED };
+
+static inline uint64_t load(weft_semaphore *s) {
+    return atomic_load_explicit(&s->weft__state, memory_order_acquire);
+}
+
+static inline bool cas(weft_semaphore *s, uint64_t *cur, uint64_t next) {
+    return atomic_compare_exchange_weak_explicit(&s->weft__state, cur, next,
+                                                 memory_order_acq_rel, memory_order_acquire);
+}
+
+/* Takes n permits from the word if nobody waits. */
+static inline int take_fast(weft_semaphore *s, size_t n) {
+    uint64_t cur = atomic_load_explicit(&s->weft__state, memory_order_relaxed);
+    for (;;) {
+        if (cur & (S_CLOSED | S_WAITERS))
+            return cur & S_CLOSED ? CLOSED : SLOW;
+        if (PERMITS(cur) < n)
+            return SLOW;
+        if (cas(s, &cur, cur - (uint64_t)n * S_ONE))
+            return TAKEN;
+    }
+}
 
 int weft_semaphore_init(weft_semaphore *s, size_t permits) {
     if (!s || permits > WEFT_SEMAPHORE_MAX_PERMITS)
         return WEFT_EINVAL;
+    atomic_init(&s->weft__state, (uint64_t)permits * S_ONE);
     weft__spin_init(&s->weft__lock);
     s->weft__waiters = (weft__wlist){0};
-    s->weft__permits = permits;
-    s->weft__closed = false;
+    s->weft__held = 0;
     return 0;
 }
 
@@ -23,56 +61,83 @@ void weft_semaphore_destroy(weft_semaphore *s) {
         weft__die("semaphore destroyed while tasks wait on it");
 }
 
-/* Hands free permits to the head waiters; lock held on entry and return. */
-static void serve(weft_semaphore *s) {
-    weft__wakes b = {0};
-    weft_waiter *w;
-    while ((w = s->weft__waiters.weft__head) && w->weft__need <= s->weft__permits) {
-        s->weft__permits -= w->weft__need;
-        weft__wl_remove(&s->weft__waiters, w);
-        weft__wakes_take(&b, w, WEFT__W_GRANTED);
-        if (weft__wakes_full(&b)) {
-            weft__spin_unlock(&s->weft__lock);
-            weft__wakes_run(&b);
-            weft__spin_lock(&s->weft__lock);
-        }
+/* ------------------------------------------------- slow path (lock held) */
+
+/* Moves the word's free permits into `held` (while WAITERS is set, a
+ * release may still have added some there). */
+static void sweep(weft_semaphore *s) {
+    uint64_t cur = load(s);
+    while ((cur & S_WAITERS) && PERMITS(cur)) {
+        if (cas(s, &cur, cur & (S_CLOSED | S_WAITERS)))
+            s->weft__held += PERMITS(cur);
     }
-    if (b.n) {
+}
+
+/* Nobody waits any more: held permits go back to the word, WAITERS off. */
+static void settle(weft_semaphore *s) {
+    if (!weft__wl_empty(&s->weft__waiters))
+        return;
+    uint64_t cur = load(s);
+    if (!(cur & S_WAITERS))
+        return;
+    while (!cas(s, &cur, (cur + (uint64_t)s->weft__held * S_ONE) & ~(uint64_t)S_WAITERS))
+        ;
+    s->weft__held = 0;
+}
+
+/* Hands held permits to the head waiters, waking them in batches after
+ * unlocking; then settles.  Lock held on entry and return. */
+static void serve(weft_semaphore *s) {
+    weft__wakes b;
+    b.n = 0;
+    for (;;) {
+        sweep(s);
+        weft_waiter *w = s->weft__waiters.weft__head;
+        if (w && w->weft__need <= s->weft__held) {
+            s->weft__held -= w->weft__need;
+            weft__wl_remove(&s->weft__waiters, w);
+            weft__wakes_take(&b, w, WEFT__W_GRANTED);
+            if (!weft__wakes_full(&b))
+                continue;
+        }
+        if (!b.n)
+            break;
         weft__spin_unlock(&s->weft__lock);
         weft__wakes_run(&b);
         weft__spin_lock(&s->weft__lock);
     }
+    settle(s);
 }
+
+/* ------------------------------------------------------------ operations */
 
 void weft_semaphore_release(weft_semaphore *s, size_t n) {
     if (!n)
         return;
-    weft__spin_lock(&s->weft__lock);
-    s->weft__permits += n;
-    if (s->weft__permits > WEFT_SEMAPHORE_MAX_PERMITS)
+    uint64_t old = atomic_fetch_add_explicit(&s->weft__state, (uint64_t)n * S_ONE,
+                                             memory_order_acq_rel);
+    if (PERMITS(old) + n > WEFT_SEMAPHORE_MAX_PERMITS)
         weft__die("semaphore permits overflow (released more than acquired?)");
-    if (s->weft__waiters.weft__head)
-        serve(s);
+    if (!(old & S_WAITERS))
+        return;
+    weft__spin_lock(&s->weft__lock);
+    serve(s);
     weft__spin_unlock(&s->weft__lock);
 }
 
 void weft_semaphore_close(weft_semaphore *s) {
+    atomic_fetch_or_explicit(&s->weft__state, S_CLOSED, memory_order_acq_rel);
     weft__spin_lock(&s->weft__lock);
-    s->weft__closed = true;
     weft__wl_wake_all(&s->weft__lock, &s->weft__waiters, WEFT__W_CLOSED);
+    settle(s);
     weft__spin_unlock(&s->weft__lock);
 }
 
-bool weft_semaphore_is_closed(weft_semaphore *s) {
-    weft__spin_lock(&s->weft__lock);
-    bool c = s->weft__closed;
-    weft__spin_unlock(&s->weft__lock);
-    return c;
-}
+bool weft_semaphore_is_closed(weft_semaphore *s) { return (load(s) & S_CLOSED) != 0; }
 
 size_t weft_semaphore_available(weft_semaphore *s) {
     weft__spin_lock(&s->weft__lock);
-    size_t n = s->weft__permits;
+    size_t n = (size_t)PERMITS(load(s)) + s->weft__held;
     weft__spin_unlock(&s->weft__lock);
     return n;
 }
@@ -80,58 +145,87 @@ size_t weft_semaphore_available(weft_semaphore *s) {
 int weft_semaphore_try_acquire(weft_semaphore *s, size_t n) {
     if (n > WEFT_SEMAPHORE_MAX_PERMITS)
         return WEFT_EINVAL;
-    int rc = WEFT_EAGAIN;
-    weft__spin_lock(&s->weft__lock);
-    if (s->weft__closed)
-        rc = WEFT_ECLOSED;
-    else if (weft__wl_empty(&s->weft__waiters) && s->weft__permits >= n) {
-        s->weft__permits -= n;
-        rc = 0;
+    switch (take_fast(s, n)) {
+    case TAKEN:
+        return 0;
+    case CLOSED:
+        return WEFT_ECLOSED;
+    default:
+        return WEFT_EAGAIN;
     }
-    weft__spin_unlock(&s->weft__lock);
-    return rc;
 }
 
 /* ---------------------------------------------------------------- acquire */
+
+/* First poll that missed the fast path: take permits under the lock or
+ * queue.  Returns TAKEN, CLOSED or SLOW (queued). */
+static int acquire_slow(weft_acquire_op *op, weft_context *cx) {
+    weft_semaphore *s = op->sem;
+    weft_waiter *w = &op->node;
+    weft__spin_lock(&s->weft__lock);
+    uint64_t cur = load(s);
+    for (;;) {
+        if (cur & S_CLOSED) {
+            weft__spin_unlock(&s->weft__lock);
+            return CLOSED;
+        }
+        if (cur & S_WAITERS)
+            break;
+        if (PERMITS(cur) >= op->n) { /* released since the fast path looked */
+            if (cas(s, &cur, cur - (uint64_t)op->n * S_ONE)) {
+                weft__spin_unlock(&s->weft__lock);
+                return TAKEN;
+            }
+            continue;
+        }
+        /* First waiter: set the free permits aside for the queue. */
+        if (cas(s, &cur, (cur & S_CLOSED) | S_WAITERS)) {
+            s->weft__held += PERMITS(cur);
+            break;
+        }
+    }
+    w->weft__need = op->n;
+    w->weft__waker = weft_waker_clone(cx->weft__waker);
+    weft__wl_push(&s->weft__waiters, w);
+    serve(s); /* permits may have come in meanwhile */
+    int rc = SLOW;
+    if (w->weft__state == WEFT__W_GRANTED) /* served at once */
+        w->weft__state = WEFT__W_IDLE;
+    if (w->weft__state == WEFT__W_IDLE)
+        rc = TAKEN;
+    else
+        op->base.resume = QUEUED_ONCE; /* others may touch the node now */
+    weft__spin_unlock(&s->weft__lock);
+    return rc;
+}
 
 static weft_poll acquire_poll(weft_future *f, weft_context *cx, void *out) {
     weft_acquire_op *op = (weft_acquire_op *)f;
     weft_semaphore *s = op->sem;
     weft_waiter *w = &op->node;
-    weft_waker old = {0};
     int rc = 0;
-    weft__spin_lock(&s->weft__lock);
-    switch (w->weft__state) {
-    case WEFT__W_IDLE:
-        if (s->weft__closed) {
-            rc = WEFT_ECLOSED;
-            break;
+    if (f->resume != QUEUED_ONCE) { /* the node is ours: never queued */
+        int r = op->n > WEFT_SEMAPHORE_MAX_PERMITS ? CLOSED : take_fast(s, op->n);
+        if (r == SLOW)
+            r = acquire_slow(op, cx);
+        if (r == SLOW)
+            return WEFT_PENDING;
+        rc = r == TAKEN ? 0 : op->n > WEFT_SEMAPHORE_MAX_PERMITS ? WEFT_EINVAL : WEFT_ECLOSED;
+    } else {
+        weft_waker old = {0};
+        weft__spin_lock(&s->weft__lock);
+        int st = w->weft__state;
+        if (st == WEFT__W_QUEUED) {
+            weft__waiter_set_waker(w, cx->weft__waker, &old);
+            weft__spin_unlock(&s->weft__lock);
+            weft_waker_drop(&old);
+            return WEFT_PENDING;
         }
-        if (weft__wl_empty(&s->weft__waiters) && s->weft__permits >= op->n) {
-            s->weft__permits -= op->n;
-            break;
-        }
-        w->weft__need = op->n;
-        w->weft__waker = weft_waker_clone(cx->weft__waker);
-        weft__wl_push(&s->weft__waiters, w);
+        w->weft__state = WEFT__W_IDLE;
         weft__spin_unlock(&s->weft__lock);
-        return WEFT_PENDING;
-    case WEFT__W_QUEUED:
-        weft__waiter_set_waker(w, cx->weft__waker, &old);
-        weft__spin_unlock(&s->weft__lock);
-        weft_waker_drop(&old);
-        return WEFT_PENDING;
-    case WEFT__W_GRANTED:
-        break;
-    default:
-        rc = WEFT_ECLOSED;
-        break;
+        rc = st == WEFT__W_GRANTED ? 0 : WEFT_ECLOSED;
     }
-    w->weft__state = WEFT__W_IDLE;
-    weft__spin_unlock(&s->weft__lock);
-    /* A new op or a re-poll after READY starts over: never reports the
-     * grant twice. */
-    f->resume = WEFT__DONE;
+    f->resume = WEFT__DONE; /* never reports the grant twice */
     if (out)
         *(int *)out = rc;
     return WEFT_READY;
@@ -140,26 +234,25 @@ static weft_poll acquire_poll(weft_future *f, weft_context *cx, void *out) {
 static void acquire_drop(weft_future *f) {
     weft_acquire_op *op = (weft_acquire_op *)f;
     weft_waiter *w = &op->node;
-    if (w->weft__state == WEFT__W_IDLE)
-        return; /* never queued, or completed: nobody else touches it */
+    if (f->resume != QUEUED_ONCE)
+        return; /* never queued, or done: nobody else touches the node */
     weft_semaphore *s = op->sem;
     weft_waker old = {0};
+    bool give_back = false;
     weft__spin_lock(&s->weft__lock);
     if (w->weft__state == WEFT__W_QUEUED) {
         weft__wl_remove(&s->weft__waiters, w);
         old = w->weft__waker;
         w->weft__waker = (weft_waker){0};
-        /* Its leaving may unblock the waiters behind it. */
-        if (s->weft__waiters.weft__head)
-            serve(s);
+        serve(s); /* its leaving may unblock the waiters behind it */
     } else if (w->weft__state == WEFT__W_GRANTED) {
-        /* Handed permits it will never use: pass them on. */
-        s->weft__permits += op->n;
-        serve(s);
+        give_back = true; /* handed permits it will never use */
     }
     w->weft__state = WEFT__W_IDLE;
     weft__spin_unlock(&s->weft__lock);
     weft_waker_drop(&old);
+    if (give_back)
+        weft_semaphore_release(s, op->n);
 }
 
 static const weft_future_vtable acquire_vt = {acquire_poll, acquire_drop, sizeof(weft_acquire_op),
@@ -170,6 +263,6 @@ weft_future *weft_semaphore_acquire_init(weft_acquire_op *op, weft_semaphore *s,
     weft_future_init(&op->base, &acquire_vt, site);
     op->sem = s;
     op->n = n;
-    op->node = (weft_waiter){0};
+    op->node.weft__state = WEFT__W_IDLE; /* the rest is set when it queues */
     return &op->base;
 }

@@ -20,6 +20,12 @@ _Noreturn void weft__die(const char *msg);
 
 enum { WEFT__W_IDLE = 0, WEFT__W_QUEUED, WEFT__W_GRANTED, WEFT__W_CLOSED };
 
+/* An op's `base.resume` once its node was queued: from then on its poll and
+ * drop read the node's state under the lock only (another thread may be
+ * granting it).  Hand-written ops use `resume` for nothing else; READY
+ * sets it to WEFT__DONE. */
+#define QUEUED_ONCE 1u
+
 /* ---------------------------------------------------------------- spin lock
  * Test-and-test-and-set.  Sections are a handful of loads and stores, so
  * spinning briefly beats a syscall; after a few rounds the waiter yields
@@ -96,7 +102,8 @@ static inline void weft__wakes_run(weft__wakes *b) {
 /* Pops every waiter, marking them `state`, waking in batches; the lock is
  * held on entry and on return. */
 static inline void weft__wl_wake_all(weft__spin *lock, weft__wlist *l, int state) {
-    weft__wakes b = {0};
+    weft__wakes b;
+    b.n = 0; /* the array is filled before it is read */
     weft_waiter *w;
     while ((w = l->weft__head)) {
         weft__wl_remove(l, w);
