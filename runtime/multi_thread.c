@@ -92,7 +92,7 @@ struct mt {
                                        * not known yet (wake it for any timer) */
     _Atomic uint32_t roots;          /* block_on calls under way */
     _Atomic uint32_t busy_roots;     /* block_on futures polling or woken */
-    atomic_flag advancing;           /* a paused clock is being moved on */
+    atomic_flag firing;              /* a thread is firing timers (see fire_timers) */
     /* Freed task blocks for one block_on thread at a time: the tasks it
      * joins are mostly freed there (the handle drops the last reference),
      * so its next spawns reuse them without a lock. */
@@ -463,10 +463,18 @@ static void run_task(worker *w, weft__task *t) {
     }
 }
 
-static void run_drivers(worker *w) {
-    if (w->m->rt->time)
-        weft__time_process(w->m->rt);
+/* Fires the due timers unless another thread is at it: one thread fires
+ * a batch of due timers in deadline order, and one that found the flag
+ * taken leaves them to it (whatever falls due later is fired at the next
+ * maintenance or park). */
+static void fire_timers(mt *m) {
+    if (!m->rt->time || atomic_flag_test_and_set_explicit(&m->firing, memory_order_acquire))
+        return;
+    weft__time_process(m->rt);
+    atomic_flag_clear_explicit(&m->firing, memory_order_release);
 }
+
+static void run_drivers(worker *w) { fire_timers(w->m); }
 
 /* Every thread that could make work is idle but `roots` block_on
  * threads (the caller's own, if it is one): a paused clock may jump.  As
@@ -479,12 +487,12 @@ static bool all_idle(mt *m, uint32_t roots) {
 }
 
 /* Jumps a paused clock to the next timer and fires it, unless another
- * thread is doing so.  The wakes run on the calling thread. */
+ * thread is firing.  The wakes run on the calling thread. */
 static bool advance_paused_clock(mt *m) {
-    if (atomic_flag_test_and_set_explicit(&m->advancing, memory_order_acquire))
+    if (atomic_flag_test_and_set_explicit(&m->firing, memory_order_acquire))
         return false;
     bool fired = weft__time_auto_advance(m->rt);
-    atomic_flag_clear_explicit(&m->advancing, memory_order_release);
+    atomic_flag_clear_explicit(&m->firing, memory_order_release);
     return fired;
 }
 
@@ -513,7 +521,7 @@ static void sleep_once(worker *w) {
     if (!advanced)
         parker_wait(&w->park, m, deadline);
     atomic_store_explicit(&m->driver_holder, NULL, memory_order_seq_cst);
-    weft__time_process(rt);
+    fire_timers(m);
     atomic_flag_clear_explicit(&m->driver_taken, memory_order_release);
 }
 
@@ -751,7 +759,7 @@ static int mt_create(weft__rt *rt, const weft_builder *b) {
     weft__mutex_init(&m->inject_lock);
     weft__mutex_init(&m->idle_lock);
     atomic_flag_clear(&m->driver_taken);
-    atomic_flag_clear(&m->advancing);
+    atomic_flag_clear(&m->firing);
     atomic_flag_clear(&m->root_cache_taken);
     atomic_init(&m->idle, n * IDLE_UNPARKED_ONE);
     for (uint32_t i = 0; i < n; i++) {
