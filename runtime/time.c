@@ -14,6 +14,9 @@
 typedef struct weft__time {
     weft__rt *rt;
     weft__mutex lock;
+    weft__mutex fire_lock; /* one thread fires at a time, so that the wakes
+                            * of equal deadlines keep their arming order
+                            * across the 32-waker batches */
     weft__wheel wheel;
     uint64_t origin_ns; /* OS clock when the runtime started */
     int64_t offset_ns;  /* added to the OS clock's reading after a resume */
@@ -62,6 +65,7 @@ int weft__time_create(weft__rt *rt, bool start_paused) {
         return WEFT_ENOMEM;
     d->rt = rt;
     weft__mutex_init(&d->lock);
+    weft__mutex_init(&d->fire_lock);
     weft__wheel_init(&d->wheel);
     d->origin_ns = weft__os_now_ns();
     d->offset_ns = 0;
@@ -75,6 +79,7 @@ void weft__time_destroy(weft__rt *rt) {
     weft__time *d = rt->time;
     if (!d)
         return;
+    weft__mutex_destroy(&d->fire_lock);
     weft__mutex_destroy(&d->lock);
     rt->time = NULL;
     weft__free(rt, d, sizeof *d);
@@ -84,6 +89,7 @@ static size_t fire_due(weft__time *d, uint64_t now_ms) {
     weft_waker batch[WAKE_BATCH];
     size_t fired = 0;
     bool more = true;
+    weft__mutex_lock(&d->fire_lock);
     while (more) {
         size_t n = 0;
         weft__mutex_lock(&d->lock);
@@ -98,6 +104,7 @@ static size_t fire_due(weft__time *d, uint64_t now_ms) {
             weft_waker_wake(&batch[i]);
         fired += n;
     }
+    weft__mutex_unlock(&d->fire_lock);
     return fired;
 }
 
