@@ -381,11 +381,13 @@ void weft__task_shutdown(weft__task *t) {
         claimed = !(cur & (WEFT__T_RUNNING | WEFT__T_COMPLETE));
         next = cur | WEFT__T_CANCELLED | (claimed ? WEFT__T_RUNNING : 0);
     } while (!cas_state(t, &cur, next));
+    /* A task being polled right now is alive too: its poller cancels it. */
+    if (!(cur & WEFT__T_COMPLETE))
+        weft__diag(t->rt, "task still alive at shutdown (cancelled)", t->site);
     if (!claimed) {
         weft__task_unref(t);
         return;
     }
-    weft__diag(t->rt, "task still alive at shutdown (cancelled)", t->site);
     cancel(t); /* drops the owned list's reference we were handed */
 }
 
