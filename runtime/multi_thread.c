@@ -192,6 +192,23 @@ static weft__task_batch inject_pop(mt *m, uint32_t max) {
 
 /* ------------------------------------------------------------ idle state */
 
+/* ThreadSanitizer does not model fences, so its build stands a seq_cst
+ * read-modify-write of the idle word in for each of the two paired fences
+ * below: the same ordering (both sides then order on one location), at a
+ * cost only that build pays. */
+#if defined(__SANITIZE_THREAD__)
+#define WEFT__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define WEFT__TSAN 1
+#endif
+#endif
+#ifdef WEFT__TSAN
+#define IDLE_FENCE(m) ((void)atomic_fetch_add_explicit(&(m)->idle, 0, memory_order_seq_cst))
+#else
+#define IDLE_FENCE(m) atomic_thread_fence(memory_order_seq_cst)
+#endif
+
 static inline uint32_t unparked_of(uint32_t s) { return s >> 16; }
 static inline uint32_t searching_of(uint32_t s) { return s & IDLE_SEARCHING_MASK; }
 
@@ -200,7 +217,7 @@ static bool should_wake(mt *m) {
      * fence a parking searcher puts between its decrement and its last
      * look at the queues (see the top comment).  A fence and a load, not
      * an RMW: every push does this, and the word is written rarely. */
-    atomic_thread_fence(memory_order_seq_cst);
+    IDLE_FENCE(m);
     uint32_t s = atomic_load_explicit(&m->idle, memory_order_relaxed);
     return searching_of(s) == 0 && unparked_of(s) < m->n;
 }
@@ -256,7 +273,7 @@ static bool to_parked(worker *w) {
     weft__mutex_unlock(&m->idle_lock);
     bool last = w->searching && searching_of(prev) == 1;
     w->searching = false;
-    atomic_thread_fence(memory_order_seq_cst); /* pairs with should_wake's */
+    IDLE_FENCE(m); /* pairs with should_wake's */
     return last;
 }
 

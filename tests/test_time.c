@@ -37,15 +37,27 @@ typedef struct recorder {
     weft_instant at[MAXREC];
 } recorder;
 
-/* A waker that notes which timer fired and when, then wakes `inner`. */
+/* A waker that notes which timer fired and when, then wakes `inner`.  It
+ * is reference counted as the waker contract asks (a worker thread may
+ * still hold a clone it took out of the wheel when the test moves on); the
+ * last reference drops `inner`. */
 typedef struct rec_waker {
     recorder *r;
     int idx;
     weft_waker inner;
+    _Atomic int refs;
 } rec_waker;
 
 static const weft_waker_vtable rec_vt;
-static weft_waker rec_clone(const void *d) { return (weft_waker){d, &rec_vt}; }
+static weft_waker rec_clone(const void *d) {
+    atomic_fetch_add(&((rec_waker *)d)->refs, 1);
+    return (weft_waker){d, &rec_vt};
+}
+static void rec_release(const void *d) {
+    rec_waker *w = (rec_waker *)d;
+    if (atomic_fetch_sub(&w->refs, 1) == 1)
+        weft_waker_drop(&w->inner);
+}
 static void rec_wake_by_ref(const void *d) {
     const rec_waker *w = d;
     int k = atomic_fetch_add(&w->r->n, 1);
@@ -54,8 +66,11 @@ static void rec_wake_by_ref(const void *d) {
     w->r->at[k] = weft_now();
     weft_waker_wake_by_ref(&w->inner);
 }
-static void rec_drop(const void *d) { (void)d; }
-static const weft_waker_vtable rec_vt = {rec_clone, rec_wake_by_ref, rec_wake_by_ref, rec_drop};
+static void rec_wake(const void *d) {
+    rec_wake_by_ref(d);
+    rec_release(d);
+}
+static const weft_waker_vtable rec_vt = {rec_clone, rec_wake, rec_wake_by_ref, rec_release};
 
 /* Arms n sleeps in index order (sleep_until deadline[i]), each with its
  * recording waker, and completes when all of them fired. */
@@ -76,7 +91,7 @@ static weft_poll multi_poll(weft_future *f, weft_context *cx, void *out) {
     if (!m->armed) {
         m->armed = true;
         for (int i = 0; i < m->n; i++) {
-            m->w[i] = (rec_waker){m->r, m->first_idx + i, weft_waker_clone(weft_cx_waker(cx))};
+            m->w[i] = (rec_waker){m->r, m->first_idx + i, weft_waker_clone(weft_cx_waker(cx)), 1};
             weft_sleep_until(&m->sleeps[i], m->deadline[i]);
         }
     }
@@ -96,9 +111,9 @@ static weft_poll multi_poll(weft_future *f, weft_context *cx, void *out) {
     }
     return all ? WEFT_READY : WEFT_PENDING;
 }
-/* The recording wakers are not reference counted, so a worker thread may
- * still be calling one it took out of the wheel just as the sleep reads
- * FIRED and the test finishes: their memory lives until the process ends. */
+/* The recording wakers live in an array a worker thread may still hold
+ * clones into (taken out of the wheel just as the sleep reads FIRED and
+ * the test moves on): the arrays live until the process ends. */
 enum { GRAVE_MAX = 64 };
 static void *graveyard[GRAVE_MAX];
 static int graves;
@@ -119,7 +134,7 @@ static void multi_drop(weft_future *f) {
     for (int i = 0; i < m->n; i++) {
         if (m->armed) {
             weft_future_drop(&m->sleeps[i].base);
-            weft_waker_drop(&m->w[i].inner);
+            rec_release(&m->w[i]); /* the multi's own reference */
         }
     }
     free(m->sleeps);
