@@ -61,7 +61,7 @@ bool weft__wheel_insert(weft__wheel *w, weft_timer_entry *e, uint64_t deadline) 
     e->weft__seq = ++w->seq;
     e->weft__state = WEFT__TIMER_ARMED;
     file_entry(w, e);
-    w->count++;
+    __atomic_store_n(&w->count, w->count + 1, __ATOMIC_RELAXED); /* peeked unlocked */
     return true;
 }
 
@@ -77,7 +77,7 @@ void weft__wheel_remove(weft__wheel *w, weft_timer_entry *e) {
             w->occupied[e->weft__level] &= ~(UINT64_C(1) << e->weft__slot);
     }
     e->weft__state = WEFT__TIMER_IDLE;
-    w->count--;
+    __atomic_store_n(&w->count, w->count - 1, __ATOMIC_RELAXED);
 }
 
 /* The earliest slot with entries at `level`, as the time it starts. */
@@ -138,7 +138,7 @@ weft_timer_entry *weft__wheel_poll(weft__wheel *w, uint64_t now) {
         if (e) {
             slot_unlink(&w->due, e);
             e->weft__state = WEFT__TIMER_FIRED;
-            w->count--;
+            __atomic_store_n(&w->count, w->count - 1, __ATOMIC_RELAXED);
             return e;
         }
         uint64_t best = UINT64_MAX;
