@@ -68,9 +68,7 @@ static void barrier_drop(weft_future *f) {
     weft_waker old = {0};
     weft__spin_lock(&b->weft__lock);
     if (w->weft__state == WEFT__W_QUEUED) {
-        weft__wl_remove(&b->weft__waiters, w);
-        old = w->weft__waker;
-        w->weft__waker = (weft_waker){0};
+        old = weft__wl_unqueue(&b->weft__waiters, w);
         b->weft__arrived--; /* it no longer counts */
     }
     w->weft__state = WEFT__W_IDLE;

@@ -165,16 +165,7 @@ static void recv_drop(weft_future *f) {
     if (f->resume != QUEUED_ONCE)
         return; /* never queued, or done: nobody else touches the node */
     weft_broadcast *c = op->rx->chan;
-    weft_waker old = {0};
-    weft__spin_lock(&c->lock);
-    if (w->weft__state == WEFT__W_QUEUED) {
-        weft__wl_remove(&c->waiters, w);
-        old = w->weft__waker;
-        w->weft__waker = (weft_waker){0};
-    }
-    w->weft__state = WEFT__W_IDLE;
-    weft__spin_unlock(&c->lock);
-    weft_waker_drop(&old);
+    weft__waiter_cancel(&c->lock, &c->waiters, w);
 }
 
 static const weft_future_vtable recv_vt = {recv_poll, recv_drop, sizeof(weft_broadcast_recv_op),

@@ -32,9 +32,7 @@ static weft_waker notify_one_locked(weft_notify *n) {
         n->weft__permit = true;
         return (weft_waker){0};
     }
-    weft__wl_remove(&n->weft__waiters, w);
-    weft_waker k = w->weft__waker;
-    w->weft__waker = (weft_waker){0};
+    weft_waker k = weft__wl_unqueue(&n->weft__waiters, w);
     w->weft__need = BY_ONE;
     w->weft__state = WEFT__W_GRANTED;
     return k;

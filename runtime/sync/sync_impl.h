@@ -75,6 +75,27 @@ static inline void weft__wl_remove(weft__wlist *l, weft_waiter *w) {
 
 static inline bool weft__wl_empty(const weft__wlist *l) { return l->weft__head == NULL; }
 
+/* Takes a queued node off `l` and hands back its waker (lock held). */
+static inline weft_waker weft__wl_unqueue(weft__wlist *l, weft_waiter *w) {
+    weft__wl_remove(l, w);
+    weft_waker k = w->weft__waker;
+    w->weft__waker = (weft_waker){0};
+    return k;
+}
+
+/* The drop of a pending op whose node may still be queued on `l` under
+ * `lock`: unqueue it (nothing was handed to it yet, so nothing passes on)
+ * and release its waker after unlocking. */
+static inline void weft__waiter_cancel(weft__spin *lock, weft__wlist *l, weft_waiter *w) {
+    weft_waker old = {0};
+    weft__spin_lock(lock);
+    if (w->weft__state == WEFT__W_QUEUED)
+        old = weft__wl_unqueue(l, w);
+    w->weft__state = WEFT__W_IDLE;
+    weft__spin_unlock(lock);
+    weft_waker_drop(&old);
+}
+
 /* -------------------------------------------------------------- wake batch
  * Wakers collected under a lock and woken after it: a waker may re-enter
  * the primitive (or run the woken task inline on some scheduler). */
