@@ -112,3 +112,13 @@ int wt_teardown(void **state) {
     free(env);
     return 0;
 }
+
+static weft_poll forever_poll(weft_future *f, weft_context *cx, void *out) {
+    (void)cx;
+    (void)out;
+    atomic_fetch_add(&((forever *)f)->c->polls, 1);
+    return WEFT_PENDING;
+}
+static void forever_drop(weft_future *f) { atomic_fetch_add(&((forever *)f)->c->drops, 1); }
+const weft_future_vtable forever_vtable = {forever_poll, forever_drop, sizeof(forever), 0,
+                                           "forever", 0};

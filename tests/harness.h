@@ -59,6 +59,26 @@ extern const weft_flavor wt_flavor_values[3];
 #define WT_CT(fn) WT_ONE(fn, 0, "current_thread")
 
 #define WT_ENV(state) ((wt_env *)*(state))
+/* A flavor this build lacks leaves the env NULL: skip the test. */
+#define SKIP_IF_ABSENT(env)                                                    \
+    do {                                                                       \
+        if (!(env))                                                            \
+            skip();                                                            \
+    } while (0)
+
+/* Polls and drops counted by the test futures. */
+typedef struct counts {
+    _Atomic int polls;
+    _Atomic int drops;
+} counts;
+
+/* Never completes and never wakes anyone: only abort or shutdown end it.
+ * Counts its polls and its drop in `c`. */
+typedef struct forever {
+    weft_future base;
+    counts *c;
+} forever;
+extern const weft_future_vtable forever_vtable;
 
 /* Runs the group; returns the number of failures (cmocka's convention). */
 #define WT_RUN(name, tests) _cmocka_run_group_tests((name), (tests), sizeof(tests) / sizeof((tests)[0]), NULL, NULL)

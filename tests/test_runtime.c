@@ -14,11 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SKIP_IF_ABSENT(env)                                                    \
-    do {                                                                       \
-        if (!(env))                                                            \
-            skip();                                                            \
-    } while (0)
 
 static weft_handle *H(wt_env *env) { return weft_runtime_handle(wt_rt(env)); }
 static uint64_t timers(wt_env *env) {
@@ -27,25 +22,9 @@ static uint64_t timers(wt_env *env) {
     return st.timers;
 }
 
-typedef struct counts {
-    _Atomic int polls;
-    _Atomic int drops;
-} counts;
 
 /* ------------------------------------------------------------ the futures */
 
-typedef struct forever {
-    weft_future base;
-    counts *c;
-} forever;
-static weft_poll forever_poll(weft_future *f, weft_context *cx, void *out) {
-    (void)cx;
-    (void)out;
-    atomic_fetch_add(&((forever *)f)->c->polls, 1);
-    return WEFT_PENDING;
-}
-static void forever_drop(weft_future *f) { atomic_fetch_add(&((forever *)f)->c->drops, 1); }
-WEFT_FUTURE_DEFINE_VOID(forever, forever_poll, forever_drop);
 
 typedef struct value {
     weft_future base;

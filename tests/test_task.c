@@ -12,32 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SKIP_IF_ABSENT(env)                                                    \
-    do {                                                                       \
-        if (!(env))                                                            \
-            skip();                                                            \
-    } while (0)
 
-typedef struct counts {
-    _Atomic int polls;
-    _Atomic int drops;
-} counts;
 
 /* ------------------------------------------------------------ the futures */
 
-/* Never completes (and never wakes anyone): only abort or shutdown end it. */
-typedef struct forever {
-    weft_future base;
-    counts *c;
-} forever;
-static weft_poll forever_poll(weft_future *f, weft_context *cx, void *out) {
-    (void)cx;
-    (void)out;
-    atomic_fetch_add(&((forever *)f)->c->polls, 1);
-    return WEFT_PENDING;
-}
-static void forever_drop(weft_future *f) { atomic_fetch_add(&((forever *)f)->c->drops, 1); }
-WEFT_FUTURE_DEFINE_VOID(forever, forever_poll, forever_drop);
 
 /* A composite output, to check that the join copies all of it. */
 typedef struct triple {
@@ -920,7 +898,7 @@ static void spawn_bad_futures(void **state) {
     static const weft_future_vtable no_poll = {NULL, NULL, sizeof(weft_future), 0, "no_poll", 0};
     weft_future nopoll = {&no_poll, NULL, NULL, 0, 0};
     assert_int_equal(weft_handle_spawn(H(env), &nopoll, &jh), WEFT_EINVAL);
-    static const weft_future_vtable tiny = {forever_poll, NULL, 4, 0, "tiny", 0};
+    const weft_future_vtable tiny = {forever_vtable.poll, NULL, 4, 0, "tiny", 0};
     weft_future small = {&tiny, NULL, NULL, 0, 0};
     assert_int_equal(weft_handle_spawn(H(env), &small, &jh), WEFT_EINVAL);
     weft_runtime_stats st;

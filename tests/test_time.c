@@ -11,11 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#define SKIP_IF_ABSENT(env)                                                    \
-    do {                                                                       \
-        if (!(env))                                                            \
-            skip();                                                            \
-    } while (0)
 
 #define DAY WEFT_SECS(86400)
 
