@@ -170,8 +170,8 @@ static void deadlock_is_reported(void **state) {
     const char *why = weft_sim_failure(weft_runtime_handle(rt));
     assert_non_null(why);
     assert_non_null(strstr(why, "deadlock"));
-    assert_non_null(strstr(why, "task 1 spawned at ../tests/test_sim.c:"));
-    assert_non_null(strstr(why, ": stuck, awaiting never (../tests/test_sim.c:"));
+    assert_non_null(strstr(why, "task 1 spawned at " __FILE__ ":"));
+    assert_non_null(strstr(why, ": stuck, awaiting never (" __FILE__ ":"));
     assert_non_null(strstr(why, "root waits_for_stuck, awaiting weft_join_handle"));
 }
 
@@ -647,7 +647,7 @@ static void lock_order_deadlock_found(void **state) {
         assert_non_null(strstr(r.failure, "2 task(s) blocked"));
         assert_non_null(strstr(r.failure, "task 1 spawned at"));
         assert_non_null(strstr(r.failure, "task 2 spawned at"));
-        if (!strstr(r.failure, "locker, awaiting weft_semaphore_acquire (../tests/test_sim.c:"))
+        if (!strstr(r.failure, "locker, awaiting weft_semaphore_acquire (" __FILE__ ":"))
             fail_msg("%s", r.failure);
     }
     assert_true(found);
