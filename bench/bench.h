@@ -56,6 +56,12 @@ void done_destroy(done_signal *d);
 
 weft_runtime *bench_runtime(const bench_flavor *fl);
 
+/* The common shape of an iteration (as the anchors' completion signal):
+ * block_on a root that sets the signal's count to `count`, calls
+ * `start(done)` inside the runtime to spawn the workload, and waits until
+ * the workload fired the signal. */
+void bench_until_done(bench_ctx *b, long count, void (*start)(done_signal *done));
+
 extern const bench_def *const bench_core_list[];
 extern const bench_def *const bench_sync_list[];
 

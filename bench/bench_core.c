@@ -60,27 +60,12 @@ static void teardown_done(bench_ctx *b) {
 
 /* ----------------------------------------------------- spawn_many_local */
 
-typedef struct spawn_local_root {
-    weft_future base;
-    done_signal *done;
-    done_wait wait;
-} spawn_local_root;
-static weft_poll spawn_local_root_poll(weft_future *f, weft_context *cx, void *out) {
-    spawn_local_root *s = (spawn_local_root *)f;
-    WEFT_BEGIN(f);
-    atomic_store(&s->done->remaining, NUM_SPAWN);
+static void spawn_local_start(done_signal *done) {
     for (int i = 0; i < NUM_SPAWN; i++)
-        must(weft_spawn(&WEFT_NEW(count_down, .done = s->done), NULL), "spawn");
-    s->wait = DONE_WAIT(s->done);
-    WEFT_AWAIT(f, cx, &s->wait, out);
-    WEFT_END(f);
+        must(weft_spawn(&WEFT_NEW(count_down, .done = done), NULL), "spawn");
 }
-WEFT_FUTURE_DEFINE_VOID(spawn_local_root, spawn_local_root_poll, NULL);
 
-static void spawn_many_local(bench_ctx *b) {
-    spawn_local_root root = WEFT_NEW(spawn_local_root, .done = b->scratch);
-    must(weft_runtime_block_on(b->rt, &root.base, NULL), "block_on");
-}
+static void spawn_many_local(bench_ctx *b) { bench_until_done(b, NUM_SPAWN, spawn_local_start); }
 
 /* ------------------------------------------------ spawn_many_remote_idle */
 
@@ -181,25 +166,11 @@ static weft_poll chain_link_poll(weft_future *f, weft_context *cx, void *out) {
     return WEFT_READY;
 }
 
-typedef struct chain_root {
-    weft_future base;
-    done_signal *done;
-    done_wait wait;
-} chain_root;
-static weft_poll chain_root_poll(weft_future *f, weft_context *cx, void *out) {
-    chain_root *s = (chain_root *)f;
-    WEFT_BEGIN(f);
-    must(weft_spawn(&WEFT_NEW(chain_link, .done = s->done, .n = CHAIN), NULL), "spawn");
-    s->wait = DONE_WAIT(s->done);
-    WEFT_AWAIT(f, cx, &s->wait, out);
-    WEFT_END(f);
+static void chain_start(done_signal *done) {
+    must(weft_spawn(&WEFT_NEW(chain_link, .done = done, .n = CHAIN), NULL), "spawn");
 }
-WEFT_FUTURE_DEFINE_VOID(chain_root, chain_root_poll, NULL);
 
-static void chained_spawn(bench_ctx *b) {
-    chain_root root = WEFT_NEW(chain_root, .done = b->scratch);
-    must(weft_runtime_block_on(b->rt, &root.base, NULL), "block_on");
-}
+static void chained_spawn(bench_ctx *b) { bench_until_done(b, 1, chain_start); }
 
 /* ------------------------------------------------------------ timer_churn */
 

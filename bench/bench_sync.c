@@ -94,26 +94,11 @@ static weft_poll ping_spawner_poll(weft_future *f, weft_context *cx, void *out) 
 }
 WEFT_FUTURE_DEFINE_VOID(ping_spawner, ping_spawner_poll, NULL);
 
-typedef struct ping_root {
-    weft_future base;
-    done_signal *done;
-    done_wait wait;
-} ping_root;
-static weft_poll ping_root_poll(weft_future *f, weft_context *cx, void *out) {
-    ping_root *s = (ping_root *)f;
-    WEFT_BEGIN(f);
-    atomic_store(&s->done->remaining, NUM_PINGS);
-    must(weft_spawn(&WEFT_NEW(ping_spawner, .done = s->done), NULL), "spawn");
-    s->wait = DONE_WAIT(s->done);
-    WEFT_AWAIT(f, cx, &s->wait, out);
-    WEFT_END(f);
+static void ping_start(done_signal *done) {
+    must(weft_spawn(&WEFT_NEW(ping_spawner, .done = done), NULL), "spawn");
 }
-WEFT_FUTURE_DEFINE_VOID(ping_root, ping_root_poll, NULL);
 
-static void ping_pong(bench_ctx *b) {
-    ping_root root = WEFT_NEW(ping_root, .done = b->scratch);
-    must(weft_runtime_block_on(b->rt, &root.base, NULL), "block_on");
-}
+static void ping_pong(bench_ctx *b) { bench_until_done(b, NUM_PINGS, ping_start); }
 
 /* ----------------------------------------------------------------- mpsc */
 

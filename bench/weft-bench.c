@@ -100,6 +100,36 @@ void done_destroy(done_signal *d) {
     weft__mutex_destroy(&d->lock);
 }
 
+/* -------------------------------------------------------- until_done */
+
+typedef struct until_done_root {
+    weft_future base;
+    done_signal *done;
+    long count;
+    void (*start)(done_signal *done);
+    done_wait wait;
+} until_done_root;
+static weft_poll until_done_root_poll(weft_future *f, weft_context *cx, void *out) {
+    until_done_root *s = (until_done_root *)f;
+    WEFT_BEGIN(f);
+    atomic_store(&s->done->remaining, s->count);
+    s->start(s->done);
+    s->wait = DONE_WAIT(s->done);
+    WEFT_AWAIT(f, cx, &s->wait, out);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(until_done_root, until_done_root_poll, NULL);
+
+void bench_until_done(bench_ctx *b, long count, void (*start)(done_signal *done)) {
+    until_done_root root =
+        WEFT_NEW(until_done_root, .done = b->scratch, .count = count, .start = start);
+    int err = weft_runtime_block_on(b->rt, &root.base, NULL);
+    if (err) {
+        fprintf(stderr, "weft-bench: block_on: %s\n", weft_strerror(err));
+        exit(1);
+    }
+}
+
 /* ------------------------------------------------------------- flavors */
 
 static const bench_flavor flavors[] = {

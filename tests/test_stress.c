@@ -159,6 +159,21 @@ static weft_poll player_poll(weft_future *f, weft_context *cx, void *out) {
 }
 WEFT_FUTURE_DEFINE_VOID(player, player_poll, NULL);
 
+/* Runs `root` (whose players pass `b` back and forth) for a million
+ * rounds under the watchdog and checks every round happened. */
+static void run_pingpongs(wt_env *env, const char *name, baton *b, weft_future *root) {
+    mt_watchdog wd;
+    mt_watchdog_start(&wd, name, WATCHDOG_SECS);
+    *b = (baton){.turn = 0, .rounds = 0, .target = 2 * scaled(1000000)};
+    pthread_mutex_init(&b->lock, NULL);
+    wt_block_on(env, root, NULL);
+    assert_int_equal(b->rounds, b->target);
+    weft_waker_drop(&b->waiting[0]);
+    weft_waker_drop(&b->waiting[1]);
+    pthread_mutex_destroy(&b->lock);
+    mt_watchdog_stop(&wd);
+}
+
 typedef struct pingpong_root {
     weft_future base;
     baton *b;
@@ -181,17 +196,9 @@ WEFT_FUTURE_DEFINE_VOID(pingpong_root, pingpong_root_poll, NULL);
 static void million_cross_thread_pingpongs(void **state) {
     wt_env *env = WT_ENV(state);
     MT_ONLY(env);
-    mt_watchdog wd;
-    mt_watchdog_start(&wd, "million_cross_thread_pingpongs", WATCHDOG_SECS);
-    baton b = {.turn = 0, .rounds = 0, .target = 2 * scaled(1000000)};
-    pthread_mutex_init(&b.lock, NULL);
+    baton b;
     pingpong_root r = WEFT_NEW(pingpong_root, .b = &b);
-    wt_block_on(env, &r.base, NULL);
-    assert_int_equal(b.rounds, b.target);
-    weft_waker_drop(&b.waiting[0]);
-    weft_waker_drop(&b.waiting[1]);
-    pthread_mutex_destroy(&b.lock);
-    mt_watchdog_stop(&wd);
+    run_pingpongs(env, "million_cross_thread_pingpongs", &b, &r.base);
 }
 
 /* Both players on the workers: wakes from worker to worker. */
@@ -215,17 +222,9 @@ WEFT_FUTURE_DEFINE_VOID(worker_pingpong_root, worker_pingpong_root_poll, NULL);
 static void million_worker_pingpongs(void **state) {
     wt_env *env = WT_ENV(state);
     MT_ONLY(env);
-    mt_watchdog wd;
-    mt_watchdog_start(&wd, "million_worker_pingpongs", WATCHDOG_SECS);
-    baton b = {.turn = 0, .rounds = 0, .target = 2 * scaled(1000000)};
-    pthread_mutex_init(&b.lock, NULL);
+    baton b;
     worker_pingpong_root r = WEFT_NEW(worker_pingpong_root, .b = &b);
-    wt_block_on(env, &r.base, NULL);
-    assert_int_equal(b.rounds, b.target);
-    weft_waker_drop(&b.waiting[0]);
-    weft_waker_drop(&b.waiting[1]);
-    pthread_mutex_destroy(&b.lock);
-    mt_watchdog_stop(&wd);
+    run_pingpongs(env, "million_worker_pingpongs", &b, &r.base);
 }
 
 /* ---------------------------------------------- abort racing completion */
