@@ -83,7 +83,7 @@ static void serve(weft__blocking *p) {
                 weft__mutex_lock(&p->lock);
                 continue;
             }
-            running me = {t->site, p->busy};
+            running me = {weft__task_site(t), p->busy};
             p->busy = &me;
             weft__mutex_unlock(&p->lock);
             weft__task_run(t);
@@ -214,13 +214,9 @@ int weft_spawn_blocking_at(weft_handle *h, weft_blocking_fn fn, void *arg, weft_
         weft__spawn(NULL, &call.base, jh, site, NULL); /* fills jh, drops call */
         return WEFT_ENOMEM;
     }
-    /* The call completes on a pool thread: keep it off the driving
-     * thread's private owned list, on the shared one. */
-    weft__owned *private_list = weft__cur.owned;
-    weft__cur.owned = NULL;
-    int err = weft__spawn(rt, &call.base, jh, site, p ? &p->owner : NULL);
-    weft__cur.owned = private_list;
-    return err;
+    /* With an owner, the call goes on the runtime's shards (it completes
+     * on a pool thread). */
+    return weft__spawn(rt, &call.base, jh, site, p ? &p->owner : NULL);
 }
 
 uint64_t weft__blocking_shutdown(weft__rt *rt, uint64_t deadline_ns) {

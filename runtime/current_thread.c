@@ -215,6 +215,7 @@ static int ct_create(weft__rt *rt, const weft_builder *b) {
     if (!c)
         return WEFT_ENOMEM;
     *c = (ct){.rt = rt};
+    weft__owned_init(&c->owned);
     weft__mutex_init(&c->lock);
     weft__cond_init(&c->cond);
     rt->sched_data = c;

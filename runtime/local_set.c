@@ -81,13 +81,9 @@ int weft_spawn_local_at(weft_local_set *ls, weft_future *fut, weft_join_handle *
                         const char *site) {
     if (!ls)
         return weft__spawn(NULL, NULL, jh, site, NULL); /* fills jh, EINVAL */
-    /* On the shared owned list, where weft_local_set_free finds it, not on
-     * a driving thread's private one. */
-    weft__owned *private_list = weft__cur.owned;
-    weft__cur.owned = NULL;
-    int err = weft__spawn(ls->rt, fut, jh, site, &ls->owner);
-    weft__cur.owned = private_list;
-    return err;
+    /* With an owner it goes on the runtime's shards, where
+     * weft_local_set_free finds it. */
+    return weft__spawn(ls->rt, fut, jh, site, &ls->owner);
 }
 
 static void check_thread(weft_local_set *ls, const char *site) {

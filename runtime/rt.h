@@ -14,13 +14,25 @@ struct weft__task;
 struct weft__time;
 struct weft__rt;
 
-/* A list of tasks not yet complete, so shutdown can find every one.  The
- * runtime keeps one under a lock for tasks spawned from outside; a
- * scheduler may give each driving thread its own unlocked list (through
- * weft__tls.owned) when tasks complete on the thread that spawned them. */
+/* Links of a circular doubly linked list; a node off every list has NULLs. */
+typedef struct weft__link {
+    struct weft__link *prev, *next;
+} weft__link;
+
+/* A list of tasks not yet complete, so shutdown can find every one: the
+ * sentinel of a circular list through the tasks' `owned` links.  The
+ * runtime keeps shards of them, each under its lock, chosen by task id (so
+ * workers completing tasks rarely contend); a scheduler whose tasks all
+ * complete on the thread that spawned them gives that driving thread its
+ * own unlocked list (through weft__tls.owned). */
 typedef struct weft__owned {
-    struct weft__task *head;
+    weft__link head;
 } weft__owned;
+
+typedef struct weft__owned_shard {
+    weft__mutex lock;
+    weft__owned list;
+} weft__owned_shard;
 
 /* Scheduling hints passed with a task made ready. */
 enum {
@@ -78,7 +90,8 @@ typedef struct weft__rt {
     _Atomic int shutdown;       /* no new task is accepted */
     _Atomic uint64_t live_allocs;
     _Atomic uint64_t handle_clones; /* so alive tasks = refs - 1 - clones */
-    _Atomic uint64_t next_task_id;  /* also the count of tasks spawned */
+    _Atomic uint64_t next_task_id;  /* ids handed out */
+    _Atomic uint64_t refused;       /* of them, by spawns refused at shutdown */
     /* Entropy: the scheduler may replace `random` (the simulator does). */
     uint64_t (*random)(struct weft__rt *rt);
     _Atomic uint64_t rng_counter; /* production stream: splitmix64 counter */
@@ -87,8 +100,8 @@ typedef struct weft__rt {
     bool (*buggify)(struct weft__rt *rt, const char *site, uint32_t percent);
     weft__mutex depot_lock;  /* guards `depot` */
     struct weft__task_cache *depot; /* freed task blocks any thread may reuse */
-    weft__mutex owned_lock; /* guards `owned` */
-    weft__owned owned;      /* tasks spawned off the driving threads */
+    weft__owned_shard *owned; /* tasks spawned off the driving threads: */
+    uint32_t owned_mask;      /* shard = task id & owned_mask */
     _Atomic(struct weft__blocking *) blocking; /* blocking pool, made on first use */
 } weft__rt;
 
@@ -97,7 +110,8 @@ typedef struct weft__rt {
  * fault them in again on every burst of spawns).  Each driving thread has
  * an unlocked one; behind them the runtime keeps a locked depot, which
  * also serves spawns from other threads. */
-#define WEFT__CACHE_CLASSES 16       /* 64-byte classes, up to 1 KiB */
+#define WEFT__CACHE_GRAIN 16         /* block sizes are multiples of this */
+#define WEFT__CACHE_CLASSES 64       /* 16-byte classes, up to 1 KiB */
 #define WEFT__CACHE_LOCAL_CAP 4096   /* blocks a driving thread keeps per class */
 #define WEFT__CACHE_DEPOT_CAP 65536  /* blocks the runtime's depot keeps per class */
 typedef struct weft__task_cache {

@@ -68,6 +68,19 @@ void weft_builder_init(weft_builder *b, weft_flavor flavor) {
     };
 }
 
+/* Owned-list shards: one where a single thread drives the runtime; on
+ * multi_thread four per worker (a power of two), so that workers
+ * completing tasks rarely meet on a lock. */
+static unsigned owned_shards(const weft_builder *cfg) {
+    if (cfg->flavor != WEFT_MULTI_THREAD)
+        return 1;
+    unsigned workers = cfg->worker_threads > 0 ? (unsigned)cfg->worker_threads : weft__cpu_count();
+    unsigned n = 4;
+    while (n < 4 * workers && n < 1024)
+        n *= 2;
+    return n;
+}
+
 static const weft__sched_ops *sched_for(weft_flavor f) {
     switch (f) {
     case WEFT_CURRENT_THREAD:
@@ -114,10 +127,9 @@ int weft_runtime_new(const weft_builder *b, weft_runtime **out) {
     atomic_init(&rt->live_allocs, 1); /* this struct */
     rt->random = weft__random_os_seeded;
     atomic_init(&rt->rng_counter, weft__os_random_seed());
-    weft__mutex_init(&rt->owned_lock);
     weft__mutex_init(&rt->depot_lock);
-    int err = 0;
-    rt->depot = weft__alloc(rt, sizeof *rt->depot);
+    int err = weft__owned_create(rt, owned_shards(&cfg));
+    rt->depot = err ? NULL : weft__alloc(rt, sizeof *rt->depot);
     if (!rt->depot)
         err = WEFT_ENOMEM;
     else
@@ -130,7 +142,7 @@ int weft_runtime_new(const weft_builder *b, weft_runtime **out) {
         weft__time_destroy(rt);
         weft__free(rt, rt->depot, sizeof *rt->depot);
         weft__mutex_destroy(&rt->depot_lock);
-        weft__mutex_destroy(&rt->owned_lock);
+        weft__owned_destroy(rt);
         cfg.allocator.free(cfg.allocator.ctx, rt, sizeof *rt);
         return err;
     }
@@ -149,15 +161,15 @@ void weft__rt_unref(weft__rt *rt) {
     weft__task_cache_clear(rt, rt->depot);
     weft__free(rt, rt->depot, sizeof *rt->depot);
     weft__mutex_destroy(&rt->depot_lock);
-    weft__mutex_destroy(&rt->owned_lock);
+    weft__owned_destroy(rt);
     weft_allocator a = rt->config.allocator;
     a.free(a.ctx, rt, sizeof *rt);
 }
 
 static void shutdown_tasks(weft__rt *rt) {
-    weft__mutex_lock(&rt->owned_lock);
-    atomic_store_explicit(&rt->shutdown, 1, memory_order_release);
-    weft__mutex_unlock(&rt->owned_lock);
+    /* Spawns read the flag under their shard's lock, which the walk below
+     * takes after this store: each is refused or found. */
+    atomic_store_explicit(&rt->shutdown, 1, memory_order_seq_cst);
     /* Cancelling may wake or drop other tasks; run with the runtime entered
      * so their cleanup finds it. */
     weft__tls saved = weft__cur;
@@ -314,7 +326,8 @@ void weft_handle_stats(weft_handle *h, weft_runtime_stats *out) {
     uint64_t clones = atomic_load_explicit(&rt->handle_clones, memory_order_relaxed);
     uint64_t other = clones + (atomic_load(&rt->shutdown) ? 0 : 1);
     out->alive_tasks = refs > other ? refs - other : 0;
-    out->spawned = atomic_load_explicit(&rt->next_task_id, memory_order_relaxed);
+    out->spawned = atomic_load_explicit(&rt->next_task_id, memory_order_relaxed) -
+                   atomic_load_explicit(&rt->refused, memory_order_relaxed);
     out->live_allocs = atomic_load_explicit(&rt->live_allocs, memory_order_relaxed);
     out->timers = weft__time_count(rt);
     if (rt->sched->stats)

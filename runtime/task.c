@@ -30,7 +30,11 @@ static inline weft__task_cache *cache_for(weft__rt *rt) {
     return weft__cur.rt == rt ? weft__cur.cache : NULL;
 }
 
-static inline unsigned size_class(size_t size) { return (unsigned)((size - 1) / 64); }
+static inline size_t round_grain(size_t size) {
+    return (size + WEFT__CACHE_GRAIN - 1) & ~(size_t)(WEFT__CACHE_GRAIN - 1);
+}
+
+static inline unsigned size_class(size_t size) { return (unsigned)((size - 1) / WEFT__CACHE_GRAIN); }
 
 static inline void *cache_pop(weft__task_cache *c, unsigned cls) {
     void *p = c->head[cls];
@@ -51,9 +55,9 @@ static inline bool cache_push(weft__task_cache *c, unsigned cls, void *p, uint32
     return true;
 }
 
-static void *task_alloc(weft__rt *rt, size_t *size) {
-    *size = (*size + 63u) & ~(size_t)63u;
-    unsigned cls = size_class(*size);
+static void *task_alloc(weft__rt *rt, size_t size) {
+    size = round_grain(size);
+    unsigned cls = size_class(size);
     if (cls < WEFT__CACHE_CLASSES) {
         weft__task_cache *c = cache_for(rt);
         void *p = c ? cache_pop(c, cls) : NULL;
@@ -67,10 +71,11 @@ static void *task_alloc(weft__rt *rt, size_t *size) {
                 return p;
         }
     }
-    return weft__alloc(rt, *size);
+    return weft__alloc(rt, size);
 }
 
 static void task_free(weft__rt *rt, void *p, size_t size) {
+    size = round_grain(size);
     unsigned cls = size_class(size);
     if (cls < WEFT__CACHE_CLASSES) {
         weft__task_cache *c = cache_for(rt);
@@ -90,16 +95,28 @@ void weft__task_cache_clear(weft__rt *rt, weft__task_cache *c) {
         while (c->head[cls]) {
             void *p = c->head[cls];
             c->head[cls] = *(void **)p;
-            weft__free(rt, p, (cls + 1) * 64u);
+            weft__free(rt, p, (cls + 1) * WEFT__CACHE_GRAIN);
         }
         c->count[cls] = 0;
     }
 }
 
+/* The block's size, from the future's vtable (still in the dead future). */
+static size_t block_size(weft__task *t) {
+    uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+    return weft__task_size(weft__task_future(t)->vt, s & WEFT__T_OWNER);
+}
+
 static void task_dealloc(weft__task *t) {
     weft__rt *rt = t->rt;
-    task_free(rt, t, t->size);
+    task_free(rt, t, block_size(t));
     weft__rt_unref(rt);
+}
+
+/* The completion status lives where the future was, once it is dropped:
+ * 0, WEFT_ECANCELED or a failure code. */
+static inline int32_t *status_of(weft__task *t) {
+    return (int32_t *)(void *)&weft__task_future(t)->resume;
 }
 
 static void task_unref_n(weft__task *t, uint64_t n) {
@@ -118,87 +135,133 @@ static inline void task_ref(weft__task *t) {
 
 /* ------------------------------------------------------------- owned list */
 
+void weft__owned_init(weft__owned *l) { l->head.prev = l->head.next = &l->head; }
+
+static inline weft__task *task_of_link(weft__link *l) {
+    return (weft__task *)(void *)((char *)l - offsetof(weft__task, owned));
+}
+
 static void owned_insert(weft__owned *l, weft__task *t) {
-    t->owned_in = l;
-    t->owned_prev = NULL;
-    t->owned_next = l->head;
-    if (l->head)
-        l->head->owned_prev = t;
-    l->head = t;
+    t->owned.prev = &l->head;
+    t->owned.next = l->head.next;
+    l->head.next->prev = &t->owned;
+    l->head.next = &t->owned;
 }
 
 static void owned_unlink(weft__task *t) {
-    weft__owned *l = t->owned_in;
-    if (t->owned_prev)
-        t->owned_prev->owned_next = t->owned_next;
-    else
-        l->head = t->owned_next;
-    if (t->owned_next)
-        t->owned_next->owned_prev = t->owned_prev;
-    /* Atomic: owned_remove peeks at it without the lock (see there). */
-    __atomic_store_n(&t->owned_in, NULL, __ATOMIC_RELAXED);
+    t->owned.prev->next = t->owned.next;
+    t->owned.next->prev = t->owned.prev;
+    t->owned.prev = t->owned.next = NULL;
+}
+
+static inline weft__owned_shard *shard_of(weft__rt *rt, uint64_t id) {
+    return &rt->owned[id & rt->owned_mask];
+}
+
+int weft__owned_create(weft__rt *rt, unsigned n) {
+    rt->owned = weft__alloc(rt, n * sizeof *rt->owned);
+    if (!rt->owned)
+        return WEFT_ENOMEM;
+    rt->owned_mask = n - 1;
+    for (unsigned i = 0; i < n; i++) {
+        weft__mutex_init(&rt->owned[i].lock);
+        weft__owned_init(&rt->owned[i].list);
+    }
+    return 0;
+}
+
+void weft__owned_destroy(weft__rt *rt) {
+    if (!rt->owned)
+        return;
+    for (uint32_t i = 0; i <= rt->owned_mask; i++)
+        weft__mutex_destroy(&rt->owned[i].lock);
+    weft__free(rt, rt->owned, (rt->owned_mask + 1) * sizeof *rt->owned);
+    rt->owned = NULL;
 }
 
 /* Unlinks `t` from its owned list if it still is on one; true if it was.
  * A thread-local list is only touched by its own thread (or at shutdown,
- * when no thread drives the runtime). */
-static bool owned_remove(weft__rt *rt, weft__task *t) {
-    /* A task on the shared list may be unlinked by shutdown on another
-     * thread meanwhile: peek atomically, then decide under the lock. */
-    weft__owned *in = __atomic_load_n(&t->owned_in, __ATOMIC_RELAXED);
-    if (in != &rt->owned) {
-        if (!in)
+ * when no thread drives the runtime); a shard may be walked by shutdown
+ * on another thread meanwhile, so its membership is decided under the
+ * lock. */
+static bool owned_remove(weft__task *t) {
+    uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+    if (s & WEFT__T_OWNED_LOCAL) {
+        if (!t->owned.next)
             return false;
         owned_unlink(t);
         return true;
     }
-    weft__mutex_lock(&rt->owned_lock);
-    bool on = t->owned_in != NULL;
+    weft__owned_shard *sh = shard_of(t->rt, t->id);
+    weft__mutex_lock(&sh->lock);
+    bool on = t->owned.next != NULL;
     if (on)
         owned_unlink(t);
-    weft__mutex_unlock(&rt->owned_lock);
+    weft__mutex_unlock(&sh->lock);
     return on;
 }
 
-void weft__owned_shutdown(weft__rt *rt, weft__owned *list) {
-    bool shared = !list;
-    if (shared)
-        list = &rt->owned;
-    for (;;) {
-        if (shared)
-            weft__mutex_lock(&rt->owned_lock);
-        weft__task *t = list->head;
-        if (t)
-            owned_unlink(t);
-        if (shared)
-            weft__mutex_unlock(&rt->owned_lock);
-        if (!t)
-            return;
-        weft__task_shutdown(t);
+/* Takes the first task of `l` (of `owner`'s, if not NULL) off it. */
+static weft__task *owned_pop(weft__owned *l, weft__task_owner *owner) {
+    for (weft__link *n = l->head.next; n != &l->head; n = n->next) {
+        weft__task *t = task_of_link(n);
+        if (owner && *weft__task_owner_slot(t) != owner)
+            continue;
+        owned_unlink(t);
+        return t;
+    }
+    return NULL;
+}
+
+/* Shuts down the tasks of `owner` (NULL: every task) on the shards. */
+static void shards_shutdown(weft__rt *rt, weft__task_owner *owner) {
+    for (uint32_t i = 0; i <= rt->owned_mask; i++) {
+        weft__owned_shard *sh = &rt->owned[i];
+        for (;;) {
+            weft__mutex_lock(&sh->lock);
+            weft__task *t = owned_pop(&sh->list, owner);
+            weft__mutex_unlock(&sh->lock);
+            if (!t)
+                break;
+            weft__task_shutdown(t);
+        }
     }
 }
 
-void weft__owned_shutdown_owner(weft__rt *rt, weft__task_owner *owner) {
-    for (;;) {
-        weft__mutex_lock(&rt->owned_lock);
-        weft__task *t = rt->owned.head;
-        while (t && t->owner != owner)
-            t = t->owned_next;
-        if (t)
-            owned_unlink(t);
-        weft__mutex_unlock(&rt->owned_lock);
-        if (!t)
-            return;
+void weft__owned_shutdown(weft__rt *rt, weft__owned *list) {
+    if (!list) {
+        shards_shutdown(rt, NULL);
+        return;
+    }
+    for (weft__task *t; (t = owned_pop(list, NULL));)
         weft__task_shutdown(t);
+}
+
+void weft__owned_shutdown_owner(weft__rt *rt, weft__task_owner *owner) {
+    shards_shutdown(rt, owner);
+}
+
+void weft__owned_visit(weft__rt *rt, weft__owned *list, void (*fn)(void *ctx, weft__task *t),
+                       void *ctx) {
+    if (list)
+        for (weft__link *n = list->head.next; n != &list->head; n = n->next)
+            fn(ctx, task_of_link(n));
+    for (uint32_t i = 0; i <= rt->owned_mask; i++) {
+        weft__owned_shard *sh = &rt->owned[i];
+        weft__mutex_lock(&sh->lock);
+        for (weft__link *n = sh->list.head.next; n != &sh->list.head; n = n->next)
+            fn(ctx, task_of_link(n));
+        weft__mutex_unlock(&sh->lock);
     }
 }
 
 /* ------------------------------------------------------------- the waker */
 
 static void schedule(weft__task *t, int hint) {
-    if (t->owner)
-        t->owner->schedule(t->owner, t, hint);
-    else
+    if (atomic_load_explicit(&t->state, memory_order_relaxed) & WEFT__T_OWNER) {
+        weft__task_owner *o = *weft__task_owner_slot(t);
+        o->schedule(o, t, hint);
+    } else
         t->rt->sched->schedule(t->rt, t, hint);
 }
 
@@ -280,7 +343,7 @@ static bool take_join_waker(weft__task *t, weft_waker *w) {
  * perhaps) finds no reference held but its own.  Only when a join waker
  * is to be woken is the poller's reference kept until it was taken. */
 static void complete(weft__task *t) {
-    uint64_t owned = owned_remove(t->rt, t) ? 1 : 0;
+    uint64_t owned = owned_remove(t) ? 1 : 0;
     uint64_t cur = load_state(t), next;
     bool keep;
     do {
@@ -318,7 +381,7 @@ static void drop_future(weft__task *t) {
 
 static void cancel(weft__task *t) {
     drop_future(t);
-    t->status = WEFT_ECANCELED;
+    *status_of(t) = WEFT_ECANCELED;
     complete(t);
 }
 
@@ -343,7 +406,7 @@ bool weft__task_run(weft__task *t) {
     weft_future *f = weft__task_future(t);
     weft_waker w = {t, &task_waker_vt};
     weft_context cx = {&w, t->rt, 0, 0};
-    void *out = (char *)f + ((f->vt->state_size + 15u) & ~(size_t)15u);
+    void *out = (char *)f + weft__output_offset(f->vt);
     /* A task polled from inside another's poll (a local set) gets its own
      * budget; the outer one resumes with what it had left. */
     weft__coop outer = weft__coop_cur;
@@ -352,7 +415,7 @@ bool weft__task_run(weft__task *t) {
     weft__coop_cur = outer;
     if (ready == WEFT_READY) {
         drop_future(t);
-        t->status = cx.weft__fail;
+        *status_of(t) = cx.weft__fail;
         complete(t);
         return true;
     }
@@ -383,7 +446,7 @@ void weft__task_shutdown(weft__task *t) {
     } while (!cas_state(t, &cur, next));
     /* A task being polled right now is alive too: its poller cancels it. */
     if (!(cur & WEFT__T_COMPLETE))
-        weft__diag(t->rt, "task still alive at shutdown (cancelled)", t->site);
+        weft__diag(t->rt, "task still alive at shutdown (cancelled)", weft__task_site(t));
     if (!claimed) {
         weft__task_unref(t);
         return;
@@ -419,48 +482,50 @@ int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char
         weft_future_drop(fut);
         return WEFT_ENORUNTIME;
     }
-    size_t state = (fut->vt->state_size + 15u) & ~(size_t)15u;
-    size_t size = WEFT__TASK_HDR + state + fut->vt->output_size;
-    weft__task *t = task_alloc(rt, &size);
+    weft__task *t = task_alloc(rt, weft__task_size(fut->vt, owner != NULL));
     if (!t) {
         fut->flags |= WEFT__F_NOREPORT;
         weft_future_drop(fut);
         return WEFT_ENOMEM;
     }
+    /* A task of an owner may be polled on any thread the owner picks, so
+     * it goes on a locked shard, as do tasks spawned off a driving thread. */
+    weft__owned *local = weft__cur.rt == rt && !owner ? weft__cur.owned : NULL;
     uint64_t refs = jh ? 3 : 2; /* owned list + first notification (+ handle) */
     atomic_init(&t->state, refs * WEFT__T_REF_ONE | WEFT__T_NOTIFIED |
-                               (jh ? WEFT__T_JOIN_INTEREST : 0));
-    t->rt = rt;
+                               (jh ? WEFT__T_JOIN_INTEREST : 0) |
+                               (local ? WEFT__T_OWNED_LOCAL : 0) | (owner ? WEFT__T_OWNER : 0));
     t->next = NULL;
+    t->rt = rt;
+    t->id = atomic_fetch_add_explicit(&rt->next_task_id, 1, memory_order_relaxed) + 1;
     t->join_waker = (weft_waker){0};
-    t->site = site;
-    t->size = (uint32_t)size;
-    t->status = 0;
-    t->sched_data = NULL;
-    t->owner = owner;
-    memcpy(weft__task_future(t), fut, fut->vt->state_size);
-    weft__task_future(t)->site = fut->site ? fut->site : site;
+    weft_future *f = weft__task_future(t);
+    memcpy(f, fut, fut->vt->state_size);
+    f->site = site ? site : fut->site; /* reported as the task's spawn site */
+    if (owner)
+        *weft__task_owner_slot(t) = owner;
     fut->flags |= WEFT__F_DROPPED | WEFT__F_NOREPORT; /* moved into the task */
     weft__rt_ref(rt);
 
-    /* The shutdown flag is read under the shared list's lock, so a task is
-     * either refused or on a list that shutdown will walk. */
-    weft__owned *local = weft__cur.rt == rt ? weft__cur.owned : NULL;
-    if (!local)
-        weft__mutex_lock(&rt->owned_lock);
+    /* The shutdown flag is read under the shard's lock, and shutdown takes
+     * every shard's lock after setting it, so a task is either refused or
+     * on a list that shutdown will walk. */
+    weft__owned_shard *sh = local ? NULL : shard_of(rt, t->id);
+    if (sh)
+        weft__mutex_lock(&sh->lock);
     bool closed = atomic_load_explicit(&rt->shutdown, memory_order_acquire);
     if (!closed)
-        owned_insert(local ? local : &rt->owned, t);
-    if (!local)
-        weft__mutex_unlock(&rt->owned_lock);
+        owned_insert(local ? local : &sh->list, t);
+    if (sh)
+        weft__mutex_unlock(&sh->lock);
     if (closed) {
-        weft_future *moved = weft__task_future(t);
-        moved->flags |= WEFT__F_NOREPORT;
-        weft_future_drop(moved);
+        atomic_fetch_add_explicit(&rt->refused, 1, memory_order_relaxed);
+        t->owned.next = NULL;
+        f->flags |= WEFT__F_NOREPORT;
+        weft_future_drop(f);
         task_dealloc(t);
         return WEFT_ESHUTDOWN;
     }
-    t->id = atomic_fetch_add_explicit(&rt->next_task_id, 1, memory_order_relaxed) + 1;
     if (jh) {
         jh->base.flags = WEFT__F_NOREPORT; /* detaching is no mistake */
         jh->task = t;
@@ -476,9 +541,9 @@ int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char
 static void read_output(weft__task *t, weft_join_handle *jh, void *out) {
     weft_future *f = weft__task_future(t);
     size_t n = f->vt->output_size;
-    if (out && n && t->status == 0)
-        memcpy(out, (char *)f + ((f->vt->state_size + 15u) & ~(size_t)15u), n);
-    jh->status = t->status;
+    if (out && n && *status_of(t) == 0)
+        memcpy(out, (char *)f + weft__output_offset(f->vt), n);
+    jh->status = *status_of(t);
 }
 
 /* Stores the waker while JOIN_WAKER is clear (the handle owns the slot),

@@ -18,22 +18,29 @@
 #define WEFT__T_JOIN_INTEREST 8u  /* the JoinHandle is alive */
 #define WEFT__T_JOIN_WAKER 16u    /* join waker set; the task side owns it */
 #define WEFT__T_CANCELLED 32u     /* abort requested */
-#define WEFT__T_REF_ONE 64u
+/* Set at spawn, never changed: */
+#define WEFT__T_OWNED_LOCAL 64u   /* on its driving thread's unlocked owned
+                                   * list, not on a locked shard */
+#define WEFT__T_OWNER 128u        /* queued by an owner (see the trailer) */
+#define WEFT__T_REF_ONE 256u
 #define WEFT__T_FLAGS (WEFT__T_REF_ONE - 1)
 
+/* The header: 64 bytes, one cache line.  What a task needs only now and
+ * then lives elsewhere in its block: the spawn site in the future's own
+ * header, the size follows from the future's vtable, the completion status
+ * takes the place of the future once it is dropped, and a task queued by
+ * an owner (a local set, the blocking pool) keeps that owner in a trailer
+ * after its output. */
 typedef struct weft__task {
     _Atomic uint64_t state;
+    union {
+        struct weft__task *next; /* run queue link */
+        uint64_t prio;           /* the simulator's PCT priority (no queue) */
+    };
     weft__rt *rt;
-    struct weft__task *next;                   /* run queue link */
-    struct weft__task *owned_prev, *owned_next; /* owned list, until complete */
-    weft__owned *owned_in;                     /* that list, or NULL */
-    weft_waker join_waker;                     /* who awaits the JoinHandle */
-    const char *site;                          /* where it was spawned */
     uint64_t id;
-    uint32_t size;   /* bytes of this allocation */
-    int32_t status;  /* 0, WEFT_ECANCELED or a failure code, once complete */
-    void *sched_data; /* the scheduler's own per-task word (e.g. pinning) */
-    struct weft__task_owner *owner; /* queues it instead of the scheduler */
+    weft__link owned;      /* on an owned list until complete */
+    weft_waker join_waker; /* who awaits the JoinHandle */
     /* then, aligned to 16: the future's state, then its output */
 } weft__task;
 
@@ -44,11 +51,35 @@ typedef struct weft__task_owner {
     void (*schedule)(struct weft__task_owner *o, weft__task *t, int hint);
 } weft__task_owner;
 
+_Static_assert(sizeof(weft__task) == 64, "the task header is one cache line");
+
 #define WEFT__TASK_HDR ((sizeof(weft__task) + 15u) & ~(size_t)15u)
 
 static inline weft_future *weft__task_future(weft__task *t) {
     return (weft_future *)((char *)t + WEFT__TASK_HDR);
 }
+
+/* Where a future's output goes, past its state. */
+static inline size_t weft__output_offset(const weft_future_vtable *vt) {
+    return (vt->state_size + 15u) & ~(size_t)15u;
+}
+
+/* Bytes of the block: header, state, output, and the owner trailer. */
+static inline size_t weft__task_size(const weft_future_vtable *vt, bool owner) {
+    size_t end = WEFT__TASK_HDR + weft__output_offset(vt) + vt->output_size;
+    if (owner)
+        end = ((end + 7u) & ~(size_t)7u) + sizeof(weft__task_owner *);
+    return end;
+}
+
+/* The trailer of a task spawned with an owner (WEFT__T_OWNER). */
+static inline weft__task_owner **weft__task_owner_slot(weft__task *t) {
+    size_t at = weft__task_size(weft__task_future(t)->vt, true) - sizeof(weft__task_owner *);
+    return (weft__task_owner **)((char *)t + at);
+}
+
+/* The spawn site (the future's header outlives the future's drop). */
+static inline const char *weft__task_site(weft__task *t) { return weft__task_future(t)->site; }
 
 /* weft_spawn_at with an owner (NULL: the runtime's scheduler) that will
  * queue the task, first notification included. */
@@ -65,9 +96,18 @@ void weft__task_shutdown(weft__task *t);
 /* Drops one reference. */
 void weft__task_unref(weft__task *t);
 
-/* Shuts down every task on `list` (NULL: the runtime's shared list). */
+/* An empty owned list. */
+void weft__owned_init(weft__owned *l);
+/* The runtime's shards: `n` (a power of two) empty lists, or WEFT_ENOMEM. */
+int weft__owned_create(weft__rt *rt, unsigned n);
+void weft__owned_destroy(weft__rt *rt);
+/* Shuts down every task on `list` (NULL: on the runtime's shards). */
 void weft__owned_shutdown(weft__rt *rt, weft__owned *list);
-/* Shuts down the tasks of `owner` on the runtime's shared list. */
+/* Calls `fn` for every task on `list` and on the runtime's shards, each
+ * shard under its lock (`fn` must not spawn or complete tasks). */
+void weft__owned_visit(weft__rt *rt, weft__owned *list, void (*fn)(void *ctx, weft__task *t),
+                       void *ctx);
+/* Shuts down the tasks of `owner` (always on the runtime's shards). */
 void weft__owned_shutdown_owner(weft__rt *rt, weft__task_owner *owner);
 
 #endif

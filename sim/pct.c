@@ -5,7 +5,7 @@
  * one).  A task that yields drops below every other task too, so a spin
  * loop that yields cannot starve the task it waits for.
  *
- * Priorities live in the task's `sched_data` word; block_on's future has
+ * Priorities live in the task's `prio` word (a sim task is on no queue); block_on's future has
  * its own (`root_prio`).  A pick scans the ready set: O(ready).
  *
  * Change points are drawn log-uniformly (up to 64 << 7 steps) because a
@@ -15,8 +15,8 @@
 
 #define INITIAL_BASE (UINT64_C(1) << 62) /* initial priorities: [2^62, 2^63) */
 
-static uint64_t prio_of(weft__task *t) { return (uint64_t)(uintptr_t)t->sched_data; }
-static void set_prio(weft__task *t, uint64_t p) { t->sched_data = (void *)(uintptr_t)p; }
+static uint64_t prio_of(weft__task *t) { return t->prio; }
+static void set_prio(weft__task *t, uint64_t p) { t->prio = p; }
 
 static uint64_t initial_prio(weft__sim *s) {
     return INITIAL_BASE + (weft__sim_next(s) >> 2);

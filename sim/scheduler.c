@@ -77,7 +77,7 @@ static void sim_schedule(weft__rt *rt, weft__task *t, int hint) {
     weft__sim *s = weft__sim_of(rt);
     check_thread(s);
     if (hint == WEFT__SCHED_SPAWN)
-        weft__sim_ev(s, WEFT__EV_SPAWN, t->id, 0, t->site);
+        weft__sim_ev(s, WEFT__EV_SPAWN, t->id, 0, weft__task_site(t));
     else if (hint == WEFT__SCHED_YIELD)
         weft__sim_ev(s, WEFT__EV_YIELD, t->id, 0, NULL);
     else
@@ -159,6 +159,19 @@ static void describe(text *t, weft_future *f) {
         append(t, ", awaiting %s (%s)", name_of(inner), inner->site ? inner->site : "?");
 }
 
+typedef struct blocked_report {
+    text *t;
+    int count;
+} blocked_report;
+
+static void report_blocked(void *ctx, weft__task *task) {
+    blocked_report *br = ctx;
+    const char *site = weft__task_site(task);
+    br->count++;
+    append(br->t, "; task %llu spawned at %s: ", (unsigned long long)task->id, site ? site : "?");
+    describe(br->t, weft__task_future(task));
+}
+
 /* Records the deadlock: block_on's future and every unfinished task, with
  * its spawn site and the future it waits in. */
 static void deadlock(weft__sim *s, weft_future *root) {
@@ -166,17 +179,9 @@ static void deadlock(weft__sim *s, weft_future *root) {
     int blocked = 0;
     append(&t, "root ");
     describe(&t, root);
-    weft__rt *rt = s->rt;
-    weft__mutex_lock(&rt->owned_lock);
-    weft__owned *lists[2] = {&rt->owned, &s->owned};
-    for (int l = 0; l < 2; l++)
-        for (weft__task *task = lists[l]->head; task; task = task->owned_next) {
-            blocked++;
-            append(&t, "; task %llu spawned at %s: ", (unsigned long long)task->id,
-                   task->site ? task->site : "?");
-            describe(&t, weft__task_future(task));
-        }
-    weft__mutex_unlock(&rt->owned_lock);
+    blocked_report br = {&t, 0};
+    weft__owned_visit(s->rt, &s->owned, report_blocked, &br);
+    blocked = br.count;
     weft__sim_set_failure(s, WEFT_EDEADLOCK,
                           "deadlock at %.3f s after %llu steps: %d task(s) blocked, no timer "
                           "pending: %s",
@@ -261,6 +266,7 @@ static int sim_create(weft__rt *rt, const weft_builder *b) {
     if (!s)
         return WEFT_ENOMEM;
     memset(s, 0, sizeof *s);
+    weft__owned_init(&s->owned);
     s->rt = rt;
     weft__sim_hash_init(s);
     s->owner = pthread_self();
