@@ -827,7 +827,7 @@ static void mt_shutdown(weft__rt *rt) {
     weft__mutex_unlock(&m->inject_lock);
     drop_chain(chain);
     /* Stale entries freed just now may have filled no cache of ours: the
-     * workers are gone, so blocks went to the runtime's depot. */
+     * workers are gone, so blocks went back to the runtime's slab. */
 }
 
 static void mt_destroy(weft__rt *rt) {

@@ -98,28 +98,28 @@ typedef struct weft__rt {
     /* Fault points: NULL in production (never fire); the simulator decides
      * per call site and run (weft_buggify_at). */
     bool (*buggify)(struct weft__rt *rt, const char *site, uint32_t percent);
-    weft__mutex depot_lock;  /* guards `depot` */
-    struct weft__task_cache *depot; /* freed task blocks any thread may reuse */
+    struct weft__slab *slab;  /* task blocks (task_alloc.c) */
     weft__owned_shard *owned; /* tasks spawned off the driving threads: */
     uint32_t owned_mask;      /* shard = task id & owned_mask */
     _Atomic(struct weft__blocking *) blocking; /* blocking pool, made on first use */
 } weft__rt;
 
-/* Caches of freed task blocks, by size class, so a spawn reuses memory
- * instead of calling the allocator (and glibc does not hand pages back and
- * fault them in again on every burst of spawns).  Each driving thread has
- * an unlocked one; behind them the runtime keeps a locked depot, which
- * also serves spawns from other threads. */
-#define WEFT__CACHE_GRAIN 16         /* block sizes are multiples of this */
-#define WEFT__CACHE_CLASSES 64       /* 16-byte classes, up to 1 KiB */
-#define WEFT__CACHE_LOCAL_CAP 4096   /* blocks a driving thread keeps per class */
-#define WEFT__CACHE_DEPOT_CAP 65536  /* blocks the runtime's depot keeps per class */
+/* Task blocks come from the runtime's slab (task_alloc.c), in 16-byte
+ * size classes up to 1 KiB; each driving thread keeps an unlocked cache
+ * of free blocks per class in front of it. */
+#define WEFT__CACHE_GRAIN 16   /* block sizes are multiples of this */
+#define WEFT__CACHE_CLASSES 64 /* 16-byte classes, up to 1 KiB */
 typedef struct weft__task_cache {
     void *head[WEFT__CACHE_CLASSES];
     uint32_t count[WEFT__CACHE_CLASSES];
 } weft__task_cache;
 
-/* Frees every cached block (when the scheduler that owns it goes). */
+int weft__slab_create(struct weft__rt *rt);
+void weft__slab_destroy(struct weft__rt *rt);
+/* A block of `size` bytes (16-aligned), or NULL; freed with the same size. */
+void *weft__block_alloc(struct weft__rt *rt, size_t size);
+void weft__block_free(struct weft__rt *rt, void *block, size_t size);
+/* Gives every cached block back (when the scheduler that owns it goes). */
 void weft__task_cache_clear(struct weft__rt *rt, weft__task_cache *c);
 
 /* This thread's runtime context. */

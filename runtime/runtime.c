@@ -126,22 +126,18 @@ int weft_runtime_new(const weft_builder *b, weft_runtime **out) {
     atomic_init(&rt->refs, 1);
     atomic_init(&rt->live_allocs, 1); /* this struct */
     rt->random = weft__random_os_seeded;
-    atomic_init(&rt->rng_counter, weft__os_random_seed());
-    weft__mutex_init(&rt->depot_lock);
+    if (cfg.flavor != WEFT_SIM) /* the simulator draws from its seed */
+        atomic_init(&rt->rng_counter, weft__os_random_seed());
     int err = weft__owned_create(rt, owned_shards(&cfg));
-    rt->depot = err ? NULL : weft__alloc(rt, sizeof *rt->depot);
-    if (!rt->depot)
-        err = WEFT_ENOMEM;
-    else
-        memset(rt->depot, 0, sizeof *rt->depot);
+    if (!err)
+        err = weft__slab_create(rt);
     if (!err && cfg.enable_time)
         err = weft__time_create(rt, cfg.start_paused);
     if (!err)
         err = ops->create(rt, &cfg);
     if (err) {
         weft__time_destroy(rt);
-        weft__free(rt, rt->depot, sizeof *rt->depot);
-        weft__mutex_destroy(&rt->depot_lock);
+        weft__slab_destroy(rt);
         weft__owned_destroy(rt);
         cfg.allocator.free(cfg.allocator.ctx, rt, sizeof *rt);
         return err;
@@ -158,9 +154,7 @@ void weft__rt_unref(weft__rt *rt) {
     rt->sched->destroy(rt);
     weft__blocking_destroy(rt);
     weft__time_destroy(rt);
-    weft__task_cache_clear(rt, rt->depot);
-    weft__free(rt, rt->depot, sizeof *rt->depot);
-    weft__mutex_destroy(&rt->depot_lock);
+    weft__slab_destroy(rt);
     weft__owned_destroy(rt);
     weft_allocator a = rt->config.allocator;
     a.free(a.ctx, rt, sizeof *rt);

@@ -26,81 +26,6 @@ static inline bool cas_state(weft__task *t, uint64_t *cur, uint64_t next) {
 
 /* ------------------------------------------------------------ allocation */
 
-static inline weft__task_cache *cache_for(weft__rt *rt) {
-    return weft__cur.rt == rt ? weft__cur.cache : NULL;
-}
-
-static inline size_t round_grain(size_t size) {
-    return (size + WEFT__CACHE_GRAIN - 1) & ~(size_t)(WEFT__CACHE_GRAIN - 1);
-}
-
-static inline unsigned size_class(size_t size) { return (unsigned)((size - 1) / WEFT__CACHE_GRAIN); }
-
-static inline void *cache_pop(weft__task_cache *c, unsigned cls) {
-    void *p = c->head[cls];
-    if (p) {
-        c->head[cls] = *(void **)p;
-        /* counts are peeked without the depot's lock: keep them atomic */
-        __atomic_store_n(&c->count[cls], c->count[cls] - 1, __ATOMIC_RELAXED);
-    }
-    return p;
-}
-
-static inline bool cache_push(weft__task_cache *c, unsigned cls, void *p, uint32_t cap) {
-    if (c->count[cls] >= cap)
-        return false;
-    *(void **)p = c->head[cls];
-    c->head[cls] = p;
-    __atomic_store_n(&c->count[cls], c->count[cls] + 1, __ATOMIC_RELAXED);
-    return true;
-}
-
-static void *task_alloc(weft__rt *rt, size_t size) {
-    size = round_grain(size);
-    unsigned cls = size_class(size);
-    if (cls < WEFT__CACHE_CLASSES) {
-        weft__task_cache *c = cache_for(rt);
-        void *p = c ? cache_pop(c, cls) : NULL;
-        if (p)
-            return p;
-        if (__atomic_load_n(&rt->depot->count[cls], __ATOMIC_RELAXED)) { /* peek, then lock */
-            weft__mutex_lock(&rt->depot_lock);
-            p = cache_pop(rt->depot, cls);
-            weft__mutex_unlock(&rt->depot_lock);
-            if (p)
-                return p;
-        }
-    }
-    return weft__alloc(rt, size);
-}
-
-static void task_free(weft__rt *rt, void *p, size_t size) {
-    size = round_grain(size);
-    unsigned cls = size_class(size);
-    if (cls < WEFT__CACHE_CLASSES) {
-        weft__task_cache *c = cache_for(rt);
-        if (c && cache_push(c, cls, p, WEFT__CACHE_LOCAL_CAP))
-            return;
-        weft__mutex_lock(&rt->depot_lock);
-        bool kept = cache_push(rt->depot, cls, p, WEFT__CACHE_DEPOT_CAP);
-        weft__mutex_unlock(&rt->depot_lock);
-        if (kept)
-            return;
-    }
-    weft__free(rt, p, size);
-}
-
-void weft__task_cache_clear(weft__rt *rt, weft__task_cache *c) {
-    for (unsigned cls = 0; cls < WEFT__CACHE_CLASSES; cls++) {
-        while (c->head[cls]) {
-            void *p = c->head[cls];
-            c->head[cls] = *(void **)p;
-            weft__free(rt, p, (cls + 1) * WEFT__CACHE_GRAIN);
-        }
-        c->count[cls] = 0;
-    }
-}
-
 /* The block's size, from the future's vtable (still in the dead future). */
 static size_t block_size(weft__task *t) {
     uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
@@ -109,7 +34,7 @@ static size_t block_size(weft__task *t) {
 
 static void task_dealloc(weft__task *t) {
     weft__rt *rt = t->rt;
-    task_free(rt, t, block_size(t));
+    weft__block_free(rt, t, block_size(t));
     weft__rt_unref(rt);
 }
 
@@ -482,7 +407,7 @@ int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char
         weft_future_drop(fut);
         return WEFT_ENORUNTIME;
     }
-    weft__task *t = task_alloc(rt, weft__task_size(fut->vt, owner != NULL));
+    weft__task *t = weft__block_alloc(rt, weft__task_size(fut->vt, owner != NULL));
     if (!t) {
         fut->flags |= WEFT__F_NOREPORT;
         weft_future_drop(fut);

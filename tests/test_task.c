@@ -701,6 +701,7 @@ typedef struct many_root {
     weft_join_handle *jh;
     int i;
     uint64_t sum, v;
+    uint64_t allocs_spawned; /* the allocator's live count with all spawned */
 } many_root;
 static weft_poll many_root_poll(weft_future *f, weft_context *cx, void *out) {
     many_root *s = (many_root *)f;
@@ -708,6 +709,9 @@ static weft_poll many_root_poll(weft_future *f, weft_context *cx, void *out) {
     WEFT_BEGIN(f);
     for (s->i = 0; s->i < MANY; s->i++)
         assert_int_equal(weft_spawn(&WEFT_NEW(numbered, .n = (uint64_t)s->i + 1), &s->jh[s->i]), 0);
+    weft_runtime_stats st;
+    weft_handle_stats(weft_handle_current(), &st);
+    s->allocs_spawned = st.live_allocs;
     for (s->i = 0; s->i < MANY; s->i++) {
         WEFT_AWAIT(f, cx, weft_join(&s->jh[s->i]), &s->v);
         assert_int_equal(weft_join_status(&s->jh[s->i]), 0);
@@ -722,13 +726,20 @@ static void many_tasks(void **state) {
     SKIP_IF_ABSENT(env);
     many_root s = WEFT_NEW(many_root, .jh = calloc(MANY, sizeof(weft_join_handle)));
     assert_non_null(s.jh);
+    weft_runtime_stats st;
+    weft_handle_stats(H(env), &st);
+    uint64_t allocs_before = st.live_allocs;
     wt_block_on(env, &s.base, NULL);
     assert_int_equal(s.sum, (uint64_t)MANY * (MANY + 1) / 2);
-    weft_runtime_stats st;
     weft_handle_stats(H(env), &st);
     assert_int_equal(st.spawned, MANY);
     assert_int_equal(st.alive_tasks, 0);
     assert_true(st.polls >= MANY);
+    /* The blocks of 10,000 tasks take several slab chunks (a chunk holds
+     * about 2,000 of them); once the tasks are gone the chunks go back to
+     * the allocator, bar what thread caches hold and one spare. */
+    assert_true(s.allocs_spawned >= allocs_before + 4);
+    assert_true(st.live_allocs <= allocs_before + 3);
     free(s.jh);
 }
 
@@ -810,7 +821,7 @@ static void task_blocks_are_reused_safely(void **state) {
     assert_non_null(buf);
     uint32_t x = 7;
     /* Spawned from inside (the driving thread's cache) and outside (the
-     * runtime's depot) in turn. */
+     * runtime's slab, a block at a time) in turn. */
     for (int r = 0; r < ROUNDS; r++) {
         blob_round *s = malloc(sizeof *s);
         assert_non_null(s);
