@@ -239,6 +239,7 @@ static void ct_shutdown(weft__rt *rt) {
     atomic_store(&c->inject_len, 0);
     weft__mutex_unlock(&c->lock);
     drain(&inject);
+    weft__task_cache_clear(rt, &c->cache);
 }
 
 static void ct_destroy(weft__rt *rt) {

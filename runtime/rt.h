@@ -79,8 +79,9 @@ struct weft__blocking;
 extern const weft__sched_ops weft__sim_ops;
 
 /* The shared part of a runtime.  `weft_runtime` and `weft_handle` both point
- * at it; it is freed when its last reference goes (the runtime object, each
- * handle clone, each task allocation hold one). */
+ * at it; it is freed when its last reference goes (the runtime object and
+ * each handle clone hold one; the slab holds one while any task block is
+ * out, so tasks need no reference each). */
 typedef struct weft__rt {
     const weft__sched_ops *sched;
     void *sched_data;
@@ -89,7 +90,6 @@ typedef struct weft__rt {
     _Atomic uint64_t refs;
     _Atomic int shutdown;       /* no new task is accepted */
     _Atomic uint64_t live_allocs;
-    _Atomic uint64_t handle_clones; /* so alive tasks = refs - 1 - clones */
     _Atomic uint64_t next_task_id;  /* ids handed out */
     _Atomic uint64_t refused;       /* of them, by spawns refused at shutdown */
     /* Entropy: the scheduler may replace `random` (the simulator does). */
@@ -112,6 +112,11 @@ typedef struct weft__rt {
 typedef struct weft__task_cache {
     void *head[WEFT__CACHE_CLASSES];
     uint32_t count[WEFT__CACHE_CLASSES];
+    /* Task blocks allocated and freed through it: written by its thread
+     * only, summed by weft__slab_alive. */
+    _Atomic uint64_t allocs, frees;
+    struct weft__task_cache *next; /* on the slab's list, once used */
+    bool listed;
 } weft__task_cache;
 
 int weft__slab_create(struct weft__rt *rt);
@@ -119,8 +124,12 @@ void weft__slab_destroy(struct weft__rt *rt);
 /* A block of `size` bytes (16-aligned), or NULL; freed with the same size. */
 void *weft__block_alloc(struct weft__rt *rt, size_t size);
 void weft__block_free(struct weft__rt *rt, void *block, size_t size);
-/* Gives every cached block back (when the scheduler that owns it goes). */
+/* Gives every cached block back and takes the cache off the slab's list:
+ * at scheduler shutdown, when no thread drives the runtime any more (the
+ * slab's reference on the runtime lasts while blocks sit in caches). */
 void weft__task_cache_clear(struct weft__rt *rt, weft__task_cache *c);
+/* Task blocks allocated and not yet freed: the tasks alive. */
+uint64_t weft__slab_alive(struct weft__rt *rt);
 
 /* This thread's runtime context. */
 typedef struct weft__tls {

@@ -289,18 +289,14 @@ weft_handle *weft_runtime_handle(weft_runtime *rt) { return (weft_handle *)rt; }
 weft_handle *weft_handle_current(void) { return (weft_handle *)weft__cur.rt; }
 
 weft_handle *weft_handle_clone(weft_handle *h) {
-    if (h) {
-        atomic_fetch_add_explicit(&((weft__rt *)h)->handle_clones, 1, memory_order_relaxed);
+    if (h)
         weft__rt_ref((weft__rt *)h);
-    }
     return h;
 }
 
 void weft_handle_release(weft_handle *h) {
-    if (h) {
-        atomic_fetch_sub_explicit(&((weft__rt *)h)->handle_clones, 1, memory_order_relaxed);
+    if (h)
         weft__rt_unref((weft__rt *)h);
-    }
 }
 
 weft_flavor weft_handle_flavor(const weft_handle *h) {
@@ -314,12 +310,7 @@ void weft_handle_stats(weft_handle *h, weft_runtime_stats *out) {
     *out = (weft_runtime_stats){0};
     if (!rt)
         return;
-    /* Every reference on the runtime that is not the runtime object's own
-     * or a handle clone's belongs to a task allocation. */
-    uint64_t refs = atomic_load_explicit(&rt->refs, memory_order_acquire);
-    uint64_t clones = atomic_load_explicit(&rt->handle_clones, memory_order_relaxed);
-    uint64_t other = clones + (atomic_load(&rt->shutdown) ? 0 : 1);
-    out->alive_tasks = refs > other ? refs - other : 0;
+    out->alive_tasks = weft__slab_alive(rt);
     out->spawned = atomic_load_explicit(&rt->next_task_id, memory_order_relaxed) -
                    atomic_load_explicit(&rt->refused, memory_order_relaxed);
     out->live_allocs = atomic_load_explicit(&rt->live_allocs, memory_order_relaxed);

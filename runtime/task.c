@@ -32,11 +32,9 @@ static size_t block_size(weft__task *t) {
     return weft__task_size(weft__task_future(t)->vt, s & WEFT__T_OWNER);
 }
 
-static void task_dealloc(weft__task *t) {
-    weft__rt *rt = t->rt;
-    weft__block_free(rt, t, block_size(t));
-    weft__rt_unref(rt);
-}
+/* The block goes back to the runtime's slab; the last one out may free
+ * the runtime. */
+static void task_dealloc(weft__task *t) { weft__block_free(t->rt, t, block_size(t)); }
 
 /* The completion status lives where the future was, once it is dropped:
  * 0, WEFT_ECANCELED or a failure code. */
@@ -430,7 +428,6 @@ int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char
     if (owner)
         *weft__task_owner_slot(t) = owner;
     fut->flags |= WEFT__F_DROPPED | WEFT__F_NOREPORT; /* moved into the task */
-    weft__rt_ref(rt);
 
     /* The shutdown flag is read under the shard's lock, and shutdown takes
      * every shard's lock after setting it, so a task is either refused or

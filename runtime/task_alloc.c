@@ -13,6 +13,11 @@
  * released, except one kept per class as a spare.  Blocks above 1 KiB come
  * straight from the runtime's allocator.
  *
+ * The slab holds one reference on the runtime while any block is out (in
+ * use or in a thread cache), so a task needs none of its own: no shared
+ * counter is touched per spawn.  The tasks alive are counted per cache by
+ * its own thread and summed on demand (weft__slab_alive).
+ *
  * Under AddressSanitizer a free block is poisoned past its link word, so
  * a task used after its block was freed is still caught.
  */
@@ -59,11 +64,26 @@ typedef struct slab_class {
     chunk *spare;   /* one empty chunk kept for the next burst */
 } slab_class;
 
-/* One lock for every class: threads come here once per batch. */
+/* One lock for every field: threads come here once per batch. */
 struct weft__slab {
     weft__mutex lock;
+    uint64_t out;          /* blocks out of the chunks, and large blocks */
+    uint64_t allocs, frees; /* task blocks not counted by a listed cache */
+    weft__task_cache *caches; /* listed caches */
     slab_class cls[WEFT__CACHE_CLASSES];
 };
+
+/* `n` more blocks are out (lock held): the first takes the runtime
+ * reference.  The caller holds a reference of its own meanwhile. */
+static inline void out_add(weft__rt *rt, uint64_t n) {
+    if (n && rt->slab->out == 0)
+        weft__rt_ref(rt);
+    rt->slab->out += n;
+}
+
+/* One block fewer out (lock held); true when it was the last: the caller
+ * drops the runtime reference once it has unlocked. */
+static inline bool out_sub(weft__rt *rt) { return --rt->slab->out == 0; }
 
 static inline size_t class_size(unsigned cls) { return (size_t)(cls + 1) * WEFT__CACHE_GRAIN; }
 
@@ -144,8 +164,9 @@ static void *chunk_take(slab_class *c, chunk *ch) {
 }
 
 /* Takes up to `n` blocks of class `cls` onto the list `*out`; returns how
- * many (0: out of memory). */
-static uint32_t slab_take(weft__rt *rt, unsigned cls, uint32_t n, void **out) {
+ * many (0: out of memory). `task`: the one block is for a task right away
+ * (no cache counts it). */
+static uint32_t slab_take(weft__rt *rt, unsigned cls, uint32_t n, void **out, bool task) {
     slab_class *c = &rt->slab->cls[cls];
     uint32_t got = 0;
     weft__mutex_lock(&rt->slab->lock);
@@ -165,41 +186,77 @@ static uint32_t slab_take(weft__rt *rt, unsigned cls, uint32_t n, void **out) {
         *out = b;
         got++;
     }
+    out_add(rt, got);
+    if (task)
+        rt->slab->allocs += got;
     weft__mutex_unlock(&rt->slab->lock);
     return got;
 }
 
-/* Gives back one block (slab lock held). */
-static void slab_give_one(weft__rt *rt, slab_class *c, void *b) {
+/* Gives back one block (slab lock held); true if it was the last out. */
+static bool slab_give_one(weft__rt *rt, slab_class *c, void *b) {
     chunk *ch = chunk_of(b);
     park_block(b, ch->size, ch->free);
     ch->free = b;
     if (!ch->partial)
         partial_push(c, ch);
+    bool last = out_sub(rt);
     if (--ch->live)
-        return;
+        return last;
     /* Every block is back: keep the chunk as the spare, fresh, or release it. */
     partial_remove(c, ch);
     if (c->spare) {
         chunk_release(rt, ch);
-        return;
+        return last;
     }
     ch->free = NULL;
     ch->carved = 0;
     POISON((char *)ch + CHUNK_HDR, CHUNK_SIZE - CHUNK_HDR);
     c->spare = ch;
+    return last;
 }
 
-/* Gives back the blocks of the list `blocks`. */
-static void slab_give(weft__rt *rt, unsigned cls, void *blocks) {
+/* Gives back the blocks of the list `blocks`; `task`: one block, of a task
+ * no cache counted.  The last block out drops the slab's reference on the
+ * runtime, which may free it. */
+static void slab_give(weft__rt *rt, unsigned cls, void *blocks, bool task) {
     slab_class *c = &rt->slab->cls[cls];
+    bool last = false;
     weft__mutex_lock(&rt->slab->lock);
+    if (task)
+        rt->slab->frees++;
     while (blocks) {
         void *b = blocks;
         blocks = next_of(b);
-        slab_give_one(rt, c, b);
+        last = slab_give_one(rt, c, b);
     }
     weft__mutex_unlock(&rt->slab->lock);
+    if (last)
+        weft__rt_unref(rt);
+}
+
+/* Blocks above 1 KiB: from the allocator, counted out all the same. */
+static void *large_alloc(weft__rt *rt, size_t size, bool task) {
+    void *b = weft__alloc(rt, size);
+    if (!b)
+        return NULL;
+    weft__mutex_lock(&rt->slab->lock);
+    out_add(rt, 1);
+    if (task)
+        rt->slab->allocs++;
+    weft__mutex_unlock(&rt->slab->lock);
+    return b;
+}
+
+static void large_free(weft__rt *rt, void *b, size_t size, bool task) {
+    weft__free(rt, b, size);
+    weft__mutex_lock(&rt->slab->lock);
+    if (task)
+        rt->slab->frees++;
+    bool last = out_sub(rt);
+    weft__mutex_unlock(&rt->slab->lock);
+    if (last)
+        weft__rt_unref(rt);
 }
 
 /* ------------------------------------------------------------ the slab */
@@ -208,15 +265,26 @@ int weft__slab_create(weft__rt *rt) {
     rt->slab = weft__alloc(rt, sizeof *rt->slab);
     if (!rt->slab)
         return WEFT_ENOMEM;
-    memset(rt->slab->cls, 0, sizeof rt->slab->cls);
+    memset(rt->slab, 0, sizeof *rt->slab);
     weft__mutex_init(&rt->slab->lock);
     return 0;
 }
 
-/* Releases every chunk.  By now each block is back (a task holds a
- * reference on the runtime, and the thread caches were flushed), so every
- * chunk is a spare or, if some block leaked, still counted: the allocator
- * then reports it. */
+uint64_t weft__slab_alive(weft__rt *rt) {
+    weft__mutex_lock(&rt->slab->lock);
+    uint64_t allocs = rt->slab->allocs, frees = rt->slab->frees;
+    for (weft__task_cache *c = rt->slab->caches; c; c = c->next) {
+        allocs += atomic_load_explicit(&c->allocs, memory_order_relaxed);
+        frees += atomic_load_explicit(&c->frees, memory_order_relaxed);
+    }
+    weft__mutex_unlock(&rt->slab->lock);
+    /* A block freed through one cache may show before its allocation
+     * through another does. */
+    return allocs > frees ? allocs - frees : 0;
+}
+
+/* Releases every chunk.  By now each block is back (the slab holds a
+ * reference on the runtime while one is out), so every chunk is a spare. */
 void weft__slab_destroy(weft__rt *rt) {
     if (!rt->slab)
         return;
@@ -242,44 +310,61 @@ static inline unsigned size_class(size_t size) {
     return (unsigned)((size - 1) / WEFT__CACHE_GRAIN);
 }
 
+/* The calling thread's cache for `rt`, listed with the slab, or NULL. */
 static inline weft__task_cache *cache_for(weft__rt *rt) {
-    return weft__cur.rt == rt ? weft__cur.cache : NULL;
+    weft__task_cache *c = weft__cur.rt == rt ? weft__cur.cache : NULL;
+    if (c && !c->listed) {
+        weft__mutex_lock(&rt->slab->lock);
+        c->next = rt->slab->caches;
+        rt->slab->caches = c;
+        c->listed = true;
+        weft__mutex_unlock(&rt->slab->lock);
+    }
+    return c;
+}
+
+/* +1 on a counter only its own thread writes. */
+static inline void count(_Atomic uint64_t *n) {
+    atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
 }
 
 void *weft__block_alloc(weft__rt *rt, size_t size) {
     unsigned cls = size_class(size);
-    if (cls >= WEFT__CACHE_CLASSES)
-        return weft__alloc(rt, size);
     weft__task_cache *c = cache_for(rt);
-    if (!c) {
-        void *b = NULL;
-        if (!slab_take(rt, cls, 1, &b))
-            return NULL;
-        UNPOISON(b, class_size(cls));
-        return b;
+    void *b = NULL;
+    if (cls >= WEFT__CACHE_CLASSES) {
+        b = large_alloc(rt, size, !c);
+    } else if (!c) {
+        if (slab_take(rt, cls, 1, &b, true))
+            UNPOISON(b, class_size(cls));
+    } else {
+        if (!c->head[cls])
+            c->count[cls] = slab_take(rt, cls, BATCH, &c->head[cls], false);
+        b = c->head[cls];
+        if (b) {
+            c->head[cls] = next_of(b);
+            c->count[cls]--;
+            UNPOISON(b, class_size(cls));
+        }
     }
-    if (!c->head[cls]) {
-        c->count[cls] = slab_take(rt, cls, BATCH, &c->head[cls]);
-        if (!c->count[cls])
-            return NULL;
-    }
-    void *b = c->head[cls];
-    c->head[cls] = next_of(b);
-    c->count[cls]--;
-    UNPOISON(b, class_size(cls));
+    if (b && c)
+        count(&c->allocs);
     return b;
 }
 
 void weft__block_free(weft__rt *rt, void *b, size_t size) {
     unsigned cls = size_class(size);
+    weft__task_cache *c = cache_for(rt);
+    if (c)
+        count(&c->frees);
     if (cls >= WEFT__CACHE_CLASSES) {
-        weft__free(rt, b, size);
+        large_free(rt, b, size, !c);
         return;
     }
-    weft__task_cache *c = cache_for(rt);
     if (!c) {
         set_next(b, NULL);
-        slab_give(rt, cls, b);
+        slab_give(rt, cls, b, true);
         return;
     }
     park_block(b, class_size(cls), c->head[cls]);
@@ -293,14 +378,32 @@ void weft__block_free(weft__rt *rt, void *b, size_t size) {
     void *rest = next_of(keep);
     set_next(keep, NULL);
     c->count[cls] = LOCAL_CAP / 2;
-    slab_give(rt, cls, rest);
+    slab_give(rt, cls, rest, false);
 }
 
 void weft__task_cache_clear(weft__rt *rt, weft__task_cache *c) {
+    if (!c->listed)
+        return; /* never used */
+    /* Off the list first, its counts kept by the slab: the blocks given
+     * back below may free the runtime. */
+    weft__mutex_lock(&rt->slab->lock);
+    weft__task_cache **pp = &rt->slab->caches;
+    while (*pp != c)
+        pp = &(*pp)->next;
+    *pp = c->next;
+    rt->slab->allocs += atomic_load_explicit(&c->allocs, memory_order_relaxed);
+    rt->slab->frees += atomic_load_explicit(&c->frees, memory_order_relaxed);
+    weft__mutex_unlock(&rt->slab->lock);
+    c->listed = false;
+    atomic_store_explicit(&c->allocs, 0, memory_order_relaxed);
+    atomic_store_explicit(&c->frees, 0, memory_order_relaxed);
+    void *lists[WEFT__CACHE_CLASSES];
     for (unsigned cls = 0; cls < WEFT__CACHE_CLASSES; cls++) {
-        if (c->head[cls])
-            slab_give(rt, cls, c->head[cls]);
+        lists[cls] = c->head[cls];
         c->head[cls] = NULL;
         c->count[cls] = 0;
     }
+    for (unsigned cls = 0; cls < WEFT__CACHE_CLASSES; cls++)
+        if (lists[cls])
+            slab_give(rt, cls, lists[cls], false);
 }

@@ -305,6 +305,7 @@ static void sim_shutdown(weft__rt *rt) {
     weft__owned_shutdown(rt, &s->owned);
     while (s->nready)
         weft__task_unref(s->ready[--s->nready]);
+    weft__task_cache_clear(rt, &s->cache);
 }
 
 static void sim_destroy(weft__rt *rt) {
