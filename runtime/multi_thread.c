@@ -46,11 +46,14 @@
 
 typedef struct mt mt;
 
-/* Sleeping and waking one thread. */
+/* Sleeping and waking one thread.  The state word lets an unpark skip
+ * the lock unless the thread is really asleep, and a wait return at once
+ * on an unpark that came first. */
+enum { PARK_EMPTY, PARK_PARKED, PARK_NOTIFIED };
 typedef struct parker {
+    _Atomic uint32_t state; /* PARK_*; becomes PARK_PARKED under `lock` only */
     weft__mutex lock;
     weft__cond cond;
-    bool notified; /* an unpark came since the last wait */
 } parker;
 
 typedef struct worker {
@@ -113,9 +116,9 @@ static inline void count(_Atomic uint64_t *c, uint64_t n) {
 /* ---------------------------------------------------------------- parker */
 
 static void parker_init(parker *p) {
+    atomic_init(&p->state, PARK_EMPTY);
     weft__mutex_init(&p->lock);
     weft__cond_init(&p->cond);
-    p->notified = false;
 }
 
 static void parker_destroy(parker *p) {
@@ -123,17 +126,34 @@ static void parker_destroy(parker *p) {
     weft__mutex_destroy(&p->lock);
 }
 
-static void parker_wait(parker *p, mt *m, uint64_t deadline_ns) {
+/* Consumes a pending unpark, if any. */
+static bool parker_take(parker *p) {
+    uint32_t s = PARK_NOTIFIED;
+    return atomic_compare_exchange_strong_explicit(&p->state, &s, PARK_EMPTY,
+                                                   memory_order_acquire, memory_order_relaxed);
+}
+
+/* Sleeps until unparked or `deadline_ns`; may return early (the callers
+ * look again at what they wait for). */
+static void parker_wait(parker *p, uint64_t deadline_ns) {
+    if (parker_take(p))
+        return;
     weft__mutex_lock(&p->lock);
-    if (!p->notified && !stopped(m))
+    uint32_t s = PARK_EMPTY;
+    if (atomic_compare_exchange_strong_explicit(&p->state, &s, PARK_PARKED,
+                                                memory_order_relaxed, memory_order_relaxed))
         weft__cond_wait_until(&p->cond, &p->lock, deadline_ns);
-    p->notified = false;
+    /* Woken, timed out or notified before we slept: consume it all. */
+    atomic_exchange_explicit(&p->state, PARK_EMPTY, memory_order_acquire);
     weft__mutex_unlock(&p->lock);
 }
 
+/* The lock orders the store against the sleeper's check-then-wait, and
+ * makes everything before the unpark visible to it. */
 static void parker_unpark(parker *p) {
+    if (atomic_exchange_explicit(&p->state, PARK_NOTIFIED, memory_order_release) != PARK_PARKED)
+        return;
     weft__mutex_lock(&p->lock);
-    p->notified = true;
     weft__cond_signal(&p->cond);
     weft__mutex_unlock(&p->lock);
 }
@@ -519,7 +539,7 @@ static void sleep_once(worker *w) {
     mt *m = w->m;
     weft__rt *rt = m->rt;
     if (!rt->time || atomic_flag_test_and_set_explicit(&m->driver_taken, memory_order_acquire)) {
-        parker_wait(&w->park, m, UINT64_MAX);
+        parker_wait(&w->park, UINT64_MAX);
         return;
     }
     /* Publish ourselves before reading the wheel, so that a timer armed
@@ -536,7 +556,7 @@ static void sleep_once(worker *w) {
         atomic_store_explicit(&m->driver_deadline, deadline, memory_order_seq_cst);
     }
     if (!advanced)
-        parker_wait(&w->park, m, deadline);
+        parker_wait(&w->park, deadline);
     atomic_store_explicit(&m->driver_holder, NULL, memory_order_seq_cst);
     fire_timers(m);
     atomic_flag_clear_explicit(&m->driver_taken, memory_order_release);
@@ -618,11 +638,13 @@ static void *worker_main(void *arg) {
 /* The root future's waker: a parker with a reference count, because a
  * clone may be woken on another thread just as block_on returns. */
 typedef struct root {
-    parker park;
+    parker park; /* PARK_PARKED: idle, not counted in busy_roots */
     _Atomic uint32_t refs;
     mt *m;
-    bool idle; /* guarded by park.lock: not counted in busy_roots */
 } root;
+
+/* The root's parker after block_on returned: wakes no longer count. */
+#define ROOT_DONE (PARK_NOTIFIED + 1)
 
 static void root_unref(const void *data) {
     root *r = (root *)data;
@@ -632,16 +654,26 @@ static void root_unref(const void *data) {
     free(r);
 }
 
+/* Like parker_unpark, but the wake that ends an idle wait counts the
+ * root busy again, under the lock, so the block_on thread cannot run on
+ * (and later uncount itself) before it was counted. */
 static void root_wake_by_ref(const void *data) {
     root *r = (root *)data;
-    weft__mutex_lock(&r->park.lock);
-    r->park.notified = true;
-    if (r->idle) {
-        r->idle = false;
+    parker *p = &r->park;
+    uint32_t s = atomic_load_explicit(&p->state, memory_order_relaxed);
+    while (s == PARK_EMPTY)
+        if (atomic_compare_exchange_weak_explicit(&p->state, &s, PARK_NOTIFIED,
+                                                  memory_order_release, memory_order_relaxed))
+            return;
+    if (s != PARK_PARKED)
+        return; /* notified already, or done */
+    weft__mutex_lock(&p->lock);
+    if (atomic_load_explicit(&p->state, memory_order_relaxed) == PARK_PARKED) {
         atomic_fetch_add_explicit(&r->m->busy_roots, 1, memory_order_seq_cst);
+        atomic_store_explicit(&p->state, PARK_NOTIFIED, memory_order_release);
+        weft__cond_signal(&p->cond);
     }
-    weft__cond_signal(&r->park.cond);
-    weft__mutex_unlock(&r->park.lock);
+    weft__mutex_unlock(&p->lock);
 }
 
 static void root_wake(const void *data) {
@@ -667,26 +699,28 @@ static bool root_advances_clock(mt *m) {
 /* Sleeps until the root future is woken. */
 static void root_wait(root *r) {
     mt *m = r->m;
-    for (;;) {
-        weft__mutex_lock(&r->park.lock);
-        bool woken = r->park.notified;
-        weft__mutex_unlock(&r->park.lock);
-        if (woken || !root_advances_clock(m))
-            break;
-    }
-    weft__mutex_lock(&r->park.lock);
-    if (!r->park.notified) {
-        r->idle = true;
-        weft__mutex_unlock(&r->park.lock);
+    parker *p = &r->park;
+    while (atomic_load_explicit(&p->state, memory_order_relaxed) != PARK_NOTIFIED &&
+           root_advances_clock(m))
+        ;
+    if (parker_take(p))
+        return;
+    weft__mutex_lock(&p->lock);
+    uint32_t s = PARK_EMPTY;
+    if (atomic_compare_exchange_strong_explicit(&p->state, &s, PARK_PARKED,
+                                                memory_order_relaxed, memory_order_relaxed)) {
+        /* Idle now.  Unlocked meanwhile: the wheel and the driver's
+         * parker have locks of their own, taken under a wake. */
+        weft__mutex_unlock(&p->lock);
         if (atomic_fetch_sub_explicit(&m->busy_roots, 1, memory_order_seq_cst) == 1 &&
             paused_and_idle(m))
             poke_driver(m);
-        weft__mutex_lock(&r->park.lock);
-        while (!r->park.notified)
-            weft__cond_wait(&r->park.cond, &r->park.lock);
+        weft__mutex_lock(&p->lock);
+        while (atomic_load_explicit(&p->state, memory_order_relaxed) == PARK_PARKED)
+            weft__cond_wait(&p->cond, &p->lock);
     }
-    r->park.notified = false;
-    weft__mutex_unlock(&r->park.lock);
+    atomic_exchange_explicit(&p->state, PARK_EMPTY, memory_order_acquire);
+    weft__mutex_unlock(&p->lock);
 }
 
 static int mt_block_on(weft__rt *rt, weft_future *f, void *out) {
@@ -697,7 +731,6 @@ static int mt_block_on(weft__rt *rt, weft_future *f, void *out) {
     parker_init(&r->park);
     atomic_init(&r->refs, 1);
     r->m = m;
-    r->idle = false;
     atomic_fetch_add_explicit(&m->roots, 1, memory_order_seq_cst);
     atomic_fetch_add_explicit(&m->busy_roots, 1, memory_order_seq_cst);
     bool cached = !atomic_flag_test_and_set_explicit(&m->root_cache_taken, memory_order_acquire);
@@ -711,11 +744,10 @@ static int mt_block_on(weft__rt *rt, weft_future *f, void *out) {
     weft__cur = (weft__tls){0};
     if (cached)
         atomic_flag_clear_explicit(&m->root_cache_taken, memory_order_release);
-    weft__mutex_lock(&r->park.lock);
-    if (!r->idle)
-        atomic_fetch_sub_explicit(&m->busy_roots, 1, memory_order_seq_cst);
-    r->idle = true; /* late wakes must not count us busy again */
-    weft__mutex_unlock(&r->park.lock);
+    /* Busy until here (only root_wait parks); late wakes must not count
+     * us busy again. */
+    atomic_store_explicit(&r->park.state, ROOT_DONE, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&m->busy_roots, 1, memory_order_seq_cst);
     atomic_fetch_sub_explicit(&m->roots, 1, memory_order_seq_cst);
     root_unref(r);
     return cx.weft__fail;
