@@ -78,11 +78,12 @@ struct mt {
     uint32_t n;
     worker *workers;
     _Atomic bool stop;
-    /* The inject queue. */
-    weft__mutex inject_lock;
-    weft__task *inject_head, *inject_tail;
-    bool inject_closed;         /* guarded by inject_lock: drop what comes */
-    _Atomic uint64_t inject_len; /* readable without the lock */
+    /* The inject queue (see inject_push). */
+    _Atomic(weft__task *) inject_in; /* pushed, newest first; INJECT_CLOSED at shutdown */
+    weft__mutex inject_lock;         /* one popper at a time */
+    weft__task *inject_out;          /* guarded by inject_lock: popped next, oldest first */
+    _Atomic uint64_t inject_len;     /* counted before the push, uncounted after
+                                      * the pop: never below the tasks queued */
     /* Idle workers. */
     _Atomic uint32_t idle;      /* unparked << 16 | searching */
     weft__mutex idle_lock;
@@ -160,51 +161,72 @@ static void parker_unpark(parker *p) {
 
 /* ---------------------------------------------------------- inject queue */
 
-static void drop_chain(weft__task *t) {
-    while (t) {
+/* Marks the inject queue closed: every task is complete, and whatever
+ * comes now is a stale entry to drop. */
+static weft__task inject_closed_mark;
+#define INJECT_CLOSED (&inject_closed_mark)
+
+/* Returns how many it dropped. */
+static uint64_t drop_chain(weft__task *t) {
+    uint64_t n = 0;
+    for (; t; n++) {
         weft__task *next = t->next;
         weft__task_unref(t);
         t = next;
     }
+    return n;
 }
 
+static weft__task *reverse_chain(weft__task *t) {
+    weft__task *r = NULL;
+    while (t) {
+        weft__task *next = t->next;
+        t->next = r;
+        r = t;
+        t = next;
+    }
+    return r;
+}
+
+/* The inject queue is two lists: pushers put tasks on a stack with one
+ * CAS and never wait for a lock; a popper, under the lock, serves from
+ * the list it last took, and when that is empty takes the whole stack
+ * and reverses it.  Tasks so leave in the order they came.  The release
+ * CAS publishes the tasks to the acquire exchange of the popper. */
 static void inject_push(mt *m, weft__task *head, weft__task *tail, uint32_t n) {
     tail->next = NULL;
-    weft__mutex_lock(&m->inject_lock);
-    if (m->inject_closed) {
-        /* Shut down: every task is complete; this is a stale entry. */
-        weft__mutex_unlock(&m->inject_lock);
-        drop_chain(head);
-        return;
-    }
-    if (m->inject_tail)
-        m->inject_tail->next = head;
-    else
-        m->inject_head = head;
-    m->inject_tail = tail;
-    atomic_fetch_add_explicit(&m->inject_len, n, memory_order_release);
-    weft__mutex_unlock(&m->inject_lock);
+    weft__task *newest = reverse_chain(head); /* `head` is the last now */
+    atomic_fetch_add_explicit(&m->inject_len, n, memory_order_relaxed);
+    weft__task *top = atomic_load_explicit(&m->inject_in, memory_order_relaxed);
+    do {
+        if (top == INJECT_CLOSED) {
+            atomic_fetch_sub_explicit(&m->inject_len, n, memory_order_relaxed);
+            drop_chain(newest);
+            return;
+        }
+        head->next = top;
+    } while (!atomic_compare_exchange_weak_explicit(&m->inject_in, &top, newest,
+                                                    memory_order_release, memory_order_relaxed));
 }
 
-/* Takes up to `max` tasks (at least one if any) off the inject queue. */
+/* Takes up to `max` tasks (at least one if any) off the inject queue.
+ * Workers only: they are gone before shutdown closes it. */
 static weft__task_batch inject_pop(mt *m, uint32_t max) {
     weft__task_batch b = {0};
-    if (atomic_load_explicit(&m->inject_len, memory_order_acquire) == 0)
+    if (atomic_load_explicit(&m->inject_len, memory_order_relaxed) == 0)
         return b;
     weft__mutex_lock(&m->inject_lock);
-    while (b.n < max && m->inject_head) {
-        weft__task *t = m->inject_head;
-        m->inject_head = t->next;
-        t->next = NULL;
-        if (b.tail)
-            b.tail->next = t;
-        else
-            b.head = t;
-        b.tail = t;
+    if (!m->inject_out && atomic_load_explicit(&m->inject_in, memory_order_relaxed))
+        m->inject_out = reverse_chain(
+            atomic_exchange_explicit(&m->inject_in, NULL, memory_order_acquire));
+    b.head = m->inject_out;
+    while (b.n < max && m->inject_out) {
+        b.tail = m->inject_out;
+        m->inject_out = b.tail->next;
         b.n++;
     }
-    if (!m->inject_head)
-        m->inject_tail = NULL;
+    if (b.tail)
+        b.tail->next = NULL;
     atomic_fetch_sub_explicit(&m->inject_len, b.n, memory_order_relaxed);
     weft__mutex_unlock(&m->inject_lock);
     return b;
@@ -851,13 +873,11 @@ static void mt_shutdown(weft__rt *rt) {
     for (uint32_t i = 0; i < m->n; i++)
         weft__task_cache_clear(rt, &m->workers[i].cache);
     weft__task_cache_clear(rt, &m->root_cache);
-    weft__mutex_lock(&m->inject_lock);
-    m->inject_closed = true;
-    weft__task *chain = m->inject_head;
-    m->inject_head = m->inject_tail = NULL;
-    atomic_store_explicit(&m->inject_len, 0, memory_order_relaxed);
-    weft__mutex_unlock(&m->inject_lock);
-    drop_chain(chain);
+    weft__task *chain = atomic_exchange_explicit(&m->inject_in, INJECT_CLOSED,
+                                                 memory_order_acquire);
+    uint64_t dropped = drop_chain(m->inject_out) + drop_chain(chain);
+    m->inject_out = NULL;
+    atomic_fetch_sub_explicit(&m->inject_len, dropped, memory_order_relaxed);
     /* Stale entries freed just now may have filled no cache of ours: the
      * workers are gone, so blocks went back to the runtime's slab. */
 }
