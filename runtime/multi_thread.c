@@ -293,15 +293,24 @@ static bool to_searching(worker *w) {
     return true;
 }
 
-/* Found work: stop searching; the last searcher wakes a replacement, for
- * there may be more work where this came from. */
+static bool any_work(mt *m);
+
+/* Found work: stop searching.  A pusher that saw us searching woke no one,
+ * so the last searcher looks at the queues once more, as a parking one
+ * does, and wakes a replacement if work is left.  When the queues are
+ * empty (a producer slower than the workers) that saves a sibling a
+ * futex round trip per task. */
 static void from_searching(worker *w) {
     if (!w->searching)
         return;
+    mt *m = w->m;
     w->searching = false;
-    uint32_t prev = atomic_fetch_sub_explicit(&w->m->idle, 1u, memory_order_seq_cst);
-    if (searching_of(prev) == 1)
-        notify_parked(w->m);
+    uint32_t prev = atomic_fetch_sub_explicit(&m->idle, 1u, memory_order_seq_cst);
+    if (searching_of(prev) != 1)
+        return;
+    IDLE_FENCE(m); /* pairs with should_wake's */
+    if (any_work(m))
+        notify_parked(m);
 }
 
 /* Goes on the sleepers list; true if it was the last searcher. */
