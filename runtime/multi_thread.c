@@ -78,12 +78,14 @@ struct mt {
     uint32_t n;
     worker *workers;
     _Atomic bool stop;
-    /* The inject queue (see inject_push). */
+    /* The inject queue (see inject_push).  Pushers write only the first
+     * field, poppers the others, each side on its own cache line. */
+    char inject_pad_before[64];
     _Atomic(weft__task *) inject_in; /* pushed, newest first; INJECT_CLOSED at shutdown */
+    char inject_pad_after[64];
     weft__mutex inject_lock;         /* one popper at a time */
     weft__task *inject_out;          /* guarded by inject_lock: popped next, oldest first */
-    _Atomic uint64_t inject_len;     /* counted before the push, uncounted after
-                                      * the pop: never below the tasks queued */
+    _Atomic uint32_t inject_out_len; /* tasks on inject_out; written under the lock */
     /* Idle workers. */
     _Atomic uint32_t idle;      /* unparked << 16 | searching */
     weft__mutex idle_lock;
@@ -166,15 +168,12 @@ static void parker_unpark(parker *p) {
 static weft__task inject_closed_mark;
 #define INJECT_CLOSED (&inject_closed_mark)
 
-/* Returns how many it dropped. */
-static uint64_t drop_chain(weft__task *t) {
-    uint64_t n = 0;
-    for (; t; n++) {
+static void drop_chain(weft__task *t) {
+    while (t) {
         weft__task *next = t->next;
         weft__task_unref(t);
         t = next;
     }
-    return n;
 }
 
 static weft__task *reverse_chain(weft__task *t) {
@@ -193,14 +192,12 @@ static weft__task *reverse_chain(weft__task *t) {
  * the list it last took, and when that is empty takes the whole stack
  * and reverses it.  Tasks so leave in the order they came.  The release
  * CAS publishes the tasks to the acquire exchange of the popper. */
-static void inject_push(mt *m, weft__task *head, weft__task *tail, uint32_t n) {
+static void inject_push(mt *m, weft__task *head, weft__task *tail) {
     tail->next = NULL;
     weft__task *newest = reverse_chain(head); /* `head` is the last now */
-    atomic_fetch_add_explicit(&m->inject_len, n, memory_order_relaxed);
     weft__task *top = atomic_load_explicit(&m->inject_in, memory_order_relaxed);
     do {
         if (top == INJECT_CLOSED) {
-            atomic_fetch_sub_explicit(&m->inject_len, n, memory_order_relaxed);
             drop_chain(newest);
             return;
         }
@@ -209,16 +206,29 @@ static void inject_push(mt *m, weft__task *head, weft__task *tail, uint32_t n) {
                                                     memory_order_release, memory_order_relaxed));
 }
 
-/* Takes up to `max` tasks (at least one if any) off the inject queue.
- * Workers only: they are gone before shutdown closes it. */
-static weft__task_batch inject_pop(mt *m, uint32_t max) {
+/* A snapshot; seq_cst for the wake protocol (see any_work). */
+static bool inject_empty(mt *m) {
+    return atomic_load_explicit(&m->inject_out_len, memory_order_seq_cst) == 0 &&
+           atomic_load_explicit(&m->inject_in, memory_order_seq_cst) == NULL;
+}
+
+/* Takes up to `max` tasks (at least one if any) and up to a `share`th of
+ * the list being served (rounded up) off the inject queue.  Workers only:
+ * they are gone before shutdown closes it. */
+static weft__task_batch inject_pop(mt *m, uint32_t max, uint32_t share) {
     weft__task_batch b = {0};
-    if (atomic_load_explicit(&m->inject_len, memory_order_relaxed) == 0)
+    if (inject_empty(m))
         return b;
     weft__mutex_lock(&m->inject_lock);
-    if (!m->inject_out && atomic_load_explicit(&m->inject_in, memory_order_relaxed))
+    uint32_t len = atomic_load_explicit(&m->inject_out_len, memory_order_relaxed);
+    if (len == 0 && atomic_load_explicit(&m->inject_in, memory_order_relaxed)) {
         m->inject_out = reverse_chain(
             atomic_exchange_explicit(&m->inject_in, NULL, memory_order_acquire));
+        for (weft__task *t = m->inject_out; t; t = t->next)
+            len++;
+    }
+    if (max > len / share + 1)
+        max = len / share + 1;
     b.head = m->inject_out;
     while (b.n < max && m->inject_out) {
         b.tail = m->inject_out;
@@ -227,9 +237,21 @@ static weft__task_batch inject_pop(mt *m, uint32_t max) {
     }
     if (b.tail)
         b.tail->next = NULL;
-    atomic_fetch_sub_explicit(&m->inject_len, b.n, memory_order_relaxed);
+    atomic_store_explicit(&m->inject_out_len, len - b.n, memory_order_relaxed);
     weft__mutex_unlock(&m->inject_lock);
     return b;
+}
+
+/* Tasks queued: walks the stack (its entries stay put while we hold the
+ * poppers' lock). */
+static uint64_t inject_depth(mt *m) {
+    weft__mutex_lock(&m->inject_lock);
+    uint64_t n = atomic_load_explicit(&m->inject_out_len, memory_order_relaxed);
+    weft__task *t = atomic_load_explicit(&m->inject_in, memory_order_acquire);
+    for (; t && t != INJECT_CLOSED; t = t->next)
+        n++;
+    weft__mutex_unlock(&m->inject_lock);
+    return n;
 }
 
 /* ------------------------------------------------------------ idle state */
@@ -357,7 +379,7 @@ static bool is_listed(worker *w) {
 }
 
 static bool any_work(mt *m) {
-    if (atomic_load_explicit(&m->inject_len, memory_order_seq_cst))
+    if (!inject_empty(m))
         return true;
     for (uint32_t i = 0; i < m->n; i++)
         if (weft__runq_len(&m->workers[i].queue))
@@ -370,7 +392,7 @@ static bool any_work(mt *m) {
 static void push_local(worker *w, weft__task *t) {
     weft__task_batch spill;
     if (!weft__runq_push(&w->queue, t, &spill)) {
-        inject_push(w->m, spill.head, spill.tail, spill.n);
+        inject_push(w->m, spill.head, spill.tail);
         count(&w->overflows, 1);
     }
 }
@@ -383,7 +405,7 @@ static void mt_schedule(weft__rt *rt, weft__task *t, int hint) {
     mt *m = mt_of(rt);
     worker *w = this_worker(rt);
     if (!w) {
-        inject_push(m, t, t, 1);
+        inject_push(m, t, t);
         notify_parked(m);
         return;
     }
@@ -427,16 +449,9 @@ static void mt_timer_armed(weft__rt *rt, uint64_t deadline_ns) {
 /* ------------------------------------------------------------ the worker */
 
 static weft__task *refill_from_inject(worker *w) {
-    mt *m = w->m;
-    uint64_t len = atomic_load_explicit(&m->inject_len, memory_order_acquire);
-    if (!len)
-        return NULL;
     /* A fair share, leaving the rest to the other workers. */
-    uint64_t want = len / m->n + 1;
     uint32_t room = weft__runq_room(&w->queue);
-    if (want > room / 2 + 1)
-        want = room / 2 + 1;
-    weft__task_batch b = inject_pop(m, (uint32_t)want);
+    weft__task_batch b = inject_pop(w->m, room / 2 + 1, w->m->n);
     weft__task *t = b.head;
     if (!t)
         return NULL;
@@ -446,14 +461,14 @@ static weft__task *refill_from_inject(worker *w) {
         b.tail = NULL;
     weft__runq_push_batch(&w->queue, &b);
     if (b.head) /* cannot happen: room was checked; keep the tasks anyway */
-        inject_push(m, b.head, b.tail, b.n);
+        inject_push(w->m, b.head, b.tail);
     return t;
 }
 
 static weft__task *next_task(worker *w) {
     weft__task *t;
     if (w->tick % w->m->rt->config.global_queue_interval == 0) {
-        weft__task_batch b = inject_pop(w->m, 1);
+        weft__task_batch b = inject_pop(w->m, 1, 1);
         if (b.head)
             return b.head;
     }
@@ -487,7 +502,7 @@ static weft__task *steal_work(worker *w) {
             return t;
         }
     }
-    weft__task_batch b = inject_pop(m, 1);
+    weft__task_batch b = inject_pop(m, 1, 1);
     return b.head;
 }
 
@@ -882,11 +897,15 @@ static void mt_shutdown(weft__rt *rt) {
     for (uint32_t i = 0; i < m->n; i++)
         weft__task_cache_clear(rt, &m->workers[i].cache);
     weft__task_cache_clear(rt, &m->root_cache);
-    weft__task *chain = atomic_exchange_explicit(&m->inject_in, INJECT_CLOSED,
-                                                 memory_order_acquire);
-    uint64_t dropped = drop_chain(m->inject_out) + drop_chain(chain);
+    /* Under the poppers' lock, for inject_depth walks the lists. */
+    weft__mutex_lock(&m->inject_lock);
+    weft__task *in = atomic_exchange_explicit(&m->inject_in, INJECT_CLOSED, memory_order_acquire);
+    weft__task *out = m->inject_out;
     m->inject_out = NULL;
-    atomic_fetch_sub_explicit(&m->inject_len, dropped, memory_order_relaxed);
+    atomic_store_explicit(&m->inject_out_len, 0, memory_order_relaxed);
+    weft__mutex_unlock(&m->inject_lock);
+    drop_chain(out);
+    drop_chain(in);
     /* Stale entries freed just now may have filled no cache of ours: the
      * workers are gone, so blocks went back to the runtime's slab. */
 }
@@ -911,7 +930,7 @@ static void mt_stats(weft__rt *rt, weft_runtime_stats *out) {
 static void mt_metrics(weft__rt *rt, weft_runtime_metrics *out) {
     mt *m = mt_of(rt);
     out->workers = m->n;
-    out->inject_queue_depth = atomic_load_explicit(&m->inject_len, memory_order_relaxed);
+    out->inject_queue_depth = inject_depth(m);
 }
 
 static int mt_worker_metrics(weft__rt *rt, uint32_t i, weft_worker_metrics *out) {
