@@ -86,9 +86,11 @@ typedef struct weft__rt {
     const weft__sched_ops *sched;
     void *sched_data;
     struct weft__time *time; /* NULL when time is disabled */
+    /* Read by every poll: kept off the line of the counters below, which
+     * every spawn writes. */
+    _Atomic int shutdown;       /* no new task is accepted */
     weft_builder config;
     _Atomic uint64_t refs;
-    _Atomic int shutdown;       /* no new task is accepted */
     _Atomic uint64_t live_allocs;
     _Atomic uint64_t next_task_id;  /* ids handed out */
     _Atomic uint64_t refused;       /* of them, by spawns refused at shutdown */
