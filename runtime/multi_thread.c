@@ -176,14 +176,18 @@ static void drop_chain(weft__task *t) {
     }
 }
 
-static weft__task *reverse_chain(weft__task *t) {
+/* Reverses a chain; `*n` gets its length. */
+static weft__task *reverse_chain(weft__task *t, uint32_t *n) {
     weft__task *r = NULL;
+    uint32_t len = 0;
     while (t) {
         weft__task *next = t->next;
         t->next = r;
         r = t;
         t = next;
+        len++;
     }
+    *n = len;
     return r;
 }
 
@@ -194,7 +198,8 @@ static weft__task *reverse_chain(weft__task *t) {
  * CAS publishes the tasks to the acquire exchange of the popper. */
 static void inject_push(mt *m, weft__task *head, weft__task *tail) {
     tail->next = NULL;
-    weft__task *newest = reverse_chain(head); /* `head` is the last now */
+    uint32_t n;
+    weft__task *newest = reverse_chain(head, &n); /* `head` is the last now */
     weft__task *top = atomic_load_explicit(&m->inject_in, memory_order_relaxed);
     do {
         if (top == INJECT_CLOSED) {
@@ -221,12 +226,9 @@ static weft__task_batch inject_pop(mt *m, uint32_t max, uint32_t share) {
         return b;
     weft__mutex_lock(&m->inject_lock);
     uint32_t len = atomic_load_explicit(&m->inject_out_len, memory_order_relaxed);
-    if (len == 0 && atomic_load_explicit(&m->inject_in, memory_order_relaxed)) {
+    if (len == 0 && atomic_load_explicit(&m->inject_in, memory_order_relaxed))
         m->inject_out = reverse_chain(
-            atomic_exchange_explicit(&m->inject_in, NULL, memory_order_acquire));
-        for (weft__task *t = m->inject_out; t; t = t->next)
-            len++;
-    }
+            atomic_exchange_explicit(&m->inject_in, NULL, memory_order_acquire), &len);
     if (max > len / share + 1)
         max = len / share + 1;
     b.head = m->inject_out;
