@@ -9,6 +9,7 @@
 #include "weft/time.h"
 #include "weft/weft.h"
 #include "os.h"
+#include "spin.h"
 
 struct weft__task;
 struct weft__time;
@@ -29,9 +30,14 @@ typedef struct weft__owned {
     weft__link head;
 } weft__owned;
 
-typedef struct weft__owned_shard {
-    weft__mutex lock;
-    weft__owned list;
+/* One cache line each, so that shards taken on different cores do not
+ * share one. */
+typedef union weft__owned_shard {
+    struct {
+        weft__spin lock; /* a few stores under it: spun on, never slept on */
+        weft__owned list;
+    };
+    char line[64];
 } weft__owned_shard;
 
 /* Scheduling hints passed with a task made ready. */
@@ -101,7 +107,9 @@ typedef struct weft__rt {
      * per call site and run (weft_buggify_at). */
     bool (*buggify)(struct weft__rt *rt, const char *site, uint32_t percent);
     struct weft__slab *slab;  /* task blocks (task_alloc.c) */
-    weft__owned_shard *owned; /* tasks spawned off the driving threads: */
+    weft__owned_shard *owned; /* tasks spawned off the driving threads, in
+                               * shards aligned to a cache line within: */
+    void *owned_mem;
     uint32_t owned_mask;      /* shard = task id & owned_mask */
     _Atomic(struct weft__blocking *) blocking; /* blocking pool, made on first use */
 } weft__rt;

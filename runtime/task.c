@@ -82,23 +82,24 @@ static inline weft__owned_shard *shard_of(weft__rt *rt, uint64_t id) {
 }
 
 int weft__owned_create(weft__rt *rt, unsigned n) {
-    rt->owned = weft__alloc(rt, n * sizeof *rt->owned);
-    if (!rt->owned)
+    size_t line = sizeof *rt->owned;
+    rt->owned_mem = weft__alloc(rt, (n + 1) * line);
+    if (!rt->owned_mem)
         return WEFT_ENOMEM;
+    rt->owned = (weft__owned_shard *)(((uintptr_t)rt->owned_mem + line - 1) & ~(uintptr_t)(line - 1));
     rt->owned_mask = n - 1;
     for (unsigned i = 0; i < n; i++) {
-        weft__mutex_init(&rt->owned[i].lock);
+        weft__spin_init(&rt->owned[i].lock);
         weft__owned_init(&rt->owned[i].list);
     }
     return 0;
 }
 
 void weft__owned_destroy(weft__rt *rt) {
-    if (!rt->owned)
+    if (!rt->owned_mem)
         return;
-    for (uint32_t i = 0; i <= rt->owned_mask; i++)
-        weft__mutex_destroy(&rt->owned[i].lock);
-    weft__free(rt, rt->owned, (rt->owned_mask + 1) * sizeof *rt->owned);
+    weft__free(rt, rt->owned_mem, (rt->owned_mask + 2) * sizeof *rt->owned);
+    rt->owned_mem = NULL;
     rt->owned = NULL;
 }
 
@@ -116,11 +117,11 @@ static bool owned_remove(weft__task *t) {
         return true;
     }
     weft__owned_shard *sh = shard_of(t->rt, t->id);
-    weft__mutex_lock(&sh->lock);
+    weft__spin_lock(&sh->lock);
     bool on = t->owned.next != NULL;
     if (on)
         owned_unlink(t);
-    weft__mutex_unlock(&sh->lock);
+    weft__spin_unlock(&sh->lock);
     return on;
 }
 
@@ -141,9 +142,9 @@ static void shards_shutdown(weft__rt *rt, weft__task_owner *owner) {
     for (uint32_t i = 0; i <= rt->owned_mask; i++) {
         weft__owned_shard *sh = &rt->owned[i];
         for (;;) {
-            weft__mutex_lock(&sh->lock);
+            weft__spin_lock(&sh->lock);
             weft__task *t = owned_pop(&sh->list, owner);
-            weft__mutex_unlock(&sh->lock);
+            weft__spin_unlock(&sh->lock);
             if (!t)
                 break;
             weft__task_shutdown(t);
@@ -171,10 +172,10 @@ void weft__owned_visit(weft__rt *rt, weft__owned *list, void (*fn)(void *ctx, we
             fn(ctx, task_of_link(n));
     for (uint32_t i = 0; i <= rt->owned_mask; i++) {
         weft__owned_shard *sh = &rt->owned[i];
-        weft__mutex_lock(&sh->lock);
+        weft__spin_lock(&sh->lock);
         for (weft__link *n = sh->list.head.next; n != &sh->list.head; n = n->next)
             fn(ctx, task_of_link(n));
-        weft__mutex_unlock(&sh->lock);
+        weft__spin_unlock(&sh->lock);
     }
 }
 
@@ -434,12 +435,12 @@ int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char
      * on a list that shutdown will walk. */
     weft__owned_shard *sh = local ? NULL : shard_of(rt, t->id);
     if (sh)
-        weft__mutex_lock(&sh->lock);
+        weft__spin_lock(&sh->lock);
     bool closed = atomic_load_explicit(&rt->shutdown, memory_order_acquire);
     if (!closed)
         owned_insert(local ? local : &sh->list, t);
     if (sh)
-        weft__mutex_unlock(&sh->lock);
+        weft__spin_unlock(&sh->lock);
     if (closed) {
         atomic_fetch_add_explicit(&rt->refused, 1, memory_order_relaxed);
         t->owned.next = NULL;

@@ -1,5 +1,5 @@
-/* weft — the machinery the sync primitives share (private): the spin lock,
- * the intrusive waiter FIFO and a batch of wakers woken after unlocking.
+/* weft — the machinery the sync primitives share (private): the spin lock
+ * (spin.h), the intrusive waiter FIFO and a batch of wakers woken after unlocking.
  *
  * Waiter states: IDLE (not in any list: the owning future may read and
  * write the node freely), QUEUED (in the primitive's list: only touched
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "weft/sync.h"
+#include "../spin.h"
 
 _Noreturn void weft__die(const char *msg);
 
@@ -25,29 +25,6 @@ enum { WEFT__W_IDLE = 0, WEFT__W_QUEUED, WEFT__W_GRANTED, WEFT__W_CLOSED };
  * granting it).  Hand-written ops use `resume` for nothing else; READY
  * sets it to WEFT__DONE. */
 #define QUEUED_ONCE 1u
-
-/* ---------------------------------------------------------------- spin lock
- * Test-and-test-and-set.  Sections are a handful of loads and stores, so
- * spinning briefly beats a syscall; after a few rounds the waiter yields
- * its CPU in case the holder was preempted. */
-static inline void weft__spin_init(weft__spin *l) { atomic_init(&l->weft__v, 0); }
-
-static inline void weft__spin_lock(weft__spin *l) {
-    if (!atomic_exchange_explicit(&l->weft__v, 1, memory_order_acquire))
-        return;
-    for (unsigned spins = 0;; spins++) {
-        while (atomic_load_explicit(&l->weft__v, memory_order_relaxed)) {
-            if (++spins > 64)
-                sched_yield();
-        }
-        if (!atomic_exchange_explicit(&l->weft__v, 1, memory_order_acquire))
-            return;
-    }
-}
-
-static inline void weft__spin_unlock(weft__spin *l) {
-    atomic_store_explicit(&l->weft__v, 0, memory_order_release);
-}
 
 /* ------------------------------------------------------------ waiter FIFO */
 static inline void weft__wl_push(weft__wlist *l, weft_waiter *w) {
