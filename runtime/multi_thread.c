@@ -81,11 +81,13 @@ struct mt {
     /* The inject queue (see inject_push).  Pushers write only the first
      * field, poppers the others, each side on its own cache line. */
     char inject_pad_before[64];
-    _Atomic(weft__task *) inject_in; /* pushed, newest first; INJECT_CLOSED at shutdown */
+    _Atomic(weft__task *) inject_tail; /* the newest task, or the stub */
     char inject_pad_after[64];
-    weft__mutex inject_lock;         /* one popper at a time */
-    weft__task *inject_out;          /* guarded by inject_lock: popped next, oldest first */
-    _Atomic uint32_t inject_out_len; /* tasks on inject_out; written under the lock */
+    weft__mutex inject_lock;  /* one popper at a time */
+    weft__task *inject_head;  /* written under inject_lock: the oldest, or
+                               * the stub (read atomically by inject_empty) */
+    weft__task inject_stub;   /* a node that keeps the queue never empty */
+    _Atomic bool inject_closed; /* shutdown drained it: pushers drop theirs */
     /* Idle workers. */
     _Atomic uint32_t idle;      /* unparked << 16 | searching */
     weft__mutex idle_lock;
@@ -163,11 +165,6 @@ static void parker_unpark(parker *p) {
 
 /* ---------------------------------------------------------- inject queue */
 
-/* Marks the inject queue closed: every task is complete, and whatever
- * comes now is a stale entry to drop. */
-static weft__task inject_closed_mark;
-#define INJECT_CLOSED (&inject_closed_mark)
-
 static void drop_chain(weft__task *t) {
     while (t) {
         weft__task *next = t->next;
@@ -176,82 +173,129 @@ static void drop_chain(weft__task *t) {
     }
 }
 
-/* Reverses a chain; `*n` gets its length. */
-static weft__task *reverse_chain(weft__task *t, uint32_t *n) {
-    weft__task *r = NULL;
-    uint32_t len = 0;
-    while (t) {
-        weft__task *next = t->next;
-        t->next = r;
-        r = t;
-        t = next;
-        len++;
-    }
-    *n = len;
-    return r;
+/* The inject queue is an intrusive FIFO with many pushers and one popper
+ * at a time (Vyukov's MPSC queue): a pusher swaps itself in as the tail
+ * with one exchange and then links the old tail to it; a popper follows
+ * the links from the head, touching only the tasks it takes, which it is
+ * about to run.  A stub node stands in when the queue is empty, so the
+ * tail is never NULL.  Links are atomic: a popper reads one as its pusher
+ * writes it. */
+static void inject_init(mt *m) {
+    m->inject_stub.next = NULL;
+    m->inject_head = &m->inject_stub;
+    atomic_init(&m->inject_tail, &m->inject_stub);
+    atomic_init(&m->inject_closed, false);
 }
 
-/* The inject queue is two lists: pushers put tasks on a stack with one
- * CAS and never wait for a lock; a popper, under the lock, serves from
- * the list it last took, and when that is empty takes the whole stack
- * and reverses it.  Tasks so leave in the order they came.  The release
- * CAS publishes the tasks to the acquire exchange of the popper. */
-static void inject_push(mt *m, weft__task *head, weft__task *tail) {
-    tail->next = NULL;
-    uint32_t n;
-    weft__task *newest = reverse_chain(head, &n); /* `head` is the last now */
-    weft__task *top = atomic_load_explicit(&m->inject_in, memory_order_relaxed);
-    do {
-        if (top == INJECT_CLOSED) {
-            drop_chain(newest);
-            return;
+static inline weft__task *link_of(weft__task *t) { return __atomic_load_n(&t->next, __ATOMIC_ACQUIRE); }
+
+/* Appends the chain head..tail (linked through `next`).  The release
+ * store publishes the tasks to the popper's acquire load of the link. */
+static void inject_link(mt *m, weft__task *head, weft__task *tail) {
+    __atomic_store_n(&tail->next, NULL, __ATOMIC_RELAXED);
+    weft__task *prev = atomic_exchange_explicit(&m->inject_tail, tail, memory_order_seq_cst);
+    __atomic_store_n(&prev->next, head, __ATOMIC_RELEASE);
+}
+
+static inline void set_head(mt *m, weft__task *t) {
+    __atomic_store_n(&m->inject_head, t, __ATOMIC_SEQ_CST);
+}
+
+/* The oldest task (inject_lock held), or NULL if there is none.  A pusher
+ * between its exchange and its link holds up the tasks behind it: wait it
+ * out (it is two instructions from done, unless preempted). */
+static weft__task *inject_take(mt *m) {
+    for (unsigned spins = 0;; spins++) {
+        weft__task *head = m->inject_head, *next = link_of(head);
+        if (head == &m->inject_stub) {
+            if (!next && atomic_load_explicit(&m->inject_tail, memory_order_seq_cst) == head)
+                return NULL;
+            if (next) {
+                set_head(m, head = next);
+                next = link_of(next);
+            }
         }
-        head->next = top;
-    } while (!atomic_compare_exchange_weak_explicit(&m->inject_in, &top, newest,
-                                                    memory_order_release, memory_order_relaxed));
+        if (head != &m->inject_stub) {
+            if (next) {
+                set_head(m, next);
+                return head;
+            }
+            /* The last one: put the stub behind it to take it. */
+            if (atomic_load_explicit(&m->inject_tail, memory_order_seq_cst) == head)
+                inject_link(m, &m->inject_stub, &m->inject_stub);
+            if ((next = link_of(head))) {
+                set_head(m, next);
+                return head;
+            }
+        }
+        if (spins > 64)
+            sched_yield();
+    }
 }
 
-/* A snapshot; seq_cst for the wake protocol (see any_work). */
+/* Takes every task off the queue and drops the queue's references. */
+static void inject_drain(mt *m) {
+    weft__task *chain = NULL, **end = &chain, *t;
+    weft__mutex_lock(&m->inject_lock);
+    while ((t = inject_take(m))) {
+        *end = t;
+        end = &t->next;
+    }
+    *end = NULL;
+    weft__mutex_unlock(&m->inject_lock);
+    drop_chain(chain);
+}
+
+static void inject_push(mt *m, weft__task *head, weft__task *tail) {
+    inject_link(m, head, tail);
+    /* After shutdown drained the queue nobody pops it: drop what we added
+     * (the exchange and this load are seq_cst, as are shutdown's store and
+     * its drain's loads, so one of the two sees the tasks). */
+    if (atomic_load_explicit(&m->inject_closed, memory_order_seq_cst))
+        inject_drain(m);
+}
+
+/* A snapshot; seq_cst for the wake protocol (see any_work).  Empty when
+ * the stub is both head and tail: the tail alone is not enough, since a
+ * popper that put the stub behind the last task it saw may have raced a
+ * pusher, leaving that pusher's task between the head and the stub. */
 static bool inject_empty(mt *m) {
-    return atomic_load_explicit(&m->inject_out_len, memory_order_seq_cst) == 0 &&
-           atomic_load_explicit(&m->inject_in, memory_order_seq_cst) == NULL;
+    return atomic_load_explicit(&m->inject_tail, memory_order_seq_cst) == &m->inject_stub &&
+           __atomic_load_n(&m->inject_head, __ATOMIC_SEQ_CST) == &m->inject_stub;
 }
 
-/* Takes up to `max` tasks (at least one if any) and up to a `share`th of
- * the list being served (rounded up) off the inject queue.  Workers only:
- * they are gone before shutdown closes it. */
-static weft__task_batch inject_pop(mt *m, uint32_t max, uint32_t share) {
+/* Takes up to `max` tasks (at least one if any), at most INJECT_BATCH, so
+ * that the other workers get their share.  Workers only. */
+#define INJECT_BATCH 32u
+static weft__task_batch inject_pop(mt *m, uint32_t max) {
     weft__task_batch b = {0};
     if (inject_empty(m))
         return b;
+    if (max > INJECT_BATCH)
+        max = INJECT_BATCH;
     weft__mutex_lock(&m->inject_lock);
-    uint32_t len = atomic_load_explicit(&m->inject_out_len, memory_order_relaxed);
-    if (len == 0 && atomic_load_explicit(&m->inject_in, memory_order_relaxed))
-        m->inject_out = reverse_chain(
-            atomic_exchange_explicit(&m->inject_in, NULL, memory_order_acquire), &len);
-    if (max > len / share + 1)
-        max = len / share + 1;
-    b.head = m->inject_out;
-    while (b.n < max && m->inject_out) {
-        b.tail = m->inject_out;
-        m->inject_out = b.tail->next;
+    weft__task *t;
+    while (b.n < max && (t = inject_take(m))) {
+        if (b.tail)
+            b.tail->next = t;
+        else
+            b.head = t;
+        b.tail = t;
         b.n++;
     }
+    weft__mutex_unlock(&m->inject_lock);
     if (b.tail)
         b.tail->next = NULL;
-    atomic_store_explicit(&m->inject_out_len, len - b.n, memory_order_relaxed);
-    weft__mutex_unlock(&m->inject_lock);
     return b;
 }
 
-/* Tasks queued: walks the stack (its entries stay put while we hold the
- * poppers' lock). */
+/* Tasks queued: follows the links from the head (under the poppers' lock
+ * nothing is taken meanwhile; a link not written yet ends the count). */
 static uint64_t inject_depth(mt *m) {
+    uint64_t n = 0;
     weft__mutex_lock(&m->inject_lock);
-    uint64_t n = atomic_load_explicit(&m->inject_out_len, memory_order_relaxed);
-    weft__task *t = atomic_load_explicit(&m->inject_in, memory_order_acquire);
-    for (; t && t != INJECT_CLOSED; t = t->next)
-        n++;
+    for (weft__task *t = m->inject_head; t; t = link_of(t))
+        n += t != &m->inject_stub;
     weft__mutex_unlock(&m->inject_lock);
     return n;
 }
@@ -453,7 +497,7 @@ static void mt_timer_armed(weft__rt *rt, uint64_t deadline_ns) {
 static weft__task *refill_from_inject(worker *w) {
     /* A fair share, leaving the rest to the other workers. */
     uint32_t room = weft__runq_room(&w->queue);
-    weft__task_batch b = inject_pop(w->m, room / 2 + 1, w->m->n);
+    weft__task_batch b = inject_pop(w->m, room / 2 + 1);
     weft__task *t = b.head;
     if (!t)
         return NULL;
@@ -470,7 +514,7 @@ static weft__task *refill_from_inject(worker *w) {
 static weft__task *next_task(worker *w) {
     weft__task *t;
     if (w->tick % w->m->rt->config.global_queue_interval == 0) {
-        weft__task_batch b = inject_pop(w->m, 1, 1);
+        weft__task_batch b = inject_pop(w->m, 1);
         if (b.head)
             return b.head;
     }
@@ -504,7 +548,7 @@ static weft__task *steal_work(worker *w) {
             return t;
         }
     }
-    weft__task_batch b = inject_pop(m, 1, 1);
+    weft__task_batch b = inject_pop(m, 1);
     return b.head;
 }
 
@@ -854,6 +898,7 @@ static int mt_create(weft__rt *rt, const weft_builder *b) {
         return WEFT_ENOMEM;
     }
     weft__mutex_init(&m->inject_lock);
+    inject_init(m);
     weft__mutex_init(&m->idle_lock);
     atomic_flag_clear(&m->driver_taken);
     atomic_flag_clear(&m->firing);
@@ -899,15 +944,8 @@ static void mt_shutdown(weft__rt *rt) {
     for (uint32_t i = 0; i < m->n; i++)
         weft__task_cache_clear(rt, &m->workers[i].cache);
     weft__task_cache_clear(rt, &m->root_cache);
-    /* Under the poppers' lock, for inject_depth walks the lists. */
-    weft__mutex_lock(&m->inject_lock);
-    weft__task *in = atomic_exchange_explicit(&m->inject_in, INJECT_CLOSED, memory_order_acquire);
-    weft__task *out = m->inject_out;
-    m->inject_out = NULL;
-    atomic_store_explicit(&m->inject_out_len, 0, memory_order_relaxed);
-    weft__mutex_unlock(&m->inject_lock);
-    drop_chain(out);
-    drop_chain(in);
+    atomic_store_explicit(&m->inject_closed, true, memory_order_seq_cst);
+    inject_drain(m);
     /* Stale entries freed just now may have filled no cache of ours: the
      * workers are gone, so blocks went back to the runtime's slab. */
 }

@@ -119,6 +119,54 @@ static void million_spawns(void **state) {
     mt_watchdog_stop(&wd);
 }
 
+/* ------------------------------------------------- bursts from outside */
+
+/* Rounds of spawns from block_on's thread (the inject queue), each awaited
+ * before the next: the workers drain the queue, go idle, and must be woken
+ * by the next burst.  A lost wake (a task left behind the inject queue's
+ * stub) hangs here and the watchdog says so. */
+enum { BURST = 500 };
+typedef struct burst_root {
+    weft_future base;
+    weft_join_handle *jh;
+    countdown *cd;
+    long rounds, r;
+    int i;
+} burst_root;
+static weft_poll burst_root_poll(weft_future *f, weft_context *cx, void *out) {
+    burst_root *s = (burst_root *)f;
+    WEFT_BEGIN(f);
+    for (s->r = 0; s->r < s->rounds; s->r++) {
+        for (int i = 0; i < BURST; i++)
+            assert_int_equal(weft_spawn(&WEFT_NEW(tick, .cd = s->cd), &s->jh[i]), 0);
+        for (s->i = 0; s->i < BURST; s->i++) {
+            WEFT_AWAIT(f, cx, weft_join(&s->jh[s->i]), out);
+            assert_int_equal(weft_join_status(&s->jh[s->i]), 0);
+        }
+    }
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(burst_root, burst_root_poll, NULL);
+
+static void inject_bursts(void **state) {
+    wt_env *env = WT_ENV(state);
+    MT_ONLY(env);
+    mt_watchdog wd;
+    mt_watchdog_start(&wd, "inject_bursts", WATCHDOG_SECS);
+    long rounds = scaled(2000);
+    countdown cd;
+    countdown_init(&cd, rounds * BURST);
+    weft_join_handle *jh = calloc(BURST, sizeof *jh);
+    assert_non_null(jh);
+    burst_root r = WEFT_NEW(burst_root, .jh = jh, .cd = &cd, .rounds = rounds);
+    wt_block_on(env, &r.base, NULL);
+    assert_int_equal(atomic_load(&cd.left), 0); /* every task ran once */
+    free(jh);
+    wt_free_rt(env);
+    mt_latch_destroy(&cd.latch);
+    mt_watchdog_stop(&wd);
+}
+
 /* ------------------------------------------- cross-thread ping-pong */
 
 /* Two players pass a baton; each waits for its turn, then wakes the other. */
@@ -448,6 +496,7 @@ static void join_handle_dropped_while_completing(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         WT_MT(million_spawns),
+        WT_MT(inject_bursts),
         WT_MT(million_cross_thread_pingpongs),
         WT_MT(million_worker_pingpongs),
         WT_MT(abort_races_completion),
