@@ -267,18 +267,34 @@ static bool take_join_waker(weft__task *t, weft_waker *w) {
  * perhaps) finds no reference held but its own.  Only when a join waker
  * is to be woken is the poller's reference kept until it was taken. */
 static void complete(weft__task *t) {
-    uint64_t owned = owned_remove(t) ? 1 : 0;
     uint64_t cur = load_state(t), next;
+    /* A task on a shard whose JoinHandle is alive leaves the list to the
+     * handle: the joining thread, which mostly is the one that spawned it
+     * (and so put it on the shard), takes it off while the shard's line is
+     * in its cache, and the completing worker touches no shard at all. */
+    bool handoff = !(cur & WEFT__T_OWNED_LOCAL) && (cur & WEFT__T_JOIN_INTEREST);
+    uint64_t owned = handoff ? 0 : owned_remove(t) ? 1 : 0;
     bool keep;
-    do {
+    for (;;) {
         if (!(cur & WEFT__T_RUNNING) || (cur & WEFT__T_COMPLETE))
             weft__die("task completed twice");
+        if (handoff && !(cur & WEFT__T_JOIN_INTEREST)) {
+            /* The handle went meanwhile: off the list here after all. */
+            handoff = false;
+            owned = owned_remove(t) ? 1 : 0;
+            cur = load_state(t);
+            continue;
+        }
         keep = (cur & WEFT__T_JOIN_INTEREST) && (cur & WEFT__T_JOIN_WAKER);
         uint64_t drop = 1 + owned - (keep ? 1 : 0);
         if (REFS(cur) < drop)
             weft__die("task reference count underflow");
         next = (cur ^ (WEFT__T_RUNNING | WEFT__T_COMPLETE)) - drop * WEFT__T_REF_ONE;
-    } while (!cas_state(t, &cur, next));
+        if (handoff)
+            next |= WEFT__T_LIST_TO_JOIN;
+        if (cas_state(t, &cur, next))
+            break;
+    }
     if (!keep) {
         if (REFS(next) == 0)
             task_dealloc(t);
@@ -532,6 +548,10 @@ static void join_drop(weft_future *f) {
     /* The handle owns the waker unless the completing side still holds it. */
     if (!(next & WEFT__T_JOIN_WAKER))
         weft_waker_drop(&t->join_waker);
+    /* Left on its shard for us: off it, with the list's reference, unless
+     * shutdown took it off first (and dropped that reference itself). */
+    if ((next & WEFT__T_LIST_TO_JOIN) && owned_remove(t))
+        weft__task_unref(t);
     weft__task_unref(t);
 }
 

@@ -22,7 +22,10 @@
 #define WEFT__T_OWNED_LOCAL 64u   /* on its driving thread's unlocked owned
                                    * list, not on a locked shard */
 #define WEFT__T_OWNER 128u        /* queued by an owner (see the trailer) */
-#define WEFT__T_REF_ONE 256u
+#define WEFT__T_LIST_TO_JOIN 256u /* complete and left on its shard: the
+                                   * JoinHandle takes it off (and drops the
+                                   * list's reference) */
+#define WEFT__T_REF_ONE 512u
 #define WEFT__T_FLAGS (WEFT__T_REF_ONE - 1)
 
 /* The header: 64 bytes, one cache line.  What a task needs only now and
@@ -104,7 +107,8 @@ void weft__owned_destroy(weft__rt *rt);
 /* Shuts down every task on `list` (NULL: on the runtime's shards). */
 void weft__owned_shutdown(weft__rt *rt, weft__owned *list);
 /* Calls `fn` for every task on `list` and on the runtime's shards, each
- * shard under its lock (`fn` must not spawn or complete tasks). */
+ * shard under its lock (`fn` must not spawn or complete tasks).  A shard
+ * may hold complete tasks whose JoinHandle will take them off. */
 void weft__owned_visit(weft__rt *rt, weft__owned *list, void (*fn)(void *ctx, weft__task *t),
                        void *ctx);
 /* Shuts down the tasks of `owner` (always on the runtime's shards). */

@@ -166,6 +166,8 @@ typedef struct blocked_report {
 
 static void report_blocked(void *ctx, weft__task *task) {
     blocked_report *br = ctx;
+    if (atomic_load_explicit(&task->state, memory_order_acquire) & WEFT__T_COMPLETE)
+        return; /* done, left on its list for its JoinHandle */
     const char *site = weft__task_site(task);
     br->count++;
     append(br->t, "; task %llu spawned at %s: ", (unsigned long long)task->id, site ? site : "?");
