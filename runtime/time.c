@@ -13,7 +13,7 @@
 
 typedef struct weft__time {
     weft__rt *rt;
-    weft__mutex lock;
+    weft__spin lock; /* sections are a few loads and stores: the wheel is O(1) */
     weft__mutex fire_lock; /* one thread fires at a time, so that the wakes
                             * of equal deadlines keep their arming order
                             * across the 32-waker batches */
@@ -33,9 +33,9 @@ static uint64_t clock_now_locked(const weft__time *d) {
 }
 
 static uint64_t clock_now(weft__time *d) {
-    weft__mutex_lock(&d->lock);
+    weft__spin_lock(&d->lock);
     uint64_t now = clock_now_locked(d);
-    weft__mutex_unlock(&d->lock);
+    weft__spin_unlock(&d->lock);
     return now;
 }
 
@@ -64,7 +64,7 @@ int weft__time_create(weft__rt *rt, bool start_paused) {
     if (!d)
         return WEFT_ENOMEM;
     d->rt = rt;
-    weft__mutex_init(&d->lock);
+    weft__spin_init(&d->lock);
     weft__mutex_init(&d->fire_lock);
     weft__wheel_init(&d->wheel);
     d->origin_ns = weft__os_now_ns();
@@ -80,7 +80,6 @@ void weft__time_destroy(weft__rt *rt) {
     if (!d)
         return;
     weft__mutex_destroy(&d->fire_lock);
-    weft__mutex_destroy(&d->lock);
     rt->time = NULL;
     weft__free(rt, d, sizeof *d);
 }
@@ -92,14 +91,14 @@ static size_t fire_due(weft__time *d, uint64_t now_ms) {
     weft__mutex_lock(&d->fire_lock);
     while (more) {
         size_t n = 0;
-        weft__mutex_lock(&d->lock);
+        weft__spin_lock(&d->lock);
         weft_timer_entry *e;
         while (n < WAKE_BATCH && (e = weft__wheel_poll(&d->wheel, now_ms))) {
             batch[n++] = e->weft__waker;
             e->weft__waker = (weft_waker){0};
         }
         more = n == WAKE_BATCH;
-        weft__mutex_unlock(&d->lock);
+        weft__spin_unlock(&d->lock);
         for (size_t i = 0; i < n; i++)
             weft_waker_wake(&batch[i]);
         fired += n;
@@ -117,19 +116,19 @@ size_t weft__time_process(weft__rt *rt) {
      * is seen next time (its arming already unparked whoever must see it). */
     if (__atomic_load_n(&d->wheel.count, __ATOMIC_RELAXED) == 0)
         return 0;
-    weft__mutex_lock(&d->lock);
+    weft__spin_lock(&d->lock);
     uint64_t now = clock_now_locked(d);
-    weft__mutex_unlock(&d->lock);
+    weft__spin_unlock(&d->lock);
     return fire_due(d, now / NS_PER_MS);
 }
 
 uint64_t weft__time_park_deadline(weft__rt *rt) {
     weft__time *d = rt->time;
-    weft__mutex_lock(&d->lock);
+    weft__spin_lock(&d->lock);
     uint64_t next = weft__wheel_next_expiration(&d->wheel);
     bool paused = d->paused;
     int64_t offset = d->offset_ns;
-    weft__mutex_unlock(&d->lock);
+    weft__spin_unlock(&d->lock);
     if (next == UINT64_MAX)
         return UINT64_MAX;
     if (paused)
@@ -140,15 +139,15 @@ uint64_t weft__time_park_deadline(weft__rt *rt) {
 
 bool weft__time_auto_advance(weft__rt *rt) {
     weft__time *d = rt->time;
-    weft__mutex_lock(&d->lock);
+    weft__spin_lock(&d->lock);
     uint64_t next = weft__wheel_next_expiration(&d->wheel);
     if (next == UINT64_MAX || !d->paused) {
-        weft__mutex_unlock(&d->lock);
+        weft__spin_unlock(&d->lock);
         return false;
     }
     if (next * NS_PER_MS > d->paused_ns)
         d->paused_ns = next * NS_PER_MS;
-    weft__mutex_unlock(&d->lock);
+    weft__spin_unlock(&d->lock);
     fire_due(d, next);
     return true;
 }
@@ -157,9 +156,9 @@ uint64_t weft__time_count(weft__rt *rt) {
     weft__time *d = rt->time;
     if (!d)
         return 0;
-    weft__mutex_lock(&d->lock);
+    weft__spin_lock(&d->lock);
     uint64_t n = d->wheel.count;
-    weft__mutex_unlock(&d->lock);
+    weft__spin_unlock(&d->lock);
     return n;
 }
 
@@ -180,12 +179,12 @@ int weft_time_pause(void) {
     int err = current_driver(&d);
     if (err)
         return err;
-    weft__mutex_lock(&d->lock);
+    weft__spin_lock(&d->lock);
     if (!d->paused) {
         d->paused_ns = clock_now_locked(d);
         d->paused = true;
     }
-    weft__mutex_unlock(&d->lock);
+    weft__spin_unlock(&d->lock);
     return 0;
 }
 
@@ -196,12 +195,12 @@ int weft_time_resume(void) {
         return err;
     if (d->rt->config.flavor == WEFT_SIM)
         return WEFT_ENOTSUP; /* virtual time never follows the OS clock */
-    weft__mutex_lock(&d->lock);
+    weft__spin_lock(&d->lock);
     if (d->paused) {
         d->offset_ns = (int64_t)d->paused_ns - (int64_t)(weft__os_now_ns() - d->origin_ns);
         d->paused = false;
     }
-    weft__mutex_unlock(&d->lock);
+    weft__spin_unlock(&d->lock);
     return 0;
 }
 
@@ -209,9 +208,9 @@ bool weft_time_is_paused(void) {
     weft__time *d;
     if (current_driver(&d))
         return false;
-    weft__mutex_lock(&d->lock);
+    weft__spin_lock(&d->lock);
     bool p = d->paused;
-    weft__mutex_unlock(&d->lock);
+    weft__spin_unlock(&d->lock);
     return p;
 }
 
@@ -222,14 +221,14 @@ int weft_time_advance(weft_duration by) {
         return err;
     if (by < 0)
         return WEFT_EINVAL;
-    weft__mutex_lock(&d->lock);
+    weft__spin_lock(&d->lock);
     if (!d->paused) {
-        weft__mutex_unlock(&d->lock);
+        weft__spin_unlock(&d->lock);
         return WEFT_EINVAL;
     }
     d->paused_ns += (uint64_t)by;
     uint64_t now_ms = d->paused_ns / NS_PER_MS;
-    weft__mutex_unlock(&d->lock);
+    weft__spin_unlock(&d->lock);
     fire_due(d, now_ms);
     return 0;
 }
@@ -275,14 +274,14 @@ static weft_poll sleep_poll(weft_future *f, weft_context *cx, void *out) {
         s->driver = driver_of(cx);
     weft__time *d = s->driver;
     weft_waker old = {0};
-    weft__mutex_lock(&d->lock);
+    weft__spin_lock(&d->lock);
     if (!s->has_deadline) {
         s->deadline = clock_now_locked(d) + (uint64_t)s->duration;
         s->has_deadline = true;
     }
     weft_timer_entry *e = &s->entry;
     if (e->weft__state == WEFT__TIMER_FIRED) {
-        weft__mutex_unlock(&d->lock);
+        weft__spin_unlock(&d->lock);
         return WEFT_READY;
     }
     bool wake_driver = false;
@@ -291,7 +290,7 @@ static weft_poll sleep_poll(weft_future *f, weft_context *cx, void *out) {
         if (s->deadline <= clock_now_locked(d) ||
             !weft__wheel_insert(&d->wheel, e, ms_ceil(s->deadline))) {
             e->weft__state = WEFT__TIMER_FIRED;
-            weft__mutex_unlock(&d->lock);
+            weft__spin_unlock(&d->lock);
             return WEFT_READY;
         }
         e->weft__waker = weft_waker_clone(cx->weft__waker);
@@ -303,7 +302,7 @@ static weft_poll sleep_poll(weft_future *f, weft_context *cx, void *out) {
         old = e->weft__waker;
         e->weft__waker = weft_waker_clone(cx->weft__waker);
     }
-    weft__mutex_unlock(&d->lock);
+    weft__spin_unlock(&d->lock);
     weft_waker_drop(&old);
     if (wake_driver && d->rt->sched->timer_armed)
         d->rt->sched->timer_armed(d->rt, os_deadline);
@@ -318,12 +317,12 @@ static weft_waker sleep_disarm(weft_sleep *s) {
     weft__time *d = s->driver;
     if (!d)
         return w;
-    weft__mutex_lock(&d->lock);
+    weft__spin_lock(&d->lock);
     weft__wheel_remove(&d->wheel, &s->entry);
     w = s->entry.weft__waker;
     s->entry.weft__waker = (weft_waker){0};
     s->entry.weft__state = WEFT__TIMER_IDLE;
-    weft__mutex_unlock(&d->lock);
+    weft__spin_unlock(&d->lock);
     return w;
 }
 
