@@ -129,8 +129,9 @@ static bool owned_remove(weft__task *t) {
 static weft__task *owned_pop(weft__owned *l, weft__task_owner *owner) {
     for (weft__link *n = l->head.next; n != &l->head; n = n->next) {
         weft__task *t = task_of_link(n);
-        if (owner && *weft__task_owner_slot(t) != owner)
-            continue;
+        if (owner && !((atomic_load_explicit(&t->state, memory_order_relaxed) & WEFT__T_OWNER) &&
+                       *weft__task_owner_slot(t) == owner))
+            continue; /* only a task with an owner has the trailer */
         owned_unlink(t);
         return t;
     }
