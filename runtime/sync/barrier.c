@@ -38,11 +38,7 @@ static weft_poll barrier_poll(weft_future *f, weft_context *cx, void *out) {
             weft__wl_wake_all(&b->weft__lock, &b->weft__waiters, WEFT__W_GRANTED);
             break;
         }
-        w->weft__waker = weft_waker_clone(cx->weft__waker);
-        weft__wl_push(&b->weft__waiters, w);
-        f->resume = QUEUED_ONCE; /* others may touch the node now */
-        weft__spin_unlock(&b->weft__lock);
-        return WEFT_PENDING;
+        return weft__wait_queued(&b->weft__lock, &b->weft__waiters, w, f, cx);
     case WEFT__W_QUEUED:
         weft__waiter_set_waker(w, cx->weft__waker, &old);
         weft__spin_unlock(&b->weft__lock);

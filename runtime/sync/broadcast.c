@@ -145,13 +145,8 @@ static weft_poll recv_poll(weft_future *f, weft_context *cx, void *out) {
     }
     w->weft__state = WEFT__W_IDLE; /* woken: look again */
     int rc = take(c, op->rx, op->dst, &op->missed);
-    if (rc == WEFT_EAGAIN) {
-        w->weft__waker = weft_waker_clone(cx->weft__waker);
-        weft__wl_push(&c->waiters, w);
-        f->resume = QUEUED_ONCE; /* others may touch the node now */
-        weft__spin_unlock(&c->lock);
-        return WEFT_PENDING;
-    }
+    if (rc == WEFT_EAGAIN)
+        return weft__wait_queued(&c->lock, &c->waiters, w, f, cx);
     weft__spin_unlock(&c->lock);
     f->resume = WEFT__DONE;
     if (out)

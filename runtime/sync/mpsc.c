@@ -333,13 +333,8 @@ static weft_poll send_poll(weft_future *f, weft_context *cx, void *out) {
     switch (n->weft__state) {
     case WEFT__W_IDLE:
         rc = try_push(c, op->value, &w);
-        if (rc == WEFT_EFULL) {
-            n->weft__waker = weft_waker_clone(cx->weft__waker);
-            weft__wl_push(&c->blocked, n);
-            f->resume = QUEUED_ONCE; /* others may touch the node now */
-            weft__spin_unlock(&c->lock);
-            return WEFT_PENDING;
-        }
+        if (rc == WEFT_EFULL)
+            return weft__wait_queued(&c->lock, &c->blocked, n, f, cx);
         break;
     case WEFT__W_QUEUED:
         weft__waiter_set_waker(n, cx->weft__waker, &w);

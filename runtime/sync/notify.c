@@ -69,11 +69,7 @@ static weft_poll notified_poll(weft_future *f, weft_context *cx, void *out) {
             break;
         }
         w->weft__need = 0;
-        w->weft__waker = weft_waker_clone(cx->weft__waker);
-        weft__wl_push(&n->weft__waiters, w);
-        f->resume = QUEUED_ONCE; /* others may touch the node now */
-        weft__spin_unlock(&n->weft__lock);
-        return WEFT_PENDING;
+        return weft__wait_queued(&n->weft__lock, &n->weft__waiters, w, f, cx);
     case WEFT__W_QUEUED:
         weft__waiter_set_waker(w, cx->weft__waker, &old);
         weft__spin_unlock(&n->weft__lock);

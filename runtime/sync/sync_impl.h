@@ -60,6 +60,18 @@ static inline weft_waker weft__wl_unqueue(weft__wlist *l, weft_waiter *w) {
     return k;
 }
 
+/* A poll that must wait: queues the op's node `w` at the back of `l` with
+ * a clone of the poll's waker, marks the op queued (others may touch the
+ * node from now on) and unlocks `lock`.  Returns WEFT_PENDING. */
+static inline weft_poll weft__wait_queued(weft__spin *lock, weft__wlist *l, weft_waiter *w,
+                                          weft_future *f, weft_context *cx) {
+    w->weft__waker = weft_waker_clone(cx->weft__waker);
+    weft__wl_push(l, w);
+    f->resume = QUEUED_ONCE;
+    weft__spin_unlock(lock);
+    return WEFT_PENDING;
+}
+
 /* The drop of a pending op whose node may still be queued on `l` under
  * `lock`: unqueue it (nothing was handed to it yet, so nothing passes on)
  * and release its waker after unlocking. */

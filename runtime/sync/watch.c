@@ -138,11 +138,7 @@ static weft_poll changed_poll(weft_future *f, weft_context *cx, void *out) {
     } else if (!c->tx_alive) {
         rc = WEFT_ECLOSED;
     } else {
-        w->weft__waker = weft_waker_clone(cx->weft__waker);
-        weft__wl_push(&c->waiters, w);
-        f->resume = QUEUED_ONCE; /* others may touch the node now */
-        weft__spin_unlock(&c->lock);
-        return WEFT_PENDING;
+        return weft__wait_queued(&c->lock, &c->waiters, w, f, cx);
     }
     weft__spin_unlock(&c->lock);
     f->resume = WEFT__DONE;
