@@ -56,6 +56,12 @@ void done_destroy(done_signal *d);
 
 weft_runtime *bench_runtime(const bench_flavor *fl);
 
+/* Exits with a message naming `what` if `err` is set. */
+void must(int err, const char *what);
+/* setup / teardown of a bench whose scratch is one done_signal. */
+void setup_done(bench_ctx *b);
+void teardown_done(bench_ctx *b);
+
 /* The common shape of an iteration (as the anchors' completion signal):
  * block_on a root that sets the signal's count to `count`, calls
  * `start(done)` inside the runtime to spawn the workload, and waits until

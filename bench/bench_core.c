@@ -15,13 +15,6 @@
 #define FIRE_TIMERS 10000
 #define LCG_SEED UINT64_C(0x853c49e6748fea9b)
 
-static void must(int err, const char *what) {
-    if (err) {
-        fprintf(stderr, "weft-bench: %s: %s\n", what, weft_strerror(err));
-        exit(1);
-    }
-}
-
 /* ---------------------------------------------------------------- tasks */
 
 typedef struct count_down {
@@ -46,17 +39,6 @@ static weft_poll empty_poll(weft_future *f, weft_context *cx, void *out) {
     return WEFT_READY;
 }
 WEFT_FUTURE_DEFINE_VOID(empty, empty_poll, NULL);
-
-static void setup_done(bench_ctx *b) {
-    done_signal *d = malloc(sizeof *d);
-    done_init(d);
-    b->scratch = d;
-}
-
-static void teardown_done(bench_ctx *b) {
-    done_destroy(b->scratch);
-    free(b->scratch);
-}
 
 /* ----------------------------------------------------- spawn_many_local */
 

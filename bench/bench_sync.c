@@ -15,24 +15,6 @@
 #define MUTEX_TASKS 8
 #define MUTEX_INCS 100000
 
-static void must(int err, const char *what) {
-    if (err) {
-        fprintf(stderr, "weft-bench: %s: %s\n", what, weft_strerror(err));
-        exit(1);
-    }
-}
-
-static void setup_done(bench_ctx *b) {
-    done_signal *d = malloc(sizeof *d);
-    done_init(d);
-    b->scratch = d;
-}
-
-static void teardown_done(bench_ctx *b) {
-    done_destroy(b->scratch);
-    free(b->scratch);
-}
-
 
 /* ------------------------------------------------------------ ping_pong */
 

@@ -159,6 +159,25 @@ static const bench_def *const *all_benches[] = {
     bench_sync_list,
 };
 
+void must(int err, const char *what) {
+    if (err) {
+        fprintf(stderr, "weft-bench: %s: %s\n", what, weft_strerror(err));
+        exit(1);
+    }
+}
+
+void setup_done(bench_ctx *b) {
+    done_signal *d = malloc(sizeof *d);
+    must(d ? 0 : WEFT_ENOMEM, "setup");
+    done_init(d);
+    b->scratch = d;
+}
+
+void teardown_done(bench_ctx *b) {
+    done_destroy(b->scratch);
+    free(b->scratch);
+}
+
 weft_runtime *bench_runtime(const bench_flavor *fl) {
     weft_builder b;
     weft_builder_init(&b, fl->flavor);

@@ -80,6 +80,13 @@ typedef struct forever {
 } forever;
 extern const weft_future_vtable forever_vtable;
 
+/* Sets `*flag` to 1 when polled, and completes. */
+typedef struct setter {
+    weft_future base;
+    _Atomic int *flag;
+} setter;
+extern const weft_future_vtable setter_vtable;
+
 /* Runs the group; returns the number of failures (cmocka's convention). */
 #define WT_RUN(name, tests) _cmocka_run_group_tests((name), (tests), sizeof(tests) / sizeof((tests)[0]), NULL, NULL)
 

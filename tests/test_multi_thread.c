@@ -192,18 +192,6 @@ static weft_poll spinner_poll(weft_future *f, weft_context *cx, void *out) {
 }
 WEFT_FUTURE_DEFINE(spinner, spinner_poll, NULL, long);
 
-typedef struct setter {
-    weft_future base;
-    _Atomic int *flag;
-} setter;
-static weft_poll setter_poll(weft_future *f, weft_context *cx, void *out) {
-    (void)cx;
-    (void)out;
-    atomic_store(((setter *)f)->flag, 1);
-    return WEFT_READY;
-}
-WEFT_FUTURE_DEFINE_VOID(setter, setter_poll, NULL);
-
 typedef struct yield_root {
     weft_future base;
     _Atomic int flag;

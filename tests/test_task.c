@@ -627,18 +627,6 @@ static weft_poll spinner_poll(weft_future *f, weft_context *cx, void *out) {
 }
 WEFT_FUTURE_DEFINE(spinner, spinner_poll, NULL, int);
 
-typedef struct setter {
-    weft_future base;
-    _Atomic int *flag;
-} setter;
-static weft_poll setter_poll(weft_future *f, weft_context *cx, void *out) {
-    (void)cx;
-    (void)out;
-    atomic_store(((setter *)f)->flag, 1);
-    return WEFT_READY;
-}
-WEFT_FUTURE_DEFINE_VOID(setter, setter_poll, NULL);
-
 static void yield_lets_others_run(void **state) {
     wt_env *env = WT_ENV(state);
     SKIP_IF_ABSENT(env);
