@@ -92,6 +92,7 @@ typedef struct weft__rt {
     const weft__sched_ops *sched;
     void *sched_data;
     struct weft__time *time; /* NULL when time is disabled */
+    struct weft__io *io;     /* the I/O driver (net/io.c), NULL without one */
     /* Read by every poll: kept off the line of the counters below, which
      * every spawn writes. */
     _Atomic int shutdown;       /* no new task is accepted */
@@ -195,6 +196,17 @@ uint64_t weft__time_park_deadline(weft__rt *rt);
 /* With a paused clock and nothing to run: jumps the clock to the next
  * timer and fires it.  Returns false when there is no timer. */
 bool weft__time_auto_advance(weft__rt *rt);
+/* The I/O driver (net/io.c): made per the builder, NULL for "none" and
+ * for the simulator; it takes over parking from the schedulers. */
+int weft__io_create(weft__rt *rt);
+void weft__io_destroy(weft__rt *rt);
+bool weft__io_wait(weft__rt *rt, uint64_t deadline_ns);
+void weft__io_wake(weft__rt *rt);
+/* Sockets are open: the driver has something to report. */
+bool weft__io_active(weft__rt *rt);
+/* Frees the sockets closed since the last wait (no wait runs any more). */
+void weft__io_shutdown(weft__rt *rt);
+
 /* Timers armed in the wheel. */
 uint64_t weft__time_count(weft__rt *rt);
 

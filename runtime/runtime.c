@@ -133,9 +133,12 @@ int weft_runtime_new(const weft_builder *b, weft_runtime **out) {
         err = weft__slab_create(rt);
     if (!err && cfg.enable_time)
         err = weft__time_create(rt, cfg.start_paused);
+    if (!err && cfg.flavor != WEFT_SIM)
+        err = weft__io_create(rt);
     if (!err)
         err = ops->create(rt, &cfg);
     if (err) {
+        weft__io_destroy(rt);
         weft__time_destroy(rt);
         weft__slab_destroy(rt);
         weft__owned_destroy(rt);
@@ -153,6 +156,7 @@ void weft__rt_unref(weft__rt *rt) {
         return;
     rt->sched->destroy(rt);
     weft__blocking_destroy(rt);
+    weft__io_destroy(rt);
     weft__time_destroy(rt);
     weft__slab_destroy(rt);
     weft__owned_destroy(rt);
@@ -170,6 +174,7 @@ static void shutdown_tasks(weft__rt *rt) {
     weft__cur = (weft__tls){.rt = rt};
     weft__owned_shutdown(rt, NULL);
     rt->sched->shutdown(rt);
+    weft__io_shutdown(rt);
     weft__cur = saved;
 }
 

@@ -328,6 +328,10 @@ typedef struct weft_builder {
     int64_t blocking_keep_alive; /* ns an idle blocking thread lingers (10 s) */
     uint32_t event_interval;     /* ticks between driver polls (default 61) */
     uint32_t global_queue_interval; /* ticks between inject checks (31) */
+    /* The I/O driver (weft/net.h): NULL or "auto" for $WEFT_IO_DRIVER or
+     * else the platform's best ("epoll" on Linux); a driver's name; or
+     * "none" for a runtime without sockets.  The simulator ignores it. */
+    const char *io_driver;
     weft_allocator allocator;    /* default malloc/free */
     weft_diag_fn on_diagnostic;  /* default: print to stderr in debug builds */
     void *diagnostic_ctx;
