@@ -82,8 +82,9 @@ typedef struct weft_io_sys {
     void (*close)(void *drv, weft_os_socket s);
     int (*bind)(void *drv, weft_os_socket s, const weft_addr *a);
     int (*listen)(void *drv, weft_os_socket s, int backlog);
-    /* 0 connected, WEFT_EAGAIN in progress (wait writable, then call
-     * connect_result), or an error. */
+    /* 0 connected, WEFT_EAGAIN in progress (the runtime registers the
+     * socket, waits until it reports writable, then calls connect_result:
+     * 0 or the connect's error), or an error. */
     int (*connect)(void *drv, weft_os_socket s, const weft_addr *a);
     int (*connect_result)(void *drv, weft_os_socket s);
     /* Out of descriptors, it must drop the pending connection and return
