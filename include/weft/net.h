@@ -331,11 +331,12 @@ WEFT_EXTERN int64_t weft_datagram_try_recv_from(weft_datagram *s, void *buf, siz
 
 /* ------------------------------------------------------------- name lookup */
 
-/* Resolves `host` and `port` to at most `cap` addresses in `out`: output
- * the count (>= 1), WEFT_ENOTFOUND, WEFT_ETRYAGAIN, ...  An IP literal
- * (or "localhost") is answered in the task, without leaving it; other
- * names go to getaddrinfo on the runtime's blocking pool.  Dropping it
- * while a lookup runs lets the lookup finish and discards it. */
+/* Resolves `host` and `port` to at most `cap` (<= 4096) addresses in
+ * `out`: output the count (>= 1), WEFT_ENOTFOUND, WEFT_ETRYAGAIN, ...  An
+ * IP literal is answered in the task, without leaving it; a name goes to
+ * the driver's resolver (getaddrinfo, on the runtime's blocking pool).
+ * `host` is copied at the first poll.  Dropping the future while a lookup
+ * runs lets the lookup finish on its own and discards the answer. */
 typedef struct weft_lookup {
     weft_future base;
     const char *weft__host;
