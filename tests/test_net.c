@@ -527,6 +527,38 @@ static void half_close(void **state) {
     pair_close(&p);
 }
 
+/* Small exact reads of one big write: bytes read ahead of a full buffer
+ * come back in order, through read_exact, read, try_read and readable. */
+static void small_reads_keep_order(void **state) {
+    wt_env *env = WT_ENV(state);
+    pair p = {0};
+    pair_make(env, &p);
+    weft_net_op op;
+    unsigned char data[1000], buf[128];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 7 + 3);
+    assert_int_equal(op_run(env, weft_stream_write_all(&op, p.a, data, sizeof data)), sizeof data);
+    size_t at = 0;
+    while (at + 7 <= 700) {
+        assert_int_equal(op_run(env, weft_stream_read_exact(&op, p.b, buf, 7)), 7);
+        assert_memory_equal(buf, data + at, 7);
+        at += 7;
+    }
+    assert_int_equal(op_run(env, weft_socket_readable(&op, p.b)), 0);
+    int64_t n = weft_stream_try_read(p.b, buf, 5); /* a read may return less */
+    assert_true(n >= 1 && n <= 5);
+    assert_memory_equal(buf, data + at, (size_t)n);
+    at += (size_t)n;
+    while (at < sizeof data) {
+        n = op_run(env, weft_stream_read(&op, p.b, buf, sizeof buf));
+        assert_true(n > 0);
+        assert_memory_equal(buf, data + at, (size_t)n);
+        at += (size_t)n;
+    }
+    assert_int_equal(weft_stream_try_read(p.b, buf, sizeof buf), WEFT_EAGAIN);
+    pair_close(&p);
+}
+
 static void connect_refused(void **state) {
     wt_env *env = WT_ENV(state);
     pair p = {0};
@@ -1177,6 +1209,7 @@ int main(void) {
         NET_FLAVORS(thousand_connections),
         NET_FLAVORS(hundred_megabytes),
         NET_FLAVORS(half_close),
+        NET_FLAVORS(small_reads_keep_order),
         NET_FLAVORS(connect_refused),
         NET_FLAVORS(reset_by_peer),
         NET_FLAVORS(write_after_peer_closed),

@@ -307,7 +307,12 @@ WEFT_EXTERN weft_future *weft_datagram_recv_from_init(weft_net_op *op, weft_data
 /* Readiness, for callers who make their own syscalls on
  * weft_socket_raw: output 0 once the socket may be read (or written)
  * without blocking, or an error.  After a syscall that would block, call
- * weft_socket_clear_ready so the next wait really waits. */
+ * weft_socket_clear_ready so the next wait really waits.  A stream read
+ * through weft asks the kernel for up to 64 bytes beyond the caller's
+ * buffer (so a read that fills the buffer knows whether the socket was
+ * drained, and never makes a call that only says EAGAIN); such bytes wait
+ * in weft for the next weft read.  Mixing weft's reads with your own on
+ * the raw descriptor reorders them: pick one per stream. */
 WEFT_EXTERN weft_future *weft_socket_readable_init(weft_net_op *op, weft_socket *s,
                                                    const char *site);
 #define weft_socket_readable(op, s) weft_socket_readable_init((op), (s), WEFT__SITE)

@@ -141,6 +141,48 @@ int64_t weft__sock_try_recv(weft_socket *s, const weft_iovec *iov, int n, weft_a
     return got;
 }
 
+static int64_t take_ahead(weft_socket *s, const weft_iovec *iov, int n) {
+    size_t got = 0;
+    for (int i = 0; i < n && s->ra_len; i++) {
+        size_t k = iov[i].len < s->ra_len ? iov[i].len : s->ra_len;
+        memcpy(iov[i].base, s->ra + s->ra_off, k);
+        s->ra_off = (uint16_t)(s->ra_off + k);
+        s->ra_len = (uint16_t)(s->ra_len - k);
+        got += k;
+    }
+    return (int64_t)got;
+}
+
+int64_t weft__stream_try_recv(weft_socket *s, const weft_iovec *iov, int n, uint64_t *seen,
+                              bool *drained) {
+    *drained = false;
+    if (s->ra_len) {
+        if (seen)
+            *seen = seen_now(s);
+        return take_ahead(s, iov, n);
+    }
+    size_t want = 0;
+    weft_iovec v[WEFT_IOV_MAX + 1];
+    for (int i = 0; i < n; i++) {
+        v[i] = iov[i];
+        want += iov[i].len;
+    }
+    int nv = n;
+    if (n < WEFT_IOV_MAX)
+        v[nv++] = (weft_iovec){s->ra, sizeof s->ra};
+    int64_t got = weft__sock_try_recv(s, v, nv, NULL, NULL, seen);
+    if (got < 0)
+        return got;
+    /* Less than we asked for: the socket is drained. */
+    *drained = nv > n && got > 0 && (size_t)got < want + sizeof s->ra;
+    if ((size_t)got > want) {
+        s->ra_off = 0;
+        s->ra_len = (uint16_t)((size_t)got - want);
+        return (int64_t)want;
+    }
+    return got;
+}
+
 int64_t weft__sock_try_send(weft_socket *s, const weft_iovec *iov, int n, const weft_addr *to,
                             uint64_t *seen) {
     uint64_t r = seen_now(s);
@@ -443,7 +485,12 @@ static bool iov_ok(const weft_iovec *iov, int n) {
 int64_t weft_stream_try_readv(weft_stream *s, const weft_iovec *iov, int n) {
     if (!s || s->kind != WEFT__SOCK_STREAM || !iov_ok(iov, n))
         return WEFT_EINVAL;
-    return weft__sock_try_recv(s, iov, n, NULL, NULL, NULL);
+    bool drained;
+    uint64_t seen;
+    int64_t got = weft__stream_try_recv(s, iov, n, &seen, &drained);
+    if (drained)
+        weft__sock_clear_ready(s, seen, WEFT_IO_READABLE);
+    return got;
 }
 
 int64_t weft_stream_try_writev(weft_stream *s, const weft_iovec *iov, int n) {
