@@ -5,7 +5,6 @@
  * (the simulator's is seeded and recorded in the trace).
  */
 #include <stdio.h>
-#include <sys/random.h>
 
 #include "weft/sim.h"
 #include "rt.h"
@@ -20,7 +19,7 @@ static uint64_t splitmix64(uint64_t z) {
 
 uint64_t weft__os_random_seed(void) {
     uint64_t seed;
-    if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed)
+    if (!weft__os_random_bytes(&seed, sizeof seed))
         seed = weft__os_now_ns() ^ (uint64_t)(uintptr_t)&seed;
     return seed;
 }

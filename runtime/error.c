@@ -90,8 +90,10 @@ int weft_translate_errno(int e) {
         return WEFT_EAFNOSUPPORT;
     case ENETDOWN:
         return WEFT_ENETDOWN;
+#ifdef EHOSTDOWN /* a feature test, not a platform one: mingw-w64's errno.h lacks it */
     case EHOSTDOWN:
         return WEFT_EHOSTUNREACH;
+#endif
     case EBADF:
     case ENOTSOCK:
         return WEFT_EINVAL;

@@ -231,7 +231,7 @@ static weft__task *inject_take(mt *m) {
             }
         }
         if (spins > 64)
-            sched_yield();
+            weft__os_yield();
     }
 }
 

@@ -9,10 +9,10 @@
 #ifndef WEFT_RUNTIME_SPIN_H
 #define WEFT_RUNTIME_SPIN_H
 
-#include <sched.h>
 #include <stdatomic.h>
 
 #include "weft/sync.h"
+#include "os.h"
 
 static inline void weft__spin_init(weft__spin *l) { atomic_init(&l->weft__v, 0); }
 
@@ -22,7 +22,7 @@ static inline void weft__spin_lock(weft__spin *l) {
     for (unsigned spins = 0;; spins++) {
         while (atomic_load_explicit(&l->weft__v, memory_order_relaxed)) {
             if (++spins > 64)
-                sched_yield();
+                weft__os_yield();
         }
         if (!atomic_exchange_explicit(&l->weft__v, 1, memory_order_acquire))
             return;

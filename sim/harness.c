@@ -7,12 +7,9 @@
  * sweep can be split into shards (WEFT_SEED_BASE) across processes.
  */
 #include <ctype.h>
-#include <signal.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "sim.h"
 
@@ -63,26 +60,15 @@ static sweep_opts read_opts(void) {
 
 /* How this program was started (for the replay line): argv[0] as given. */
 static void program_name(char *buf, size_t n) {
-    snprintf(buf, n, "./test");
-    FILE *f = fopen("/proc/self/cmdline", "r");
-    if (!f)
-        return;
-    size_t got = fread(buf, 1, n - 1, f);
-    fclose(f);
-    buf[got < n ? got : n - 1] = 0;
-    if (!buf[0])
+    if (!weft__os_program_name(buf, n) || !buf[0])
         snprintf(buf, n, "./test");
-    else if (!strchr(buf, '/') && strlen(buf) + 3 <= n) {
+    else if (!strchr(buf, '/') && !strchr(buf, '\\') && strlen(buf) + 3 <= n) {
         memmove(buf + 2, buf, strlen(buf) + 1);
         memcpy(buf, "./", 2);
     }
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+static double now_s(void) { return (double)weft__os_now_ns() / 1e9; }
 
 /* ------------------------------------------------------------- one seed */
 
@@ -162,7 +148,7 @@ static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_
     s->record = events != NULL;
     /* 16-aligned storage for the body, which may hold anything */
     size_t size = (t->size + 15u) & ~(size_t)15u;
-    weft_future *body = aligned_alloc(16, size);
+    weft_future *body = weft__os_aligned_alloc(16, size);
     if (!body) {
         weft_runtime_free(rt);
         r->err = WEFT_ENOMEM;
@@ -192,7 +178,7 @@ static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_
         s->ev_cap = 0;
     }
     weft_runtime_free(rt);
-    free(body);
+    weft__os_aligned_free(body);
     if (count.live && !err) {
         err = r->err = WEFT_EFAILED;
         snprintf(r->failure, sizeof r->failure,
@@ -260,17 +246,15 @@ typedef struct sweep {
  * A seed that crashes the process (an abort from weft__die, a segfault from
  * a use-after-free the schedule exposed) still prints its replay line: the
  * sweep notes the seed before running it, and a handler for the fatal
- * signals writes the line (write(2) only) and re-raises.  Signal dispositions are
- * process-wide; the sweep restores the previous ones when it ends. */
+ * signals (os.h: weft__os_crash_arm) writes the line (one system call per
+ * piece) and re-raises.  Signal dispositions are process-wide; the sweep
+ * restores the previous ones when it ends. */
 
-static const int fatal_signals[] = {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL};
-#define NFATAL (sizeof fatal_signals / sizeof fatal_signals[0])
 static const sweep *crash_sweep;            /* the sweep running, or NULL */
 static volatile uint64_t crash_seed;        /* the seed running */
 
 static void put_str(const char *s) {
-    ssize_t n = write(2, s, strlen(s));
-    (void)n;
+    weft__os_write_err(s, strlen(s));
 }
 
 static void put_u64(uint64_t v) {
@@ -299,24 +283,17 @@ static void on_fatal(int sig) {
         put_str(sw->t->name);
         put_str("\n");
     }
-    signal(sig, SIG_DFL);
-    raise(sig);
+    weft__os_crash_reraise(sig);
 }
 
-static void crash_arm(const sweep *sw, struct sigaction *saved) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_fatal;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < NFATAL; i++)
-        sigaction(fatal_signals[i], &sa, &saved[i]);
+static void crash_arm(const sweep *sw, weft__os_crash_saved *saved) {
+    weft__os_crash_arm(on_fatal, saved);
     crash_sweep = sw;
 }
 
-static void crash_disarm(struct sigaction *saved) {
+static void crash_disarm(const weft__os_crash_saved *saved) {
     crash_sweep = NULL;
-    for (size_t i = 0; i < NFATAL; i++)
-        sigaction(fatal_signals[i], &saved[i], NULL);
+    weft__os_crash_disarm(saved);
 }
 
 static void run_and_report(sweep *sw, uint64_t seed, const char *note) {
@@ -384,8 +361,8 @@ int weft_sim_sweep(const weft_sim_test *t) {
     sweep sw = {.t = t, .o = read_opts()};
     program_name(sw.prog, sizeof sw.prog);
     double start = now_s();
-    struct sigaction saved[NFATAL];
-    crash_arm(&sw, saved);
+    weft__os_crash_saved saved;
+    crash_arm(&sw, &saved);
     if (sw.o.one) {
         run_and_report(&sw, sw.o.seed, NULL);
     } else {
@@ -393,7 +370,7 @@ int weft_sim_sweep(const weft_sim_test *t) {
         for (uint64_t i = 0; i < sw.o.seeds; i++)
             run_and_report(&sw, sw.o.base + i, NULL);
     }
-    crash_disarm(saved);
+    crash_disarm(&saved);
     double secs = now_s() - start;
     if (!sw.o.quiet || sw.failed)
         fprintf(stderr,

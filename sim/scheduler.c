@@ -54,7 +54,7 @@ static _Noreturn void foreign_wake(void) {
 static inline void check_thread(weft__sim *s) {
     if (__builtin_expect(weft__cur.worker == s, 1))
         return;
-    if (!pthread_equal(pthread_self(), s->owner))
+    if (!weft__thread_equal(weft__thread_self(), s->owner))
         foreign_wake();
 }
 
@@ -203,7 +203,7 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
     if (s->driving)
         return WEFT_EBUSY;
     s->driving = true;
-    s->owner = pthread_self();
+    s->owner = weft__thread_self();
     weft__cur = (weft__tls){rt, s, &s->cache, &s->owned};
     weft_waker w = {s, &root_vt};
     weft_context cx = {&w, rt, 0, 0};
@@ -271,7 +271,7 @@ static int sim_create(weft__rt *rt, const weft_builder *b) {
     weft__owned_init(&s->owned);
     s->rt = rt;
     weft__sim_hash_init(s);
-    s->owner = pthread_self();
+    s->owner = weft__thread_self();
     s->seed = b->sim_seed;
     seed_stream(s, b->sim_seed);
     s->strategy = b->sim_strategy;

@@ -8,7 +8,6 @@
 #ifndef WEFT_SIM_SIM_H
 #define WEFT_SIM_SIM_H
 
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,7 +48,7 @@ typedef struct weft__sim {
     bool root_ready;   /* block_on's future was woken */
     bool driving;      /* a block_on runs the scheduler */
     bool in_advance;   /* wakes now come from firing timers */
-    pthread_t owner;   /* the thread that may wake tasks */
+    weft__thread owner;   /* the thread that may wake tasks */
     weft__task_cache cache; /* freed task blocks, reused by spawn */
     weft__owned owned;      /* tasks spawned while the sim runs */
     uint64_t polls;         /* task polls */
