@@ -5,6 +5,10 @@
 # __FILE__ and thus buggify sites match), prints seeds 0..7 of the buggy and
 # fixed bodies from each, and compares.
 #   .ci/fingerprints.sh [workdir]     (default: build-fp)
+# With WEFT_FP_WINDOWS=PREFIX (a prefix made by .ci/windows-deps.sh) it also
+# cross-builds for Windows (.ci/mingw64-wine.ini, -O2) and runs the same
+# programs under wine: determinism across operating systems, not only
+# across compilers.
 set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$src/build-fp}
@@ -34,5 +38,25 @@ for cc in gcc clang; do
         fi
     done
 done
-[ $status -eq 0 ] && echo "fingerprints identical across gcc/clang x -O0/-O2"
+if [ -n "${WEFT_FP_WINDOWS:-}" ]; then
+    dir=$work/mingw-O2
+    if [ ! -f "$dir/build.ninja" ]; then
+        PKG_CONFIG_LIBDIR=$WEFT_FP_WINDOWS/lib/pkgconfig meson setup "$dir" "$src" \
+            --cross-file "$src/.ci/mingw64-wine.ini" --buildtype=plain -Doptimization=2 \
+            -Dbench=false >/dev/null
+    fi
+    ninja -C "$dir" examples/bank_race.exe tests/sim_fingerprints.exe >/dev/null
+    wine=/usr/lib/wine/wine64
+    # The C runtime writes \r\n in text mode: compare the text, not the bytes.
+    (cd "$dir" && WINEDEBUG=-all $wine examples/bank_race.exe --fingerprint 0 &&
+        WINEDEBUG=-all $wine tests/sim_fingerprints.exe 16) | tr -d '\r' > "$work/mingw-O2.txt"
+    if cmp -s "$ref" "$work/mingw-O2.txt"; then
+        echo "mingw-w64 -O2 under wine: same fingerprints"
+    else
+        echo "mingw-w64 -O2 under wine: DIFFERENT fingerprints:"
+        diff "$ref" "$work/mingw-O2.txt" || true
+        status=1
+    fi
+fi
+[ $status -eq 0 ] && echo "fingerprints identical across gcc/clang x -O0/-O2${WEFT_FP_WINDOWS:+ and Windows}"
 exit $status
