@@ -6,10 +6,12 @@
 # --cross-file .ci/mingw64-wine.ini` finds them and nothing of the host's.
 #   .ci/windows-deps.sh PREFIX
 # Needs gcc-mingw-w64-x86-64, cmake, and libxxhash-dev (for the header).
+# WEFT_THIRD_PARTY names the third_party folder if it is not ../shared's.
 set -eu
 prefix=${1:?usage: windows-deps.sh PREFIX}
 src=$(cd "$(dirname "$0")/.." && pwd)
-"$src/../shared/third_party/build-cmocka-mingw" "$prefix" >/dev/null
+tp=${WEFT_THIRD_PARTY:-$src/../shared/third_party}
+"$tp/build-cmocka-mingw" "$prefix" >/dev/null
 prefix=$(cd "$prefix" && pwd)
 # The static archive, so the test programs need no cmocka.dll at run time.
 cat > "$prefix/lib/pkgconfig/cmocka.pc" <<PC
