@@ -559,6 +559,75 @@ static void small_reads_keep_order(void **state) {
     pair_close(&p);
 }
 
+/* A task reading a socket that always has data still gives way: every op
+ * spends the cooperative budget, so the other task runs before the
+ * reader is done. */
+typedef struct fast_reader {
+    weft_future base;
+    weft_stream *s;
+    size_t got, total;
+    int64_t r;
+    _Atomic int *other_ran;
+    int saw_other; /* the reads done when the other task had run */
+    weft_net_op op;
+    char buf[16];
+} fast_reader;
+static weft_poll fast_reader_poll(weft_future *f, weft_context *cx, void *out) {
+    fast_reader *self = (fast_reader *)f;
+    WEFT_BEGIN(f);
+    while (self->got < self->total) {
+        WEFT_AWAIT(f, cx, weft_stream_read_exact(&self->op, self->s, self->buf, sizeof self->buf), &self->r);
+        assert_int_equal(self->r, sizeof self->buf);
+        self->got += sizeof self->buf;
+        if (!self->saw_other && atomic_load(self->other_ran))
+            self->saw_other = (int)(self->got / sizeof self->buf);
+    }
+    WEFT_RETURN(f, out, int64_t, self->saw_other);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE(fast_reader, fast_reader_poll, NULL, int64_t);
+
+typedef struct coop_test {
+    weft_future base;
+    pair *p;
+    _Atomic int other_ran;
+    int64_t saw;
+    weft_join_handle reader, other;
+    weft_net_op op;
+    char data[65536];
+} coop_test;
+static weft_poll coop_test_poll(weft_future *f, weft_context *cx, void *out) {
+    coop_test *self = (coop_test *)f;
+    WEFT_BEGIN(f);
+    WEFT_AWAIT(f, cx, weft_stream_write_all(&self->op, self->p->a, self->data, sizeof self->data), NULL);
+    {
+        fast_reader r = WEFT_NEW(fast_reader, .s = self->p->b, .total = sizeof self->data,
+                                 .other_ran = &self->other_ran);
+        assert_int_equal(weft_spawn(&r, &self->reader), 0);
+        setter s = {.base = {&setter_vtable, NULL, WEFT__SITE, 0, 0}, .flag = &self->other_ran};
+        assert_int_equal(weft_spawn(&s, &self->other), 0);
+    }
+    WEFT_AWAIT(f, cx, weft_join(&self->reader), &self->saw);
+    WEFT_AWAIT(f, cx, weft_join(&self->other), NULL);
+    WEFT_RETURN(f, out, int64_t, self->saw);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE(coop_test, coop_test_poll, NULL, int64_t);
+
+static void reads_spend_the_budget(void **state) {
+    wt_env *env = WT_ENV(state);
+    pair p = {0};
+    pair_make(env, &p);
+    coop_test *t = calloc(1, sizeof *t);
+    *t = WEFT_NEW(coop_test, .p = &p);
+    int64_t saw = run(env, &t->base);
+    /* 4096 reads in all; the other task ran after at most a budget's
+     * worth (128 ops) of them, not after the reader was done. */
+    assert_true(saw >= 1 && saw <= 256);
+    free(t);
+    pair_close(&p);
+}
+
 static void connect_refused(void **state) {
     wt_env *env = WT_ENV(state);
     pair p = {0};
@@ -1210,6 +1279,7 @@ int main(void) {
         NET_FLAVORS(hundred_megabytes),
         NET_FLAVORS(half_close),
         NET_FLAVORS(small_reads_keep_order),
+        NET_CT(reads_spend_the_budget),
         NET_FLAVORS(connect_refused),
         NET_FLAVORS(reset_by_peer),
         NET_FLAVORS(write_after_peer_closed),
