@@ -133,10 +133,12 @@ int weft_runtime_new(const weft_builder *b, weft_runtime **out) {
         err = weft__slab_create(rt);
     if (!err && cfg.enable_time)
         err = weft__time_create(rt, cfg.start_paused);
-    if (!err && cfg.flavor != WEFT_SIM)
+    if (!err && !ops->create_io)
         err = weft__io_create(rt);
     if (!err)
         err = ops->create(rt, &cfg);
+    if (!err && ops->create_io && (err = ops->create_io(rt)))
+        ops->destroy(rt);
     if (err) {
         weft__io_destroy(rt);
         weft__time_destroy(rt);

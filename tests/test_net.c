@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "weft/net.h"
+#include "weft/sim.h"
 #include "weft/sync.h"
 
 #define WATCHDOG_SECS 60
@@ -37,7 +38,12 @@ static int fds_before;
 static int net_setup(void **state) {
     alarm(WATCHDOG_SECS);
     fds_before = open_fds();
-    return wt_setup(state);
+    int r = wt_setup(state);
+    wt_env *env = *state;
+    /* WEFT_TRACE=path|- traces a simulated test's run. */
+    if (!r && env && env->flavor == WEFT_SIM)
+        env->builder.sim_trace_path = getenv("WEFT_TRACE");
+    return r;
 }
 
 static int net_teardown(void **state) {
@@ -1266,9 +1272,68 @@ static void idle_runtime_sleeps(void **state) {
     }
 }
 
+/* The simulated network: the same tests on the sim flavor, but those that
+ * need the OS (descriptor limits, CPU time, the raw driver). */
+#define NET_SIM(fn) NET_ONE(fn, 2, "sim")
+
+/* The simulated network is decided by the seed: the same seed gives the
+ * same run (fingerprint), another seed another run. */
+static uint64_t echo_fingerprint(uint64_t seed) {
+    weft_builder b;
+    weft_builder_init(&b, WEFT_SIM);
+    b.sim_seed = seed;
+    weft_runtime *rt;
+    assert_int_equal(weft_runtime_new(&b, &rt), 0);
+    echo_test t = WEFT_NEW(echo_test, .conns = 4, .rounds = 5, .len = 200);
+    int64_t failed = -1;
+    assert_int_equal(weft_runtime_block_on(rt, &t.base, &failed), 0);
+    assert_int_equal(failed, 0);
+    uint64_t fp = weft_sim_fingerprint(weft_runtime_handle(rt));
+    weft_runtime_free(rt);
+    return fp;
+}
+
+static void sim_network_is_deterministic(void **state) {
+    (void)state;
+    uint64_t a = echo_fingerprint(7), b = echo_fingerprint(7), c = echo_fingerprint(8);
+    assert_int_equal(a, b);
+    assert_true(a != c);
+}
+
+static int run_sim(void) {
+    const struct CMUnitTest tests[] = {
+        NET_SIM(echo),
+        NET_SIM(echo_ipv6),
+        NET_SIM(echo_unix_stream),
+        NET_SIM(thousand_connections),
+        NET_SIM(hundred_megabytes),
+        NET_SIM(half_close),
+        NET_SIM(small_reads_keep_order),
+        NET_SIM(reads_spend_the_budget),
+        NET_SIM(connect_refused),
+        NET_SIM(reset_by_peer),
+        NET_SIM(write_after_peer_closed),
+        NET_SIM(cancel_by_timeout),
+        NET_SIM(cancel_datagram_by_timeout),
+        NET_SIM(cancel_by_drop),
+        NET_SIM(cancel_connect),
+        NET_SIM(one_op_per_side),
+        NET_SIM(reader_and_writer_tasks),
+        NET_SIM(udp_round_trips),
+        NET_SIM(udp_broadcast_loopback),
+        NET_SIM(unix_datagram),
+        NET_SIM(lookup_names),
+        NET_SIM(misuse_and_errors),
+        cmocka_unit_test(sim_network_is_deterministic),
+    };
+    return WT_RUN("net on the simulator", tests);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_DFL);
     const char *drv = getenv("WEFT_IO_DRIVER");
+    if (drv && strcmp(drv, "sim") == 0)
+        return run_sim();
     fprintf(stderr, "net suite on the %s driver\n", drv && *drv ? drv : "default");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(addr_parse_and_format),

@@ -73,6 +73,14 @@ WEFT_EXTERN bool weft_buggify_at(const char *site, uint32_t percent);
 /* The run's fingerprint so far: the rolling XXH3 of every event.  0 for a
  * runtime that is not a simulation. */
 WEFT_EXTERN uint64_t weft_sim_fingerprint(weft_handle *h);
+
+/* The simulated network (weft/net.h on the sim runtime).  Adds a host
+ * `name` with `naddrs` (1-4) IP literals to the simulation: sockets may
+ * bind to its addresses and weft_lookup resolves its name.  127.0.0.1,
+ * ::1 and "localhost" always exist.  `h` may be NULL for the runtime of
+ * this thread.  WEFT_ENOTSUP on a runtime that is not simulated. */
+WEFT_EXTERN int weft_sim_host_add(weft_handle *h, const char *name, const char *const *addrs,
+                                  int naddrs);
 /* Scheduling steps taken so far (a step polls one task or the root). */
 WEFT_EXTERN uint64_t weft_sim_steps(weft_handle *h);
 /* Events folded into the fingerprint so far. */
