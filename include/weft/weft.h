@@ -25,6 +25,7 @@
 
 #include "weft/error.h"
 #include "weft/export.h"
+#include "weft/version.h"
 
 #ifdef __cplusplus
 extern "C" {
