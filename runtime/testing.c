@@ -60,7 +60,7 @@ static bool flavor_wanted(const weft_test_case *tc) {
 }
 
 bool weft_test_case_wanted(const weft_test_case *tc) {
-    return tc && (unsigned)tc->flavor <= WEFT_SIM && flavor_wanted(tc);
+    return tc && weft_flavor_available(tc->flavor) && flavor_wanted(tc);
 }
 
 int weft_test_env_new(const weft_test_case *tc, weft_test_env **out) {

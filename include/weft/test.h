@@ -27,8 +27,10 @@
  * WEFT_FAIL or a failed WEFT_TEST_ASSERT anywhere fails it), no task was
  * still alive when the runtime shut down, no diagnostic was reported (a
  * future never polled; opt out with .allow_diagnostics), and no allocation
- * outlived the runtime.  A flavor this build lacks is skipped; a flavor the
- * test does not name (.flavors) is left out of the group.
+ * outlived the runtime.  weft_test_run_group leaves out the cases of
+ * flavors the test does not name (.flavors) or this build lacks, so a
+ * group's cases never skip: cmocka 1.1.5 prints a skip as "not ok .. #
+ * SKIP", which TAP readers (Meson) count as a failure.
  *
  * In async code use WEFT_TEST_ASSERT*, never cmocka's assert_*: those
  * longjmp out of the runtime (from a worker thread, across threads).
@@ -119,7 +121,7 @@ typedef struct weft_test_env {
 } weft_test_env;
 
 /* Cases with no def, one per flavor (index = weft_flavor). */
-WEFT_EXTERN const weft_test_case weft_test_env_cases[3];
+extern WEFT_EXTERN const weft_test_case weft_test_env_cases[3];
 
 /* Makes the env of a case: the builder for its flavor (a counting
  * allocator, captured diagnostics, the options, WEFT_SEED for the sim).
@@ -137,7 +139,8 @@ WEFT_EXTERN int weft_test_env_free(weft_test_env *env, char *why, size_t why_siz
 /* Runs the case's async body on the env: 0, or the failure code with the
  * reason in env->failure. */
 WEFT_EXTERN int weft_test_env_run(weft_test_env *env);
-/* True when the group should hold this case (its test names the flavor). */
+/* True when the group should hold this case: this build has its flavor
+ * and its test names it. */
 WEFT_EXTERN bool weft_test_case_wanted(const weft_test_case *tc);
 
 /* The env of the test whose runtime this thread is in, or NULL. */

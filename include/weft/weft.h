@@ -342,6 +342,9 @@ typedef struct weft_builder {
 } weft_builder;
 
 WEFT_EXTERN void weft_builder_init(weft_builder *b, weft_flavor flavor);
+/* True when this build of weft has the flavor (multi_thread and sim are
+ * build options; a runtime of a missing flavor says WEFT_ENOTSUP). */
+WEFT_EXTERN bool weft_flavor_available(weft_flavor flavor);
 
 WEFT_EXTERN int weft_runtime_new(const weft_builder *b, weft_runtime **out);
 /* Runs `fut` (polled in place, never copied) to completion on this thread,
@@ -469,15 +472,36 @@ WEFT_EXTERN uint64_t weft_random_u64(void);
 /* Uniform in [0, n); 0 when n is 0. */
 WEFT_EXTERN uint64_t weft_random_below(uint64_t n);
 
-/* Runs an async main: builds a current_thread runtime, block_on's a future
- * of type `type` (with fields `argc` and `argv`, producing int) and returns
- * its output as the exit status: #[tokio::main] for C. */
-#define WEFT_MAIN(type)                                                        \
+/* How WEFT_MAIN runs: `#[tokio::main(flavor = ..., worker_threads = ...)]`. */
+typedef struct weft_main_opts {
+    int weft__v;          /* set by WEFT_MAIN (lets the options list be empty) */
+    weft_flavor flavor;   /* default WEFT_CURRENT_THREAD */
+    int worker_threads;   /* multi_thread: 0 is $WEFT_WORKER_THREADS, else the cores */
+    bool paused;          /* start the clock paused (auto-advancing when idle) */
+} weft_main_opts;
+
+/* Runs an async main: builds a runtime (current_thread unless the options
+ * say otherwise), block_on's a future of type `type` (with fields `argc`
+ * and `argv`, producing int) and returns its output as the exit status:
+ * #[tokio::main] for C.  Options are weft_main_opts fields:
+ *
+ *   WEFT_MAIN(app)
+ *   WEFT_MAIN(app, .flavor = WEFT_MULTI_THREAD, .worker_threads = 4)
+ *
+ * When the runtime cannot be built or block_on fails, it says why on
+ * stderr and the status is 1. */
+#define WEFT_MAIN(type, ...)                                                   \
     int main(int argc, char **argv) {                                          \
         type weft__main_state = WEFT_NEW(type, .argc = argc, .argv = argv);    \
-        return weft_main_run(&weft__main_state.base);                          \
+        const weft_main_opts weft__main_opts = {.weft__v = 1, __VA_ARGS__};    \
+        return weft_main_run_with(&weft__main_state.base, &weft__main_opts);   \
     }
+/* weft_main_run_with with the defaults (a current_thread runtime). */
 WEFT_EXTERN int weft_main_run(weft_future *main_future);
+/* What WEFT_MAIN calls: builds the runtime `opts` describes (NULL: the
+ * defaults), runs `main_future` to completion, frees the runtime and
+ * returns the future's int output, or 1 when something failed. */
+WEFT_EXTERN int weft_main_run_with(weft_future *main_future, const weft_main_opts *opts);
 
 #ifdef __cplusplus
 }
