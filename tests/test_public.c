@@ -92,6 +92,15 @@ static const int two = 2, eight = 8;
 WEFT_TEST(fan_out_two, fan_out, .paused = true, .param = &two)
 WEFT_TEST(fan_out_eight, fan_out, .paused = true, .param = &eight, .worker_threads = 3)
 
+/* A plain test driving the env's runtime itself (the guide's example). */
+WEFT_TEST_ENV(block_on_twice, .flavors = WEFT_TEST_THREADED) {
+    env->builder.start_paused = true;
+    hour a = WEFT_NEW(hour), b = WEFT_NEW(hour);
+    weft_test_block_on(env, &a.base, NULL);
+    weft_test_block_on(env, &b.base, NULL); /* the same runtime, an hour on */
+    assert_true(atomic_load(&env->allocs) > 0);
+}
+
 /* ------------------------------------------------- bodies that fail */
 
 typedef struct bad_assert {
@@ -264,6 +273,7 @@ int main(void) {
         cmocka_unit_test(the_sim_case_was_left_out),
         WEFT_TEST_CASES(fan_out_two),
         WEFT_TEST_CASES(fan_out_eight),
+        WEFT_TEST_CASES(block_on_twice),
         cmocka_unit_test(a_failed_assertion_fails_the_case),
         cmocka_unit_test(a_failure_in_a_worker_task_fails_the_case),
         cmocka_unit_test(a_task_left_running_fails_the_case),

@@ -10,6 +10,7 @@ not weft__*) needs a comment of its own ending on the line right above it;
     tools/apidoc.py            write docs/api.md
     tools/apidoc.py --check    exit 1 if a function is undocumented or docs/api.md is stale
     tools/apidoc.py --out F    write the reference to F
+    tools/apidoc.py --signatures NAME...   print those declarations (the guide shows them)
 """
 import os
 import re
@@ -70,7 +71,9 @@ def parse(path):
                 i += 1
             m = re.match(r"#\s*define\s+(\w+)(\([^)]*\))?", s)
             if m:
-                items.append(("macro", m.group(1), "#define " + m.group(1) + (m.group(2) or ""), doc))
+                full = " ".join(l.strip().rstrip("\\").strip() for l in lines[start:i + 1])
+                items.append(("macro", m.group(1), "#define " + m.group(1) + (m.group(2) or ""), doc,
+                              re.sub(r"\s+", " ", full)))
             i += 1
             continue
         # a C statement at file scope: up to a ';' at depth 0, or the '}'
@@ -124,7 +127,7 @@ def undocumented(headers):
     bad = []
     for h in headers:
         _, items = parse(os.path.join(HEADERS, h))
-        for kind, name, sig, doc in items:
+        for kind, name, sig, doc, *_ in items:
             if kind == "function" and "WEFT_EXTERN" in sig and not name.startswith("weft__") and not doc:
                 bad.append("%s: %s" % (h, name))
     return bad
@@ -148,7 +151,7 @@ def render():
         out += ["## weft/%s" % h, ""]
         if head:
             out += [head, ""]
-        for kind, name, sig, doc in items:
+        for kind, name, sig, doc, *_ in items:
             if name.startswith("weft__") or name.startswith("WEFT__"):
                 continue
             if not doc and kind != "function":
@@ -160,7 +163,26 @@ def render():
     return "\n".join(out).rstrip() + "\n"
 
 
+def signatures(names):
+    """The declarations of `names`, one per line, as the headers have them
+    (a macro as its whole definition), for the guide to show."""
+    found = {}
+    for h in headers():
+        for kind, name, sig, doc, *full in parse(os.path.join(HEADERS, h))[1]:
+            rank = {"function": 0, "macro": 1}.get(kind, 2)  # weft_sleep: the macro, not the type
+            if name in names and (name not in found or rank < found[name][0]):
+                text = full[0] if full else sig
+                found[name] = (rank, re.sub(r"^(extern )?WEFT_EXTERN ", r"\1", text))
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise SystemExit("apidoc: no declaration of " + ", ".join(missing))
+    return "\n".join(found[n][1] for n in names) + "\n"
+
+
 def main(argv):
+    if argv and argv[0] == "--signatures":
+        sys.stdout.write(signatures(argv[1:]))
+        return 0
     text = render()
     if "--check" in argv:
         bad = undocumented(headers())

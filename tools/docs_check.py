@@ -13,9 +13,10 @@ In an output block a line "..." stands for any number of lines; a first
 line "$ ..." shows the command and is not compared.  Timings vary from run
 to run, so "0.004 s" and "8497 seeds/s" compare equal to any such figure.
 
-    tools/docs_check.py [BUILD_DIR]    (default: build; "build/" in the
-                                       commands is replaced by BUILD_DIR/)
-Exit status 1 when a block differs, with a diff of each.
+    tools/docs_check.py [--update] [BUILD_DIR]   (default: build; "build/"
+        in the commands is replaced by BUILD_DIR/)
+Exit status 1 when a block differs, with a diff of each.  --update rewrites
+the blocks that differ instead (those with "..." only where the shape fits).
 """
 import difflib
 import glob
@@ -75,12 +76,23 @@ def blocks(path):
     return out
 
 
-def check(build):
+def rewrite(path, line, new_body):
+    """Replaces the block whose first line is `line` (1-based) by new_body."""
+    lines = open(path).read().split("\n")
+    start = line - 1
+    end = start
+    while not lines[end].startswith("```"):
+        end += 1
+    lines[start:end] = new_body
+    open(path, "w").write("\n".join(lines))
+
+
+def check(build, update=False):
     docs = [os.path.join(ROOT, "README.md")] + sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))
     bad = checked = 0
     for path in docs:
         rel = os.path.relpath(path, ROOT)
-        for kind, arg, line, body in blocks(path):
+        for kind, arg, line, body in reversed(blocks(path)):
             where = "%s:%d" % (rel, line)
             if body is None:
                 print("docs_check: %s: a %s mark with no fenced block after it" % (where, kind))
@@ -89,7 +101,10 @@ def check(build):
             checked += 1
             if kind == "file":
                 want = open(os.path.join(ROOT, arg)).read().rstrip("\n").split("\n")
-                if body != want:
+                if body != want and update:
+                    rewrite(path, line, want)
+                    print("docs_check: %s: updated from %s" % (where, arg))
+                elif body != want:
                     bad += 1
                     print("docs_check: %s: the block is not %s as it is now:" % (where, arg))
                     sys.stdout.writelines(difflib.unified_diff(
@@ -101,7 +116,10 @@ def check(build):
             actual = run.stdout.decode(errors="replace").rstrip("\n").split("\n")
             actual = [l.replace(build + "/", "build/") for l in actual]
             doc = body[1:] if body and body[0].startswith("$ ") else body
-            if not matches(doc, actual):
+            if not matches(doc, actual) and update and "..." not in doc:
+                rewrite(path, line, (body[:1] if body and body[0].startswith("$ ") else []) + actual)
+                print("docs_check: %s: updated from `%s`" % (where, arg))
+            elif not matches(doc, actual):
                 bad += 1
                 print("docs_check: %s: `%s` prints something else now:" % (where, arg))
                 sys.stdout.writelines(difflib.unified_diff(
@@ -111,4 +129,5 @@ def check(build):
 
 
 if __name__ == "__main__":
-    sys.exit(check(sys.argv[1] if len(sys.argv) > 1 else "build"))
+    args = [a for a in sys.argv[1:] if a != "--update"]
+    sys.exit(check(args[0] if args else "build", update="--update" in sys.argv[1:]))
