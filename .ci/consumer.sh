@@ -33,10 +33,10 @@ pc=$(find "$work/prefix" -name weft.pc)
 if grep -q "xxhash" "$pc"; then echo "consumer: weft.pc names xxhash:"; cat "$pc"; exit 1; fi
 export PKG_CONFIG_PATH="$(dirname "$pc")" PKG_CONFIG_LIBDIR=/nonexistent
 pkg-config --cflags weft >/dev/null
-cc -std=c11 -o "$work/consumer-shared" "$src/tests/consumer/consumer.c" $(pkg-config --cflags --libs weft) \
+${CC:-cc} -std=c11 -o "$work/consumer-shared" "$src/tests/consumer/consumer.c" $(pkg-config --cflags --libs weft) \
     -Wl,-rpath,"$(pkg-config --variable=libdir weft)"
 "$work/consumer-shared"
-cc -std=c11 -o "$work/consumer-static" "$src/tests/consumer/consumer.c" $(pkg-config --cflags weft) \
+${CC:-cc} -std=c11 -o "$work/consumer-static" "$src/tests/consumer/consumer.c" $(pkg-config --cflags weft) \
     -static $(pkg-config --static --libs weft)
 "$work/consumer-static"
 echo "consumer: subproject, pkg-config (shared and static) all fine"

@@ -30,6 +30,8 @@ static inline weft_runtime *weft_test_rt_or_fail(weft_test_env *env) {
     return rt;
 }
 
+/* The initial states of the per-flavor entries (index: weft_flavor). */
+#define wt_flavor_values weft_test_env_cases
 #define WT_ONE(fn, i, label) WEFT_TEST_CASE_AT(fn, weft_test_env_cases, i, label)
 /* One cmocka entry per flavor. */
 #define WT_FLAVORS(fn)                                                         \
