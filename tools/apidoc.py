@@ -3,8 +3,9 @@
 
 Each public header becomes a section: its opening comment, then every
 documented declaration (function, macro, type) in header order, with the
-comment written directly above it.  Every exported function (WEFT_EXTERN,
-not weft__*) needs a comment of its own ending on the line right above it;
+comment written directly above it.  Every public function (WEFT_EXTERN or
+static inline, not weft__*) needs a comment of its own ending on the line
+right above it;
 --check fails when one has none, or when docs/api.md is stale.
 
     tools/apidoc.py            write docs/api.md
@@ -128,7 +129,8 @@ def undocumented(headers):
     for h in headers:
         _, items = parse(os.path.join(HEADERS, h))
         for kind, name, sig, doc, *_ in items:
-            if kind == "function" and "WEFT_EXTERN" in sig and not name.startswith("weft__") and not doc:
+            public = "WEFT_EXTERN" in sig or sig.startswith("static inline")
+            if kind == "function" and public and not name.startswith("weft__") and not doc:
                 bad.append("%s: %s" % (h, name))
     return bad
 

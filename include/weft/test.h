@@ -176,7 +176,8 @@ WEFT_EXTERN void weft_test_fail_int_eq(const char *site, const char *what, long 
 /* ------------------------------------------------------ the cmocka glue */
 #ifndef WEFT__TEST_NO_CMOCKA
 
-/* cmocka fixtures of every weft case (WEFT_TEST_CASES uses them). */
+/* The cmocka setup of every weft case (WEFT_TEST_CASES uses it): makes the
+ * env of the case in `*state` (NULL when the build lacks the flavor). */
 static inline int weft_test_setup(void **state) {
     weft_test_env *env;
     int err = weft_test_env_new((const weft_test_case *)*state, &env);
@@ -192,6 +193,8 @@ static inline int weft_test_setup(void **state) {
     return 0;
 }
 
+/* The cmocka teardown of every weft case: frees the env's runtime and the
+ * env, and fails the test when an allocation outlived the runtime. */
 static inline int weft_test_teardown(void **state) {
     char why[512];
     if (*state && weft_test_env_free((weft_test_env *)*state, why, sizeof why))

@@ -84,7 +84,11 @@ typedef struct weft_timeout {
 WEFT_EXTERN weft_future *weft_timeout_init(weft_timeout *t, weft_duration d,
                                            weft_future *inner, const char *site);
 #define weft_timeout(t, d, inner) weft_timeout_init((t), (d), (inner), WEFT__SITE)
+/* Once the timeout completed: 0 (the inner future finished in time) or
+ * WEFT_ETIMEDOUT. */
 static inline int weft_timeout_status(const weft_timeout *t) { return t->status; }
+/* Once the timeout completed: how long it ran, from when it was made (from
+ * its first poll when it was made outside a runtime). */
 static inline weft_duration weft_timeout_elapsed(const weft_timeout *t) { return t->elapsed; }
 
 /* What an interval does when ticks were missed: a tick completed so late
