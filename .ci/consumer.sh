@@ -10,9 +10,10 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$src/build-consumer}
 rm -rf "$work"
 mkdir -p "$work/project/subprojects"
+work=$(cd "$work" && pwd) # absolute: meson wants an absolute --prefix
 cp "$src/tests/consumer/meson.build" "$src/tests/consumer/consumer.c" "$work/project/"
 ln -s "$src" "$work/project/subprojects/weft"
-meson setup "$work/build" "$work/project" >"$work/setup.log"
+meson setup "$work/build" "$work/project" >"$work/setup.log" || { cat "$work/setup.log"; exit 1; }
 if grep -q "cmocka" "$work/setup.log"; then
     echo "consumer: weft looked for cmocka as a subproject:"; grep cmocka "$work/setup.log"; exit 1
 fi
@@ -27,7 +28,7 @@ meson test -C "$work/build" --print-errorlogs consumer
 
 # The installed library, through pkg-config only.
 meson setup "$work/inst-build" "$src" --prefix="$work/prefix" -Dtests=false -Dbench=false \
-    -Dexamples=false -Ddocs=false >/dev/null
+    -Dexamples=false -Ddocs=false >"$work/inst-setup.log" || { cat "$work/inst-setup.log"; exit 1; }
 ninja -C "$work/inst-build" install >/dev/null
 pc=$(find "$work/prefix" -name weft.pc)
 if grep -q "xxhash" "$pc"; then echo "consumer: weft.pc names xxhash:"; cat "$pc"; exit 1; fi
