@@ -2,7 +2,7 @@
 # weft as someone else's Meson subproject: builds tests/consumer with
 # subprojects/weft linked to this checkout, runs its test, and checks that
 # weft's own tests, benchmarks and examples were not configured (nor
-# cmocka looked for).  Then the installed pkg-config file: cflags resolve
+# cmocka looked for) and that nothing of weft would be installed.  Then the installed pkg-config file: cflags resolve
 # without libxxhash.pc, and a program links against it, dynamic and static.
 #   .ci/consumer.sh [workdir]     (default: build-consumer)
 set -eu
@@ -25,6 +25,10 @@ for t in test_smoke bank_race weft-bench weft-demo; do
 done
 meson test -C "$work/build" --print-errorlogs consumer
 "$work/build/consumer"
+# A subproject weft is linked in statically: it installs nothing.
+if ! meson install -C "$work/build" --dry-run 2>&1 | grep -q "Nothing to install"; then
+    echo "consumer: the subproject would install files:"; meson install -C "$work/build" --dry-run; exit 1
+fi
 
 # The installed library, through pkg-config only.
 meson setup "$work/inst-build" "$src" --prefix="$work/prefix" -Dtests=false -Dbench=false \
