@@ -296,7 +296,7 @@ WEFT_EXTERN int weft_spawn_at(weft_handle *h, weft_future *fut, weft_join_handle
  * WEFT_ECANCELED.  A no-op when the task already finished. */
 WEFT_EXTERN void weft_join_abort(const weft_join_handle *jh);
 /* True once the task completed, failed or was cancelled (its join would
- * not wait). */
+ * not wait), and for a handle already joined or detached. */
 WEFT_EXTERN bool weft_join_is_finished(const weft_join_handle *jh);
 /* Gives the task up: it runs on, its output is dropped. */
 WEFT_EXTERN void weft_join_detach(weft_join_handle *jh);
@@ -354,7 +354,8 @@ typedef struct weft_builder {
 } weft_builder;
 
 /* Fills `*b` with the defaults for `flavor`: time on, clock running,
- * malloc/free, one worker per core (multi_thread), seed 0 (sim). */
+ * malloc/free, workers from $WEFT_WORKER_THREADS or one per core
+ * (multi_thread), seed 0 (sim). */
 WEFT_EXTERN void weft_builder_init(weft_builder *b, weft_flavor flavor);
 /* True when this build of weft has the flavor (multi_thread and sim are
  * build options; a runtime of a missing flavor says WEFT_ENOTSUP). */
