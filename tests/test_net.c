@@ -381,6 +381,7 @@ WEFT_FUTURE_DEFINE(bulk_sender, bulk_sender_poll, NULL, uint64_t);
 
 typedef struct bulk_test {
     weft_future base;
+    weft_addr to;
     weft_listener *l;
     weft_stream *a, *b;
     weft_net_op op;
@@ -398,10 +399,8 @@ static weft_poll bulk_test_poll(weft_future *f, weft_context *cx, void *out) {
         weft_addr any = weft_addr_loopback4(0);
         assert_int_equal(weft_listener_bind(&any, NULL, &self->l), 0);
     }
-    {
-        weft_addr to = weft_addr_loopback4(port_of(self->l));
-        WEFT_AWAIT(f, cx, weft_stream_connect(&self->op, &to, NULL, &self->a), &self->r);
-    }
+    self->to = weft_addr_loopback4(port_of(self->l));
+    WEFT_AWAIT(f, cx, weft_stream_connect(&self->op, &self->to, NULL, &self->a), &self->r);
     assert_int_equal(self->r, 0);
     WEFT_AWAIT(f, cx, weft_listener_accept(&self->op, self->l, &self->b, NULL), &self->r);
     assert_int_equal(self->r, 0);
@@ -1154,6 +1153,7 @@ static void no_io_driver(void **state) {
 
 typedef struct emfile_test {
     weft_future base;
+    weft_addr to;
     weft_listener *l;
     weft_stream *conns[64];
     int nconns;
@@ -1179,10 +1179,8 @@ static weft_poll emfile_poll(weft_future *f, weft_context *cx, void *out) {
     }
     /* Connect until descriptors run out (connect itself fails then). */
     for (self->i = 0; self->i < 64; self->i++) {
-        {
-            weft_addr to = weft_addr_loopback4(port_of(self->l));
-            WEFT_AWAIT(f, cx, weft_stream_connect(&self->op, &to, NULL, &self->conns[self->nconns]), &self->r);
-        }
+        self->to = weft_addr_loopback4(port_of(self->l));
+        WEFT_AWAIT(f, cx, weft_stream_connect(&self->op, &self->to, NULL, &self->conns[self->nconns]), &self->r);
         if (self->r != 0) {
             assert_int_equal(self->r, WEFT_EMFILE);
             break;

@@ -54,7 +54,9 @@ enum {
 /* What the runtime keeps per registered socket; drivers use only the
  * functions below and the `driver_data` word. */
 typedef struct weft_io_source weft_io_source;
+/* Reports readiness bits (WEFT_IO_*) for a source; wakes what waits. */
 WEFT_EXTERN void weft_io_source_ready(weft_io_source *src, uint32_t ready);
+/* One word per source for the driver's own use. */
 WEFT_EXTERN uintptr_t *weft_io_source_driver_data(weft_io_source *src);
 
 /* Options the sys layer sets (value: 0/1 or a size or seconds). */
