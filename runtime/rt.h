@@ -173,6 +173,16 @@ void weft__rt_unref(weft__rt *rt);
 void weft__diag(weft__rt *rt, const char *what, const char *site);
 /* Prints "weft: <msg>" on one line and aborts. */
 _Noreturn void weft__die(const char *msg);
+/* Prints "weft: <fn>: <what>" on one line and aborts: misuse that a call
+ * without an error code cannot report (a NULL argument, an unlock of what
+ * is not locked). */
+_Noreturn void weft__die_misuse(const char *fn, const char *what);
+/* Aborts naming `fn` when `p` is NULL. */
+#define WEFT__NEED(p, fn, what)                                                \
+    do {                                                                       \
+        if (!(p))                                                              \
+            weft__die_misuse((fn), "NULL " what);                              \
+    } while (0)
 
 /* Blocking pool (blocking_pool.c): waits for its threads until the
  * monotonic `deadline_ns`; returns how many blocking calls are still

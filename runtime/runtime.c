@@ -13,6 +13,12 @@ _Noreturn void weft__die(const char *msg) {
     abort();
 }
 
+_Noreturn void weft__die_misuse(const char *fn, const char *what) {
+    fprintf(stderr, "weft: %s: %s\n", fn, what);
+    fflush(stderr);
+    abort();
+}
+
 void weft__diag(weft__rt *rt, const char *what, const char *site) {
     if (rt && rt->config.on_diagnostic) {
         rt->config.on_diagnostic(rt->config.diagnostic_ctx, what, site ? site : "?");
