@@ -112,6 +112,9 @@ typedef struct weft__rt {
     void *owned_mem;
     uint32_t owned_mask;      /* shard = task id & owned_mask */
     _Atomic(struct weft__blocking *) blocking; /* blocking pool, made on first use */
+    /* Threads inside weft_handle_block_on, woken by shutdown. */
+    weft__spin parkers_lock;
+    struct thread_parker *parkers;
 } weft__rt;
 
 /* Task blocks come from the runtime's slab (task_alloc.c), in 16-byte

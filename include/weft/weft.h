@@ -319,8 +319,10 @@ typedef struct weft_builder {
     bool start_paused;           /* manual clock, auto-advancing when idle */
     const char *thread_name;     /* default "weft-worker" */
     /* multi_thread */
-    int worker_threads;          /* 0: $WEFT_WORKER_THREADS, else the cores */
-    size_t thread_stack_size;    /* worker and blocking threads; 0: OS default */
+    int worker_threads;          /* 0: $WEFT_WORKER_THREADS, else the cores;
+                                  * at most WEFT_MAX_WORKER_THREADS */
+    size_t thread_stack_size;    /* worker and blocking threads; 0: OS default,
+                                  * else at least WEFT_MIN_THREAD_STACK */
     void (*on_thread_start)(void *ctx); /* on each new runtime thread */
     void (*on_thread_stop)(void *ctx);  /* on each runtime thread as it ends */
     void *thread_hook_ctx;
@@ -340,6 +342,10 @@ typedef struct weft_builder {
     const char *sim_trace_path;  /* write the trace as text here (NULL: none) */
 } weft_builder;
 
+#define WEFT_MAX_WORKER_THREADS 4096
+#define WEFT_MIN_THREAD_STACK ((size_t)16384)
+
+/* NULL: no-op. */
 WEFT_EXTERN void weft_builder_init(weft_builder *b, weft_flavor flavor);
 
 WEFT_EXTERN int weft_runtime_new(const weft_builder *b, weft_runtime **out);
@@ -361,7 +367,9 @@ WEFT_EXTERN weft_handle *weft_handle_clone(weft_handle *h);
 WEFT_EXTERN void weft_handle_release(weft_handle *h);
 /* Runs `fut` to completion on this thread, which must not be one of the
  * runtime's own (WEFT_ENESTED there).  On current_thread the runtime must
- * be driven by its block_on elsewhere for timers to fire. */
+ * be driven by its block_on elsewhere for timers to fire.  WEFT_ESHUTDOWN
+ * when the runtime was freed (through a clone; the future is left
+ * untouched) or is freed meanwhile (the future is dropped). */
 WEFT_EXTERN int weft_handle_block_on(weft_handle *h, weft_future *fut, void *out);
 WEFT_EXTERN weft_flavor weft_handle_flavor(const weft_handle *h);
 
