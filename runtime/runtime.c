@@ -71,6 +71,7 @@ void weft_builder_init(weft_builder *b, weft_flavor flavor) {
         .blocking_keep_alive = 10 * (int64_t)1000000000,
         .allocator = {default_alloc, default_free, NULL},
         .sim_pct_depth = 3,
+        .sim_max_steps = WEFT_SIM_DEFAULT_MAX_STEPS,
     };
 }
 

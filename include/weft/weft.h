@@ -337,12 +337,16 @@ typedef struct weft_builder {
     uint64_t sim_seed;           /* fixes every choice of the run (default 0) */
     int sim_strategy;            /* WEFT_SIM_RANDOM (default) or WEFT_SIM_PCT */
     uint32_t sim_pct_depth;      /* PCT: d, so d-1 priority change points (3) */
-    uint64_t sim_max_steps;      /* livelock past this many steps (0: none) */
+    uint64_t sim_max_steps;      /* livelock past this many steps (default
+                                  * WEFT_SIM_DEFAULT_MAX_STEPS; 0: unlimited) */
     int64_t sim_max_time;        /* livelock past this virtual time, ns (0: none) */
     const char *sim_trace_path;  /* write the trace as text here (NULL: none) */
 } weft_builder;
 
 #define WEFT_MAX_WORKER_THREADS 4096
+/* A sim run never runs unbounded by default: past this many steps (a few
+ * seconds of a spinning run) it fails as a livelock. */
+#define WEFT_SIM_DEFAULT_MAX_STEPS UINT64_C(10000000)
 #define WEFT_MIN_THREAD_STACK ((size_t)16384)
 
 /* NULL: no-op. */
