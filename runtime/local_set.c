@@ -64,6 +64,10 @@ int weft_local_set_new(weft_handle *h, weft_local_set **out) {
     *out = NULL;
     if (!rt)
         return WEFT_ENORUNTIME;
+    /* A set runs its tasks inside run_until's poll, FIFO, where the seed
+     * would not order them and the trace would not see them. */
+    if (rt->config.flavor == WEFT_SIM)
+        return WEFT_ENOTSUP;
     weft_local_set *ls = weft__alloc(rt, sizeof *ls);
     if (!ls)
         return WEFT_ENOMEM;

@@ -853,17 +853,9 @@ static int mt_block_on(weft__rt *rt, weft_future *f, void *out) {
 
 /* ------------------------------------------------------------ lifecycle */
 
+/* weft_runtime_new resolved 0 ($WEFT_WORKER_THREADS, else the cores). */
 static uint32_t worker_count(const weft_builder *b) {
-    if (b->worker_threads > 0)
-        return (uint32_t)b->worker_threads;
-    const char *env = getenv("WEFT_WORKER_THREADS");
-    if (env && *env) {
-        char *end;
-        long n = strtol(env, &end, 10);
-        if (*end == '\0' && n > 0 && n <= 4096)
-            return (uint32_t)n;
-    }
-    return weft__cpu_count();
+    return b->worker_threads > 0 ? (uint32_t)b->worker_threads : weft__cpu_count();
 }
 
 static void free_mt(weft__rt *rt, mt *m) {

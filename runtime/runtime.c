@@ -88,6 +88,30 @@ static unsigned owned_shards(const weft_builder *cfg) {
     return n;
 }
 
+/* worker_threads 0 on multi_thread: $WEFT_WORKER_THREADS if set, else the
+ * cores.  A value that is no count from 1 to WEFT_MAX_WORKER_THREADS is
+ * refused with one line naming it (it used to become the core count). */
+static int resolve_workers(weft_builder *cfg) {
+    if (cfg->flavor != WEFT_MULTI_THREAD || cfg->worker_threads > 0)
+        return 0;
+    const char *env = getenv("WEFT_WORKER_THREADS");
+    if (!env || !*env) {
+        cfg->worker_threads = (int)weft__cpu_count();
+        return 0;
+    }
+    long n = 0;
+    const char *p = env;
+    while (*p >= '0' && *p <= '9' && n <= WEFT_MAX_WORKER_THREADS)
+        n = n * 10 + (*p++ - '0');
+    if (p == env || *p || n < 1 || n > WEFT_MAX_WORKER_THREADS) {
+        fprintf(stderr, "weft: WEFT_WORKER_THREADS=%s: not a worker count (1 to %d)\n", env,
+                WEFT_MAX_WORKER_THREADS);
+        return WEFT_EINVAL;
+    }
+    cfg->worker_threads = (int)n;
+    return 0;
+}
+
 static const weft__sched_ops *sched_for(weft_flavor f) {
     switch (f) {
     case WEFT_CURRENT_THREAD:
@@ -119,6 +143,8 @@ int weft_runtime_new(const weft_builder *b, weft_runtime **out) {
         (cfg.thread_stack_size && cfg.thread_stack_size < WEFT_MIN_THREAD_STACK))
         return WEFT_EINVAL;
     if (cfg.start_paused && !cfg.enable_time)
+        return WEFT_EINVAL;
+    if (resolve_workers(&cfg))
         return WEFT_EINVAL;
     if (cfg.flavor == WEFT_SIM)
         cfg.start_paused = cfg.enable_time; /* virtual time never follows the OS */

@@ -34,8 +34,18 @@ static void seed_stream(weft__sim *s, uint64_t seed) {
 }
 
 /* rt->random under the simulator: the seeded stream, every draw traced. */
+/* The seeded stream is drawn on the sim's own thread only: a draw from
+ * another one (a thread that entered the runtime through a handle) would
+ * make the run depend on OS timing. */
+void weft__sim_check_draw(weft__sim *s, const char *what) {
+    if (weft__cur.worker != s && !pthread_equal(pthread_self(), s->owner))
+        weft__die_misuse(what, "called on a thread the simulator does not drive (its stream "
+                               "would depend on OS timing): draw only from sim tasks");
+}
+
 static uint64_t sim_random(weft__rt *rt) {
     weft__sim *s = weft__sim_of(rt);
+    weft__sim_check_draw(s, "weft_random_u64");
     uint64_t v = weft__sim_next(s);
     weft__sim_ev(s, WEFT__EV_RANDOM, v, 0, NULL);
     return v;

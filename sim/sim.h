@@ -92,6 +92,9 @@ static inline weft__sim *weft__sim_current(void) {
     return rt && rt->sched == &weft__sim_ops ? weft__sim_of(rt) : NULL;
 }
 
+/* Aborts naming `what` when this thread is not the one the sim runs on. */
+void weft__sim_check_draw(weft__sim *s, const char *what);
+
 /* trace.c */
 void weft__sim_event_slow(weft__sim *s, uint32_t kind, uint64_t a, uint64_t b, const char *str);
 void weft__sim_hash_init(weft__sim *s);

@@ -397,7 +397,9 @@ typedef void *(*weft_blocking_fn)(void *arg);
  * like any JoinHandle and yields the `void *` result.  A call not started
  * when the runtime shuts down never runs (its join reports
  * WEFT_ECANCELED); abort cannot interrupt one already running.  Returns 0,
- * WEFT_EINVAL, WEFT_ENORUNTIME, WEFT_ESHUTDOWN or WEFT_ENOMEM. */
+ * WEFT_EINVAL, WEFT_ENORUNTIME, WEFT_ESHUTDOWN or WEFT_ENOMEM.  Under the
+ * simulator the call runs as a task of its own, in one step on the sim's
+ * thread (it must not wait for other tasks there). */
 WEFT_EXTERN int weft_spawn_blocking_at(weft_handle *h, weft_blocking_fn fn, void *arg,
                                        weft_join_handle *jh, const char *site);
 #define weft_spawn_blocking(fn, arg, jh)                                       \
@@ -413,7 +415,10 @@ WEFT_EXTERN int weft_spawn_blocking_at(weft_handle *h, weft_blocking_fn fn, void
  * message when a set's tasks are driven from two different threads.
  *
  * Lifecycle: weft_local_set_new .. weft_local_set_free, on the thread that
- * drives it; free drops its unfinished tasks (their cleanup runs there). */
+ * drives it; free drops its unfinished tasks (their cleanup runs there).
+ * The simulator refuses local sets (weft_local_set_new returns
+ * WEFT_ENOTSUP): a set polls its tasks itself, where the seed would not
+ * order them; spawn them as plain tasks there (the sim has one thread). */
 typedef struct weft_local_set weft_local_set;
 
 WEFT_EXTERN int weft_local_set_new(weft_handle *h, weft_local_set **out);
