@@ -14,6 +14,7 @@
  * case passes when the child ended the way the case expects.  A new
  * public function gets its cases here.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -438,6 +439,77 @@ RETURNS(runtime_block_on_freed_clone_ok, WEFT_ESHUTDOWN) {
     weft_handle_release(h);
     return rc;
 }
+/* A thread inside weft_handle_block_on while the runtime is freed. */
+typedef struct hbo_arg {
+    weft_handle *h;
+    int rc;
+} hbo_arg;
+static void *hbo_thread(void *p) {
+    hbo_arg *a = p;
+    napper n = WEFT_NEW(napper, .ms = 1000000); /* sleeps for good */
+    a->rc = weft_handle_block_on(a->h, &n.base, NULL);
+    return NULL;
+}
+static int hbo_freed_while_inside(weft_flavor fl) {
+    weft_runtime *rt = rt_of(fl, false);
+    hbo_arg a = {weft_handle_clone(weft_runtime_handle(rt)), 1};
+    pthread_t th;
+    pthread_create(&th, NULL, hbo_thread, &a);
+    usleep(20000); /* let it park; if it has not yet, it sees the flag at entry */
+    weft_runtime_free(rt);
+    pthread_join(th, NULL);
+    weft_handle_release(a.h);
+    return a.rc;
+}
+RETURNS(handle_block_on_freed_while_inside_multi_thread, WEFT_ESHUTDOWN) {
+    return hbo_freed_while_inside(WEFT_MULTI_THREAD);
+}
+RETURNS(handle_block_on_freed_while_inside_current_thread, WEFT_ESHUTDOWN) {
+    return hbo_freed_while_inside(WEFT_CURRENT_THREAD);
+}
+/* A draw from the sim's stream on a thread the sim does not drive. */
+typedef struct drawer {
+    weft_future base;
+} drawer;
+static weft_poll drawer_poll(weft_future *f, weft_context *cx, void *out) {
+    (void)cx, (void)out;
+    (void)weft_random_u64();
+    f->resume = WEFT__DONE;
+    return WEFT_READY;
+}
+WEFT_FUTURE_DEFINE_VOID(drawer, drawer_poll, NULL);
+static void *draw_thread(void *p) {
+    drawer d = WEFT_NEW(drawer);
+    weft_handle_block_on(p, &d.base, NULL);
+    return NULL;
+}
+ABORTS_(sim_random_from_foreign_thread, "weft_random_u64: called on a thread the simulator does not drive") {
+    weft_runtime *rt = rt_of(WEFT_SIM, true);
+    pthread_t th;
+    pthread_create(&th, NULL, draw_thread, weft_runtime_handle(rt));
+    pthread_join(th, NULL);
+    return 0;
+}
+RETURNS(local_set_new_on_sim, WEFT_ENOTSUP) {
+    weft_runtime *rt = rt_of(WEFT_SIM, true);
+    weft_local_set *ls;
+    return weft_local_set_new(weft_runtime_handle(rt), &ls);
+}
+static int workers_env(const char *v) {
+    setenv("WEFT_WORKER_THREADS", v, 1);
+    weft_builder b;
+    weft_builder_init(&b, WEFT_MULTI_THREAD);
+    weft_runtime *rt = NULL;
+    int rc = weft_runtime_new(&b, &rt);
+    if (!rc)
+        weft_runtime_free(rt);
+    return rc;
+}
+RETURNS(worker_threads_env_0, WEFT_EINVAL) { return workers_env("0"); }
+RETURNS(worker_threads_env_abc, WEFT_EINVAL) { return workers_env("abc"); }
+RETURNS(worker_threads_env_100000, WEFT_EINVAL) { return workers_env("100000"); }
+RETURNS(worker_threads_env_negative, WEFT_EINVAL) { return workers_env("-3"); }
+RETURNS(worker_threads_env_2, 0) { return workers_env("2"); }
 RETURNS(handle_flavor_null, WEFT_CURRENT_THREAD) { return (int)weft_handle_flavor(NULL); }
 RETURNS(handle_stats_null, 0) {
     weft_runtime_stats s;
