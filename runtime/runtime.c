@@ -250,6 +250,8 @@ int weft_runtime_block_on(weft_runtime *r, weft_future *f, void *out) {
      * polled, and is dropped like any other. */
     if (err == WEFT_EBUSY && !(f->flags & WEFT__F_POLLED))
         return err;
+    if (err && !(f->flags & WEFT__F_POLLED))
+        f->flags |= WEFT__F_NOREPORT; /* refused (out of memory): no "forgot to await" */
     weft_future_drop(f);
     return err;
 }
