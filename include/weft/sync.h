@@ -22,6 +22,14 @@
  *    (init / destroy; destroy only once nobody waits).  Channels are
  *    reference counted heap objects: each end is released by its _drop,
  *    the memory goes with the last end.  `alloc` may be NULL (malloc).
+ *  - NULL and out-of-range arguments (guide section 7): calls returning an
+ *    int give WEFT_EINVAL (a value pointer may be NULL only for a channel
+ *    of 0-byte values; sizes that overflow are WEFT_EINVAL); _drop,
+ *    _destroy and _close are no-ops on NULL; queries give the neutral
+ *    answer (is_closed true, len / available 0, has_changed false, a
+ *    clone of NULL is NULL); every other void call (unlock, release,
+ *    notify, subscribe, rx_clone, borrow, the _init of an object or of an
+ *    op future) aborts with "weft: <function>: NULL <argument>".
  *
  * Cancel safety (dropping the future before it completed):
  *  - cancel-safe: mpsc recv, mpsc send (the value was either queued in full

@@ -15,6 +15,14 @@
  *  - A runtime lives from weft_runtime_new to weft_runtime_free; free shuts
  *    it down: unfinished tasks are dropped (their cleanup runs) and every
  *    allocation is released once no handle clone is left.
+ *
+ * NULL arguments (guide section 7): int-returning calls give WEFT_EINVAL;
+ * the waker calls, weft_future_drop, weft_join_abort / _detach,
+ * weft_runtime_free and weft_handle_release are no-ops on NULL; queries
+ * give the neutral answer (weft_join_is_finished true, stats zeroed,
+ * weft_handle_clone(NULL) NULL); weft_future_init, weft_future_poll,
+ * weft_waker_set (NULL slot), weft_cx_*, weft_yield_request and the
+ * _init of every future abort with "weft: <function>: NULL <argument>".
  */
 #ifndef WEFT_WEFT_H
 #define WEFT_WEFT_H
