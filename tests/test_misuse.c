@@ -510,6 +510,32 @@ RETURNS(worker_threads_env_abc, WEFT_EINVAL) { return workers_env("abc"); }
 RETURNS(worker_threads_env_100000, WEFT_EINVAL) { return workers_env("100000"); }
 RETURNS(worker_threads_env_negative, WEFT_EINVAL) { return workers_env("-3"); }
 RETURNS(worker_threads_env_2, 0) { return workers_env("2"); }
+/* The handle block_on's parker comes from the builder's allocator: the
+ * allocation it makes fails, and the call says so. */
+static long hbo_allocs, hbo_fail_at;
+static void *hbo_alloc(void *ctx, size_t n) {
+    (void)ctx;
+    return ++hbo_allocs == hbo_fail_at ? NULL : malloc(n);
+}
+static void hbo_free(void *ctx, void *p, size_t n) {
+    (void)ctx, (void)n;
+    free(p);
+}
+RETURNS(handle_block_on_parker_out_of_memory, WEFT_ENOMEM) {
+    weft_builder b;
+    weft_builder_init(&b, WEFT_CURRENT_THREAD); /* no thread allocates meanwhile */
+    b.allocator = (weft_allocator){hbo_alloc, hbo_free, NULL};
+    weft_runtime *rt;
+    if (weft_runtime_new(&b, &rt))
+        return 1;
+    hbo_fail_at = hbo_allocs + 1;
+    ready7 r = WEFT_NEW(ready7);
+    int rc = weft_handle_block_on(weft_runtime_handle(rt), &r.base, NULL);
+    r.base.flags |= WEFT__F_NOREPORT;
+    weft_future_drop(&r.base);
+    weft_runtime_free(rt);
+    return rc;
+}
 RETURNS(handle_flavor_null, WEFT_CURRENT_THREAD) { return (int)weft_handle_flavor(NULL); }
 RETURNS(handle_stats_null, 0) {
     weft_runtime_stats s;
@@ -675,16 +701,13 @@ static weft_poll until_poll(weft_future *f, weft_context *cx, void *out) {
 WEFT_FUTURE_DEFINE(until_check, until_poll, NULL, int);
 static int sleep_until_max_on(weft_flavor fl) {
     weft_runtime *rt = rt_of(fl, true);
-    /* a far timer that fires ends the run: the clock jumps there */
+    /* nothing else to do: the paused clock jumps to the timer, which must
+     * not complete before its instant */
     until_check u = WEFT_NEW(until_check, .deadline = UINT64_MAX);
-    weft_timeout t;
     int out = -1;
-    weft_timeout(&t, INT64_MAX, &u.base);
-    int rc = weft_runtime_block_on(rt, &t.base, &out);
+    int rc = weft_runtime_block_on(rt, &u.base, &out);
     weft_runtime_free(rt);
-    if (rc)
-        return rc;
-    return out == -1 ? 0 : out; /* timed out (never fired): fine too */
+    return rc ? rc : out;
 }
 RETURNS(sleep_until_uint64_max_paused, 0) { return sleep_until_max_on(WEFT_CURRENT_THREAD); }
 RETURNS(sleep_until_uint64_max_sim, 0) { return sleep_until_max_on(WEFT_SIM); }
@@ -700,7 +723,7 @@ static weft_poll ivc_poll(weft_future *f, weft_context *cx, void *out) {
     iv_check *c = (iv_check *)f;
     WEFT_BEGIN(f);
     weft_interval_init(&c->iv, INT64_MAX);
-    for (c->i = 0; c->i < 3; c->i++) {
+    for (c->i = 0; c->i < 4; c->i++) { /* the fourth is past 2^64-1 ns */
         WEFT_AWAIT(f, cx, weft_interval_tick(&c->iv), &c->t);
         if (c->i && c->t <= c->last) {
             weft_interval_drop(&c->iv);
@@ -713,16 +736,16 @@ static weft_poll ivc_poll(weft_future *f, weft_context *cx, void *out) {
     WEFT_END(f);
 }
 WEFT_FUTURE_DEFINE(iv_check, ivc_poll, NULL, int);
-RETURNS(interval_period_int64_max, 0) {
-    weft_runtime *rt = rt_of(WEFT_SIM, true);
+static int interval_max_on(weft_flavor fl) {
+    weft_runtime *rt = rt_of(fl, true);
     iv_check c = WEFT_NEW(iv_check);
-    weft_timeout t;
     int out = -1;
-    weft_timeout(&t, INT64_MAX, &c.base);
-    int rc = weft_runtime_block_on(rt, &t.base, &out);
+    int rc = weft_runtime_block_on(rt, &c.base, &out);
     weft_runtime_free(rt);
-    return rc ? rc : (out == -1 ? 0 : out);
+    return rc ? rc : out;
 }
+RETURNS(interval_period_int64_max_sim, 0) { return interval_max_on(WEFT_SIM); }
+RETURNS(interval_period_int64_max_paused, 0) { return interval_max_on(WEFT_CURRENT_THREAD); }
 
 /* ============================================================= semaphore */
 

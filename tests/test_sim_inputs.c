@@ -153,6 +153,38 @@ static void trace_path_errors_are_reported(void **state) {
     unsetenv("WEFT_TRACE");
 }
 
+/* The sweep's runtimes and the body's copy allocate through the test's
+ * allocator, the determinism check's event records too. */
+static long sweep_allocs, sweep_live;
+static void *sw_alloc(void *ctx, size_t n) {
+    (void)ctx;
+    void *p = malloc(n);
+    sweep_allocs++;
+    sweep_live += p != NULL;
+    return p;
+}
+static void sw_free(void *ctx, void *p, size_t n) {
+    (void)ctx, (void)n;
+    sweep_live -= p != NULL;
+    free(p);
+}
+static void sweep_uses_the_tests_allocator(void **state) {
+    (void)state;
+    static const weft_allocator a = {sw_alloc, sw_free, NULL};
+    weft_sim_test t = {"counted", make_counted, sizeof(counted), NULL, &a};
+    char out[4096];
+    setenv("WEFT_SEEDS", "3", 1);
+    setenv("WEFT_CHECK_DETERMINISM", "1", 1);
+    ran = 0;
+    sweep_allocs = sweep_live = 0;
+    assert_int_equal(captured_sweep(&t, out, sizeof out), 0);
+    unsetenv("WEFT_SEEDS");
+    unsetenv("WEFT_CHECK_DETERMINISM");
+    assert_int_equal(ran, 6);
+    assert_true(sweep_allocs >= 6 * 3); /* runtime, body, events, at least */
+    assert_int_equal(sweep_live, 0);
+}
+
 /* --------------------------------------------------------------- limits */
 
 /* Task `spinner` yields until `waiter` has run: under PCT a change point
@@ -314,6 +346,7 @@ int main(void) {
         cmocka_unit_test(env_numbers_still_accepted),
         cmocka_unit_test(seeds_file_lines_are_strict),
         cmocka_unit_test(trace_path_errors_are_reported),
+        cmocka_unit_test(sweep_uses_the_tests_allocator),
         cmocka_unit_test(pct_yield_spin_cannot_starve),
         cmocka_unit_test(pct_self_wake_spin_cannot_starve),
         cmocka_unit_test(default_step_limit_ends_a_spin),
