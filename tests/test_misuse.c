@@ -33,11 +33,13 @@
 #include "weft/time.h"
 #include "weft/weft.h"
 
-/* Under AddressSanitizer a huge malloc must return NULL (what the cases
- * check becomes WEFT_ENOMEM), not end the process; ASAN_OPTIONS from the
- * environment still apply on top. */
+/* Under AddressSanitizer and ThreadSanitizer a huge malloc must return
+ * NULL (what the cases check becomes WEFT_ENOMEM), not end the process;
+ * *SAN_OPTIONS from the environment still apply on top. */
 const char *__asan_default_options(void);
 const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void) { return "allocator_may_return_null=1"; }
 
 /* ------------------------------------------------------------- the runner */
 
