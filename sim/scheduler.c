@@ -228,6 +228,12 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
     weft_context cx = {&w, rt, 0, 0};
     int err = 0;
     s->root_ready = true;
+    /* A block_on after an earlier one: the driving thread comes back from
+     * its own work, as from a yield.  Under PCT it goes behind the ready
+     * tasks, or a caller that loops over block_on (polling a condition
+     * the tasks make true) would starve a task a change point demoted. */
+    if (s->steps && s->strategy == WEFT_SIM_PCT)
+        s->root_prio = --s->low_prio;
     for (;;) {
         if (s->fail_code) {
             err = s->fail_code;

@@ -276,6 +276,48 @@ static void pct_self_wake_spin_cannot_starve(void **state) {
     pct_spin(&t, 8);
 }
 
+/* The caller spins instead: it block_on's a future that is ready at once,
+ * again and again, until a task it spawned before has run. */
+typedef struct at_once {
+    weft_future base;
+} at_once;
+static weft_poll at_once_poll(weft_future *f, weft_context *cx, void *out) {
+    (void)cx, (void)out;
+    f->resume = WEFT__DONE;
+    return WEFT_READY;
+}
+WEFT_FUTURE_DEFINE_VOID(at_once, at_once_poll, NULL);
+
+static void pct_block_on_loop_cannot_starve(void **state) {
+    (void)state;
+    for (uint64_t seed = 0; seed < 300; seed++) {
+        weft_builder b;
+        weft_builder_init(&b, WEFT_SIM);
+        b.sim_seed = seed;
+        b.sim_strategy = WEFT_SIM_PCT;
+        b.sim_max_steps = 20000;
+        weft_runtime *rt;
+        assert_int_equal(weft_runtime_new(&b, &rt), 0);
+        int flag = 0;
+        weft_join_handle jh[3];
+        for (int i = 0; i < 3; i++) /* more tasks, more change points land on one */
+            assert_int_equal(weft_handle_spawn(weft_runtime_handle(rt),
+                                               &WEFT_NEW(flag_setter, .flag = &flag), &jh[i]),
+                             0);
+        int rc = 0;
+        while (!(weft_join_is_finished(&jh[0]) && weft_join_is_finished(&jh[1]) &&
+                 weft_join_is_finished(&jh[2])) && rc == 0) {
+            at_once a = WEFT_NEW(at_once);
+            rc = weft_runtime_block_on(rt, &a.base, NULL);
+        }
+        for (int i = 0; i < 3; i++)
+            weft_join_detach(&jh[i]);
+        weft_runtime_free(rt);
+        if (rc)
+            fail_msg("seed %llu: %s", (unsigned long long)seed, weft_err_name(rc));
+    }
+}
+
 /* A body that never ends: yields forever. */
 typedef struct forever_spin {
     weft_future base;
@@ -349,6 +391,7 @@ int main(void) {
         cmocka_unit_test(sweep_uses_the_tests_allocator),
         cmocka_unit_test(pct_yield_spin_cannot_starve),
         cmocka_unit_test(pct_self_wake_spin_cannot_starve),
+        cmocka_unit_test(pct_block_on_loop_cannot_starve),
         cmocka_unit_test(default_step_limit_ends_a_spin),
         WT_ONE(blocking_call_is_a_sim_step, 2, "sim"),
         WT_ONE(local_sets_refused_on_the_sim, 2, "sim"),
