@@ -8,6 +8,7 @@
 
 #include "weft/time.h"
 #include "weft/weft.h"
+#include "misuse.h"
 #include "os.h"
 #include "spin.h"
 
@@ -114,7 +115,7 @@ typedef struct weft__rt {
     _Atomic(struct weft__blocking *) blocking; /* blocking pool, made on first use */
     /* Threads inside weft_handle_block_on, woken by shutdown. */
     weft__spin parkers_lock;
-    struct thread_parker *parkers;
+    struct weft__parker *parkers;
 } weft__rt;
 
 /* Task blocks come from the runtime's slab (task_alloc.c), in 16-byte
@@ -174,18 +175,6 @@ void weft__rt_unref(weft__rt *rt);
 /* Reports a diagnostic through the runtime's hook (stderr by default, in
  * debug builds only). `rt` may be NULL. */
 void weft__diag(weft__rt *rt, const char *what, const char *site);
-/* Prints "weft: <msg>" on one line and aborts. */
-_Noreturn void weft__die(const char *msg);
-/* Prints "weft: <fn>: <what>" on one line and aborts: misuse that a call
- * without an error code cannot report (a NULL argument, an unlock of what
- * is not locked). */
-_Noreturn void weft__die_misuse(const char *fn, const char *what);
-/* Aborts naming `fn` when `p` is NULL. */
-#define WEFT__NEED(p, fn, what)                                                \
-    do {                                                                       \
-        if (!(p))                                                              \
-            weft__die_misuse((fn), "NULL " what);                              \
-    } while (0)
 
 /* Blocking pool (blocking_pool.c): waits for its threads until the
  * monotonic `deadline_ns`; returns how many blocking calls are still

@@ -262,13 +262,13 @@ int weft_runtime_block_on(weft_runtime *r, weft_future *f, void *out) {
  * runtime, whose allocator it comes from.  While its block_on runs it is
  * on the runtime's list, so a shutdown can wake it (the block_on then
  * returns WEFT_ESHUTDOWN instead of waiting for a timer that never fires). */
-typedef struct thread_parker {
+typedef struct weft__parker {
     _Atomic uint32_t refs;
     bool notified;
     weft__mutex lock;
     weft__cond cond;
     weft__rt *rt;
-    struct thread_parker *prev, *next; /* on rt->parkers, under parkers_lock */
+    struct weft__parker *prev, *next; /* on rt->parkers, under parkers_lock */
 } thread_parker;
 
 static void parker_unref(const void *data) {

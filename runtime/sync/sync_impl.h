@@ -15,16 +15,9 @@
 #include <string.h>
 
 #include "../checked.h"
+#include "../misuse.h"
 #include "../spin.h"
 
-_Noreturn void weft__die(const char *msg);
-_Noreturn void weft__die_misuse(const char *fn, const char *what);
-/* Aborts naming `fn` when `p` is NULL (the calls that cannot report). */
-#define WEFT__NEED(p, fn, what)                                                \
-    do {                                                                       \
-        if (!(p))                                                              \
-            weft__die_misuse((fn), "NULL " what);                              \
-    } while (0)
 
 enum { WEFT__W_IDLE = 0, WEFT__W_QUEUED, WEFT__W_GRANTED, WEFT__W_CLOSED };
 
