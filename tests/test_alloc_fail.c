@@ -21,22 +21,23 @@
 
 /* --------------------------------------------------------- the allocator */
 
+/* Atomic: multi_thread's workers allocate and free too. */
 typedef struct failing {
-    long n;       /* allocations asked for */
-    long fail_at; /* the one that fails (0: none) */
-    long live;
-    long failed;  /* allocations refused */
+    _Atomic long n; /* allocations asked for */
+    long fail_at;   /* the one that fails (0: none) */
+    _Atomic long live;
+    _Atomic long failed; /* allocations refused */
 } failing;
 
 static void *f_alloc(void *ctx, size_t size) {
     failing *c = ctx;
-    if (++c->n == c->fail_at) {
-        c->failed++;
+    if (atomic_fetch_add(&c->n, 1) + 1 == c->fail_at) {
+        atomic_fetch_add(&c->failed, 1);
         return NULL;
     }
     void *p = malloc(size);
     if (p)
-        c->live++;
+        atomic_fetch_add(&c->live, 1);
     return p;
 }
 
@@ -44,7 +45,7 @@ static void f_free(void *ctx, void *p, size_t size) {
     (void)size;
     failing *c = ctx;
     if (p) {
-        c->live--;
+        atomic_fetch_sub(&c->live, 1);
         free(p);
     }
 }
@@ -213,7 +214,10 @@ static void make_work(weft_future *slot) {
 static void quiet(void *ctx, const char *what, const char *site) { (void)ctx, (void)what, (void)site; }
 
 static int run_once(weft_flavor flavor, bool harness, long fail_at, failing *c) {
-    *c = (failing){.fail_at = fail_at};
+    atomic_init(&c->n, 0);
+    atomic_init(&c->live, 0);
+    atomic_init(&c->failed, 0);
+    c->fail_at = fail_at;
     weft_allocator a = {f_alloc, f_free, c};
     weft_builder b;
     weft_builder_init(&b, flavor);
@@ -264,7 +268,7 @@ static figures sweep(weft_flavor flavor, bool harness, const char *label) {
             alarm(20);
             failing c;
             int rc = run_once(flavor, harness, n, &c);
-            long msg[4] = {rc, c.n, c.live, c.failed};
+            long msg[4] = {rc, atomic_load(&c.n), atomic_load(&c.live), atomic_load(&c.failed)};
             ssize_t wr = write(fds[1], msg, sizeof msg);
             (void)wr;
             _exit(0);
