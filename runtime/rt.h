@@ -8,6 +8,7 @@
 
 #include "weft/time.h"
 #include "weft/weft.h"
+#include "misuse.h"
 #include "os.h"
 #include "spin.h"
 
@@ -117,6 +118,9 @@ typedef struct weft__rt {
     void *owned_mem;
     uint32_t owned_mask;      /* shard = task id & owned_mask */
     _Atomic(struct weft__blocking *) blocking; /* blocking pool, made on first use */
+    /* Threads inside weft_handle_block_on, woken by shutdown. */
+    weft__spin parkers_lock;
+    struct weft__parker *parkers;
 } weft__rt;
 
 /* Task blocks come from the runtime's slab (task_alloc.c), in 16-byte
@@ -176,8 +180,6 @@ void weft__rt_unref(weft__rt *rt);
 /* Reports a diagnostic through the runtime's hook (stderr by default, in
  * debug builds only). `rt` may be NULL. */
 void weft__diag(weft__rt *rt, const char *what, const char *site);
-/* Prints "weft: <msg>" on one line and aborts. */
-_Noreturn void weft__die(const char *msg);
 
 /* Blocking pool (blocking_pool.c): waits for its threads until the
  * monotonic `deadline_ns`; returns how many blocking calls are still

@@ -118,6 +118,8 @@ typedef struct weft_sim_test {
     void (*make)(weft_future *slot); /* writes a new body future into `slot` */
     size_t size;                     /* sizeof the body's state struct */
     const char *seeds_dir;           /* where <name>.txt lives, or NULL */
+    const weft_allocator *alloc;     /* the sweep's runtimes and the body's
+                                      * copy allocate here (NULL: malloc) */
 } weft_sim_test;
 
 /* What one seed did. */
@@ -132,12 +134,19 @@ typedef struct weft_sim_result {
 } weft_sim_result;
 
 /* Runs the test once with the builder's seed and options (a WEFT_SIM
- * builder; NULL for the defaults with seed 0). */
+ * builder; NULL for the defaults with seed 0).  Everything it allocates,
+ * the body's copy included, goes through the builder's allocator; out of
+ * memory fails the run with WEFT_ENOMEM.  WEFT_EINVAL for a NULL test or
+ * result, a test without make or with a size below a future's header. */
 WEFT_EXTERN int weft_sim_run(const weft_sim_test *t, const weft_builder *b,
                              weft_sim_result *r);
 /* The sweep: replays the test's seeds file, then WEFT_SEEDS seeds (or just
  * WEFT_SEED), prints one line per failing seed with the command that
- * replays it, and a summary.  Returns the number of failing seeds. */
+ * replays it, and a summary.  Returns the number of failing seeds (1 for
+ * a NULL test).  A malformed knob (WEFT_SEEDS=-1, WEFT_SEED=12abc, an
+ * unknown WEFT_SIM_STRATEGY), a seeds-file line that is no seed, or a
+ * WEFT_TRACE path that cannot be written is reported on one line naming
+ * the variable (or the file and line) and the value, and fails the sweep. */
 WEFT_EXTERN int weft_sim_sweep(const weft_sim_test *t);
 
 #ifdef WEFT_SIM_SEEDS_DIR
@@ -175,7 +184,7 @@ WEFT_EXTERN _Noreturn void weft__sim_abort(const char *name, int failures);
         (void)state;                                                           \
         static const weft_sim_test name##__test = {#name, name##__make,         \
                                                    sizeof(type),               \
-                                                   WEFT__SIM_SEEDS_DIR};       \
+                                                   WEFT__SIM_SEEDS_DIR, NULL}; \
         int name##__failed = weft_sim_sweep(&name##__test);                    \
         if (name##__failed)                                                    \
             WEFT_SIM_ON_FAILURE(#name, name##__failed);                        \

@@ -22,6 +22,14 @@
  *    (init / destroy; destroy only once nobody waits).  Channels are
  *    reference counted heap objects: each end is released by its _drop,
  *    the memory goes with the last end.  `alloc` may be NULL (malloc).
+ *  - NULL and out-of-range arguments (guide section 7): calls returning an
+ *    int give WEFT_EINVAL (a value pointer may be NULL only for a channel
+ *    of 0-byte values; sizes that overflow are WEFT_EINVAL); _drop,
+ *    _destroy and _close are no-ops on NULL; queries give the neutral
+ *    answer (is_closed true, len / available 0, has_changed false, a
+ *    clone of NULL is NULL); every other void call (unlock, release,
+ *    notify, subscribe, rx_clone, borrow, the _init of an object or of an
+ *    op future) aborts with "weft: <function>: NULL <argument>".
  *
  * Cancel safety (dropping the future before it completed):
  *  - cancel-safe: mpsc recv, mpsc send (the value was either queued in full
@@ -76,32 +84,38 @@ typedef struct weft_semaphore {
     weft__spin weft__lock;        /* guards the waiters and weft__held */
     weft__wlist weft__waiters;
     size_t weft__held; /* permits set aside for the waiters */
+    size_t weft__max;  /* free permits past this are a release bug */
 } weft_semaphore;
 
 /* The most permits a semaphore may hold. */
 #define WEFT_SEMAPHORE_MAX_PERMITS ((size_t)1 << 32)
 
-/* A semaphore of `permits` permits.  0, or WEFT_EINVAL above
- * WEFT_SEMAPHORE_MAX_PERMITS. */
+/* A semaphore of `permits` permits.  0, or WEFT_EINVAL for a NULL `s` or
+ * more than WEFT_SEMAPHORE_MAX_PERMITS. */
 WEFT_EXTERN int weft_semaphore_init(weft_semaphore *s, size_t permits);
-/* Aborts with a message if a task still waits on it. */
+/* Aborts with a message if a task still waits on it.  NULL: no-op. */
 WEFT_EXTERN void weft_semaphore_destroy(weft_semaphore *s);
-/* Pending and later acquires fail with WEFT_ECLOSED. */
+/* Pending and later acquires fail with WEFT_ECLOSED.  NULL: no-op. */
 WEFT_EXTERN void weft_semaphore_close(weft_semaphore *s);
-/* True once weft_semaphore_close was called. */
+/* True once weft_semaphore_close was called; true for NULL (nothing can
+ * be acquired from it). */
 WEFT_EXTERN bool weft_semaphore_is_closed(weft_semaphore *s);
-/* Permits free now (none are handed out while others wait first). */
+/* Permits free now (none are handed out while others wait first); 0 for
+ * NULL. */
 WEFT_EXTERN size_t weft_semaphore_available(weft_semaphore *s);
-/* Adds permits (also: gives back acquired ones), serving waiters first. */
+/* Adds permits (also: gives back acquired ones), serving waiters first.
+ * Aborts with a one-line reason on NULL, or when the free permits would
+ * pass WEFT_SEMAPHORE_MAX_PERMITS ("released more than acquired"). */
 WEFT_EXTERN void weft_semaphore_release(weft_semaphore *s, size_t n);
 #define weft_semaphore_add_permits(s, n) weft_semaphore_release((s), (n))
 /* 0, WEFT_EAGAIN (not enough, or others wait first), WEFT_ECLOSED,
- * WEFT_EINVAL (n above the maximum). */
+ * WEFT_EINVAL (NULL `s`, n above the maximum). */
 WEFT_EXTERN int weft_semaphore_try_acquire(weft_semaphore *s, size_t n);
 
 /* Acquire: output int, 0 (the n permits are yours: release them) or
  * WEFT_ECLOSED / WEFT_EINVAL.  Cancel-safe: permits it had been handed
- * before the drop go back to the semaphore. */
+ * before the drop go back to the semaphore.  The init (as every op init
+ * below) aborts with a one-line reason when the op or the object is NULL. */
 typedef struct weft_acquire_op {
     weft_future base;
     weft_semaphore *sem;
@@ -122,13 +136,15 @@ typedef struct weft_mutex {
     weft_semaphore weft__sem;
 } weft_mutex;
 
-/* An unlocked mutex. */
+/* An unlocked mutex; aborts on NULL. */
 WEFT_EXTERN void weft_mutex_init(weft_mutex *m);
-/* Aborts with a message if a task still waits for it. */
+/* Aborts with a message if a task still waits for it; NULL: no-op. */
 WEFT_EXTERN void weft_mutex_destroy(weft_mutex *m);
-/* 0 or WEFT_EBUSY. */
+/* 0, WEFT_EBUSY, or WEFT_EINVAL for NULL. */
 WEFT_EXTERN int weft_mutex_try_lock(weft_mutex *m);
-/* Unlocks, handing the lock to the first waiter if there is one. */
+/* Unlocks, handing the lock to the first waiter if there is one.  Aborts
+ * with a one-line reason on NULL or when the mutex is not locked (an unlock
+ * too many would let two holders in). */
 WEFT_EXTERN void weft_mutex_unlock(weft_mutex *m);
 /* Lock: output int 0 (locked: unlock it). */
 typedef weft_acquire_op weft_lock_op;
@@ -143,7 +159,10 @@ typedef struct weft_rwlock {
 
 #define WEFT_RWLOCK_MAX_READERS ((size_t)1 << 30)
 
-/* An unlocked readers/writer lock. */
+/* An unlocked readers/writer lock.  Init aborts on NULL; destroy is a
+ * no-op on NULL; try_ return 0, WEFT_EBUSY or WEFT_EINVAL (NULL); the
+ * unlocks abort with a one-line reason on NULL or when the lock is not
+ * held that way (as a mutex's). */
 WEFT_EXTERN void weft_rwlock_init(weft_rwlock *l);
 /* Aborts with a message if a task still waits for it. */
 WEFT_EXTERN void weft_rwlock_destroy(weft_rwlock *l);

@@ -9,6 +9,13 @@
  * The clock is the OS monotonic clock, or a manual clock when the runtime
  * is built with `start_paused` (or paused later): it only moves when told
  * to, or, when every task is idle, jumps straight to the next timer.
+ *
+ * Clock arithmetic saturates at UINT64_MAX ns: a deadline past the clock's
+ * end is reached only there, so a timer never fires early and the clock
+ * never goes backwards.  The _init of a sleep, timeout or interval tick,
+ * weft_sleep_reset, weft_interval_reset and weft_interval_set_missed_tick
+ * abort with a one-line reason on NULL (or an unknown missed-tick mode);
+ * weft_interval_drop(NULL) is a no-op.
  */
 #ifndef WEFT_TIME_H
 #define WEFT_TIME_H
@@ -136,7 +143,9 @@ WEFT_EXTERN int weft_time_pause(void);
  * simulator, whose time is always virtual. */
 WEFT_EXTERN int weft_time_resume(void);
 /* Moves a paused clock forward by `d` and fires the timers now due, in
- * deadline order.  WEFT_EINVAL when the clock is not paused or d < 0. */
+ * deadline order.  WEFT_EINVAL when the clock is not paused or d < 0;
+ * WEFT_ERANGE when `d` would take it past its last instant (it stops
+ * there, having fired what is due). */
 WEFT_EXTERN int weft_time_advance(weft_duration d);
 /* Whether the current runtime's clock is paused. */
 WEFT_EXTERN bool weft_time_is_paused(void);

@@ -15,6 +15,14 @@
  *  - A runtime lives from weft_runtime_new to weft_runtime_free; free shuts
  *    it down: unfinished tasks are dropped (their cleanup runs) and every
  *    allocation is released once no handle clone is left.
+ *
+ * NULL arguments (guide section 7): int-returning calls give WEFT_EINVAL;
+ * the waker calls, weft_future_drop, weft_join_abort / _detach,
+ * weft_runtime_free and weft_handle_release are no-ops on NULL; queries
+ * give the neutral answer (weft_join_is_finished true, stats zeroed,
+ * weft_handle_clone(NULL) NULL); weft_future_init, weft_future_poll,
+ * weft_waker_set (NULL slot), weft_cx_*, weft_yield_request and the
+ * _init of every future abort with "weft: <function>: NULL <argument>".
  */
 #ifndef WEFT_WEFT_H
 #define WEFT_WEFT_H
@@ -332,8 +340,10 @@ typedef struct weft_builder {
     bool start_paused;           /* manual clock, auto-advancing when idle */
     const char *thread_name;     /* default "weft-worker" */
     /* multi_thread */
-    int worker_threads;          /* 0: $WEFT_WORKER_THREADS, else the cores */
-    size_t thread_stack_size;    /* worker and blocking threads; 0: OS default */
+    int worker_threads;          /* 0: $WEFT_WORKER_THREADS, else the cores;
+                                  * at most WEFT_MAX_WORKER_THREADS */
+    size_t thread_stack_size;    /* worker and blocking threads; 0: OS default,
+                                  * else at least WEFT_MIN_THREAD_STACK */
     void (*on_thread_start)(void *ctx); /* on each new runtime thread */
     void (*on_thread_stop)(void *ctx);  /* on each runtime thread as it ends */
     void *thread_hook_ctx;
@@ -352,14 +362,21 @@ typedef struct weft_builder {
     uint64_t sim_seed;           /* fixes every choice of the run (default 0) */
     int sim_strategy;            /* WEFT_SIM_RANDOM (default) or WEFT_SIM_PCT */
     uint32_t sim_pct_depth;      /* PCT: d, so d-1 priority change points (3) */
-    uint64_t sim_max_steps;      /* livelock past this many steps (0: none) */
+    uint64_t sim_max_steps;      /* livelock past this many steps (default
+                                  * WEFT_SIM_DEFAULT_MAX_STEPS; 0: unlimited) */
     int64_t sim_max_time;        /* livelock past this virtual time, ns (0: none) */
     const char *sim_trace_path;  /* write the trace as text here (NULL: none) */
 } weft_builder;
 
+#define WEFT_MAX_WORKER_THREADS 4096
+/* A sim run never runs unbounded by default: past this many steps (a few
+ * seconds of a spinning run) it fails as a livelock. */
+#define WEFT_SIM_DEFAULT_MAX_STEPS UINT64_C(10000000)
+#define WEFT_MIN_THREAD_STACK ((size_t)16384)
+
 /* Fills `*b` with the defaults for `flavor`: time on, clock running,
  * malloc/free, workers from $WEFT_WORKER_THREADS or one per core
- * (multi_thread), seed 0 (sim). */
+ * (multi_thread), seed 0 (sim).  NULL: no-op. */
 WEFT_EXTERN void weft_builder_init(weft_builder *b, weft_flavor flavor);
 /* True when this build of weft has the flavor (multi_thread and sim are
  * build options; a runtime of a missing flavor says WEFT_ENOTSUP). */
@@ -391,7 +408,9 @@ WEFT_EXTERN weft_handle *weft_handle_clone(weft_handle *h);
 WEFT_EXTERN void weft_handle_release(weft_handle *h);
 /* Runs `fut` to completion on this thread, which must not be one of the
  * runtime's own (WEFT_ENESTED there).  On current_thread the runtime must
- * be driven by its block_on elsewhere for timers to fire. */
+ * be driven by its block_on elsewhere for timers to fire.  WEFT_ESHUTDOWN
+ * when the runtime was freed (through a clone; the future is left
+ * untouched) or is freed meanwhile (the future is dropped). */
 WEFT_EXTERN int weft_handle_block_on(weft_handle *h, weft_future *fut, void *out);
 /* The flavor of the runtime behind `h`. */
 WEFT_EXTERN weft_flavor weft_handle_flavor(const weft_handle *h);
@@ -417,7 +436,9 @@ typedef void *(*weft_blocking_fn)(void *arg);
  * like any JoinHandle and yields the `void *` result.  A call not started
  * when the runtime shuts down never runs (its join reports
  * WEFT_ECANCELED); abort cannot interrupt one already running.  Returns 0,
- * WEFT_EINVAL, WEFT_ENORUNTIME, WEFT_ESHUTDOWN or WEFT_ENOMEM. */
+ * WEFT_EINVAL, WEFT_ENORUNTIME, WEFT_ESHUTDOWN or WEFT_ENOMEM.  Under the
+ * simulator the call runs as a task of its own, in one step on the sim's
+ * thread (it must not wait for other tasks there). */
 WEFT_EXTERN int weft_spawn_blocking_at(weft_handle *h, weft_blocking_fn fn, void *arg,
                                        weft_join_handle *jh, const char *site);
 #define weft_spawn_blocking(fn, arg, jh)                                       \
@@ -433,7 +454,10 @@ WEFT_EXTERN int weft_spawn_blocking_at(weft_handle *h, weft_blocking_fn fn, void
  * message when a set's tasks are driven from two different threads.
  *
  * Lifecycle: weft_local_set_new .. weft_local_set_free, on the thread that
- * drives it; free drops its unfinished tasks (their cleanup runs there). */
+ * drives it; free drops its unfinished tasks (their cleanup runs there).
+ * The simulator refuses local sets (weft_local_set_new returns
+ * WEFT_ENOTSUP): a set polls its tasks itself, where the seed would not
+ * order them; spawn them as plain tasks there (the sim has one thread). */
 typedef struct weft_local_set weft_local_set;
 
 /* Makes a local set on the runtime of `h` (NULL: this thread's) in
