@@ -13,6 +13,7 @@
 
 struct weft__task;
 struct weft__time;
+struct weft_io_driver_ops;
 struct weft__rt;
 
 /* Links of a circular doubly linked list; a node off every list has NULLs. */
@@ -74,6 +75,9 @@ typedef struct weft__sched_ops {
      * Without it, `unpark` is called for timers armed off the driving
      * thread. */
     void (*timer_armed)(struct weft__rt *rt, uint64_t deadline_ns);
+    /* Optional: makes the scheduler's own I/O driver (the simulator's
+     * network) after `create`, instead of the builder's choice. */
+    int (*create_io)(struct weft__rt *rt);
 } weft__sched_ops;
 
 extern const weft__sched_ops weft__current_thread_ops;
@@ -199,6 +203,8 @@ bool weft__time_auto_advance(weft__rt *rt);
 /* The I/O driver (net/io.c): made per the builder, NULL for "none" and
  * for the simulator; it takes over parking from the schedulers. */
 int weft__io_create(weft__rt *rt);
+/* The I/O driver `ops` (a scheduler's own: the simulator's network). */
+int weft__io_create_with(weft__rt *rt, const struct weft_io_driver_ops *ops);
 void weft__io_destroy(weft__rt *rt);
 bool weft__io_wait(weft__rt *rt, uint64_t deadline_ns);
 void weft__io_wake(weft__rt *rt);
@@ -206,6 +212,11 @@ void weft__io_wake(weft__rt *rt);
 bool weft__io_active(weft__rt *rt);
 /* Frees the sockets closed since the last wait (no wait runs any more). */
 void weft__io_shutdown(weft__rt *rt);
+
+/* A raw timer: `w` (moved in) is woken at `deadline_ns` on the runtime's
+ * clock.  False (and `w` dropped) when that is not in the future. */
+bool weft__timer_arm(weft__rt *rt, weft_timer_entry *e, uint64_t deadline_ns, weft_waker w);
+void weft__timer_disarm(weft__rt *rt, weft_timer_entry *e);
 
 /* Timers armed in the wheel. */
 uint64_t weft__time_count(weft__rt *rt);

@@ -96,6 +96,11 @@ static const weft__sched_ops *sched_for(weft_flavor f) {
     }
 }
 
+bool weft_flavor_available(weft_flavor flavor) {
+    const weft__sched_ops *ops = sched_for(flavor);
+    return ops && ops->block_on; /* a scheduler left out of the build has none */
+}
+
 int weft_runtime_new(const weft_builder *b, weft_runtime **out) {
     if (!out)
         return WEFT_EINVAL;
@@ -133,10 +138,12 @@ int weft_runtime_new(const weft_builder *b, weft_runtime **out) {
         err = weft__slab_create(rt);
     if (!err && cfg.enable_time)
         err = weft__time_create(rt, cfg.start_paused);
-    if (!err && cfg.flavor != WEFT_SIM)
+    if (!err && !ops->create_io)
         err = weft__io_create(rt);
     if (!err)
         err = ops->create(rt, &cfg);
+    if (!err && ops->create_io && (err = ops->create_io(rt)))
+        ops->destroy(rt);
     if (err) {
         weft__io_destroy(rt);
         weft__time_destroy(rt);
@@ -326,9 +333,19 @@ void weft_handle_stats(weft_handle *h, weft_runtime_stats *out) {
 
 /* ------------------------------------------------------------ async main */
 
-int weft_main_run(weft_future *main_future) {
+int weft_main_run_with(weft_future *main_future, const weft_main_opts *opts) {
+    if (!main_future) {
+        fprintf(stderr, "weft: main: no future to run\n");
+        return 1;
+    }
+    weft_builder b;
+    weft_builder_init(&b, opts ? opts->flavor : WEFT_CURRENT_THREAD);
+    if (opts) {
+        b.worker_threads = opts->worker_threads;
+        b.start_paused = opts->paused;
+    }
     weft_runtime *rt;
-    int err = weft_runtime_new(NULL, &rt);
+    int err = weft_runtime_new(&b, &rt);
     if (err) {
         fprintf(stderr, "weft: cannot build the runtime: %s\n", weft_strerror(err));
         return 1;
@@ -342,3 +359,5 @@ int weft_main_run(weft_future *main_future) {
     }
     return status;
 }
+
+int weft_main_run(weft_future *main_future) { return weft_main_run_with(main_future, NULL); }

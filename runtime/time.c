@@ -311,6 +311,44 @@ static weft_poll sleep_poll(weft_future *f, weft_context *cx, void *out) {
     return WEFT_PENDING;
 }
 
+bool weft__timer_arm(weft__rt *rt, weft_timer_entry *e, uint64_t deadline_ns, weft_waker w) {
+    weft__time *d = rt->time;
+    if (!d)
+        weft__die("timers are disabled on this runtime: set enable_time in its builder");
+    weft__spin_lock(&d->lock);
+    if (deadline_ns <= clock_now_locked(d) ||
+        !weft__wheel_insert(&d->wheel, e, ms_ceil(deadline_ns))) {
+        e->weft__state = WEFT__TIMER_IDLE;
+        weft__spin_unlock(&d->lock);
+        weft_waker_drop(&w);
+        return false;
+    }
+    e->weft__waker = w;
+    bool paused = d->paused;
+    uint64_t os_deadline =
+        paused ? 0 : ms_ceil(deadline_ns) * NS_PER_MS - (uint64_t)d->offset_ns + d->origin_ns;
+    weft__spin_unlock(&d->lock);
+    if (rt->sched->timer_armed)
+        rt->sched->timer_armed(rt, os_deadline);
+    else if (!weft__cur.worker)
+        rt->sched->unpark(rt);
+    return true;
+}
+
+void weft__timer_disarm(weft__rt *rt, weft_timer_entry *e) {
+    weft__time *d = rt->time;
+    if (!d)
+        return;
+    weft__spin_lock(&d->lock);
+    if (e->weft__state == WEFT__TIMER_ARMED)
+        weft__wheel_remove(&d->wheel, e);
+    weft_waker w = e->weft__waker;
+    e->weft__waker = (weft_waker){0};
+    e->weft__state = WEFT__TIMER_IDLE;
+    weft__spin_unlock(&d->lock);
+    weft_waker_drop(&w);
+}
+
 /* Takes the entry out of the wheel (if armed) and returns its waker. */
 static weft_waker sleep_disarm(weft_sleep *s) {
     weft_waker w = {0};

@@ -405,6 +405,14 @@ int weft_sim_sweep(const weft_sim_test *t) {
     return sw.failed > (uint64_t)INT32_MAX ? INT32_MAX : (int)sw.failed;
 }
 
+void weft__sim_test_args(int argc, char **argv, void (*set_filter)(const char *pattern)) {
+    if (!argv || !set_filter)
+        return;
+    for (int i = 1; i + 1 < argc; i++)
+        if (argv[i] && strcmp(argv[i], "--test") == 0)
+            set_filter(argv[i + 1]);
+}
+
 _Noreturn void weft__sim_abort(const char *name, int failures) {
     fprintf(stderr, "weft-sim: %s: %d failing seed(s)\n", name, failures);
     exit(1);

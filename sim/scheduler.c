@@ -332,6 +332,7 @@ const weft__sched_ops weft__sim_ops = {
     .unpark = sim_unpark,
     .shutdown = sim_shutdown,
     .destroy = sim_destroy,
+    .create_io = weft__sim_net_create,
     .stats = sim_stats,
 };
 

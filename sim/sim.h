@@ -166,6 +166,9 @@ void weft__pct_init(weft__sim *s);
 void weft__pct_on_ready(weft__sim *s, weft__task *t, int hint);
 size_t weft__pct_pick(weft__sim *s, size_t candidates);
 
+/* net.c: the simulated network, the sim runtime's I/O driver. */
+int weft__sim_net_create(weft__rt *rt);
+
 /* buggify.c */
 bool weft__sim_buggify(weft__rt *rt, const char *site, uint32_t percent);
 

@@ -54,7 +54,9 @@ enum {
 /* What the runtime keeps per registered socket; drivers use only the
  * functions below and the `driver_data` word. */
 typedef struct weft_io_source weft_io_source;
+/* Reports readiness bits (WEFT_IO_*) for a source; wakes what waits. */
 WEFT_EXTERN void weft_io_source_ready(weft_io_source *src, uint32_t ready);
+/* One word per source for the driver's own use. */
 WEFT_EXTERN uintptr_t *weft_io_source_driver_data(weft_io_source *src);
 
 /* Options the sys layer sets (value: 0/1 or a size or seconds). */
@@ -82,8 +84,9 @@ typedef struct weft_io_sys {
     void (*close)(void *drv, weft_os_socket s);
     int (*bind)(void *drv, weft_os_socket s, const weft_addr *a);
     int (*listen)(void *drv, weft_os_socket s, int backlog);
-    /* 0 connected, WEFT_EAGAIN in progress (wait writable, then call
-     * connect_result), or an error. */
+    /* 0 connected, WEFT_EAGAIN in progress (the runtime registers the
+     * socket, waits until it reports writable, then calls connect_result:
+     * 0 or the connect's error), or an error. */
     int (*connect)(void *drv, weft_os_socket s, const weft_addr *a);
     int (*connect_result)(void *drv, weft_os_socket s);
     /* Out of descriptors, it must drop the pending connection and return
@@ -116,10 +119,15 @@ typedef struct weft_io_sys {
 typedef struct weft_io_completion weft_io_completion;
 
 enum { WEFT_IO_MODEL_READINESS = 1, WEFT_IO_MODEL_COMPLETION = 2 };
+/* The driver's calls never block and run on one thread (the simulator):
+ * lookups run in the task, not on the blocking pool, and a closed
+ * socket is freed at once (no wait can be reporting it). */
+#define WEFT_IO_INLINE 1u
 
 typedef struct weft_io_driver_ops {
     const char *name;  /* "epoll", "kqueue", "iocp", "sim" */
     int model;         /* WEFT_IO_MODEL_* */
+    unsigned flags;    /* WEFT_IO_INLINE */
     int (*create)(const weft_allocator *a, void **drv);
     void (*destroy)(void *drv);
     /* Readiness: watch `s` for both directions, edge-triggered, reporting

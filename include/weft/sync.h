@@ -81,12 +81,16 @@ typedef struct weft_semaphore {
 /* The most permits a semaphore may hold. */
 #define WEFT_SEMAPHORE_MAX_PERMITS ((size_t)1 << 32)
 
+/* A semaphore of `permits` permits.  0, or WEFT_EINVAL above
+ * WEFT_SEMAPHORE_MAX_PERMITS. */
 WEFT_EXTERN int weft_semaphore_init(weft_semaphore *s, size_t permits);
 /* Aborts with a message if a task still waits on it. */
 WEFT_EXTERN void weft_semaphore_destroy(weft_semaphore *s);
 /* Pending and later acquires fail with WEFT_ECLOSED. */
 WEFT_EXTERN void weft_semaphore_close(weft_semaphore *s);
+/* True once weft_semaphore_close was called. */
 WEFT_EXTERN bool weft_semaphore_is_closed(weft_semaphore *s);
+/* Permits free now (none are handed out while others wait first). */
 WEFT_EXTERN size_t weft_semaphore_available(weft_semaphore *s);
 /* Adds permits (also: gives back acquired ones), serving waiters first. */
 WEFT_EXTERN void weft_semaphore_release(weft_semaphore *s, size_t n);
@@ -104,6 +108,8 @@ typedef struct weft_acquire_op {
     weft_waiter node;
     size_t n;
 } weft_acquire_op;
+/* Makes `*op` the acquisition of `n` permits (use the
+ * weft_semaphore_acquire(op, s, n) macro). */
 WEFT_EXTERN weft_future *weft_semaphore_acquire_init(weft_acquire_op *op, weft_semaphore *s,
                                                      size_t n, const char *site);
 #define weft_semaphore_acquire(op, s, n) weft_semaphore_acquire_init((op), (s), (n), WEFT__SITE)
@@ -116,10 +122,13 @@ typedef struct weft_mutex {
     weft_semaphore weft__sem;
 } weft_mutex;
 
+/* An unlocked mutex. */
 WEFT_EXTERN void weft_mutex_init(weft_mutex *m);
+/* Aborts with a message if a task still waits for it. */
 WEFT_EXTERN void weft_mutex_destroy(weft_mutex *m);
 /* 0 or WEFT_EBUSY. */
 WEFT_EXTERN int weft_mutex_try_lock(weft_mutex *m);
+/* Unlocks, handing the lock to the first waiter if there is one. */
 WEFT_EXTERN void weft_mutex_unlock(weft_mutex *m);
 /* Lock: output int 0 (locked: unlock it). */
 typedef weft_acquire_op weft_lock_op;
@@ -134,11 +143,18 @@ typedef struct weft_rwlock {
 
 #define WEFT_RWLOCK_MAX_READERS ((size_t)1 << 30)
 
+/* An unlocked readers/writer lock. */
 WEFT_EXTERN void weft_rwlock_init(weft_rwlock *l);
+/* Aborts with a message if a task still waits for it. */
 WEFT_EXTERN void weft_rwlock_destroy(weft_rwlock *l);
+/* 0 (a read lock taken: read_unlock it) or WEFT_EBUSY (a writer holds
+ * it or waits). */
 WEFT_EXTERN int weft_rwlock_try_read(weft_rwlock *l);
+/* 0 (the write lock taken: write_unlock it) or WEFT_EBUSY. */
 WEFT_EXTERN int weft_rwlock_try_write(weft_rwlock *l);
+/* Gives back a read lock. */
 WEFT_EXTERN void weft_rwlock_read_unlock(weft_rwlock *l);
+/* Gives back the write lock, handing it on to the waiters in order. */
 WEFT_EXTERN void weft_rwlock_write_unlock(weft_rwlock *l);
 #define weft_rwlock_read(op, l) weft_semaphore_acquire_init((op), &(l)->weft__sem, 1, WEFT__SITE)
 #define weft_rwlock_write(op, l)                                                \
@@ -156,9 +172,13 @@ typedef struct weft_notify {
     bool weft__permit;
 } weft_notify;
 
+/* A notify with no permit stored and no waiter. */
 WEFT_EXTERN void weft_notify_init(weft_notify *n);
+/* Aborts with a message if a task still waits on it. */
 WEFT_EXTERN void weft_notify_destroy(weft_notify *n);
+/* Wakes the first waiter, or stores one permit for the next `notified`. */
 WEFT_EXTERN void weft_notify_one(weft_notify *n);
+/* Wakes every `notified` made before this call; stores nothing. */
 WEFT_EXTERN void weft_notify_waiters(weft_notify *n);
 
 /* Output int 0. */
@@ -168,6 +188,8 @@ typedef struct weft_notified_op {
     weft_waiter node;
     uint64_t gen;
 } weft_notified_op;
+/* Makes `*op` a wait for a notification (use the weft_notified(op, n)
+ * macro). */
 WEFT_EXTERN weft_future *weft_notified_init(weft_notified_op *op, weft_notify *n,
                                             const char *site);
 #define weft_notified(op, n) weft_notified_init((op), (n), WEFT__SITE)
@@ -180,7 +202,9 @@ typedef struct weft_barrier {
     uint64_t weft__gen;
 } weft_barrier;
 
+/* A barrier for `n` tasks (0 counts as 1).  0 or WEFT_EINVAL. */
 WEFT_EXTERN int weft_barrier_init(weft_barrier *b, size_t n);
+/* Aborts with a message if a task still waits at it. */
 WEFT_EXTERN void weft_barrier_destroy(weft_barrier *b);
 
 /* Output int: 1 for the one leader of each generation, 0 for the others. */
@@ -190,6 +214,8 @@ typedef struct weft_barrier_op {
     weft_waiter node;
     uint64_t gen;
 } weft_barrier_op;
+/* Makes `*op` a wait at the barrier (use the weft_barrier_wait(op, b)
+ * macro). */
 WEFT_EXTERN weft_future *weft_barrier_wait_init(weft_barrier_op *op, weft_barrier *b,
                                                 const char *site);
 #define weft_barrier_wait(op, b) weft_barrier_wait_init((op), (b), WEFT__SITE)
@@ -198,6 +224,8 @@ WEFT_EXTERN weft_future *weft_barrier_wait_init(weft_barrier_op *op, weft_barrie
 typedef struct weft_oneshot_tx weft_oneshot_tx;
 typedef struct weft_oneshot_rx weft_oneshot_rx;
 
+/* A channel for one value of `elem_size` bytes: the caller gets its
+ * sender `*tx` and receiver `*rx`.  0, WEFT_EINVAL or WEFT_ENOMEM. */
 WEFT_EXTERN int weft_oneshot_new(size_t elem_size, const weft_allocator *alloc,
                                  weft_oneshot_tx **tx, weft_oneshot_rx **rx);
 /* Sends and releases the sender.  WEFT_ECLOSED when the receiver is gone
@@ -209,6 +237,7 @@ WEFT_EXTERN void weft_oneshot_tx_drop(weft_oneshot_tx *tx);
 WEFT_EXTERN bool weft_oneshot_tx_is_closed(weft_oneshot_tx *tx);
 /* 0 (value in *dst), WEFT_EAGAIN, WEFT_ECLOSED.  Does not consume rx. */
 WEFT_EXTERN int weft_oneshot_try_recv(weft_oneshot_rx *rx, void *dst);
+/* Releases the receiver: a later send says WEFT_ECLOSED. */
 WEFT_EXTERN void weft_oneshot_rx_drop(weft_oneshot_rx *rx);
 
 /* Receive: takes over `rx` (the op releases it when done or dropped).
@@ -218,6 +247,8 @@ typedef struct weft_oneshot_recv_op {
     weft_oneshot_rx *rx;
     void *dst;
 } weft_oneshot_recv_op;
+/* Makes `*op` the receive, which takes over `rx` (use the
+ * weft_oneshot_recv(op, rx, dst) macro). */
 WEFT_EXTERN weft_future *weft_oneshot_recv_init(weft_oneshot_recv_op *op, weft_oneshot_rx *rx,
                                                 void *dst, const char *site);
 #define weft_oneshot_recv(op, rx, dst) weft_oneshot_recv_init((op), (rx), (dst), WEFT__SITE)
@@ -233,6 +264,8 @@ typedef struct weft_mpsc_rx weft_mpsc_rx;
  * used by one task (or thread) at a time. */
 WEFT_EXTERN int weft_mpsc_bounded(size_t elem_size, size_t capacity, const weft_allocator *alloc,
                                   weft_mpsc_tx **tx, weft_mpsc_rx **rx);
+/* As weft_mpsc_bounded with no capacity limit: sends never wait (the
+ * queue grows). */
 WEFT_EXTERN int weft_mpsc_unbounded(size_t elem_size, const weft_allocator *alloc,
                                     weft_mpsc_tx **tx, weft_mpsc_rx **rx);
 /* Another sender on the same channel (release each with _tx_drop). */
@@ -244,6 +277,7 @@ WEFT_EXTERN void weft_mpsc_tx_drop(weft_mpsc_tx *tx);
  * (receiver closed or gone: the value stays with the caller), WEFT_ENOMEM
  * (unbounded growth failed). */
 WEFT_EXTERN int weft_mpsc_try_send(weft_mpsc_tx *tx, const void *value);
+/* True once the receiver was closed or dropped. */
 WEFT_EXTERN bool weft_mpsc_is_closed(weft_mpsc_tx *tx);
 /* Stops new sends; queued values can still be received. */
 WEFT_EXTERN void weft_mpsc_rx_close(weft_mpsc_rx *rx);
@@ -252,6 +286,7 @@ WEFT_EXTERN void weft_mpsc_rx_drop(weft_mpsc_rx *rx);
 /* 0 (value in *dst), WEFT_EAGAIN (empty), WEFT_ECLOSED (empty, no
  * sender left or closed). */
 WEFT_EXTERN int weft_mpsc_try_recv(weft_mpsc_rx *rx, void *dst);
+/* Values sent and not yet received. */
 WEFT_EXTERN size_t weft_mpsc_len(weft_mpsc_rx *rx);
 
 /* Send: waits for capacity (bounded).  `value` must stay valid until the
@@ -264,6 +299,8 @@ typedef struct weft_mpsc_send_op {
     const void *value;
     weft_waiter node;
 } weft_mpsc_send_op;
+/* Makes `*op` the send of `*value` (use the weft_mpsc_send(op, tx, v)
+ * macro). */
 WEFT_EXTERN weft_future *weft_mpsc_send_init(weft_mpsc_send_op *op, weft_mpsc_tx *tx,
                                              const void *value, const char *site);
 #define weft_mpsc_send(op, tx, v) weft_mpsc_send_init((op), (tx), (v), WEFT__SITE)
@@ -274,6 +311,8 @@ typedef struct weft_mpsc_recv_op {
     weft_mpsc_rx *rx;
     void *dst;
 } weft_mpsc_recv_op;
+/* Makes `*op` the receive of one value into `*dst` (use the
+ * weft_mpsc_recv(op, rx, dst) macro). */
 WEFT_EXTERN weft_future *weft_mpsc_recv_init(weft_mpsc_recv_op *op, weft_mpsc_rx *rx, void *dst,
                                              const char *site);
 #define weft_mpsc_recv(op, rx, dst) weft_mpsc_recv_init((op), (rx), (dst), WEFT__SITE)
@@ -298,10 +337,13 @@ WEFT_EXTERN int weft_watch_send(weft_watch *tx, const void *value);
 WEFT_EXTERN void weft_watch_tx_drop(weft_watch *tx);
 /* A receiver that has seen the current value. */
 WEFT_EXTERN void weft_watch_subscribe(weft_watch *tx, weft_watch_rx *rx);
+/* `*copy` becomes a receiver that has seen what `*rx` has seen. */
 WEFT_EXTERN void weft_watch_rx_clone(const weft_watch_rx *rx, weft_watch_rx *copy);
+/* Releases the receiver. */
 WEFT_EXTERN void weft_watch_rx_drop(weft_watch_rx *rx);
 /* Copies the latest value and marks it seen. */
 WEFT_EXTERN void weft_watch_borrow(weft_watch_rx *rx, void *dst);
+/* True when a value newer than the one last seen was sent. */
 WEFT_EXTERN bool weft_watch_has_changed(const weft_watch_rx *rx);
 
 /* Waits for a value the receiver has not seen.  Output int 0 or
@@ -311,6 +353,8 @@ typedef struct weft_watch_changed_op {
     weft_watch_rx *rx;
     weft_waiter node;
 } weft_watch_changed_op;
+/* Makes `*op` a wait for an unseen value (use the
+ * weft_watch_changed(op, rx) macro). */
 WEFT_EXTERN weft_future *weft_watch_changed_init(weft_watch_changed_op *op, weft_watch_rx *rx,
                                                  const char *site);
 #define weft_watch_changed(op, rx) weft_watch_changed_init((op), (rx), WEFT__SITE)
@@ -329,12 +373,17 @@ typedef struct weft_broadcast_rx {
 /* The caller holds one sender and one receiver. */
 WEFT_EXTERN int weft_broadcast_new(size_t elem_size, size_t capacity, const weft_allocator *alloc,
                                    weft_broadcast **tx, weft_broadcast_rx *rx);
+/* Another sender on the same channel (release each with _tx_drop). */
 WEFT_EXTERN weft_broadcast *weft_broadcast_tx_clone(weft_broadcast *tx);
+/* Releases a sender; with the last one gone, receivers get WEFT_ECLOSED
+ * once they have received what was sent. */
 WEFT_EXTERN void weft_broadcast_tx_drop(weft_broadcast *tx);
 /* Sends to every receiver: 0 or WEFT_ECLOSED when none is left. */
 WEFT_EXTERN int weft_broadcast_send(weft_broadcast *tx, const void *value);
 /* A receiver that sees the values sent from now on. */
 WEFT_EXTERN void weft_broadcast_subscribe(weft_broadcast *tx, weft_broadcast_rx *rx);
+/* Releases the receiver (the values it had not received are not kept
+ * for it). */
 WEFT_EXTERN void weft_broadcast_rx_drop(weft_broadcast_rx *rx);
 /* 0, WEFT_EAGAIN, WEFT_ECLOSED, WEFT_ELAGGED (*missed set). */
 WEFT_EXTERN int weft_broadcast_try_recv(weft_broadcast_rx *rx, void *dst, uint64_t *missed);
@@ -348,6 +397,8 @@ typedef struct weft_broadcast_recv_op {
     uint64_t missed;
     weft_waiter node;
 } weft_broadcast_recv_op;
+/* Makes `*op` the receive of one value into `*dst` (use the
+ * weft_broadcast_recv(op, rx, dst) macro). */
 WEFT_EXTERN weft_future *weft_broadcast_recv_init(weft_broadcast_recv_op *op,
                                                   weft_broadcast_rx *rx, void *dst,
                                                   const char *site);
@@ -365,6 +416,8 @@ typedef struct weft_join_set {
     weft_handle *weft__handle; /* NULL: the runtime of the calling thread */
 } weft_join_set;
 
+/* An empty set spawning on the runtime of `h` (NULL: the calling
+ * thread's) and allocating its entries from `alloc` (NULL: malloc). */
 WEFT_EXTERN void weft_join_set_init(weft_join_set *s, weft_handle *h, const weft_allocator *alloc);
 /* Spawns `fut` into the set; returns as weft_spawn.  `*id` (may be NULL)
  * gets the task id. */
@@ -372,6 +425,7 @@ WEFT_EXTERN int weft_join_set_spawn_at(weft_join_set *s, weft_future *fut, uint6
                                        const char *site);
 #define weft_join_set_spawn(s, fut, id)                                         \
     weft_join_set_spawn_at((s), (weft_future *)(fut), (id), WEFT__SITE)
+/* Tasks in the set, finished or not, not yet joined. */
 WEFT_EXTERN size_t weft_join_set_len(const weft_join_set *s);
 /* Requests the cancellation of every task in the set; they stay in it
  * until joined (each joins as WEFT_ECANCELED). */
@@ -389,6 +443,8 @@ typedef struct weft_join_next_op {
     int status; /* the joined task's: 0, WEFT_ECANCELED, failure code */
     uint64_t id;
 } weft_join_next_op;
+/* Makes `*op` a wait for the next task of the set to finish (use the
+ * weft_join_next(op, s, dst) macro). */
 WEFT_EXTERN weft_future *weft_join_next_init(weft_join_next_op *op, weft_join_set *s, void *dst,
                                              const char *site);
 #define weft_join_next(op, s, dst) weft_join_next_init((op), (s), (dst), WEFT__SITE)
@@ -405,6 +461,7 @@ typedef struct weft_join_all {
     void **outs;
     size_t n, left;
 } weft_join_all;
+/* Makes `*j` a future over `futs[0..n)` (use the weft_join_all macro). */
 WEFT_EXTERN weft_future *weft_join_all_init(weft_join_all *j, weft_future **futs, void **outs,
                                             size_t n, const char *site);
 #define weft_join_all(j, futs, outs, n) weft_join_all_init((j), (futs), (outs), (n), WEFT__SITE)
@@ -419,6 +476,7 @@ typedef struct weft_select {
     void **outs;
     size_t n;
 } weft_select;
+/* Makes `*s` a future over `futs[0..n)` (use the weft_select macro). */
 WEFT_EXTERN weft_future *weft_select_init(weft_select *s, weft_future **futs, void **outs,
                                           size_t n, const char *site);
 #define weft_select(s, futs, outs, n) weft_select_init((s), (futs), (outs), (n), WEFT__SITE)

@@ -40,6 +40,12 @@ enum { WEFT__SOCK_LISTENER = 1, WEFT__SOCK_STREAM = 2, WEFT__SOCK_DGRAM = 3 };
 
 #define WEFT__USE_CLOSED 0x80000000u
 
+/* Bytes a stream read asks for beyond the caller's buffer: a read that
+ * fills the buffer exactly still learns whether the socket was drained
+ * (it got less than it asked), so it never needs a second call that only
+ * says EAGAIN.  What comes beyond the buffer waits here for the next read. */
+#define WEFT__READ_AHEAD 64
+
 struct weft_socket {
     weft_io_source src; /* first: drivers' tokens are the source */
     struct weft__io *io;
@@ -52,6 +58,9 @@ struct weft_socket {
     _Atomic uint32_t use;
     _Atomic uint32_t busy; /* bit per side: an operation occupies it */
     struct weft_socket *release_next;
+    /* Read ahead (streams): touched only by the read side. */
+    uint16_t ra_off, ra_len;
+    char ra[WEFT__READ_AHEAD];
 };
 
 /* The runtime's I/O driver. */
@@ -101,6 +110,10 @@ void weft__sock_release_pending(weft__io *io);
 /* One non-blocking attempt of each kind: a result, or WEFT_EAGAIN. */
 int64_t weft__sock_try_recv(weft_socket *s, const weft_iovec *iov, int n, weft_addr *from,
                             size_t *full, uint64_t *seen);
+/* A stream read through the read-ahead: `*drained` says the socket had
+ * nothing more (the next call would block). */
+int64_t weft__stream_try_recv(weft_socket *s, const weft_iovec *iov, int n, uint64_t *seen,
+                              bool *drained);
 int64_t weft__sock_try_send(weft_socket *s, const weft_iovec *iov, int n, const weft_addr *to,
                             uint64_t *seen);
 int weft__sock_try_accept(weft_socket *l, weft_socket **out, weft_addr *peer, uint64_t *seen);

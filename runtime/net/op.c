@@ -67,12 +67,18 @@ static int64_t attempt_stream(weft_net_op *op, uint64_t *seen, bool write) {
     } else {
         one = (weft_iovec){(char *)op->weft__buf + op->weft__done, op->weft__len - op->weft__done};
     }
+    if (!write) {
+        bool drained;
+        int64_t got = weft__stream_try_recv(s, iov, n, seen, &drained);
+        if (drained) /* the next call would block */
+            weft__sock_clear_ready(s, *seen, WEFT_IO_READABLE);
+        return got;
+    }
     int64_t want = iov_total(iov, n);
-    int64_t got = write ? weft__sock_try_send(s, iov, n, NULL, seen)
-                        : weft__sock_try_recv(s, iov, n, NULL, NULL, seen);
-    if (got > 0 && got < want) /* drained or filled: the next call would block */
-        weft__sock_clear_ready(s, *seen, write ? WEFT_IO_WRITABLE : WEFT_IO_READABLE);
-    return got;
+    int64_t put = weft__sock_try_send(s, iov, n, NULL, seen);
+    if (put > 0 && put < want) /* filled: the next call would block */
+        weft__sock_clear_ready(s, *seen, WEFT_IO_WRITABLE);
+    return put;
 }
 
 /* One attempt at the op: a final result, or WEFT_EAGAIN. */
@@ -102,7 +108,8 @@ static int64_t attempt(weft_net_op *op, uint64_t *seen) {
         uint32_t bits = bits_of(side_of(op->weft__kind));
         while (op->weft__done < op->weft__len) {
             /* After a short call, wait for the next report. */
-            if (!(atomic_load_explicit(&s->src.readiness, memory_order_acquire) & bits))
+            if (!(atomic_load_explicit(&s->src.readiness, memory_order_acquire) & bits) &&
+                !(s->ra_len && !write))
                 return WEFT_EAGAIN;
             int64_t got = attempt_stream(op, seen, write);
             if (got == 0 && !write)
@@ -131,6 +138,8 @@ static int64_t attempt(weft_net_op *op, uint64_t *seen) {
         *seen = atomic_load_explicit(&s->src.readiness, memory_order_acquire);
         if (*seen & 0x80u)
             return WEFT_ECLOSED;
+        if (op->weft__kind == K_READABLE && s->ra_len)
+            return 0; /* bytes read ahead are waiting */
         return (*seen & bits_of(side_of(op->weft__kind))) ? 0 : WEFT_EAGAIN;
     }
     }
@@ -174,6 +183,15 @@ static weft_poll finish(weft_net_op *op, int64_t result, void *out) {
     return WEFT_READY;
 }
 
+/* The op's side may make progress: reported ready, or (reads) bytes read
+ * ahead are waiting. */
+static bool ready_now(weft_net_op *op, uint64_t r) {
+    if (r & bits_of(op->weft__side))
+        return true;
+    weft_socket *s = op->weft__sock;
+    return op->weft__side == WEFT__SIDE_READ && s->kind == WEFT__SOCK_STREAM && s->ra_len;
+}
+
 /* Would block: store the waker, then look once more (see the top). */
 static bool arm(weft_net_op *op, weft_context *cx) {
     weft_io_source *src = &op->weft__sock->src;
@@ -181,7 +199,7 @@ static bool arm(weft_net_op *op, weft_context *cx) {
     weft_waker_set(&src->waker[op->weft__side], weft_cx_waker(cx));
     weft__spin_unlock(&src->lock);
     uint64_t r = atomic_load_explicit(&src->readiness, memory_order_seq_cst);
-    return !(r & bits_of(op->weft__side));
+    return !ready_now(op, r);
 }
 
 static int64_t start_connect(weft_net_op *op) {
@@ -232,7 +250,7 @@ static weft_poll op_poll(weft_future *f, weft_context *cx, void *out) {
     }
     for (;;) {
         uint64_t r = atomic_load_explicit(&op->weft__sock->src.readiness, memory_order_acquire);
-        if (r & bits_of(op->weft__side)) {
+        if (ready_now(op, r)) {
             uint64_t seen;
             int64_t got = attempt(op, &seen);
             if (got != WEFT_EAGAIN)

@@ -107,7 +107,8 @@ int weft_socket_close(weft_socket *s) {
     /* Operations waiting on it wake, find it closed and end. */
     weft_io_source_ready(&s->src, WEFT__READY_MASK);
     if (s->registered) {
-        if (atomic_load_explicit(&io->rt->shutdown, memory_order_acquire)) {
+        if ((io->ops->flags & WEFT_IO_INLINE) ||
+            atomic_load_explicit(&io->rt->shutdown, memory_order_acquire)) {
             weft__sock_unref(s); /* no driver wait runs any more */
         } else {
             s->release_next = atomic_load_explicit(&io->release, memory_order_relaxed);
@@ -138,6 +139,48 @@ int64_t weft__sock_try_recv(weft_socket *s, const weft_iovec *iov, int n, weft_a
     weft__sock_leave(s);
     if (got == WEFT_EAGAIN)
         weft__sock_clear_ready(s, r, WEFT_IO_READABLE);
+    return got;
+}
+
+static int64_t take_ahead(weft_socket *s, const weft_iovec *iov, int n) {
+    size_t got = 0;
+    for (int i = 0; i < n && s->ra_len; i++) {
+        size_t k = iov[i].len < s->ra_len ? iov[i].len : s->ra_len;
+        memcpy(iov[i].base, s->ra + s->ra_off, k);
+        s->ra_off = (uint16_t)(s->ra_off + k);
+        s->ra_len = (uint16_t)(s->ra_len - k);
+        got += k;
+    }
+    return (int64_t)got;
+}
+
+int64_t weft__stream_try_recv(weft_socket *s, const weft_iovec *iov, int n, uint64_t *seen,
+                              bool *drained) {
+    *drained = false;
+    if (s->ra_len) {
+        if (seen)
+            *seen = seen_now(s);
+        return take_ahead(s, iov, n);
+    }
+    size_t want = 0;
+    weft_iovec v[WEFT_IOV_MAX + 1];
+    for (int i = 0; i < n; i++) {
+        v[i] = iov[i];
+        want += iov[i].len;
+    }
+    int nv = n;
+    if (n < WEFT_IOV_MAX)
+        v[nv++] = (weft_iovec){s->ra, sizeof s->ra};
+    int64_t got = weft__sock_try_recv(s, v, nv, NULL, NULL, seen);
+    if (got < 0)
+        return got;
+    /* Less than we asked for: the socket is drained. */
+    *drained = nv > n && got > 0 && (size_t)got < want + sizeof s->ra;
+    if ((size_t)got > want) {
+        s->ra_off = 0;
+        s->ra_len = (uint16_t)((size_t)got - want);
+        return (int64_t)want;
+    }
     return got;
 }
 
@@ -443,7 +486,12 @@ static bool iov_ok(const weft_iovec *iov, int n) {
 int64_t weft_stream_try_readv(weft_stream *s, const weft_iovec *iov, int n) {
     if (!s || s->kind != WEFT__SOCK_STREAM || !iov_ok(iov, n))
         return WEFT_EINVAL;
-    return weft__sock_try_recv(s, iov, n, NULL, NULL, NULL);
+    bool drained;
+    uint64_t seen;
+    int64_t got = weft__stream_try_recv(s, iov, n, &seen, &drained);
+    if (drained)
+        weft__sock_clear_ready(s, seen, WEFT_IO_READABLE);
+    return got;
 }
 
 int64_t weft_stream_try_writev(weft_stream *s, const weft_iovec *iov, int n) {

@@ -10,6 +10,7 @@
  * Cancel safety: a dropped join_next takes nothing out of the set; a task
  * it had not yet reported stays there for the next one.
  */
+#include "rt.h"
 #include "sync_impl.h"
 
 struct weft__join_entry {
@@ -84,6 +85,13 @@ static weft_poll join_next_poll(weft_future *f, weft_context *cx, void *out) {
     weft_join_next_op *op = (weft_join_next_op *)f;
     weft_join_set *s = op->set;
     int rc = WEFT_ECLOSED;
+    /* One unit of the budget for the whole look: spent per handle, a set
+     * larger than the budget would never reach its later tasks (the poll
+     * would yield at the same handle every time). */
+    if (s->weft__head && !weft_coop_proceed(cx))
+        return WEFT_PENDING;
+    weft__coop saved = weft__coop_cur;
+    weft__coop_cur.active = false;
     for (weft__join_entry *e = s->weft__head; e; e = e->next) {
         if (weft_future_poll(&e->jh.base, cx, op->dst) == WEFT_PENDING)
             continue;
@@ -94,6 +102,7 @@ static weft_poll join_next_poll(weft_future *f, weft_context *cx, void *out) {
         rc = 0;
         break;
     }
+    weft__coop_cur = saved;
     if (rc == WEFT_ECLOSED && s->weft__head)
         return WEFT_PENDING;
     f->resume = WEFT__DONE;
