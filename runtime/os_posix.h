@@ -98,15 +98,6 @@ static inline unsigned weft__cpu_count(void) {
 /* Gives the CPU to another ready thread (a spinning waiter's back-off). */
 static inline void weft__os_yield(void) { sched_yield(); }
 
-/* ---------------------------------------------------------------- memory */
-
-/* `size` bytes aligned to `align` (a power of two; size a multiple of it),
- * released with weft__os_aligned_free. */
-static inline void *weft__os_aligned_alloc(size_t align, size_t size) {
-    return aligned_alloc(align, size);
-}
-static inline void weft__os_aligned_free(void *p) { free(p); }
-
 /* The program's name as it was started (argv[0]) into `buf`; false if
  * the OS cannot say (then the caller picks a placeholder).  Linux keeps it
  * in /proc/self/cmdline, NUL-terminated first. */
@@ -122,6 +113,15 @@ static inline bool weft__os_program_name(char *buf, size_t n) {
     buf[got] = 0;
     return true;
 }
+
+/* ---------------------------------------------------------------- memory */
+
+/* `size` bytes aligned to `align` (a power of two; size a multiple of it),
+ * released with weft__os_aligned_free. */
+static inline void *weft__os_aligned_alloc(size_t align, size_t size) {
+    return aligned_alloc(align, size);
+}
+static inline void weft__os_aligned_free(void *p) { free(p); }
 
 /* ------------------------------------------------------------ randomness */
 
