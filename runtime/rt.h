@@ -197,5 +197,7 @@ uint64_t weft__time_park_deadline(weft__rt *rt);
 bool weft__time_auto_advance(weft__rt *rt);
 /* Timers armed in the wheel. */
 uint64_t weft__time_count(weft__rt *rt);
+/* The runtime's clock (virtual time under the simulator); 0 without time. */
+uint64_t weft__time_now(weft__rt *rt);
 
 #endif

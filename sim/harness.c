@@ -159,7 +159,7 @@ static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_
     }
     weft__sim *s = weft__sim_of((weft__rt *)rt);
     diag.sim = s;
-    s->record = events != NULL;
+    s->record = s->record || events != NULL;
     /* 16-aligned storage for the body, which may hold anything */
     size_t size = (t->size + 15u) & ~(size_t)15u;
     weft_future *body = aligned_alloc(16, size);
@@ -186,6 +186,7 @@ static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_
     else if (err)
         snprintf(r->failure, sizeof r->failure, "the test body failed: %s", weft_err_name(err));
     if (events) {
+        weft__sim_write_timelines(s); /* before the events leave the runtime */
         *events = s->events;
         *nevents = s->nevents;
         s->events = NULL;

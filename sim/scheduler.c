@@ -239,7 +239,10 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
             s->root_ready = false;
             s->current = 0;
             cx.weft__yielded = 0;
-            if (weft_future_poll(f, &cx, out) == WEFT_READY)
+            s->polling = true;
+            weft_poll done = weft_future_poll(f, &cx, out);
+            s->polling = false;
+            if (done == WEFT_READY)
                 break;
             if (cx.weft__yielded && s->strategy == WEFT_SIM_PCT)
                 s->root_prio = s->low_prio--; /* as for a task: behind the others */
@@ -249,7 +252,9 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
         s->ready[i] = s->ready[--s->nready];
         weft__sim_ev(s, WEFT__EV_PICK, t->id, candidates, NULL);
         s->current = t->id;
+        s->polling = true;
         s->polls += weft__task_run(t);
+        s->polling = false;
     }
     s->current = 0;
     weft__cur = (weft__tls){0};
@@ -315,6 +320,8 @@ static void sim_destroy(weft__rt *rt) {
     if (!s)
         return;
     weft__sim_trace_close(s);
+    weft__sim_write_timelines(s);
+    weft__sim_free_notes(s);
     weft__task_cache_clear(rt, &s->cache);
     weft__free(rt, s->ready, s->cap * sizeof *s->ready);
     free(s->events);

@@ -33,13 +33,27 @@ enum {
 /* Who caused a wake (WEFT__EV_WAKE's b). */
 enum { WEFT__CAUSE_TASK = 0, WEFT__CAUSE_TIMER = 1, WEFT__CAUSE_OUTSIDE = 2 };
 
-/* One recorded event: `kind`, `a`, `b` are hashed; `str` is text only. */
+/* One recorded event: `kind`, `a`, `b` are hashed; the rest is for the
+ * text and the timeline only. */
 typedef struct weft__sim_event {
     uint64_t seq;
     uint32_t kind;
     uint64_t a, b;
     const char *str;
+    uint64_t now; /* virtual time (ns) when it happened */
+    uint64_t cur; /* task being polled (0: the root), WEFT__SIM_NOBODY between polls */
 } weft__sim_event;
+
+#define WEFT__SIM_NOBODY UINT64_MAX
+
+/* A weft_sim_note, kept for the timeline: it came after `after` events. */
+typedef struct weft__sim_note {
+    uint64_t after;
+    uint64_t cur;
+    char *text;
+} weft__sim_note;
+
+struct weft__schedule;
 
 typedef struct weft__sim {
     weft__rt *rt;
@@ -54,6 +68,7 @@ typedef struct weft__sim {
     weft__owned owned;      /* tasks spawned while the sim runs */
     uint64_t polls;         /* task polls */
     uint64_t current;  /* id of the task being polled; 0 for the root */
+    bool polling;      /* a poll of `current` is under way */
     /* the seeded stream: xoshiro256** */
     uint64_t seed;
     uint64_t rng[4];
@@ -79,6 +94,21 @@ typedef struct weft__sim {
     bool record;             /* keep events in `events` (determinism check) */
     weft__sim_event *events;
     size_t ev_cap;
+    weft__sim_note *notes;   /* kept while recording, for the timeline */
+    size_t nnotes, notes_cap;
+    /* timelines written when the runtime is destroyed (recording on) */
+    const char *tl_paths[2];
+    char tl_title[256];
+    bool trace_owned_record; /* `record` was turned on for a .json/.html trace */
+    /* decisions: recorded into `rec`, or taken from `plan` (schedule.c) */
+    struct weft__schedule *rec;
+    const struct weft__schedule *plan;
+    size_t plan_at;          /* next decision of `plan` */
+    bool plan_strict;        /* a misfit fails the run (else: a default choice) */
+    uint64_t last_pick;      /* task of the previous step (0: root), for preemptions */
+    bool has_last;
+    uint64_t preemptions;    /* steps that switched away from a still-ready task */
+    uint64_t faults;         /* fault points that fired */
     /* the first failure */
     int fail_code;
     char failure[1024];
@@ -128,6 +158,7 @@ static inline void weft__sim_ev(weft__sim *s, uint32_t kind, uint64_t a, uint64_
 /* One event as a line of text (no newline) into buf. */
 void weft__sim_format(const weft__sim_event *e, char *buf, size_t n);
 int weft__sim_trace_open(weft__sim *s, const char *path);
+void weft__sim_free_notes(weft__sim *s);
 void weft__sim_trace_close(weft__sim *s);
 /* Records the run's failure (the first wins) and its event. */
 void weft__sim_set_failure(weft__sim *s, int code, const char *fmt, ...)
@@ -165,6 +196,12 @@ static inline uint64_t weft__sim_below(weft__sim *s, uint64_t n) {
 void weft__pct_init(weft__sim *s);
 void weft__pct_on_ready(weft__sim *s, weft__task *t, int hint);
 size_t weft__pct_pick(weft__sim *s, size_t candidates);
+
+/* timeline_sim.c: the recorded events as a timeline (needs `record`). */
+struct weft__timeline;
+int weft__sim_timeline(const weft__sim *s, const char *title, struct weft__timeline *tl);
+/* Writes the recorded run to each of s->tl_paths. */
+int weft__sim_write_timelines(weft__sim *s);
 
 /* buggify.c */
 bool weft__sim_buggify(weft__rt *rt, const char *site, uint32_t percent);
