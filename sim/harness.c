@@ -7,14 +7,18 @@
  * sweep can be split into shards (WEFT_SEED_BASE) across processes.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <signal.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "schedule.h"
 #include "sim.h"
+#include "shrink.h"
 
 /* ------------------------------------------------------------ the options */
 
@@ -27,7 +31,39 @@ typedef struct sweep_opts {
     const char *trace;   /* WEFT_TRACE */
     bool check;          /* WEFT_CHECK_DETERMINISM */
     bool quiet;          /* WEFT_SIM_QUIET: no summary line */
+    bool trace_dir;      /* WEFT_TRACE names a directory: files per failing seed */
+    const char *schedule; /* WEFT_SCHEDULE: replay this schedule file strictly */
+    bool shrink;         /* WEFT_SHRINK: shrink the failing seed */
+    const char *shrink_out; /* WEFT_SHRINK_OUT: where the schedule goes */
+    uint64_t shrink_runs;   /* WEFT_SHRINK_RUNS: candidate runs at most */
+    uint64_t shrink_ms;     /* WEFT_SHRINK_MS: time for the search at most */
 } sweep_opts;
+
+static bool env_flag(const char *name) {
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+static const char *env_str(const char *name) {
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/* A trace path that is a directory (or ends in '/', made if missing). */
+static bool is_dir_path(const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0)
+        return S_ISDIR(st.st_mode);
+    size_t n = strlen(path);
+    if (n == 0 || path[n - 1] != '/')
+        return false;
+    if (mkdir(path, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "weft-sim: cannot make the trace directory %s: %s\n", path,
+                strerror(errno));
+        return false;
+    }
+    return true;
+}
 
 static bool env_u64(const char *name, uint64_t *out) {
     const char *v = getenv(name);
@@ -54,10 +90,16 @@ static sweep_opts read_opts(void) {
     o.trace = getenv("WEFT_TRACE");
     if (o.trace && !*o.trace)
         o.trace = NULL;
-    const char *c = getenv("WEFT_CHECK_DETERMINISM");
-    o.check = c && *c && strcmp(c, "0") != 0;
-    const char *q = getenv("WEFT_SIM_QUIET");
-    o.quiet = q && *q && strcmp(q, "0") != 0;
+    o.check = env_flag("WEFT_CHECK_DETERMINISM");
+    o.quiet = env_flag("WEFT_SIM_QUIET");
+    o.trace_dir = o.trace && strcmp(o.trace, "-") != 0 && is_dir_path(o.trace);
+    o.schedule = env_str("WEFT_SCHEDULE");
+    o.shrink = env_flag("WEFT_SHRINK");
+    o.shrink_out = env_str("WEFT_SHRINK_OUT");
+    o.shrink_runs = 20000;
+    o.shrink_ms = 20000;
+    env_u64("WEFT_SHRINK_RUNS", &o.shrink_runs);
+    env_u64("WEFT_SHRINK_MS", &o.shrink_ms);
     return o;
 }
 
@@ -92,7 +134,7 @@ static void builder_for(weft_builder *b, const sweep_opts *o, uint64_t seed) {
     b->sim_strategy = o->strategy;
     b->sim_max_steps = 1000000;
     b->sim_max_time = WEFT_SECS(86400);
-    b->sim_trace_path = o->trace;
+    b->sim_trace_path = o->trace_dir ? NULL : o->trace;
 }
 
 /* Every seed's runtime allocates through this wrapper around the
@@ -139,9 +181,9 @@ static void filter_diag(void *ctx, const char *what, const char *site) {
 }
 
 /* Runs one seed; with `events` the run's events are handed back (the
- * caller frees them). */
-static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_result *r,
-                    weft__sim_event **events, size_t *nevents) {
+ * caller frees them); `x` asks for more (timelines, schedules), or NULL. */
+static int run_seed_x(const weft_sim_test *t, const weft_builder *given, weft_sim_result *r,
+                      weft__sim_event **events, size_t *nevents, const weft__run_extra *x) {
     *r = (weft_sim_result){.seed = given->sim_seed};
     counting count = {given->allocator, 0};
     weft_builder cfg = *given, *b = &cfg;
@@ -160,6 +202,16 @@ static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_
     weft__sim *s = weft__sim_of((weft__rt *)rt);
     diag.sim = s;
     s->record = s->record || events != NULL;
+    if (x) {
+        s->record = s->record || x->tl_paths[0] || x->tl_paths[1];
+        s->tl_paths[0] = x->tl_paths[0];
+        s->tl_paths[1] = x->tl_paths[1];
+        if (x->title)
+            snprintf(s->tl_title, sizeof s->tl_title, "%s", x->title);
+        s->rec = x->rec;
+        s->plan = x->plan;
+        s->plan_strict = x->strict;
+    }
     /* 16-aligned storage for the body, which may hold anything */
     size_t size = (t->size + 15u) & ~(size_t)15u;
     weft_future *body = aligned_alloc(16, size);
@@ -171,8 +223,13 @@ static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_
     memset(body, 0, size);
     t->make(body);
     err = weft_runtime_block_on(rt, body, NULL);
+    weft__sched_finish(s);
     if (!err && s->fail_code)
         err = s->fail_code;
+    if (x && x->preemptions)
+        *x->preemptions = s->preemptions;
+    if (x && x->faults)
+        *x->faults = s->faults;
     r->err = err;
     r->fingerprint = weft__sim_digest(s);
     r->steps = s->steps;
@@ -192,6 +249,14 @@ static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_
         s->events = NULL;
         s->ev_cap = 0;
     }
+    if (x && x->rec) {
+        x->rec->steps = s->steps;
+        x->rec->preemptions = s->preemptions;
+        x->rec->faults = s->faults;
+        x->rec->seed = s->seed;
+        x->rec->fail_code = s->fail_code ? s->fail_code : err;
+        snprintf(x->rec->failure, sizeof x->rec->failure, "%s", r->failure);
+    }
     weft_runtime_free(rt);
     free(body);
     if (count.live && !err) {
@@ -202,6 +267,18 @@ static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_
                  count.live);
     }
     return err;
+}
+
+static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_result *r,
+                    weft__sim_event **events, size_t *nevents) {
+    return run_seed_x(t, given, r, events, nevents, NULL);
+}
+
+int weft__sim_run_extra(const weft_sim_test *t, const weft_builder *b, weft_sim_result *r,
+                        const weft__run_extra *x) {
+    if (!t || !b || !r || !t->make || b->flavor != WEFT_SIM)
+        return WEFT_EINVAL;
+    return run_seed_x(t, b, r, NULL, NULL, x);
 }
 
 int weft_sim_run(const weft_sim_test *t, const weft_builder *b, weft_sim_result *r) {
@@ -254,6 +331,7 @@ typedef struct sweep {
     sweep_opts o;
     char prog[512];
     uint64_t ran, failed, from_file;
+    bool shrunk;          /* WEFT_SHRINK: done once per sweep */
 } sweep;
 
 /* ------------------------------------------------------------- crashes
@@ -320,13 +398,55 @@ static void crash_disarm(struct sigaction *saved) {
         sigaction(fatal_signals[i], &saved[i], NULL);
 }
 
+/* ------------------------------------------------------ per-run files
+ *
+ * With WEFT_TRACE=<dir>, a failing seed's run is written as
+ * <dir>/<test>-seed<N>.txt (the text trace), .json (Chrome trace events)
+ * and .html (the timeline); a sweep runs the failing seed again to write
+ * them (runs are deterministic), so passing seeds cost nothing extra.  A
+ * replay (WEFT_SEED) writes them from its one run, passing or not. */
+
+typedef struct run_files {
+    char txt[1100], json[1100], html[1100], title[256];
+} run_files;
+
+static void files_for(const sweep *sw, const char *stem, run_files *rf) {
+    size_t n = strlen(sw->o.trace);
+    while (n > 1 && sw->o.trace[n - 1] == '/')
+        n--;
+    snprintf(rf->txt, sizeof rf->txt, "%.*s/%s-%s.txt", (int)n, sw->o.trace, sw->t->name, stem);
+    snprintf(rf->json, sizeof rf->json, "%.*s/%s-%s.json", (int)n, sw->o.trace, sw->t->name,
+             stem);
+    snprintf(rf->html, sizeof rf->html, "%.*s/%s-%s.html", (int)n, sw->o.trace, sw->t->name,
+             stem);
+    snprintf(rf->title, sizeof rf->title, "%s %s", sw->t->name, stem);
+}
+
+/* Runs with the files written (and `plan` replayed strictly, if given). */
+static int run_with_files(const sweep *sw, weft_builder *b, const run_files *rf,
+                          const weft__schedule *plan, weft_sim_result *r) {
+    b->sim_trace_path = rf->txt;
+    weft__run_extra x = {.tl_paths = {rf->json, rf->html}, .title = rf->title,
+                         .plan = plan, .strict = true};
+    return run_seed_x(sw->t, b, r, NULL, NULL, &x);
+}
+
+static void shrink_seed(sweep *sw, uint64_t seed);
+
 static void run_and_report(sweep *sw, uint64_t seed, const char *note) {
     weft_builder b;
     builder_for(&b, &sw->o, seed);
     crash_seed = seed;
     weft_sim_result r;
+    run_files rf;
+    char stem[64];
+    snprintf(stem, sizeof stem, "seed%" PRIu64, seed);
+    if (sw->o.trace_dir)
+        files_for(sw, stem, &rf);
     if (sw->o.check)
         check_determinism(sw->t, &b, &r);
+    else if (sw->o.trace_dir && sw->o.one)
+        run_with_files(sw, &b, &rf, NULL, &r);
     else
         run_seed(sw->t, &b, &r, NULL, NULL);
     sw->ran++;
@@ -335,22 +455,175 @@ static void run_and_report(sweep *sw, uint64_t seed, const char *note) {
     sw->failed++;
     if (sw->failed > 20 && !sw->o.one)
         return; /* the summary still counts them */
+    if (sw->o.trace_dir && (sw->o.check || !sw->o.one)) {
+        weft_sim_result again;
+        builder_for(&b, &sw->o, seed);
+        run_with_files(sw, &b, &rf, NULL, &again);
+    }
     fprintf(stderr,
             "weft-sim: FAIL %s seed=%" PRIu64 "%s%s fingerprint=%016" PRIx64 " (%s)"
-            " replay: WEFT_SEED=%" PRIu64 "%s %s --test %s\n",
+            " replay: WEFT_SEED=%" PRIu64 "%s%s%s %s --test %s%s%s\n",
             sw->t->name, seed, note ? " from seeds file: " : "", note ? note : "",
             r.fingerprint, r.failure, seed,
-            sw->o.strategy == WEFT_SIM_PCT ? " WEFT_SIM_STRATEGY=pct" : "", sw->prog,
-            sw->t->name);
+            sw->o.strategy == WEFT_SIM_PCT ? " WEFT_SIM_STRATEGY=pct" : "",
+            sw->o.trace_dir ? " WEFT_TRACE=" : "", sw->o.trace_dir ? sw->o.trace : "", sw->prog,
+            sw->t->name, sw->o.trace_dir ? " timeline: " : "", sw->o.trace_dir ? rf.html : "");
+    if (sw->o.shrink && !sw->shrunk) {
+        sw->shrunk = true; /* the first failing seed of a sweep; or the one replayed */
+        shrink_seed(sw, seed);
+    }
 }
 
-/* Replays <seeds_dir>/<name>.txt: "seed  note" per line, '#' comments. */
+/* ------------------------------------------------------------ schedules */
+
+/* Replays a schedule file strictly: it must fit the code decision by
+ * decision, or the run fails saying where. */
+static void replay_schedule(sweep *sw, const char *path, const char *note) {
+    weft__schedule sc;
+    char why[1100];
+    sw->ran++;
+    int err = weft__schedule_read(&sc, path, why, sizeof why);
+    if (err) {
+        sw->failed++;
+        fprintf(stderr, "weft-sim: FAIL %s schedule=%s%s (cannot replay it: %s)\n", sw->t->name,
+                path, note ? note : "", why);
+        return;
+    }
+    weft_builder b;
+    builder_for(&b, &sw->o, sc.seed);
+    b.sim_strategy = WEFT_SIM_RANDOM; /* the schedule decides, not a strategy */
+    crash_seed = sc.seed;
+    weft_sim_result r;
+    run_files rf;
+    if (sw->o.trace_dir) {
+        const char *base = strrchr(path, '/');
+        char stem[300];
+        snprintf(stem, sizeof stem, "%s", base ? base + 1 : path);
+        char *dot = strrchr(stem, '.');
+        if (dot)
+            *dot = 0;
+        files_for(sw, stem, &rf);
+        run_with_files(sw, &b, &rf, &sc, &r);
+    } else {
+        weft__run_extra x = {.plan = &sc, .strict = true};
+        run_seed_x(sw->t, &b, &r, NULL, NULL, &x);
+    }
+    weft__schedule_free(&sc);
+    if (!r.err)
+        return;
+    sw->failed++;
+    fprintf(stderr,
+            "weft-sim: FAIL %s schedule=%s%s fingerprint=%016" PRIx64 " (%s) replay: "
+            "WEFT_SCHEDULE=%s %s --test %s%s%s\n",
+            sw->t->name, path, note ? note : "", r.fingerprint, r.failure, path, sw->prog,
+            sw->t->name, sw->o.trace_dir ? " timeline: " : "", sw->o.trace_dir ? rf.html : "");
+}
+
+static int cmp_names(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Replays <seeds_dir>/<name>.sched and <name>-*.sched, in name order. */
+static void replay_schedule_files(sweep *sw, const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    char *names[256];
+    size_t n = 0, len = strlen(sw->t->name);
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 256) {
+        const char *nm = e->d_name;
+        size_t l = strlen(nm);
+        if (l < len + 6 || strncmp(nm, sw->t->name, len) != 0 || strcmp(nm + l - 6, ".sched"))
+            continue;
+        if (nm[len] != '.' && nm[len] != '-')
+            continue;
+        if (nm[len] == '.' && l != len + 6)
+            continue;
+        char *copy = malloc(l + 1);
+        if (copy) {
+            memcpy(copy, nm, l + 1);
+            names[n++] = copy;
+        }
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, cmp_names);
+    for (size_t i = 0; i < n; i++) {
+        char path[1300];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        sw->from_file++;
+        replay_schedule(sw, path, " from seeds dir");
+        free(names[i]);
+    }
+}
+
+/* WEFT_SHRINK: the failing seed's decisions, made smaller, as a schedule
+ * file; and with WEFT_TRACE=<dir>, the shrunk run's files beside the
+ * seed's. */
+static void shrink_seed(sweep *sw, uint64_t seed) {
+    weft_builder b;
+    builder_for(&b, &sw->o, seed);
+    b.sim_trace_path = NULL;
+    weft__schedule sc;
+    weft__shrink_stats st;
+    int err = weft__sim_shrink(sw->t, &b, sw->o.shrink_runs, (double)sw->o.shrink_ms / 1e3, &sc,
+                               &st);
+    if (err) {
+        fprintf(stderr, "weft-sim: cannot shrink %s seed=%" PRIu64 ": %s\n", sw->t->name, seed,
+                err == WEFT_EINVAL ? "it does not fail on its own (without the sweep)"
+                                   : weft_strerror(err));
+        return;
+    }
+    char path[1100];
+    if (sw->o.shrink_out)
+        snprintf(path, sizeof path, "%s", sw->o.shrink_out);
+    else if (sw->o.trace_dir) {
+        size_t n = strlen(sw->o.trace);
+        while (n > 1 && sw->o.trace[n - 1] == '/')
+            n--;
+        snprintf(path, sizeof path, "%.*s/%s-seed%" PRIu64 ".sched", (int)n, sw->o.trace,
+                 sw->t->name, seed);
+    } else
+        snprintf(path, sizeof path, "%s-seed%" PRIu64 ".sched", sw->t->name, seed);
+    err = weft__schedule_write(&sc, path);
+    if (err) {
+        fprintf(stderr, "weft-sim: cannot write the schedule %s: %s\n", path, weft_strerror(err));
+        weft__schedule_free(&sc);
+        return;
+    }
+    fprintf(stderr,
+            "weft-sim: SHRUNK %s seed=%" PRIu64 ": steps %" PRIu64 " -> %" PRIu64
+            ", preemptions %" PRIu64 " -> %" PRIu64 ", faults %" PRIu64 " -> %" PRIu64
+            ", decisions %" PRIu64 " -> %" PRIu64 "; %" PRIu64 " runs in %.3f s%s; schedule: %s"
+            " replay: WEFT_SCHEDULE=%s %s --test %s\n",
+            sw->t->name, seed, st.steps[0], st.steps[1], st.preemptions[0], st.preemptions[1],
+            st.faults[0], st.faults[1], st.decisions[0], st.decisions[1], st.runs, st.secs,
+            st.budget_hit ? " (budget reached: WEFT_SHRINK_RUNS / WEFT_SHRINK_MS)" : "", path,
+            path, sw->prog, sw->t->name);
+    if (sw->o.trace_dir) {
+        run_files rf;
+        char stem[64];
+        snprintf(stem, sizeof stem, "seed%" PRIu64 "-shrunk", seed);
+        files_for(sw, stem, &rf);
+        weft_sim_result r;
+        builder_for(&b, &sw->o, seed);
+        b.sim_strategy = WEFT_SIM_RANDOM;
+        run_with_files(sw, &b, &rf, &sc, &r);
+        fprintf(stderr, "weft-sim: shrunk run of %s seed=%" PRIu64 ": timeline: %s\n",
+                sw->t->name, seed, rf.html);
+    }
+    weft__schedule_free(&sc);
+}
+
+/* Replays <seeds_dir>/<name>.txt: "seed  note" per line, '#' comments;
+ * then the schedules kept beside it. */
 static void replay_file(sweep *sw) {
     const char *dir = getenv("WEFT_SEEDS_DIR");
     if (!dir || !*dir)
         dir = sw->t->seeds_dir;
     if (!dir)
         return;
+    replay_schedule_files(sw, dir);
     char path[1024];
     snprintf(path, sizeof path, "%s/%s.txt", dir, sw->t->name);
     FILE *f = fopen(path, "r");
@@ -387,7 +660,9 @@ int weft_sim_sweep(const weft_sim_test *t) {
     double start = now_s();
     struct sigaction saved[NFATAL];
     crash_arm(&sw, saved);
-    if (sw.o.one) {
+    if (sw.o.schedule) {
+        replay_schedule(&sw, sw.o.schedule, NULL);
+    } else if (sw.o.one) {
         run_and_report(&sw, sw.o.seed, NULL);
     } else {
         replay_file(&sw);

@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "schedule.h"
 #include "sim.h"
 
 /* ------------------------------------------------------------ the stream */
@@ -37,6 +38,8 @@ static void seed_stream(weft__sim *s, uint64_t seed) {
 static uint64_t sim_random(weft__rt *rt) {
     weft__sim *s = weft__sim_of(rt);
     uint64_t v = weft__sim_next(s);
+    if (s->plan || s->rec)
+        v = weft__sched_random(s, v);
     weft__sim_ev(s, WEFT__EV_RANDOM, v, 0, NULL);
     return v;
 }
@@ -192,10 +195,18 @@ static void deadlock(weft__sim *s, weft_future *root) {
 
 /* --------------------------------------------------------------- the loop */
 
-static size_t pick(weft__sim *s, size_t candidates) {
+static size_t natural_pick(weft__sim *s, size_t candidates) {
     if (s->strategy == WEFT_SIM_PCT)
         return weft__pct_pick(s, candidates);
     return candidates == 1 ? 0 : (size_t)weft__sim_below(s, candidates);
+}
+
+/* A replayed schedule decides instead of the seed; a recorded one notes
+ * the choice (schedule.c). */
+static size_t pick(weft__sim *s, size_t candidates) {
+    if (__builtin_expect(!s->plan && !s->rec, 1))
+        return natural_pick(s, candidates);
+    return weft__sched_pick(s, candidates, s->plan ? 0 : natural_pick(s, candidates));
 }
 
 static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
@@ -234,6 +245,10 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
         }
         s->steps++;
         size_t i = pick(s, candidates);
+        if (i == WEFT__PICK_REFUSED) { /* the schedule does not fit: said so */
+            err = s->fail_code;
+            break;
+        }
         if (i == s->nready) { /* the root */
             weft__sim_ev(s, WEFT__EV_PICK, 0, candidates, NULL);
             s->root_ready = false;

@@ -203,6 +203,19 @@ int weft__sim_timeline(const weft__sim *s, const char *title, struct weft__timel
 /* Writes the recorded run to each of s->tl_paths. */
 int weft__sim_write_timelines(weft__sim *s);
 
+/* harness.c: one run of a test with more asked of it. */
+struct weft__schedule;
+typedef struct weft__run_extra {
+    const char *tl_paths[2];          /* timelines to write (JSON, HTML), or NULL */
+    const char *title;                /* their title */
+    struct weft__schedule *rec;       /* record the decisions (and the run's figures) */
+    const struct weft__schedule *plan; /* replay these decisions */
+    bool strict;                      /* a misfit fails the run (else: defaults) */
+    uint64_t *preemptions, *faults;   /* the run's counts (recording or replaying) */
+} weft__run_extra;
+int weft__sim_run_extra(const weft_sim_test *t, const weft_builder *b, weft_sim_result *r,
+                        const weft__run_extra *x);
+
 /* buggify.c */
 bool weft__sim_buggify(weft__rt *rt, const char *site, uint32_t percent);
 

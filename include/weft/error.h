@@ -33,7 +33,9 @@ extern "C" {
     X(ELIVELOCK, -16, "run exceeded its step or virtual-time limit")           \
     X(EFAILED, -17, "task failed")                                             \
     X(EIO, -18, "input/output error")                                          \
-    X(ERANGE, -19, "value out of range")
+    X(ERANGE, -19, "value out of range")                                      \
+    /* the simulator's codes, from -40 on */                                   \
+    X(ESCHEDULE, -40, "the schedule does not fit the code under test")
 
 enum {
     WEFT_OK = 0,
