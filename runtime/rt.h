@@ -112,6 +112,7 @@ typedef struct weft__rt {
     void *owned_mem;
     uint32_t owned_mask;      /* shard = task id & owned_mask */
     _Atomic(struct weft__blocking *) blocking; /* blocking pool, made on first use */
+    struct weft__prof *prof;  /* WEFT_TIMELINE's poll records, or NULL (profile.c) */
 } weft__rt;
 
 /* Task blocks come from the runtime's slab (task_alloc.c), in 16-byte

@@ -6,7 +6,9 @@
  * of a schedule is still a run.  A candidate's run is recorded again, and
  * that exact recording is what is kept: the result always replays
  * strictly.  The passes, repeated until none makes progress:
- *   1. each preemption turned into "keep running the same task";
+ *   0. the shortest prefix whose default continuation still fails;
+ *   1. each preemption turned into "keep running the same task", or
+ *      moved later (the interrupted task runs on first);
  *   2. each fault firing turned off;
  *   3. chunks of decisions deleted, halves down to single ones
  *      (delta debugging), which shortens the run;
@@ -130,6 +132,45 @@ static bool pass_delete(shrinker *k) {
     return progress;
 }
 
+/* Pass 1b: a preempting pick moved later (up to 64 decisions), so the
+ * task it interrupted runs on first: a preemption that only came too
+ * early goes away while the run keeps its shape.  Deleting or defaulting
+ * one pick shifts every later one; moving it does not. */
+static bool pass_move(shrinker *k) {
+    bool progress = false;
+    for (size_t i = 0; i < k->best.n && !k->out_of_budget; i++) {
+        if (k->best.d[i].kind != WEFT__DEC_PICK || !k->best.d[i].preempt)
+            continue;
+        for (size_t j = i + 1; j < k->best.n && j <= i + 64 && !k->out_of_budget; j++) {
+            weft__schedule cand;
+            copy_or_die(&cand, &k->best);
+            weft__decision moved = cand.d[i];
+            memmove(&cand.d[i], &cand.d[i + 1], (j - i) * sizeof *cand.d);
+            cand.d[j] = moved;
+            if (attempt(k, &cand)) {
+                progress = true;
+                break;
+            }
+        }
+    }
+    return progress;
+}
+
+/* Pass 0: keep a prefix, let the defaults run the rest (no preemption
+ * past it): the shortest prefix that still fails wins. */
+static bool pass_truncate(shrinker *k) {
+    for (size_t len = 0; len < k->best.n && !k->out_of_budget; len++) {
+        weft__schedule cand;
+        copy_or_die(&cand, &k->best);
+        for (size_t i = len; i < cand.n; i++)
+            free(cand.d[i].text);
+        cand.n = len;
+        if (attempt(k, &cand))
+            return true;
+    }
+    return false;
+}
+
 int weft__sim_shrink(const weft_sim_test *t, const weft_builder *b, uint64_t max_runs,
                      double max_secs, weft__schedule *out, weft__shrink_stats *st) {
     if (!t || !b || !out || !st)
@@ -155,10 +196,15 @@ int weft__sim_shrink(const weft_sim_test *t, const weft_builder *b, uint64_t max
     st->faults[0] = k.best.faults;
     st->decisions[0] = k.best.n;
     for (bool progress = true; progress && !k.out_of_budget;) {
-        progress = pass_edit(&k, WEFT__DEC_PICK);
+        progress = pass_truncate(&k);
+        progress |= pass_edit(&k, WEFT__DEC_PICK);
         progress |= pass_edit(&k, WEFT__DEC_FAULT);
         progress |= pass_delete(&k);
         progress |= pass_edit(&k, WEFT__DEC_RANDOM);
+        /* moves only once the others are stuck: taken greedily earlier,
+         * they lead into worse local minima */
+        if (!progress)
+            progress = pass_move(&k);
     }
     st->runs = k.runs;
     st->secs = now_s() - k.start;
