@@ -302,4 +302,8 @@ const char weft__tl_viewer_js[] =
     "  summary.setAttribute('data-flows', flowList.length);\n"
     "  summary.setAttribute('data-failure', failure ? failure.e.name : '');\n"
     "  if (failure) { show(failure); reveal(failure); }\n"
+    "  /* #click=K clicks the K-th slice (0-based) once drawn, as a person\n"
+    "   * would: a headless browser checks the details it shows */\n"
+    "  var m = /^#click=(\\d+)$/.exec(location.hash);\n"
+    "  if (m && slices[+m[1]] && slices[+m[1]].node) slices[+m[1]].node.click();\n"
     "})();\n";
