@@ -292,6 +292,29 @@ int weft_sim_run(const weft_sim_test *t, const weft_builder *b, weft_sim_result 
     return run_seed(t, b, r, NULL, NULL);
 }
 
+int weft_sim_replay(const weft_sim_test *t, const char *path, const weft_builder *b,
+                    weft_sim_result *r) {
+    weft_builder def;
+    if (!b) {
+        weft_builder_init(&def, WEFT_SIM);
+        b = &def;
+    }
+    if (!t || !path || !r || !t->make || b->flavor != WEFT_SIM)
+        return WEFT_EINVAL;
+    weft__schedule sc;
+    *r = (weft_sim_result){0};
+    int err = weft__schedule_read(&sc, path, r->failure, sizeof r->failure);
+    if (err)
+        return r->err = err;
+    weft_builder cfg = *b;
+    cfg.sim_seed = sc.seed;
+    cfg.sim_strategy = WEFT_SIM_RANDOM; /* the schedule decides */
+    weft__run_extra x = {.plan = &sc, .strict = true};
+    err = run_seed_x(t, &cfg, r, NULL, NULL, &x);
+    weft__schedule_free(&sc);
+    return err;
+}
+
 /* Runs the seed twice, recording; false (with a report) on a mismatch. */
 static bool check_determinism(const weft_sim_test *t, const weft_builder *b, weft_sim_result *r) {
     weft__sim_event *e1, *e2;
