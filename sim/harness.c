@@ -519,9 +519,14 @@ static void replay_schedule(sweep *sw, const char *path, const char *note) {
     weft_sim_result r;
     run_files rf;
     if (sw->o.trace_dir) {
+        /* seeds/<test>-seed6.sched -> <dir>/<test>-schedule-seed6.html */
         const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        size_t len = strlen(sw->t->name);
+        if (strncmp(base, sw->t->name, len) == 0 && (base[len] == '-' || base[len] == '.'))
+            base += len + (base[len] == '-');
         char stem[300];
-        snprintf(stem, sizeof stem, "%s", base ? base + 1 : path);
+        snprintf(stem, sizeof stem, "schedule%s%s", *base && *base != '.' ? "-" : "", base);
         char *dot = strrchr(stem, '.');
         if (dot)
             *dot = 0;

@@ -8,7 +8,8 @@
  * strictly.  The passes, repeated until none makes progress:
  *   0. the shortest prefix whose default continuation still fails;
  *   1. each preemption turned into "keep running the same task", or
- *      moved later (the interrupted task runs on first);
+ *      moved later (the interrupted task runs on first), alone or with
+ *      the run of picks it starts (that one may cross a plateau);
  *   2. each fault firing turned off;
  *   3. chunks of decisions deleted, halves down to single ones
  *      (delta debugging), which shortens the run;
@@ -59,9 +60,19 @@ static bool smaller(const weft__schedule *a, const weft__schedule *b) {
     return a->n < b->n;
 }
 
+static bool same_decisions(const weft__schedule *a, const weft__schedule *b) {
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->d[i].kind != b->d[i].kind || a->d[i].v != b->d[i].v)
+            return false;
+    return true;
+}
+
 /* Runs `cand` leniently; keeps its recording when it is smaller and fails
- * the same way.  Frees `cand`. */
-static bool attempt(shrinker *k, weft__schedule *cand) {
+ * the same way (or, `sideways`, when it is no larger and different: a
+ * step across a plateau, which the caller rations).  Frees `cand`. */
+static bool attempt_x(shrinker *k, weft__schedule *cand, bool sideways) {
     if (k->runs >= k->max_runs || now_s() - k->start > k->max_secs) {
         k->out_of_budget = true;
         weft__schedule_free(cand);
@@ -75,7 +86,8 @@ static bool attempt(shrinker *k, weft__schedule *cand) {
     weft__sim_run_extra(k->t, &k->b, &r, &x);
     weft__schedule_free(cand);
     bool keep = r.err && same_failure(k, got.fail_code ? got.fail_code : r.err, r.failure) &&
-                smaller(&got, &k->best);
+                (smaller(&got, &k->best) ||
+                 (sideways && !smaller(&k->best, &got) && !same_decisions(&got, &k->best)));
     if (keep) {
         snprintf(got.test, sizeof got.test, "%s", k->best.test);
         weft__schedule_free(&k->best);
@@ -84,6 +96,8 @@ static bool attempt(shrinker *k, weft__schedule *cand) {
         weft__schedule_free(&got);
     return keep;
 }
+
+static bool attempt(shrinker *k, weft__schedule *cand) { return attempt_x(k, cand, false); }
 
 static bool copy_or_die(weft__schedule *to, const weft__schedule *from) {
     if (!weft__schedule_copy(to, from))
@@ -156,6 +170,43 @@ static bool pass_move(shrinker *k) {
     return progress;
 }
 
+/* Pass 1c: the run of picks a preemption starts, moved later as a block.
+ * Such a move often leaves the counts as they are (the preemption moves
+ * with it) but puts the block where a later single move removes it, so
+ * it is taken sideways, a limited number of times per shrink. */
+static bool pass_move_block(shrinker *k, uint32_t *sideways) {
+    for (size_t i = 0; i < k->best.n && !k->out_of_budget; i++) {
+        const weft__decision *d = &k->best.d[i];
+        if (d->kind != WEFT__DEC_PICK || !d->preempt)
+            continue;
+        size_t e = i + 1;
+        while (e < k->best.n && k->best.d[e].kind == WEFT__DEC_PICK && k->best.d[e].v == d->v)
+            e++;
+        size_t len = e - i;
+        for (size_t j = e + 1; j <= k->best.n && j <= e + 64 && !k->out_of_budget; j++) {
+            weft__schedule cand;
+            copy_or_die(&cand, &k->best);
+            weft__decision block[64];
+            if (len > 64)
+                break;
+            memcpy(block, &cand.d[i], len * sizeof *block);
+            memmove(&cand.d[i], &cand.d[e], (j - e) * sizeof *cand.d);
+            memcpy(&cand.d[i + (j - e)], block, len * sizeof *block);
+            weft__schedule before;
+            copy_or_die(&before, &k->best);
+            bool side = *sideways > 0;
+            if (attempt_x(k, &cand, side)) {
+                if (!smaller(&k->best, &before))
+                    (*sideways)--;
+                weft__schedule_free(&before);
+                return true;
+            }
+            weft__schedule_free(&before);
+        }
+    }
+    return false;
+}
+
 /* Pass 0: keep a prefix, let the defaults run the rest (no preemption
  * past it): the shortest prefix that still fails wins. */
 static bool pass_truncate(shrinker *k) {
@@ -195,6 +246,7 @@ int weft__sim_shrink(const weft_sim_test *t, const weft_builder *b, uint64_t max
     st->preemptions[0] = k.best.preemptions;
     st->faults[0] = k.best.faults;
     st->decisions[0] = k.best.n;
+    uint32_t sideways = 16;
     for (bool progress = true; progress && !k.out_of_budget;) {
         progress = pass_truncate(&k);
         progress |= pass_edit(&k, WEFT__DEC_PICK);
@@ -205,6 +257,8 @@ int weft__sim_shrink(const weft_sim_test *t, const weft_builder *b, uint64_t max
          * they lead into worse local minima */
         if (!progress)
             progress = pass_move(&k);
+        if (!progress)
+            progress = pass_move_block(&k, &sideways);
     }
     st->runs = k.runs;
     st->secs = now_s() - k.start;
