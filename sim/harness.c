@@ -204,8 +204,9 @@ static int run_seed_x(const weft_sim_test *t, const weft_builder *given, weft_si
     s->record = s->record || events != NULL;
     if (x) {
         s->record = s->record || x->tl_paths[0] || x->tl_paths[1];
-        s->tl_paths[0] = x->tl_paths[0];
-        s->tl_paths[1] = x->tl_paths[1];
+        for (int i = 0; i < 2; i++)
+            if (x->tl_paths[i])
+                s->tl_paths[i] = x->tl_paths[i];
         if (x->title)
             snprintf(s->tl_title, sizeof s->tl_title, "%s", x->title);
         s->rec = x->rec;

@@ -99,7 +99,7 @@ typedef struct weft__sim {
     /* timelines written when the runtime is destroyed (recording on) */
     const char *tl_paths[2];
     char tl_title[256];
-    bool trace_owned_record; /* `record` was turned on for a .json/.html trace */
+    char tl_own[1024];       /* the builder's .json/.html path, copied */
     /* decisions: recorded into `rec`, or taken from `plan` (schedule.c) */
     struct weft__schedule *rec;
     const struct weft__schedule *plan;

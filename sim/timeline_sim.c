@@ -145,10 +145,11 @@ static void place_notes(layout *l, const weft__sim *s, size_t *next, uint64_t up
             continue;
         it->step = l->step;
         it->vt = l->base_vt;
-        char line[600];
-        snprintf(line, sizeof line, "   note %s%llu: %s", n->cur ? "task=" : "root",
-                 n->cur && n->cur != WEFT__SIM_NOBODY ? (unsigned long long)n->cur : 0ull, n->text);
-        if (!n->cur || n->cur == WEFT__SIM_NOBODY)
+        char line[600]; /* as the text trace writes it */
+        if (n->cur && n->cur != WEFT__SIM_NOBODY)
+            snprintf(line, sizeof line, "   note task=%llu: %s", (unsigned long long)n->cur,
+                     n->text);
+        else
             snprintf(line, sizeof line, "   note root: %s", n->text);
         weft__tl_set_text(l->tl, &it->line, line);
     }

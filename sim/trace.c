@@ -137,8 +137,9 @@ void weft__sim_event_slow(weft__sim *s, uint32_t kind, uint64_t a, uint64_t b, c
 int weft__sim_trace_open(weft__sim *s, const char *path) {
     if (weft__tl_is_timeline_path(path)) {
         /* a timeline: recorded now, written when the runtime goes */
-        s->record = s->trace_owned_record = true;
-        s->tl_paths[0] = path;
+        s->record = true;
+        snprintf(s->tl_own, sizeof s->tl_own, "%s", path); /* the builder's string may go */
+        s->tl_paths[0] = s->tl_own;
         snprintf(s->tl_title, sizeof s->tl_title, "weft sim seed=%llu",
                  (unsigned long long)s->seed);
         return 0;
