@@ -20,6 +20,9 @@
 #include "timeline.h"
 
 #define STEP_NS 1000u /* display time a step takes */
+/* A livelock runs a million steps: its timeline keeps the last events
+ * only (the ones that lead to the failure), so the page stays usable. */
+#define MAX_EVENTS 100000u
 #define SLICE_NS 900u /* of it, the poll's slice */
 #define INNER_NS 10u  /* between events of one step */
 
@@ -263,8 +266,19 @@ int weft__sim_timeline(const weft__sim *s, const char *title, weft__timeline *tl
     l.root = weft__tl_add_track(tl, l.group, "root (block_on's future)");
     if (!ensure_task(&l, 1))
         tl->oom = true;
-    size_t note = 0;
-    for (size_t i = 0; i < s->nevents && s->events && !tl->oom; i++) {
+    size_t note = 0, first = 0;
+    if (s->nevents > MAX_EVENTS && s->events) {
+        first = s->nevents - MAX_EVENTS;
+        for (size_t i = 0; i < first; i++)
+            l.step += s->events[i].kind == WEFT__EV_PICK;
+        while (note < s->nnotes && s->notes[note].after < first)
+            note++;
+        char cut[400];
+        snprintf(cut, sizeof cut, "%s (the last %u of %llu events)", title ? title : "",
+                 MAX_EVENTS, (unsigned long long)s->nevents);
+        weft__tl_set_text(tl, &tl->title, cut);
+    }
+    for (size_t i = first; i < s->nevents && s->events && !tl->oom; i++) {
         place_notes(&l, s, &note, i);
         place(&l, &s->events[i]);
     }

@@ -343,6 +343,45 @@ static void timeline_html_is_self_contained(void **state) {
     free(h);
 }
 
+/* A livelock's timeline keeps its last 100000 events, and says so. */
+typedef struct spinning {
+    weft_future base;
+    weft_yield_now y;
+} spinning;
+static weft_poll spinning_poll(weft_future *f, weft_context *cx, void *out) {
+    spinning *self = (spinning *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    for (;;)
+        WEFT_AWAIT(f, cx, weft_yield_now(&self->y), NULL);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(spinning, spinning_poll, NULL);
+static void make_spinning(weft_future *slot) { *(spinning *)slot = WEFT_NEW(spinning); }
+
+static void timeline_of_a_livelock_keeps_its_end(void **state) {
+    (void)state;
+    static const weft_sim_test t = {"spinning", make_spinning, sizeof(spinning), NULL};
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/weft-tl-%d.json", (int)getpid());
+    weft_builder b;
+    weft_builder_init(&b, WEFT_SIM);
+    b.sim_max_steps = 60000; /* a pick and a yield per step: 120000 events */
+    b.sim_trace_path = path;
+    weft_sim_result r;
+    assert_int_equal(weft_sim_run(&t, &b, &r), WEFT_ELIVELOCK);
+    char *j = slurp(path);
+    unlink(path);
+    assert_non_null(j);
+    char want[96];
+    snprintf(want, sizeof want, "(the last 100000 of %llu events)", (unsigned long long)r.events);
+    assert_non_null(strstr(j, want));
+    assert_true(count(j, "{\"ph\":\"X\"") <= 100000);
+    assert_int_equal(count(j, "\"failure\":true"), 1); /* the end is there */
+    assert_null(strstr(j, "\"step\":1,")); /* the start is not */
+    free(j);
+}
+
 /* ------------------------------------------------ the sweep's files */
 
 static void sweep_writes_one_timeline_per_failing_seed(void **state) {
@@ -712,6 +751,7 @@ int main(void) {
         cmocka_unit_test(timeline_orders_steps_at_one_instant),
         cmocka_unit_test(timeline_timer_wake_flows_from_the_clock),
         cmocka_unit_test(timeline_html_is_self_contained),
+        cmocka_unit_test(timeline_of_a_livelock_keeps_its_end),
         cmocka_unit_test(sweep_writes_one_timeline_per_failing_seed),
         cmocka_unit_test(recorded_schedule_replays_exactly),
         cmocka_unit_test(shrink_drops_faults_and_preemptions),
