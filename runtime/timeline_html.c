@@ -241,7 +241,7 @@ const char weft__tl_viewer_js[] =
     "  }\n"
     "\n"
     "  /* Layout computes every position once per zoom; draw makes nodes only\n"
-    "   * for what is near the visible window, so a run of 100000 events stays\n"
+    "   * for what is near the visible window, so a run of 20000 events stays\n"
     "   * responsive.  Scrolling redraws. */\n"
     "  var svgNS = 'http://www.w3.org/2000/svg';\n"
     "  var svg = document.createElementNS(svgNS, 'svg');\n"

@@ -21,8 +21,9 @@
 
 #define STEP_NS 1000u /* display time a step takes */
 /* A livelock runs a million steps: its timeline keeps the last events
- * only (the ones that lead to the failure), so the page stays usable. */
-#define MAX_EVENTS 100000u
+ * only (the ones that lead to the failure: some 10000 steps), so the
+ * page stays usable; the text trace keeps everything. */
+#define MAX_EVENTS 20000u
 #define SLICE_NS 900u /* of it, the poll's slice */
 #define INNER_NS 10u  /* between events of one step */
 

@@ -32,10 +32,16 @@ static char *slurp(const char *path) {
     return buf;
 }
 
+/* Occurrences of `needle`; by hand, because a sanitizer's strstr reads
+ * the whole rest of the haystack on every call (quadratic on 10 MB). */
 static int count(const char *hay, const char *needle) {
     int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
-        n++;
+    size_t len = strlen(needle);
+    for (const char *p = hay; *p; p++)
+        if (*p == needle[0] && strncmp(p, needle, len) == 0) {
+            n++;
+            p += len - 1;
+        }
     return n;
 }
 
@@ -343,7 +349,7 @@ static void timeline_html_is_self_contained(void **state) {
     free(h);
 }
 
-/* A livelock's timeline keeps its last 100000 events, and says so. */
+/* A livelock's timeline keeps its last 20000 events, and says so. */
 typedef struct spinning {
     weft_future base;
     weft_yield_now y;
@@ -366,7 +372,7 @@ static void timeline_of_a_livelock_keeps_its_end(void **state) {
     snprintf(path, sizeof path, "/tmp/weft-tl-%d.json", (int)getpid());
     weft_builder b;
     weft_builder_init(&b, WEFT_SIM);
-    b.sim_max_steps = 60000; /* a pick and a yield per step: 120000 events */
+    b.sim_max_steps = 12000; /* a pick and a yield per step: 24000 events */
     b.sim_trace_path = path;
     weft_sim_result r;
     assert_int_equal(weft_sim_run(&t, &b, &r), WEFT_ELIVELOCK);
@@ -374,9 +380,9 @@ static void timeline_of_a_livelock_keeps_its_end(void **state) {
     unlink(path);
     assert_non_null(j);
     char want[96];
-    snprintf(want, sizeof want, "(the last 100000 of %llu events)", (unsigned long long)r.events);
+    snprintf(want, sizeof want, "(the last 20000 of %llu events)", (unsigned long long)r.events);
     assert_non_null(strstr(j, want));
-    assert_true(count(j, "{\"ph\":\"X\"") <= 100000);
+    assert_true(count(j, "{\"ph\":\"X\"") <= 20000);
     assert_int_equal(count(j, "\"failure\":true"), 1); /* the end is there */
     assert_null(strstr(j, "\"step\":1,")); /* the start is not */
     free(j);
@@ -744,7 +750,9 @@ static void production_timeline_has_a_track_per_thread(void **state) {
     free(j);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]); /* one test, by name (a glob) */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sleep_100ms_shows_one_clock_step),
         cmocka_unit_test(timeline_json_has_tracks_slices_and_flows),
