@@ -120,9 +120,16 @@ static void put_us(FILE *f, uint64_t ns) {
     fprintf(f, "%llu.%03llu", (unsigned long long)(ns / 1000), (unsigned long long)(ns % 1000));
 }
 
-static void put_head(FILE *f, const char *ph, uint32_t pid, uint32_t tid, uint64_t ts,
-                     const char *cat, const char *name) {
-    fprintf(f, ",\n{\"ph\":\"%s\",\"pid\":%u,\"tid\":%u,\"ts\":", ph, pid, tid);
+/* Events are separated by commas: the first one of the array has none. */
+static void put_sep(FILE *f, bool *first) {
+    fputs(*first ? "\n" : ",\n", f);
+    *first = false;
+}
+
+static void put_head(FILE *f, bool *first, const char *ph, uint32_t pid, uint32_t tid,
+                     uint64_t ts, const char *cat, const char *name) {
+    put_sep(f, first);
+    fprintf(f, "{\"ph\":\"%s\",\"pid\":%u,\"tid\":%u,\"ts\":", ph, pid, tid);
     put_us(f, ts);
     fputs(",\"cat\":", f);
     put_json_str(f, cat);
@@ -167,18 +174,20 @@ int weft__tl_write_json(const weft__timeline *tl, FILE *f) {
         fputs(",\"failure\":", f);
         put_json_str(f, tl->failure);
     }
-    fprintf(f, ",\"sim\":%s},\n\"traceEvents\":[\n", tl->sim ? "true" : "false");
+    fprintf(f, ",\"sim\":%s},\n\"traceEvents\":[", tl->sim ? "true" : "false");
+    bool first = true;
     /* metadata first: names and the order of the tracks */
-    fputs("{\"ph\":\"M\",\"pid\":0,\"tid\":0,\"name\":\"trace_begin\",\"args\":{}}", f);
     for (size_t g = 0; g < tl->ngroups; g++) {
-        fprintf(f, ",\n{\"ph\":\"M\",\"pid\":%zu,\"tid\":0,\"name\":\"process_name\",\"args\":"
+        put_sep(f, &first);
+        fprintf(f, "{\"ph\":\"M\",\"pid\":%zu,\"tid\":0,\"name\":\"process_name\",\"args\":"
                    "{\"name\":", g + 1);
         put_json_str(f, tl->groups[g]);
         fputs("}}", f);
     }
     for (size_t t = 0; t < tl->ntracks; t++) {
         uint32_t pid = tl->tracks[t].group + 1;
-        fprintf(f, ",\n{\"ph\":\"M\",\"pid\":%u,\"tid\":%zu,\"name\":\"thread_name\",\"args\":"
+        put_sep(f, &first);
+        fprintf(f, "{\"ph\":\"M\",\"pid\":%u,\"tid\":%zu,\"name\":\"thread_name\",\"args\":"
                    "{\"name\":", pid, t + 1);
         put_json_str(f, tl->tracks[t].name);
         fprintf(f, "}},\n{\"ph\":\"M\",\"pid\":%u,\"tid\":%zu,\"name\":\"thread_sort_index\","
@@ -189,24 +198,24 @@ int weft__tl_write_json(const weft__timeline *tl, FILE *f) {
         uint32_t pid = tl->tracks[it->track].group + 1, tid = it->track + 1;
         switch (it->type) {
         case WEFT__TL_SLICE:
-            put_head(f, "X", pid, tid, it->ts, it->cat, it->name);
+            put_head(f, &first, "X", pid, tid, it->ts, it->cat, it->name);
             fputs(",\"dur\":", f);
             put_us(f, it->dur);
             put_args(f, tl, it);
             fputc('}', f);
             break;
         case WEFT__TL_INSTANT:
-            put_head(f, "i", pid, tid, it->ts, it->cat, it->name);
+            put_head(f, &first, "i", pid, tid, it->ts, it->cat, it->name);
             fputs(",\"s\":\"t\"", f);
             put_args(f, tl, it);
             fputc('}', f);
             break;
         case WEFT__TL_FLOW:
-            put_head(f, "s", pid, tid, it->ts, it->cat, it->name);
+            put_head(f, &first, "s", pid, tid, it->ts, it->cat, it->name);
             fprintf(f, ",\"id\":%zu", i + 1);
             put_args(f, tl, it);
             fputc('}', f);
-            put_head(f, "f", tl->tracks[it->to_track].group + 1, it->to_track + 1,
+            put_head(f, &first, "f", tl->tracks[it->to_track].group + 1, it->to_track + 1,
                      it->ts + it->dur, it->cat, it->name);
             fprintf(f, ",\"id\":%zu,\"bp\":\"e\"}", i + 1);
             break;
