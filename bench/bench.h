@@ -70,5 +70,6 @@ void bench_until_done(bench_ctx *b, long count, void (*start)(done_signal *done)
 
 extern const bench_def *const bench_core_list[];
 extern const bench_def *const bench_sync_list[];
+extern const bench_def *const bench_net_list[];
 
 #endif

@@ -157,6 +157,7 @@ static const bench_flavor flavors[] = {
 static const bench_def *const *all_benches[] = {
     bench_core_list,
     bench_sync_list,
+    bench_net_list,
 };
 
 void must(int err, const char *what) {

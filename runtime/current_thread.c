@@ -67,12 +67,21 @@ static ct *ct_of(weft__rt *rt) { return (ct *)rt->sched_data; }
 
 static inline bool on_driver(ct *c) { return weft__cur.worker == c; }
 
+/* Under c->lock, with the driving thread parked: wake it where it sleeps
+ * (the I/O driver, or the condition variable). */
+static void wake_parked(ct *c) {
+    if (c->rt->io)
+        weft__io_wake(c->rt);
+    else
+        weft__cond_signal(&c->cond);
+}
+
 static void ct_unpark(weft__rt *rt) {
     ct *c = ct_of(rt);
     weft__mutex_lock(&c->lock);
     c->unparked = true;
     if (c->parked)
-        weft__cond_signal(&c->cond);
+        wake_parked(c);
     weft__mutex_unlock(&c->lock);
 }
 
@@ -87,7 +96,7 @@ static void ct_schedule(weft__rt *rt, weft__task *t, int hint) {
     atomic_fetch_add_explicit(&c->inject_len, 1, memory_order_release);
     c->unparked = true;
     if (c->parked)
-        weft__cond_signal(&c->cond);
+        wake_parked(c);
     weft__mutex_unlock(&c->lock);
 }
 
@@ -131,17 +140,30 @@ static weft_waker root_clone(const void *data) { return (weft_waker){data, &root
 
 /* -------------------------------------------------------------- the loop */
 
+/* Timers, then I/O without blocking (no sockets: no system call). */
 static void run_drivers(ct *c) {
-    if (c->rt->time)
-        weft__time_process(c->rt);
+    weft__rt *rt = c->rt;
+    if (rt->time)
+        weft__time_process(rt);
+    if (rt->io && weft__io_active(rt))
+        weft__io_wait(rt, 0);
 }
 
-/* Nothing is ready: sleep until a timer is due or another thread wakes us.
- * A paused clock instead jumps to the next timer. */
+static bool has_work(ct *c);
+
+/* Nothing is ready: sleep until a timer is due, an I/O event comes or
+ * another thread wakes us (in the I/O driver when there is one: a wake
+ * reaches it through weft__io_wake).  A paused clock instead jumps to the
+ * next timer, once I/O has nothing ready either. */
 static void park(ct *c) {
     weft__rt *rt = c->rt;
     uint64_t deadline = rt->time ? weft__time_park_deadline(rt) : UINT64_MAX;
     if (deadline == 0) {
+        if (rt->io && weft__io_active(rt)) {
+            weft__io_wait(rt, 0);
+            if (has_work(c))
+                return;
+        }
         if (weft__time_auto_advance(rt))
             return;
         deadline = UINT64_MAX;
@@ -149,12 +171,21 @@ static void park(ct *c) {
     weft__mutex_lock(&c->lock);
     if (!c->unparked && c->inject.head == NULL) {
         c->parked = true;
-        weft__cond_wait_until(&c->cond, &c->lock, deadline);
+        if (rt->io) {
+            /* A wake after the unlock finds `parked` and reaches the
+             * driver, which then does not block. */
+            weft__mutex_unlock(&c->lock);
+            weft__io_wait(rt, deadline);
+            weft__mutex_lock(&c->lock);
+        } else {
+            weft__cond_wait_until(&c->cond, &c->lock, deadline);
+        }
         c->parked = false;
     }
     c->unparked = false;
     weft__mutex_unlock(&c->lock);
-    run_drivers(c);
+    if (rt->time)
+        weft__time_process(rt);
 }
 
 static bool has_work(ct *c) {

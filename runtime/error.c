@@ -32,6 +32,8 @@ const char *weft_err_name(int err) {
 }
 
 int weft_translate_errno(int e) {
+    if (e == EWOULDBLOCK) /* may differ from EAGAIN */
+        return WEFT_EAGAIN;
     switch (e) {
     case 0:
         return 0;
@@ -51,6 +53,48 @@ int weft_translate_errno(int e) {
         return WEFT_ERANGE;
     case ENOTSUP:
         return WEFT_ENOTSUP;
+    case ECONNREFUSED:
+        return WEFT_ECONNREFUSED;
+    case ECONNRESET:
+        return WEFT_ECONNRESET;
+    case ECONNABORTED:
+        return WEFT_ECONNABORTED;
+    case EPIPE:
+        return WEFT_EPIPE;
+    case EADDRINUSE:
+        return WEFT_EADDRINUSE;
+    case EADDRNOTAVAIL:
+        return WEFT_EADDRNOTAVAIL;
+    case ENETUNREACH:
+        return WEFT_ENETUNREACH;
+    case EHOSTUNREACH:
+        return WEFT_EHOSTUNREACH;
+    case EMFILE:
+        return WEFT_EMFILE;
+    case ENFILE:
+        return WEFT_ENFILE;
+    case ENOTCONN:
+        return WEFT_ENOTCONN;
+    case EISCONN:
+        return WEFT_EISCONN;
+    case EACCES:
+    case EPERM:
+        return WEFT_EACCES;
+    case ENOENT:
+        return WEFT_ENOENT;
+    case EMSGSIZE:
+        return WEFT_EMSGSIZE;
+    case ENOBUFS:
+        return WEFT_ENOBUFS;
+    case EAFNOSUPPORT:
+        return WEFT_EAFNOSUPPORT;
+    case ENETDOWN:
+        return WEFT_ENETDOWN;
+    case EHOSTDOWN:
+        return WEFT_EHOSTUNREACH;
+    case EBADF:
+    case ENOTSOCK:
+        return WEFT_EINVAL;
     default:
         return WEFT_EIO;
     }

@@ -156,7 +156,9 @@ static void parker_wait(parker *p, uint64_t deadline_ns) {
 /* The lock orders the store against the sleeper's check-then-wait, and
  * makes everything before the unpark visible to it. */
 static void parker_unpark(parker *p) {
-    if (atomic_exchange_explicit(&p->state, PARK_NOTIFIED, memory_order_release) != PARK_PARKED)
+    /* seq_cst: a worker becoming the I/O driver's holder reads this word
+     * after publishing itself (see wake_worker). */
+    if (atomic_exchange_explicit(&p->state, PARK_NOTIFIED, memory_order_seq_cst) != PARK_PARKED)
         return;
     weft__mutex_lock(&p->lock);
     weft__cond_signal(&p->cond);
@@ -332,6 +334,16 @@ static bool should_wake(mt *m) {
     return searching_of(s) == 0 && unparked_of(s) < m->n;
 }
 
+/* Wakes `w` wherever it sleeps: on its parker, or in the I/O driver if it
+ * holds it.  A worker taking the driver publishes itself as the holder,
+ * then reads its parker's word (both seq_cst), and we write the word,
+ * then read the holder: one of the two sees the other. */
+static void wake_worker(mt *m, worker *w) {
+    parker_unpark(&w->park);
+    if (m->rt->io && atomic_load_explicit(&m->driver_holder, memory_order_seq_cst) == w)
+        weft__io_wake(m->rt);
+}
+
 /* Work became visible: make sure some worker will look for it. */
 static void notify_parked(mt *m) {
     if (!should_wake(m))
@@ -346,7 +358,7 @@ static void notify_parked(mt *m) {
     worker *w = &m->workers[m->sleepers[--m->nsleepers]];
     w->sleeping = false;
     weft__mutex_unlock(&m->idle_lock);
-    parker_unpark(&w->park);
+    wake_worker(m, w);
 }
 
 static bool to_searching(worker *w) {
@@ -474,7 +486,7 @@ static void mt_schedule(weft__rt *rt, weft__task *t, int hint) {
 static void poke_driver(mt *m) {
     worker *holder = atomic_load_explicit(&m->driver_holder, memory_order_seq_cst);
     if (holder)
-        parker_unpark(&holder->park);
+        wake_worker(m, holder);
 }
 
 static void mt_unpark(weft__rt *rt) { poke_driver(mt_of(rt)); }
@@ -603,7 +615,14 @@ static void fire_timers(mt *m) {
     atomic_flag_clear_explicit(&m->firing, memory_order_release);
 }
 
-static void run_drivers(worker *w) { fire_timers(w->m); }
+/* Timers, then I/O without blocking (unless another thread waits in the
+ * driver: it reports the events).  No sockets, no system call. */
+static void run_drivers(worker *w) {
+    weft__rt *rt = w->m->rt;
+    fire_timers(w->m);
+    if (rt->io && weft__io_active(rt))
+        weft__io_wait(rt, 0);
+}
 
 /* Every thread that could make work is idle but `roots` block_on
  * threads (the caller's own, if it is one): a paused clock may jump.  As
@@ -630,7 +649,8 @@ static bool advance_paused_clock(mt *m) {
 static void sleep_once(worker *w) {
     mt *m = w->m;
     weft__rt *rt = m->rt;
-    if (!rt->time || atomic_flag_test_and_set_explicit(&m->driver_taken, memory_order_acquire)) {
+    if ((!rt->time && !rt->io) ||
+        atomic_flag_test_and_set_explicit(&m->driver_taken, memory_order_acquire)) {
         parker_wait(&w->park, UINT64_MAX);
         return;
     }
@@ -639,16 +659,29 @@ static void sleep_once(worker *w) {
      * lock). */
     atomic_store_explicit(&m->driver_deadline, 0, memory_order_seq_cst);
     atomic_store_explicit(&m->driver_holder, w, memory_order_seq_cst);
-    uint64_t deadline = weft__time_park_deadline(rt);
+    uint64_t deadline = rt->time ? weft__time_park_deadline(rt) : UINT64_MAX;
     bool advanced = false;
     if (deadline == 0) {
-        advanced = all_idle(m, 0) && advance_paused_clock(m);
+        /* A paused clock jumps only once I/O has nothing ready either. */
+        if (rt->io && weft__io_active(rt))
+            weft__io_wait(rt, 0);
+        if (w->lifo || weft__runq_len(&w->queue))
+            advanced = true; /* I/O made work: no sleep */
+        else
+            advanced = all_idle(m, 0) && advance_paused_clock(m);
         deadline = UINT64_MAX;
     } else {
         atomic_store_explicit(&m->driver_deadline, deadline, memory_order_seq_cst);
     }
-    if (!advanced)
+    if (!advanced && rt->io) {
+        /* A wake that came before we published ourselves is in the word. */
+        if (atomic_load_explicit(&w->park.state, memory_order_seq_cst) == PARK_NOTIFIED)
+            deadline = 0;
+        weft__io_wait(rt, deadline);
+        parker_take(&w->park);
+    } else if (!advanced) {
         parker_wait(&w->park, deadline);
+    }
     atomic_store_explicit(&m->driver_holder, NULL, memory_order_seq_cst);
     fire_timers(m);
     atomic_flag_clear_explicit(&m->driver_taken, memory_order_release);
@@ -733,6 +766,8 @@ typedef struct root {
     parker park; /* PARK_PARKED: idle, not counted in busy_roots */
     _Atomic uint32_t refs;
     mt *m;
+    weft__rt *rt; /* referenced: a waker clone may outlive the runtime's
+                   * own reference, and frees through its allocator */
 } root;
 
 /* The root's parker after block_on returned: wakes no longer count. */
@@ -743,7 +778,9 @@ static void root_unref(const void *data) {
     if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
         return;
     parker_destroy(&r->park);
-    free(r);
+    weft__rt *rt = r->rt;
+    weft__free(rt, r, sizeof *r);
+    weft__rt_unref(rt);
 }
 
 /* Like parker_unpark, but the wake that ends an idle wait counts the
@@ -817,12 +854,14 @@ static void root_wait(root *r) {
 
 static int mt_block_on(weft__rt *rt, weft_future *f, void *out) {
     mt *m = mt_of(rt);
-    root *r = malloc(sizeof *r);
+    root *r = weft__alloc(rt, sizeof *r);
     if (!r)
         return WEFT_ENOMEM;
     parker_init(&r->park);
     atomic_init(&r->refs, 1);
     r->m = m;
+    r->rt = rt;
+    weft__rt_ref(rt);
     atomic_fetch_add_explicit(&m->roots, 1, memory_order_seq_cst);
     atomic_fetch_add_explicit(&m->busy_roots, 1, memory_order_seq_cst);
     bool cached = !atomic_flag_test_and_set_explicit(&m->root_cache_taken, memory_order_acquire);
@@ -847,17 +886,9 @@ static int mt_block_on(weft__rt *rt, weft_future *f, void *out) {
 
 /* ------------------------------------------------------------ lifecycle */
 
+/* weft_runtime_new resolved 0 ($WEFT_WORKER_THREADS, else the cores). */
 static uint32_t worker_count(const weft_builder *b) {
-    if (b->worker_threads > 0)
-        return (uint32_t)b->worker_threads;
-    const char *env = getenv("WEFT_WORKER_THREADS");
-    if (env && *env) {
-        char *end;
-        long n = strtol(env, &end, 10);
-        if (*end == '\0' && n > 0 && n <= 4096)
-            return (uint32_t)n;
-    }
-    return weft__cpu_count();
+    return b->worker_threads > 0 ? (uint32_t)b->worker_threads : weft__cpu_count();
 }
 
 static void free_mt(weft__rt *rt, mt *m) {
@@ -873,7 +904,7 @@ static void free_mt(weft__rt *rt, mt *m) {
 static void stop_workers(mt *m) {
     atomic_store_explicit(&m->stop, true, memory_order_release);
     for (uint32_t i = 0; i < m->n; i++)
-        parker_unpark(&m->workers[i].park);
+        wake_worker(m, &m->workers[i]);
     for (uint32_t i = 0; i < m->n; i++) {
         if (m->workers[i].started)
             weft__thread_join(m->workers[i].thread);

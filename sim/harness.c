@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checked.h"
 #include "schedule.h"
 #include "sim.h"
 #include "shrink.h"
@@ -23,6 +24,7 @@
 /* ------------------------------------------------------------ the options */
 
 typedef struct sweep_opts {
+    bool bad;            /* a knob was rejected (said why on stderr) */
     uint64_t seeds;      /* WEFT_SEEDS */
     uint64_t base;       /* WEFT_SEED_BASE */
     bool one;            /* WEFT_SEED given */
@@ -65,41 +67,77 @@ static bool is_dir_path(const char *path) {
     return true;
 }
 
-static bool env_u64(const char *name, uint64_t *out) {
+/* A seed or a count: decimal digits, or 0x and hex digits, nothing else
+ * (strtoull alone takes "-1" as 2^64-1, "12abc" as 12 and "0x" as 0).
+ * The end of the number is returned in *end (NULL: it must end the text). */
+static bool parse_u64(const char *p, uint64_t *out, const char **end) {
+    int base = 10;
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        base = 16;
+        p += 2;
+    }
+    if (!(base == 16 ? isxdigit((unsigned char)*p) : isdigit((unsigned char)*p)))
+        return false;
+    char *stop;
+    errno = 0;
+    unsigned long long x = strtoull(p, &stop, base);
+    if (errno)
+        return false;
+    if (end)
+        *end = stop;
+    else if (*stop)
+        return false;
+    *out = x;
+    return true;
+}
+
+/* Reads a numeric knob; a malformed value is rejected with one line. */
+static bool env_u64(sweep_opts *o, const char *name, uint64_t *out) {
     const char *v = getenv(name);
     if (!v || !*v)
         return false;
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(v, &end, 0);
-    if (errno || *end) {
-        fprintf(stderr, "weft-sim: ignoring %s=%s (not a number)\n", name, v);
+    if (!parse_u64(v, out, NULL)) {
+        fprintf(stderr, "weft-sim: %s=%s: not a number from 0 to 2^64-1 (decimal or 0x hex)\n",
+                name, v);
+        o->bad = true;
         return false;
     }
-    *out = x;
     return true;
 }
 
 static sweep_opts read_opts(void) {
     sweep_opts o = {.seeds = 100};
-    env_u64("WEFT_SEEDS", &o.seeds);
-    env_u64("WEFT_SEED_BASE", &o.base);
-    o.one = env_u64("WEFT_SEED", &o.seed);
+    env_u64(&o, "WEFT_SEEDS", &o.seeds);
+    env_u64(&o, "WEFT_SEED_BASE", &o.base);
+    o.one = env_u64(&o, "WEFT_SEED", &o.seed);
+    if (!o.one && o.seeds && o.base > UINT64_MAX - (o.seeds - 1)) {
+        fprintf(stderr, "weft-sim: WEFT_SEED_BASE=%" PRIu64 " with WEFT_SEEDS=%" PRIu64
+                        ": the sweep would pass seed 2^64-1\n", o.base, o.seeds);
+        o.bad = true;
+    }
     const char *st = getenv("WEFT_SIM_STRATEGY");
-    o.strategy = st && strcmp(st, "pct") == 0 ? WEFT_SIM_PCT : WEFT_SIM_RANDOM;
+    o.strategy = WEFT_SIM_RANDOM;
+    if (st && *st && strcmp(st, "pct") == 0)
+        o.strategy = WEFT_SIM_PCT;
+    else if (st && *st && strcmp(st, "random") != 0) {
+        fprintf(stderr, "weft-sim: WEFT_SIM_STRATEGY=%s: not a strategy (random or pct)\n", st);
+        o.bad = true;
+    }
     o.trace = getenv("WEFT_TRACE");
     if (o.trace && !*o.trace)
         o.trace = NULL;
     o.check = env_flag("WEFT_CHECK_DETERMINISM");
     o.quiet = env_flag("WEFT_SIM_QUIET");
     o.trace_dir = o.trace && strcmp(o.trace, "-") != 0 && is_dir_path(o.trace);
+    if (o.trace && !o.trace_dir && o.trace[strlen(o.trace) - 1] == '/')
+        o.bad = true; /* a directory that could not be made: is_dir_path said why */
     o.schedule = env_str("WEFT_SCHEDULE");
     o.shrink = env_flag("WEFT_SHRINK");
     o.shrink_out = env_str("WEFT_SHRINK_OUT");
     o.shrink_runs = 20000;
     o.shrink_ms = 20000;
-    env_u64("WEFT_SHRINK_RUNS", &o.shrink_runs);
-    env_u64("WEFT_SHRINK_MS", &o.shrink_ms);
+    env_u64(&o, "WEFT_SHRINK_RUNS", &o.shrink_runs);
+    env_u64(&o, "WEFT_SHRINK_MS", &o.shrink_ms);
     return o;
 }
 
@@ -128,8 +166,11 @@ static double now_s(void) {
 
 /* ------------------------------------------------------------- one seed */
 
-static void builder_for(weft_builder *b, const sweep_opts *o, uint64_t seed) {
+static void builder_for(weft_builder *b, const sweep_opts *o, uint64_t seed,
+                        const weft_sim_test *t) {
     weft_builder_init(b, WEFT_SIM);
+    if (t->alloc && t->alloc->alloc && t->alloc->free)
+        b->allocator = *t->alloc;
     b->sim_seed = seed;
     b->sim_strategy = o->strategy;
     b->sim_max_steps = 1000000;
@@ -181,10 +222,19 @@ static void filter_diag(void *ctx, const char *what, const char *site) {
 }
 
 /* Runs one seed; with `events` the run's events are handed back (the
- * caller frees them); `x` asks for more (timelines, schedules), or NULL. */
+ * caller frees them, `ncap` entries long); `x` asks for more (timelines,
+ * schedules), or NULL. */
 static int run_seed_x(const weft_sim_test *t, const weft_builder *given, weft_sim_result *r,
-                      weft__sim_event **events, size_t *nevents, const weft__run_extra *x) {
+                      weft__sim_event **events, size_t *nevents, size_t *ncap,
+                      const weft__run_extra *x) {
     *r = (weft_sim_result){.seed = given->sim_seed};
+    size_t size;
+    if (t->size < sizeof(weft_future) || !weft__size_add(&size, t->size, 15)) {
+        r->err = WEFT_EINVAL;
+        snprintf(r->failure, sizeof r->failure, "the test's size %zu is no future state", t->size);
+        return WEFT_EINVAL;
+    }
+    size &= ~(size_t)15u; /* 16-aligned storage for the body, which may hold anything */
     counting count = {given->allocator, 0};
     weft_builder cfg = *given, *b = &cfg;
     cfg.allocator = (weft_allocator){counting_alloc, counting_free, &count};
@@ -202,6 +252,7 @@ static int run_seed_x(const weft_sim_test *t, const weft_builder *given, weft_si
     weft__sim *s = weft__sim_of((weft__rt *)rt);
     diag.sim = s;
     s->record = s->record || events != NULL;
+    s->ev_alloc = given->allocator; /* handed back past the runtime: not counted */
     if (x) {
         s->record = s->record || x->tl_paths[0] || x->tl_paths[1];
         for (int i = 0; i < 2; i++)
@@ -213,12 +264,13 @@ static int run_seed_x(const weft_sim_test *t, const weft_builder *given, weft_si
         s->plan = x->plan;
         s->plan_strict = x->strict;
     }
-    /* 16-aligned storage for the body, which may hold anything */
-    size_t size = (t->size + 15u) & ~(size_t)15u;
-    weft_future *body = aligned_alloc(16, size);
+    /* through the builder's allocator, whose blocks are 16-aligned as
+     * malloc's (the runtime's task blocks rely on that too) */
+    weft_future *body = cfg.allocator.alloc(cfg.allocator.ctx, size);
     if (!body) {
         weft_runtime_free(rt);
         r->err = WEFT_ENOMEM;
+        snprintf(r->failure, sizeof r->failure, "out of memory for the test body");
         return WEFT_ENOMEM;
     }
     memset(body, 0, size);
@@ -231,6 +283,7 @@ static int run_seed_x(const weft_sim_test *t, const weft_builder *given, weft_si
         *x->preemptions = s->preemptions;
     if (x && x->faults)
         *x->faults = s->faults;
+    int trace_errno = weft__sim_trace_flush(s);
     r->err = err;
     r->fingerprint = weft__sim_digest(s);
     r->steps = s->steps;
@@ -246,7 +299,8 @@ static int run_seed_x(const weft_sim_test *t, const weft_builder *given, weft_si
     if (events) {
         weft__sim_write_timelines(s); /* before the events leave the runtime */
         *events = s->events;
-        *nevents = s->nevents;
+        *nevents = s->record ? s->nevents : 0; /* recording stopped: out of memory */
+        *ncap = s->ev_cap;
         s->events = NULL;
         s->ev_cap = 0;
     }
@@ -259,7 +313,12 @@ static int run_seed_x(const weft_sim_test *t, const weft_builder *given, weft_si
         snprintf(x->rec->failure, sizeof x->rec->failure, "%s", r->failure);
     }
     weft_runtime_free(rt);
-    free(body);
+    cfg.allocator.free(cfg.allocator.ctx, body, size);
+    if (trace_errno && !err) { /* a lost trace fails the run: it was asked for */
+        err = r->err = WEFT_EIO;
+        snprintf(r->failure, sizeof r->failure, "trace %s: %s", given->sim_trace_path,
+                 strerror(trace_errno));
+    }
     if (count.live && !err) {
         err = r->err = WEFT_EFAILED;
         snprintf(r->failure, sizeof r->failure,
@@ -271,15 +330,15 @@ static int run_seed_x(const weft_sim_test *t, const weft_builder *given, weft_si
 }
 
 static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_result *r,
-                    weft__sim_event **events, size_t *nevents) {
-    return run_seed_x(t, given, r, events, nevents, NULL);
+                    weft__sim_event **events, size_t *nevents, size_t *ncap) {
+    return run_seed_x(t, given, r, events, nevents, ncap, NULL);
 }
 
 int weft__sim_run_extra(const weft_sim_test *t, const weft_builder *b, weft_sim_result *r,
                         const weft__run_extra *x) {
     if (!t || !b || !r || !t->make || b->flavor != WEFT_SIM)
         return WEFT_EINVAL;
-    return run_seed_x(t, b, r, NULL, NULL, x);
+    return run_seed_x(t, b, r, NULL, NULL, NULL, x);
 }
 
 int weft_sim_run(const weft_sim_test *t, const weft_builder *b, weft_sim_result *r) {
@@ -290,7 +349,7 @@ int weft_sim_run(const weft_sim_test *t, const weft_builder *b, weft_sim_result 
     }
     if (!t || !r || !t->make || b->flavor != WEFT_SIM)
         return WEFT_EINVAL;
-    return run_seed(t, b, r, NULL, NULL);
+    return run_seed(t, b, r, NULL, NULL, NULL);
 }
 
 int weft_sim_replay(const weft_sim_test *t, const char *path, const weft_builder *b,
@@ -311,20 +370,20 @@ int weft_sim_replay(const weft_sim_test *t, const char *path, const weft_builder
     cfg.sim_seed = sc.seed;
     cfg.sim_strategy = WEFT_SIM_RANDOM; /* the schedule decides */
     weft__run_extra x = {.plan = &sc, .strict = true};
-    err = run_seed_x(t, &cfg, r, NULL, NULL, &x);
+    err = run_seed_x(t, &cfg, r, NULL, NULL, NULL, &x);
     weft__schedule_free(&sc);
     return err;
 }
 
 /* Runs the seed twice, recording; false (with a report) on a mismatch. */
 static bool check_determinism(const weft_sim_test *t, const weft_builder *b, weft_sim_result *r) {
-    weft__sim_event *e1, *e2;
-    size_t n1, n2;
+    weft__sim_event *e1 = NULL, *e2 = NULL;
+    size_t n1 = 0, n2 = 0, c1 = 0, c2 = 0;
     weft_sim_result r2;
     weft_builder quiet = *b;
     quiet.sim_trace_path = NULL;
-    run_seed(t, &quiet, r, &e1, &n1);
-    run_seed(t, b, &r2, &e2, &n2);
+    run_seed(t, &quiet, r, &e1, &n1, &c1);
+    run_seed(t, b, &r2, &e2, &n2, &c2);
     bool same = r->fingerprint == r2.fingerprint && n1 == n2;
     if (!same) {
         size_t i = 0;
@@ -343,8 +402,13 @@ static bool check_determinism(const weft_sim_test *t, const weft_builder *b, wef
         r->err = WEFT_EFAILED;
         snprintf(r->failure, sizeof r->failure, "nondeterministic: first differing event %zu", i);
     }
-    free(e1);
-    free(e2);
+    weft_allocator a = b->allocator;
+    if (e1)
+        a.free(a.ctx, e1, c1 * sizeof *e1);
+    if (e2)
+        a.free(a.ctx, e2, c2 * sizeof *e2);
+    if (same && r2.err && !r->err) /* the second run failed otherwise (trace, memory) */
+        *r = r2;
     return same;
 }
 
@@ -355,6 +419,7 @@ typedef struct sweep {
     sweep_opts o;
     char prog[512];
     uint64_t ran, failed, from_file;
+    bool stop;            /* an error every further seed would repeat (the trace) */
     bool shrunk;          /* WEFT_SHRINK: done once per sweep */
 } sweep;
 
@@ -452,14 +517,25 @@ static int run_with_files(const sweep *sw, weft_builder *b, const run_files *rf,
     b->sim_trace_path = rf->txt;
     weft__run_extra x = {.tl_paths = {rf->json, rf->html}, .title = rf->title,
                          .plan = plan, .strict = true};
-    return run_seed_x(sw->t, b, r, NULL, NULL, &x);
+    return run_seed_x(sw->t, b, r, NULL, NULL, NULL, &x);
 }
 
 static void shrink_seed(sweep *sw, uint64_t seed);
 
+/* A trace that cannot be written would be lost for every further seed as
+ * well: said once, and the sweep stops (the run counts as failed). */
+static bool trace_lost(sweep *sw, const weft_sim_result *r) {
+    if (r->err != WEFT_EIO || strncmp(r->failure, "trace ", 6) != 0)
+        return false;
+    if (!sw->stop)
+        fprintf(stderr, "weft-sim: %s: %s; sweep stopped\n", sw->t->name, r->failure);
+    sw->stop = true;
+    return true;
+}
+
 static void run_and_report(sweep *sw, uint64_t seed, const char *note) {
     weft_builder b;
-    builder_for(&b, &sw->o, seed);
+    builder_for(&b, &sw->o, seed, sw->t);
     crash_seed = seed;
     weft_sim_result r;
     run_files rf;
@@ -472,17 +548,21 @@ static void run_and_report(sweep *sw, uint64_t seed, const char *note) {
     else if (sw->o.trace_dir && sw->o.one)
         run_with_files(sw, &b, &rf, NULL, &r);
     else
-        run_seed(sw->t, &b, &r, NULL, NULL);
+        run_seed(sw->t, &b, &r, NULL, NULL, NULL);
     sw->ran++;
     if (!r.err)
         return;
     sw->failed++;
+    if (trace_lost(sw, &r))
+        return;
     if (sw->failed > 20 && !sw->o.one)
         return; /* the summary still counts them */
     if (sw->o.trace_dir && (sw->o.check || !sw->o.one)) {
         weft_sim_result again;
-        builder_for(&b, &sw->o, seed);
+        builder_for(&b, &sw->o, seed, sw->t);
         run_with_files(sw, &b, &rf, NULL, &again);
+        if (trace_lost(sw, &again))
+            return;
     }
     fprintf(stderr,
             "weft-sim: FAIL %s seed=%" PRIu64 "%s%s fingerprint=%016" PRIx64 " (%s)"
@@ -514,7 +594,7 @@ static void replay_schedule(sweep *sw, const char *path, const char *note) {
         return;
     }
     weft_builder b;
-    builder_for(&b, &sw->o, sc.seed);
+    builder_for(&b, &sw->o, sc.seed, sw->t);
     b.sim_strategy = WEFT_SIM_RANDOM; /* the schedule decides, not a strategy */
     crash_seed = sc.seed;
     weft_sim_result r;
@@ -535,12 +615,14 @@ static void replay_schedule(sweep *sw, const char *path, const char *note) {
         run_with_files(sw, &b, &rf, &sc, &r);
     } else {
         weft__run_extra x = {.plan = &sc, .strict = true};
-        run_seed_x(sw->t, &b, &r, NULL, NULL, &x);
+        run_seed_x(sw->t, &b, &r, NULL, NULL, NULL, &x);
     }
     weft__schedule_free(&sc);
     if (!r.err)
         return;
     sw->failed++;
+    if (trace_lost(sw, &r))
+        return;
     fprintf(stderr,
             "weft-sim: FAIL %s schedule=%s%s fingerprint=%016" PRIx64 " (%s) replay: "
             "WEFT_SCHEDULE=%s %s --test %s%s%s\n",
@@ -580,8 +662,10 @@ static void replay_schedule_files(sweep *sw, const char *dir) {
     for (size_t i = 0; i < n; i++) {
         char path[1300];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        sw->from_file++;
-        replay_schedule(sw, path, " from seeds dir");
+        if (!sw->stop) {
+            sw->from_file++;
+            replay_schedule(sw, path, " from seeds dir");
+        }
         free(names[i]);
     }
 }
@@ -591,7 +675,7 @@ static void replay_schedule_files(sweep *sw, const char *dir) {
  * seed's. */
 static void shrink_seed(sweep *sw, uint64_t seed) {
     weft_builder b;
-    builder_for(&b, &sw->o, seed);
+    builder_for(&b, &sw->o, seed, sw->t);
     b.sim_trace_path = NULL;
     weft__schedule sc;
     weft__shrink_stats st;
@@ -635,7 +719,7 @@ static void shrink_seed(sweep *sw, uint64_t seed) {
         snprintf(stem, sizeof stem, "seed%" PRIu64 "-shrunk", seed);
         files_for(sw, stem, &rf);
         weft_sim_result r;
-        builder_for(&b, &sw->o, seed);
+        builder_for(&b, &sw->o, seed, sw->t);
         b.sim_strategy = WEFT_SIM_RANDOM;
         run_with_files(sw, &b, &rf, &sc, &r);
         fprintf(stderr, "weft-sim: shrunk run of %s seed=%" PRIu64 ": timeline: %s\n",
@@ -644,8 +728,10 @@ static void shrink_seed(sweep *sw, uint64_t seed) {
     weft__schedule_free(&sc);
 }
 
-/* Replays <seeds_dir>/<name>.txt: "seed  note" per line, '#' comments;
- * then the schedules kept beside it. */
+/* Replays the schedules kept in the seeds dir, then <seeds_dir>/<name>.txt:
+ * "seed  note" per line, '#' comments.  A line that is no seed (or too
+ * long to be one line) fails the sweep with its file and line number, and
+ * is not run. */
 static void replay_file(sweep *sw) {
     const char *dir = getenv("WEFT_SEEDS_DIR");
     if (!dir || !*dir)
@@ -659,19 +745,34 @@ static void replay_file(sweep *sw) {
     if (!f)
         return;
     char line[512];
-    while (fgets(line, sizeof line, f)) {
+    unsigned lineno = 0;
+    while (!sw->stop && fgets(line, sizeof line, f)) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len == sizeof line - 1 && line[len - 1] != '\n' && !feof(f)) {
+            fprintf(stderr, "weft-sim: %s:%u: line longer than %zu bytes, not run\n", path, lineno,
+                    sizeof line - 2);
+            sw->failed++;
+            int c;
+            while ((c = fgetc(f)) != EOF && c != '\n') /* its tail is no line of its own */
+                ;
+            continue;
+        }
         char *p = line;
         while (isspace((unsigned char)*p))
             p++;
         if (!*p || *p == '#')
             continue;
-        char *end;
-        errno = 0;
-        unsigned long long seed = strtoull(p, &end, 0);
-        if (errno || end == p) {
-            fprintf(stderr, "weft-sim: %s: bad line: %s", path, line);
+        const char *endc;
+        uint64_t seed;
+        if (!parse_u64(p, &seed, &endc) || (*endc && !isspace((unsigned char)*endc))) {
+            p[strcspn(p, "\n")] = 0;
+            fprintf(stderr, "weft-sim: %s:%u: \"%s\" is no seed (a number from 0 to 2^64-1, "
+                            "decimal or 0x hex, then a note), not run\n", path, lineno, p);
+            sw->failed++;
             continue;
         }
+        char *end = (char *)endc;
         while (isspace((unsigned char)*end))
             end++;
         end[strcspn(end, "\n")] = 0;
@@ -681,10 +782,36 @@ static void replay_file(sweep *sw) {
     fclose(f);
 }
 
+/* The trace path (a file, or the directory of per-seed files), checked
+ * once before any seed: a path that cannot be written fails the sweep
+ * with the path and the reason. */
+static bool trace_writable(const char *path, bool dir) {
+    if (!path || strcmp(path, "-") == 0)
+        return true;
+    if (dir) { /* files per failing seed go there */
+        if (access(path, W_OK | X_OK) == 0)
+            return true;
+        fprintf(stderr, "weft-sim: WEFT_TRACE=%s: cannot write into the directory: %s\n", path,
+                strerror(errno));
+        return false;
+    }
+    FILE *f = fopen(path, "w");
+    int e = f ? 0 : errno;
+    if (f && (fputs("# weft sim trace\n", f) < 0 || fflush(f) != 0))
+        e = errno ? errno : EIO;
+    if (f)
+        fclose(f);
+    if (e)
+        fprintf(stderr, "weft-sim: WEFT_TRACE=%s: cannot write the trace: %s\n", path, strerror(e));
+    return e == 0;
+}
+
 int weft_sim_sweep(const weft_sim_test *t) {
     if (!t || !t->make)
         return 1;
     sweep sw = {.t = t, .o = read_opts()};
+    if (sw.o.bad || !trace_writable(sw.o.trace, sw.o.trace_dir))
+        return 1; /* said why; nothing run */
     program_name(sw.prog, sizeof sw.prog);
     double start = now_s();
     struct sigaction saved[NFATAL];
@@ -695,7 +822,7 @@ int weft_sim_sweep(const weft_sim_test *t) {
         run_and_report(&sw, sw.o.seed, NULL);
     } else {
         replay_file(&sw);
-        for (uint64_t i = 0; i < sw.o.seeds; i++)
+        for (uint64_t i = 0; i < sw.o.seeds && !sw.stop; i++)
             run_and_report(&sw, sw.o.base + i, NULL);
     }
     crash_disarm(saved);
@@ -708,6 +835,14 @@ int weft_sim_sweep(const weft_sim_test *t) {
                 secs > 0 ? (double)sw.ran / secs : 0.0,
                 sw.o.check ? ", determinism checked" : "");
     return sw.failed > (uint64_t)INT32_MAX ? INT32_MAX : (int)sw.failed;
+}
+
+void weft__sim_test_args(int argc, char **argv, void (*set_filter)(const char *pattern)) {
+    if (!argv || !set_filter)
+        return;
+    for (int i = 1; i + 1 < argc; i++)
+        if (argv[i] && strcmp(argv[i], "--test") == 0)
+            set_filter(argv[i + 1]);
 }
 
 _Noreturn void weft__sim_abort(const char *name, int failures) {

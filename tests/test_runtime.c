@@ -834,7 +834,14 @@ static void error_table(void **state) {
     assert_int_equal(weft_translate_errno(ENOMEM), WEFT_ENOMEM);
     assert_int_equal(weft_translate_errno(ETIMEDOUT), WEFT_ETIMEDOUT);
     assert_int_equal(weft_translate_errno(ECANCELED), WEFT_ECANCELED);
-    assert_int_equal(weft_translate_errno(EPERM), WEFT_EIO);
+    assert_int_equal(weft_translate_errno(EDOM), WEFT_EIO);
+    assert_int_equal(weft_translate_errno(EPERM), WEFT_EACCES);
+    assert_int_equal(weft_translate_errno(ECONNREFUSED), WEFT_ECONNREFUSED);
+    assert_int_equal(weft_translate_errno(ECONNRESET), WEFT_ECONNRESET);
+    assert_int_equal(weft_translate_errno(EPIPE), WEFT_EPIPE);
+    assert_int_equal(weft_translate_errno(EADDRINUSE), WEFT_EADDRINUSE);
+    assert_int_equal(weft_translate_errno(EMFILE), WEFT_EMFILE);
+    assert_int_equal(weft_translate_errno(EWOULDBLOCK), WEFT_EAGAIN);
 }
 
 /* ------------------------------------------------------- invalid arguments */

@@ -115,7 +115,7 @@ static weft_poll napper_poll(weft_future *f, weft_context *cx, void *out) {
 }
 WEFT_FUTURE_DEFINE_VOID(napper, napper_poll, NULL);
 static void make_napper(weft_future *slot) { *(napper *)slot = WEFT_NEW(napper); }
-static const weft_sim_test napper_test = {"napper", make_napper, sizeof(napper), NULL};
+static const weft_sim_test napper_test = {"napper", make_napper, sizeof(napper), NULL, NULL};
 
 /* A lost update: each adder reads, awaits a round trip, writes back +1.
  * The second adder first does `lookups` round trips, so the race needs
@@ -163,7 +163,7 @@ static void race_drop(weft_future *f) {
 }
 WEFT_FUTURE_DEFINE_VOID(race, race_poll, race_drop);
 static void make_race(weft_future *slot) { *(race *)slot = WEFT_NEW(race); }
-static const weft_sim_test race_test = {"race", make_race, sizeof(race), NULL};
+static const weft_sim_test race_test = {"race", make_race, sizeof(race), NULL, NULL};
 
 /* Workers that sleep random times and take fault points, then a body that
  * always fails: every decision kind in one run, and nothing of it needed
@@ -214,7 +214,7 @@ static void doomed_drop(weft_future *f) {
 }
 WEFT_FUTURE_DEFINE_VOID(doomed, doomed_poll, doomed_drop);
 static void make_doomed(weft_future *slot) { *(doomed *)slot = WEFT_NEW(doomed); }
-static const weft_sim_test doomed_test = {"doomed", make_doomed, sizeof(doomed), NULL};
+static const weft_sim_test doomed_test = {"doomed", make_doomed, sizeof(doomed), NULL, NULL};
 
 /* --------------------------------------------------------- the text trace */
 
@@ -367,7 +367,7 @@ static void make_spinning(weft_future *slot) { *(spinning *)slot = WEFT_NEW(spin
 
 static void timeline_of_a_livelock_keeps_its_end(void **state) {
     (void)state;
-    static const weft_sim_test t = {"spinning", make_spinning, sizeof(spinning), NULL};
+    static const weft_sim_test t = {"spinning", make_spinning, sizeof(spinning), NULL, NULL};
     char path[64];
     snprintf(path, sizeof path, "/tmp/weft-tl-%d.json", (int)getpid());
     weft_builder b;

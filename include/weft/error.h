@@ -33,9 +33,31 @@ extern "C" {
     X(ELIVELOCK, -16, "run exceeded its step or virtual-time limit")           \
     X(EFAILED, -17, "task failed")                                             \
     X(EIO, -18, "input/output error")                                          \
-    X(ERANGE, -19, "value out of range")                                      \
-    /* the simulator's codes, from -40 on */                                   \
-    X(ESCHEDULE, -40, "the schedule does not fit the code under test")
+    X(ERANGE, -19, "value out of range")                                       \
+    X(ECONNREFUSED, -20, "connection refused")                                 \
+    X(ECONNRESET, -21, "connection reset by peer")                             \
+    X(ECONNABORTED, -22, "connection aborted")                                 \
+    X(EPIPE, -23, "broken pipe: the peer no longer reads")                     \
+    X(EADDRINUSE, -24, "address already in use")                               \
+    X(EADDRNOTAVAIL, -25, "address not available")                             \
+    X(ENETUNREACH, -26, "network is unreachable")                              \
+    X(EHOSTUNREACH, -27, "host is unreachable")                                \
+    X(EMFILE, -28, "too many open files in this process")                      \
+    X(ENFILE, -29, "too many open files in the system")                        \
+    X(ENOTCONN, -30, "socket is not connected")                                \
+    X(EISCONN, -31, "socket is already connected")                             \
+    X(ETRUNCATED, -32, "datagram truncated: larger than the buffer")           \
+    X(EEOF, -33, "unexpected end of stream")                                   \
+    X(ENOTFOUND, -34, "host name not found")                                   \
+    X(ETRYAGAIN, -35, "temporary failure in name lookup")                      \
+    X(EACCES, -36, "permission denied")                                        \
+    X(ENOENT, -37, "no such file or directory")                                \
+    X(EMSGSIZE, -38, "message too long")                                       \
+    X(ENOBUFS, -39, "no buffer space available")                               \
+    X(EAFNOSUPPORT, -40, "address family not supported")                       \
+    X(ENETDOWN, -41, "network is down")                                        \
+    /* the simulator's codes, from -60 on */                                   \
+    X(ESCHEDULE, -60, "the schedule does not fit the code under test")
 
 enum {
     WEFT_OK = 0,
