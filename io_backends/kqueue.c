@@ -67,8 +67,9 @@ typedef struct kqueue_driver {
  * 2. Spurious EV_EOF on the read filter (src/linux/read.c): libkqueue
  *    sets EV_EOF on a stream socket whenever SIOCINQ says 0 bytes queued
  *    when the event is copied out, which also happens when the data that
- *    raised the edge was read meanwhile (by a thread that found the side
- *    still ready).  A native kqueue sets EV_EOF only once the peer shut
+ *    raised the edge was read between epoll_wait and the copy-out (by
+ *    another thread that found the side still ready: a narrow race, seen
+ *    only with the multi-thread scheduler).  A native kqueue sets EV_EOF only once the peer shut
  *    its write half.  READ_CLOSED must not be spurious (it stays set and
  *    the read side would spin), so an EV_EOF with no data and no error is
  *    checked with a MSG_PEEK recv: 0 is the end of stream, anything else
@@ -104,6 +105,11 @@ typedef struct kqueue_driver {
  *    last data then raises no EV_EOF and no second edge: the reader
  *    waits forever.  Adding EVFILT_WRITE first keeps the read filter's
  *    EPOLLRDHUP; a native kqueue does not care about the order.
+ *
+ * 7. A closed descriptor (src/common/kevent.c, copyin): libkqueue's
+ *    receipt says EFAULT where a native kqueue says EBADF.  A receipt for
+ *    a descriptor cannot mean a bad address natively (that would fail the
+ *    whole call), so kq_register reads EFAULT as EBADF.
  */
 #ifdef WEFT_KQUEUE_LIBKQUEUE
 void libkqueue_drain_pending_close(void);
@@ -251,7 +257,8 @@ static int kq_register(void *drv, weft_io_source *src, weft_os_socket s) {
         EV_SET(&undo, (uintptr_t)s, res[0] ? EVFILT_WRITE : EVFILT_READ, EV_DELETE, 0, 0, NULL);
         if (!res[0] || !res[1])
             (void)kevent(d->kq, &undo, 1, NULL, 0, NULL);
-        err = weft_translate_errno(res[0] ? res[0] : res[1]);
+        int e = res[0] ? res[0] : res[1];
+        err = weft_translate_errno(e == EFAULT ? EBADF : e); /* note 7 */
     }
     if (err)
         errs_bind(d, s, NULL);
