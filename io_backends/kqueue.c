@@ -13,7 +13,9 @@
  * (WRITE_CLOSED); an error in fflags is WEFT_IO_ERROR on both sides.
  *
  * Where libkqueue 2.7.0 differs from a native kqueue (see "emulation"
- * below), the driver does what is right on both, never an #ifdef.
+ * below), the driver does what is right on both; only two workarounds
+ * (notes 4 and 5) are emulation-only code, under WEFT_KQUEUE_LIBKQUEUE,
+ * which meson sets when it builds over libkqueue.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -393,10 +395,22 @@ static void kq_wake(void *drv) {
 
 /* ------------------------------------------ socket calls (emulation 1) */
 
+/* The socket's own error first, then one a kevent took (note 1).  With
+ * neither, the connect ended well, unless the report that brought us here
+ * was note 4's blanket one while the connect still runs: no peer yet
+ * means not done, and the runtime waits for the next report. */
 static int kq_connect_result(void *drv, weft_os_socket s) {
     int err = weft__posix_sys.connect_result(drv, s);
     int kept = errs_take(drv, s);
-    return err == 0 && kept ? weft_translate_errno(kept) : err;
+    if (err)
+        return err;
+    if (kept)
+        return weft_translate_errno(kept);
+    struct sockaddr_storage peer;
+    socklen_t len = sizeof peer;
+    if (getpeername((int)s, (struct sockaddr *)&peer, &len) < 0 && errno == ENOTCONN)
+        return WEFT_EAGAIN;
+    return 0;
 }
 
 static int64_t kq_recv(void *drv, weft_os_socket s, const weft_iovec *iov, int iovcnt,
