@@ -138,8 +138,8 @@ WEFT_SIM_TEST(bank_fixed, bank_fixed_body)
 
 static void make_buggy(weft_future *slot) { *(bank_buggy *)slot = WEFT_NEW(bank_buggy); }
 static void make_fixed(weft_future *slot) { *(bank_fixed_body *)slot = WEFT_NEW(bank_fixed_body); }
-static const weft_sim_test buggy_test = {"bank_race", make_buggy, sizeof(bank_buggy), NULL};
-static const weft_sim_test fixed_test = {"bank_fixed", make_fixed, sizeof(bank_fixed_body), NULL};
+static const weft_sim_test buggy_test = {"bank_race", make_buggy, sizeof(bank_buggy), NULL, NULL};
+static const weft_sim_test fixed_test = {"bank_fixed", make_fixed, sizeof(bank_fixed_body), NULL, NULL};
 
 static int run_seed(const weft_sim_test *t, uint64_t seed, weft_sim_result *r) {
     weft_builder b;
@@ -238,16 +238,53 @@ static int demo(const char *self) {
     return err && same && passed == 1000 ? 0 : 1;
 }
 
+static int usage(const char *prog, FILE *to) {
+    fprintf(to,
+            "usage: %s [--test NAME | --plain N | --prove | --fingerprint SEED | --demo | --help]\n"
+            "  (no argument)       sweep both tests (bank_race fails, printing its replay line)\n"
+            "  --test NAME         just one test, bank_race or bank_fixed (WEFT_SEED=s: one seed)\n"
+            "  --plain N           the buggy code N times on current_thread\n"
+            "  --prove             find the bug within 1000 seeds, replay it 100 times, sweep the fix\n"
+            "  --fingerprint SEED  print the fingerprints of seeds SEED..SEED+7 (for .ci/)\n"
+            "  --demo              sweep until the bug shows, replay it with its trace, check the fix\n"
+            "environment: WEFT_SEEDS, WEFT_SEED, WEFT_SEED_BASE, WEFT_SIM_STRATEGY=pct, WEFT_TRACE,\n"
+            "  WEFT_CHECK_DETERMINISM=1 (see docs/simulation.md)\n",
+            prog);
+    return to == stdout ? 0 : 2;
+}
+
+/* A whole decimal (or 0x) number, or false. */
+static bool parse_u64(const char *s, uint64_t *out) {
+    char *end;
+    if (!s || !*s || *s == '-')
+        return false;
+    *out = strtoull(s, &end, 0);
+    return *end == 0;
+}
+
+static int bad_args(const char *prog, const char *what, const char *arg) {
+    fprintf(stderr, "%s: %s '%s'\n", prog, what, arg);
+    return usage(prog, stderr);
+}
+
 int main(int argc, char **argv) {
+    uint64_t n;
+    if (argc == 2 && strcmp(argv[1], "--help") == 0)
+        return usage(argv[0], stdout);
     if (argc == 2 && strcmp(argv[1], "--demo") == 0)
         return demo(argv[0]);
-    if (argc == 3 && strcmp(argv[1], "--plain") == 0)
-        return plain(strtol(argv[2], NULL, 0));
+    if (argc >= 2 && strcmp(argv[1], "--plain") == 0) {
+        if (argc != 3 || !parse_u64(argv[2], &n))
+            return bad_args(argv[0], "--plain needs a count, not", argc == 3 ? argv[2] : "");
+        return plain((long)n);
+    }
     if (argc == 2 && strcmp(argv[1], "--prove") == 0)
         return prove();
-    if (argc == 3 && strcmp(argv[1], "--fingerprint") == 0) {
+    if (argc >= 2 && strcmp(argv[1], "--fingerprint") == 0) {
+        if (argc != 3 || !parse_u64(argv[2], &n))
+            return bad_args(argv[0], "--fingerprint needs a seed, not", argc == 3 ? argv[2] : "");
         weft_sim_result r;
-        for (uint64_t s = strtoull(argv[2], NULL, 0), i = 0; i < 8; i++) {
+        for (uint64_t s = n, i = 0; i < 8; i++) {
             run_seed(&buggy_test, s + i, &r);
             printf("seed %" PRIu64 " buggy %016" PRIx64 " steps %" PRIu64 "\n", s + i,
                    r.fingerprint, r.steps);
@@ -256,6 +293,13 @@ int main(int argc, char **argv) {
                    r.fingerprint, r.steps);
         }
         return 0;
+    }
+    if (argc >= 2 && strcmp(argv[1], "--test") == 0) {
+        if (argc != 3 || (strcmp(argv[2], "bank_race") != 0 && strcmp(argv[2], "bank_fixed") != 0))
+            return bad_args(argv[0], "--test takes bank_race or bank_fixed, not",
+                            argc == 3 ? argv[2] : "");
+    } else if (argc > 1) {
+        return bad_args(argv[0], "unknown argument", argv[1]);
     }
     weft_sim_test_args(argc, argv);
     const struct CMUnitTest tests[] = {

@@ -1,9 +1,10 @@
 /* weft demo — a tour of the core on the real clock: spawn and join, abort,
  * sleep, timeout, an interval, and the nested-runtime error.
  *
- *   build/examples/weft-demo
+ *   build/examples/weft-demo [--help]
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "weft/time.h"
 #include "weft/weft.h"
@@ -59,9 +60,23 @@ typedef struct app {
     weft_instant tick;
 } app;
 
+static int usage(const char *prog, FILE *to) {
+    fprintf(to, "usage: %s [--help]\n"
+                "  a tour of the runtime on the real clock: spawn and join, abort, sleep,\n"
+                "  timeout, an interval, and the nested-runtime error\n",
+            prog);
+    return to == stdout ? 0 : 2;
+}
+
 static weft_poll app_poll(weft_future *f, weft_context *cx, void *out) {
     app *self = (app *)f;
     WEFT_BEGIN(f);
+    if (self->argc == 2 && strcmp(self->argv[1], "--help") == 0)
+        WEFT_RETURN(f, out, int, usage(self->argv[0], stdout));
+    if (self->argc > 1) {
+        fprintf(stderr, "%s: unknown argument '%s'\n", self->argv[0], self->argv[1]);
+        WEFT_RETURN(f, out, int, usage(self->argv[0], stderr));
+    }
     self->t0 = weft_now();
 
     puts("spawn three workers and join them:");

@@ -53,15 +53,13 @@ typedef struct server {
 static weft_poll server_poll(weft_future *f, weft_context *cx, void *out) {
     server *self = (server *)f;
     WEFT_BEGIN(f);
-    {
-        self->addr = weft_addr_loopback4(self->port);
-        int err = weft_listener_bind(&self->addr, NULL, &self->l);
-        if (err) {
-            fprintf(stderr, "echo_server: bind 127.0.0.1:%u: %s\n", self->port, weft_strerror(err));
-            WEFT_RETURN(f, out, int, 1);
-        }
+    self->addr = weft_addr_loopback4(self->port);
+    self->r = weft_listener_bind(&self->addr, NULL, &self->l);
+    if (self->r) {
+        fprintf(stderr, "echo_server: bind: %s\n", weft_strerror((int)self->r));
+        WEFT_RETURN(f, out, int, 1);
     }
-    weft_socket_local_addr(self->l, &self->addr); /* port 0 picks one */
+    weft_socket_local_addr(self->l, &self->addr); /* port 0 picked one */
     printf("echo_server: listening on 127.0.0.1:%u\n", self->addr.port);
     fflush(stdout);
     for (;;) {

@@ -26,17 +26,6 @@ static const char RESPONSE[] =
 
 /* ------------------------------------------------------- request framing */
 
-/* The end of the first "\r\n\r\n" in [p, end) (just past it), or NULL. */
-static const char *head_end(const char *p, const char *end) {
-    for (const char *q = p + 3; q < end; q++) {
-        if (!(q = memchr(q, '\n', (size_t)(end - q))))
-            return NULL;
-        if (q[-1] == '\r' && q[-2] == '\n' && q[-3] == '\r')
-            return q + 1;
-    }
-    return NULL;
-}
-
 static char lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c; }
 
 /* `n` bytes at `p` equal the lower-case `word`, ignoring ASCII case. */
@@ -47,29 +36,37 @@ static bool equal_nocase(const char *p, const char *word, size_t n) {
     return true;
 }
 
-/* Whether the request [p, end) has a "Connection: close" header: a line
- * after the request line (split at '\n', a trailing '\r' removed) whose
- * name before its first ':' is "connection" and whose value, spaces and
- * tabs trimmed, is "close", both ignoring ASCII case. */
-static bool wants_close(const char *p, const char *end) {
-    const char *nl = memchr(p, '\n', (size_t)(end - p)); /* skip the request line */
-    while (nl) {
-        const char *line = nl + 1;
-        nl = memchr(line, '\n', (size_t)(end - line));
-        const char *e = nl ? nl : end;
-        if (e > line && e[-1] == '\r')
-            e--;
-        if (e - line < 11 || !equal_nocase(line, "connection:", 11))
-            continue;
-        const char *v = line + 11;
-        while (v < e && (*v == ' ' || *v == '\t'))
-            v++;
-        while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        if (e - v == 5 && equal_nocase(v, "close", 5))
-            return true;
+/* Whether the header line [line, e) (its '\n' removed) is "Connection:
+ * close": the name before the first ':' is "connection", the value with
+ * spaces and tabs trimmed is "close", both ignoring ASCII case. */
+static bool is_close_header(const char *line, const char *e) {
+    if (e > line && e[-1] == '\r')
+        e--;
+    if (e - line < 11 || !equal_nocase(line, "connection:", 11))
+        return false;
+    const char *v = line + 11;
+    while (v < e && (*v == ' ' || *v == '\t'))
+        v++;
+    while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    return e - v == 5 && equal_nocase(v, "close", 5);
+}
+
+/* The request starting at p: returns its end (just past the first
+ * "\r\n\r\n") or NULL while it is incomplete, and sets *close if a line
+ * after the request line is a Connection: close header.  One pass: every
+ * '\n' ends a line, and the first that ends "\r\n\r\n" ends the request. */
+static const char *request_end(const char *p, const char *end, bool *close) {
+    const char *line = p, *nl;
+    *close = false;
+    while (line < end && (nl = memchr(line, '\n', (size_t)(end - line)))) {
+        if (nl - p >= 3 && nl[-1] == '\r' && nl[-2] == '\n' && nl[-3] == '\r')
+            return nl + 1;
+        if (line != p && is_close_header(line, nl))
+            *close = true;
+        line = nl + 1;
     }
-    return false;
+    return NULL;
 }
 
 /* ------------------------------------------------------------ connection */
@@ -93,8 +90,7 @@ typedef struct conn {
 static bool answer(conn *c, size_t *used) {
     const char *p = c->buf, *end = c->buf + c->len, *q;
     size_t count = 0;
-    while (!c->last && (q = head_end(p, end))) {
-        c->last = wants_close(p, q);
+    while (!c->last && (q = request_end(p, end, &c->last))) {
         count++;
         p = q;
     }
@@ -129,8 +125,9 @@ static weft_poll conn_poll(weft_future *f, weft_context *cx, void *out) {
             size_t used;
             if (!answer(self, &used))
                 break;
-            memmove(self->buf, self->buf + used, self->len - used);
-            self->len -= used;
+            self->len -= used; /* the tail, an incomplete request, to the front */
+            if (used && self->len)
+                memmove(self->buf, self->buf + used, self->len);
         }
         if (self->reply_len) {
             WEFT_AWAIT(f, cx, weft_stream_write_all(&self->op, self->s, self->reply,

@@ -106,7 +106,9 @@ def echo_tests(binary, flavor):
 
 def http_exchange(srv, *segments):
     """Sends the segments 50 ms apart (separate TCP segments: TCP_NODELAY),
-    then returns everything the server sends until it closes."""
+    then returns everything the server sends until it closes.  The pause is
+    no tolerance: the right answer is the same if segments merge; it only
+    makes the server see a request split over reads, as http-load does."""
     s = srv.connect()
     try:
         for i, seg in enumerate(segments):

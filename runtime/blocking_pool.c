@@ -209,6 +209,12 @@ int weft_spawn_blocking_at(weft_handle *h, weft_blocking_fn fn, void *arg, weft_
     if (!fn)
         return weft__spawn(rt, NULL, jh, site, NULL); /* fills jh, EINVAL */
     blocking_call call = WEFT_NEW(blocking_call, .fn = fn, .arg = arg);
+    /* Under the simulator the call is a task of its own, run in one step
+     * on the sim's thread: a pool thread would run it on OS time (the sim,
+     * seeing nothing ready, would report a false deadlock) and draw
+     * randomness from a foreign thread. */
+    if (rt && rt->config.flavor == WEFT_SIM)
+        return weft__spawn(rt, &call.base, jh, site, NULL);
     weft__blocking *p = rt ? pool_get(rt) : NULL;
     if (rt && !p) {
         weft__spawn(NULL, &call.base, jh, site, NULL); /* fills jh, drops call */

@@ -35,6 +35,7 @@ bool weft_waker_will_wake(const weft_waker *a, const weft_waker *b) {
 }
 
 void weft_waker_set(weft_waker *slot, const weft_waker *w) {
+    WEFT__NEED(slot, "weft_waker_set", "slot");
     if (weft_waker_will_wake(slot, w))
         return;
     weft_waker fresh = weft_waker_clone(w);
@@ -44,22 +45,33 @@ void weft_waker_set(weft_waker *slot, const weft_waker *w) {
 
 /* ---------------------------------------------------------------- context */
 
-const weft_waker *weft_cx_waker(weft_context *cx) { return cx->weft__waker; }
+const weft_waker *weft_cx_waker(weft_context *cx) {
+    WEFT__NEED(cx, "weft_cx_waker", "context");
+    return cx->weft__waker;
+}
 
 void weft_yield_request(weft_context *cx) {
+    WEFT__NEED(cx, "weft_yield_request", "context");
     cx->weft__yielded = 1;
     weft_waker_wake_by_ref(cx->weft__waker);
 }
 
-void weft_cx_fail(weft_context *cx, int err) { cx->weft__fail = err < 0 ? err : WEFT_EFAILED; }
+void weft_cx_fail(weft_context *cx, int err) {
+    WEFT__NEED(cx, "weft_cx_fail", "context");
+    cx->weft__fail = err < 0 ? err : WEFT_EFAILED;
+}
 
 /* ---------------------------------------------------------------- futures */
 
 void weft_future_init(weft_future *f, const weft_future_vtable *vt, const char *site) {
+    WEFT__NEED(f, "weft_future_init", "future");
+    WEFT__NEED(vt && vt->poll, "weft_future_init", "vtable or poll function");
     *f = (weft_future){vt, NULL, site, 0, 0};
 }
 
 weft_poll weft_future_poll(weft_future *f, weft_context *cx, void *out) {
+    WEFT__NEED(f && f->vt && f->vt->poll, "weft_future_poll", "future (or one with no vtable)");
+    WEFT__NEED(cx, "weft_future_poll", "context");
     if (f->flags & WEFT__F_DROPPED || f->resume == WEFT__DONE) {
         if (!(f->vt->vflags & WEFT_VT_REPOLL))
             weft__die(f->flags & WEFT__F_DROPPED ? "future polled after it was dropped"
@@ -88,8 +100,10 @@ void weft_future_drop(weft_future *f) {
 }
 
 void weft__bad_resume(weft_future *f) {
-    (void)f;
-    weft__die("async function resumed at an unknown point (state corrupted or moved after a poll)");
+    const char *name = f && f->vt && f->vt->name ? f->vt->name : "?";
+    fprintf(stderr, "weft: async function %s resumed at an unknown point (state corrupted or moved after a poll)\n", name);
+    fflush(stderr);
+    abort();
 }
 
 /* -------------------------------------------------------------- yield_now */
@@ -107,6 +121,7 @@ static const weft_future_vtable yield_now_vt = {yield_now_poll, NULL, sizeof(wef
                                                 "weft_yield_now", 0};
 
 weft_future *weft_yield_now_init(weft_yield_now *y, const char *site) {
+    WEFT__NEED(y, "weft_yield_now", "state");
     weft_future_init(&y->base, &yield_now_vt, site);
     return &y->base;
 }

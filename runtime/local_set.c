@@ -64,6 +64,10 @@ int weft_local_set_new(weft_handle *h, weft_local_set **out) {
     *out = NULL;
     if (!rt)
         return WEFT_ENORUNTIME;
+    /* A set runs its tasks inside run_until's poll, FIFO, where the seed
+     * would not order them and the trace would not see them. */
+    if (rt->config.flavor == WEFT_SIM)
+        return WEFT_ENOTSUP;
     weft_local_set *ls = weft__alloc(rt, sizeof *ls);
     if (!ls)
         return WEFT_ENOMEM;
@@ -79,8 +83,14 @@ int weft_local_set_new(weft_handle *h, weft_local_set **out) {
 
 int weft_spawn_local_at(weft_local_set *ls, weft_future *fut, weft_join_handle *jh,
                         const char *site) {
-    if (!ls)
-        return weft__spawn(NULL, NULL, jh, site, NULL); /* fills jh, EINVAL */
+    if (!ls) {
+        weft__spawn(NULL, NULL, jh, site, NULL); /* fills jh as every refused spawn */
+        if (fut && fut->vt) { /* and drops the future, as every spawn error */
+            fut->flags |= WEFT__F_NOREPORT;
+            weft_future_drop(fut);
+        }
+        return WEFT_EINVAL;
+    }
     /* With an owner it goes on the runtime's shards, where
      * weft_local_set_free finds it. */
     return weft__spawn(ls->rt, fut, jh, site, &ls->owner);
@@ -165,6 +175,8 @@ static const weft_future_vtable run_vt = {run_poll, run_drop, sizeof(weft_local_
 
 weft_future *weft_local_run_until_init(weft_local_run *r, weft_local_set *ls, weft_future *inner,
                                        const char *site) {
+    WEFT__NEED(r, "weft_local_run_until", "state");
+    WEFT__NEED(ls, "weft_local_run_until", "local set");
     weft_future_init(&r->base, &run_vt, site);
     r->set = ls;
     r->inner = inner;

@@ -766,6 +766,8 @@ typedef struct root {
     parker park; /* PARK_PARKED: idle, not counted in busy_roots */
     _Atomic uint32_t refs;
     mt *m;
+    weft__rt *rt; /* referenced: a waker clone may outlive the runtime's
+                   * own reference, and frees through its allocator */
 } root;
 
 /* The root's parker after block_on returned: wakes no longer count. */
@@ -776,7 +778,9 @@ static void root_unref(const void *data) {
     if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1)
         return;
     parker_destroy(&r->park);
-    free(r);
+    weft__rt *rt = r->rt;
+    weft__free(rt, r, sizeof *r);
+    weft__rt_unref(rt);
 }
 
 /* Like parker_unpark, but the wake that ends an idle wait counts the
@@ -850,12 +854,14 @@ static void root_wait(root *r) {
 
 static int mt_block_on(weft__rt *rt, weft_future *f, void *out) {
     mt *m = mt_of(rt);
-    root *r = malloc(sizeof *r);
+    root *r = weft__alloc(rt, sizeof *r);
     if (!r)
         return WEFT_ENOMEM;
     parker_init(&r->park);
     atomic_init(&r->refs, 1);
     r->m = m;
+    r->rt = rt;
+    weft__rt_ref(rt);
     atomic_fetch_add_explicit(&m->roots, 1, memory_order_seq_cst);
     atomic_fetch_add_explicit(&m->busy_roots, 1, memory_order_seq_cst);
     bool cached = !atomic_flag_test_and_set_explicit(&m->root_cache_taken, memory_order_acquire);
@@ -880,17 +886,9 @@ static int mt_block_on(weft__rt *rt, weft_future *f, void *out) {
 
 /* ------------------------------------------------------------ lifecycle */
 
+/* weft_runtime_new resolved 0 ($WEFT_WORKER_THREADS, else the cores). */
 static uint32_t worker_count(const weft_builder *b) {
-    if (b->worker_threads > 0)
-        return (uint32_t)b->worker_threads;
-    const char *env = getenv("WEFT_WORKER_THREADS");
-    if (env && *env) {
-        char *end;
-        long n = strtol(env, &end, 10);
-        if (*end == '\0' && n > 0 && n <= 4096)
-            return (uint32_t)n;
-    }
-    return weft__cpu_count();
+    return b->worker_threads > 0 ? (uint32_t)b->worker_threads : weft__cpu_count();
 }
 
 static void free_mt(weft__rt *rt, mt *m) {

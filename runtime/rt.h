@@ -8,11 +8,13 @@
 
 #include "weft/time.h"
 #include "weft/weft.h"
+#include "misuse.h"
 #include "os.h"
 #include "spin.h"
 
 struct weft__task;
 struct weft__time;
+struct weft_io_driver_ops;
 struct weft__rt;
 
 /* Links of a circular doubly linked list; a node off every list has NULLs. */
@@ -74,6 +76,9 @@ typedef struct weft__sched_ops {
      * Without it, `unpark` is called for timers armed off the driving
      * thread. */
     void (*timer_armed)(struct weft__rt *rt, uint64_t deadline_ns);
+    /* Optional: makes the scheduler's own I/O driver (the simulator's
+     * network) after `create`, instead of the builder's choice. */
+    int (*create_io)(struct weft__rt *rt);
 } weft__sched_ops;
 
 extern const weft__sched_ops weft__current_thread_ops;
@@ -113,6 +118,9 @@ typedef struct weft__rt {
     void *owned_mem;
     uint32_t owned_mask;      /* shard = task id & owned_mask */
     _Atomic(struct weft__blocking *) blocking; /* blocking pool, made on first use */
+    /* Threads inside weft_handle_block_on, woken by shutdown. */
+    weft__spin parkers_lock;
+    struct weft__parker *parkers;
 } weft__rt;
 
 /* Task blocks come from the runtime's slab (task_alloc.c), in 16-byte
@@ -172,8 +180,6 @@ void weft__rt_unref(weft__rt *rt);
 /* Reports a diagnostic through the runtime's hook (stderr by default, in
  * debug builds only). `rt` may be NULL. */
 void weft__diag(weft__rt *rt, const char *what, const char *site);
-/* Prints "weft: <msg>" on one line and aborts. */
-_Noreturn void weft__die(const char *msg);
 
 /* Blocking pool (blocking_pool.c): waits for its threads until the
  * monotonic `deadline_ns`; returns how many blocking calls are still
@@ -199,6 +205,8 @@ bool weft__time_auto_advance(weft__rt *rt);
 /* The I/O driver (net/io.c): made per the builder, NULL for "none" and
  * for the simulator; it takes over parking from the schedulers. */
 int weft__io_create(weft__rt *rt);
+/* The I/O driver `ops` (a scheduler's own: the simulator's network). */
+int weft__io_create_with(weft__rt *rt, const struct weft_io_driver_ops *ops);
 void weft__io_destroy(weft__rt *rt);
 bool weft__io_wait(weft__rt *rt, uint64_t deadline_ns);
 void weft__io_wake(weft__rt *rt);
@@ -206,6 +214,11 @@ void weft__io_wake(weft__rt *rt);
 bool weft__io_active(weft__rt *rt);
 /* Frees the sockets closed since the last wait (no wait runs any more). */
 void weft__io_shutdown(weft__rt *rt);
+
+/* A raw timer: `w` (moved in) is woken at `deadline_ns` on the runtime's
+ * clock.  False (and `w` dropped) when that is not in the future. */
+bool weft__timer_arm(weft__rt *rt, weft_timer_entry *e, uint64_t deadline_ns, weft_waker w);
+void weft__timer_disarm(weft__rt *rt, weft_timer_entry *e);
 
 /* Timers armed in the wheel. */
 uint64_t weft__time_count(weft__rt *rt);

@@ -13,6 +13,12 @@ _Noreturn void weft__die(const char *msg) {
     abort();
 }
 
+_Noreturn void weft__die_misuse(const char *fn, const char *what) {
+    fprintf(stderr, "weft: %s: %s\n", fn, what);
+    fflush(stderr);
+    abort();
+}
+
 void weft__diag(weft__rt *rt, const char *what, const char *site) {
     if (rt && rt->config.on_diagnostic) {
         rt->config.on_diagnostic(rt->config.diagnostic_ctx, what, site ? site : "?");
@@ -65,6 +71,7 @@ void weft_builder_init(weft_builder *b, weft_flavor flavor) {
         .blocking_keep_alive = 10 * (int64_t)1000000000,
         .allocator = {default_alloc, default_free, NULL},
         .sim_pct_depth = 3,
+        .sim_max_steps = WEFT_SIM_DEFAULT_MAX_STEPS,
     };
 }
 
@@ -79,6 +86,30 @@ static unsigned owned_shards(const weft_builder *cfg) {
     while (n < 4 * workers && n < 1024)
         n *= 2;
     return n;
+}
+
+/* worker_threads 0 on multi_thread: $WEFT_WORKER_THREADS if set, else the
+ * cores.  A value that is no count from 1 to WEFT_MAX_WORKER_THREADS is
+ * refused with one line naming it (it used to become the core count). */
+static int resolve_workers(weft_builder *cfg) {
+    if (cfg->flavor != WEFT_MULTI_THREAD || cfg->worker_threads > 0)
+        return 0;
+    const char *env = getenv("WEFT_WORKER_THREADS");
+    if (!env || !*env) {
+        cfg->worker_threads = (int)weft__cpu_count();
+        return 0;
+    }
+    long n = 0;
+    const char *p = env;
+    while (*p >= '0' && *p <= '9' && n <= WEFT_MAX_WORKER_THREADS)
+        n = n * 10 + (*p++ - '0');
+    if (p == env || *p || n < 1 || n > WEFT_MAX_WORKER_THREADS) {
+        fprintf(stderr, "weft: WEFT_WORKER_THREADS=%s: not a worker count (1 to %d)\n", env,
+                WEFT_MAX_WORKER_THREADS);
+        return WEFT_EINVAL;
+    }
+    cfg->worker_threads = (int)n;
+    return 0;
 }
 
 static const weft__sched_ops *sched_for(weft_flavor f) {
@@ -96,6 +127,11 @@ static const weft__sched_ops *sched_for(weft_flavor f) {
     }
 }
 
+bool weft_flavor_available(weft_flavor flavor) {
+    const weft__sched_ops *ops = sched_for(flavor);
+    return ops && ops->block_on; /* a scheduler left out of the build has none */
+}
+
 int weft_runtime_new(const weft_builder *b, weft_runtime **out) {
     if (!out)
         return WEFT_EINVAL;
@@ -107,9 +143,13 @@ int weft_runtime_new(const weft_builder *b, weft_runtime **out) {
         weft_builder_init(&cfg, WEFT_CURRENT_THREAD);
     if (!cfg.allocator.alloc || !cfg.allocator.free || cfg.event_interval == 0 ||
         cfg.global_queue_interval == 0 || cfg.worker_threads < 0 ||
-        cfg.max_blocking_threads < 1 || cfg.blocking_keep_alive < 0)
+        cfg.worker_threads > WEFT_MAX_WORKER_THREADS || cfg.max_blocking_threads < 1 ||
+        cfg.blocking_keep_alive < 0 ||
+        (cfg.thread_stack_size && cfg.thread_stack_size < WEFT_MIN_THREAD_STACK))
         return WEFT_EINVAL;
     if (cfg.start_paused && !cfg.enable_time)
+        return WEFT_EINVAL;
+    if (resolve_workers(&cfg))
         return WEFT_EINVAL;
     if (cfg.flavor == WEFT_SIM)
         cfg.start_paused = cfg.enable_time; /* virtual time never follows the OS */
@@ -125,6 +165,7 @@ int weft_runtime_new(const weft_builder *b, weft_runtime **out) {
     rt->sched = ops;
     atomic_init(&rt->refs, 1);
     atomic_init(&rt->live_allocs, 1); /* this struct */
+    weft__spin_init(&rt->parkers_lock);
     rt->random = weft__random_os_seeded;
     if (cfg.flavor != WEFT_SIM) /* the simulator draws from its seed */
         atomic_init(&rt->rng_counter, weft__os_random_seed());
@@ -133,10 +174,12 @@ int weft_runtime_new(const weft_builder *b, weft_runtime **out) {
         err = weft__slab_create(rt);
     if (!err && cfg.enable_time)
         err = weft__time_create(rt, cfg.start_paused);
-    if (!err && cfg.flavor != WEFT_SIM)
+    if (!err && !ops->create_io)
         err = weft__io_create(rt);
     if (!err)
         err = ops->create(rt, &cfg);
+    if (!err && ops->create_io && (err = ops->create_io(rt)))
+        ops->destroy(rt);
     if (err) {
         weft__io_destroy(rt);
         weft__time_destroy(rt);
@@ -164,10 +207,13 @@ void weft__rt_unref(weft__rt *rt) {
     a.free(a.ctx, rt, sizeof *rt);
 }
 
+static void wake_handle_block_ons(weft__rt *rt);
+
 static void shutdown_tasks(weft__rt *rt) {
     /* Spawns read the flag under their shard's lock, which the walk below
      * takes after this store: each is refused or found. */
     atomic_store_explicit(&rt->shutdown, 1, memory_order_seq_cst);
+    wake_handle_block_ons(rt); /* they return WEFT_ESHUTDOWN */
     /* Cancelling may wake or drop other tasks; run with the runtime entered
      * so their cleanup finds it. */
     weft__tls saved = weft__cur;
@@ -182,7 +228,10 @@ int weft_runtime_shutdown_timeout(weft_runtime *r, int64_t timeout_ns) {
     weft__rt *rt = (weft__rt *)r;
     if (!rt)
         return WEFT_EINVAL;
-    if (weft__cur.rt == rt && weft__cur.worker)
+    /* Any thread inside it: a worker, block_on's own thread (whose future
+     * runs on after free returns), a blocking call (free would wait for
+     * itself), a handle's block_on. */
+    if (weft__cur.rt == rt)
         weft__die("weft_runtime_free called from inside the runtime it frees");
     uint64_t deadline = UINT64_MAX;
     if (timeout_ns >= 0)
@@ -213,18 +262,25 @@ int weft_runtime_block_on(weft_runtime *r, weft_future *f, void *out) {
      * polled, and is dropped like any other. */
     if (err == WEFT_EBUSY && !(f->flags & WEFT__F_POLLED))
         return err;
+    if (err && !(f->flags & WEFT__F_POLLED))
+        f->flags |= WEFT__F_NOREPORT; /* refused (out of memory): no "forgot to await" */
     weft_future_drop(f);
     return err;
 }
 
 /* A waker that unparks one OS thread: for block_on through a handle.  It
  * is reference counted because a waker clone may be woken on another
- * thread just as the blocked thread returns. */
-typedef struct thread_parker {
+ * thread just as the blocked thread returns; it holds a reference on the
+ * runtime, whose allocator it comes from.  While its block_on runs it is
+ * on the runtime's list, so a shutdown can wake it (the block_on then
+ * returns WEFT_ESHUTDOWN instead of waiting for a timer that never fires). */
+typedef struct weft__parker {
     _Atomic uint32_t refs;
     bool notified;
     weft__mutex lock;
     weft__cond cond;
+    weft__rt *rt;
+    struct weft__parker *prev, *next; /* on rt->parkers, under parkers_lock */
 } thread_parker;
 
 static void parker_unref(const void *data) {
@@ -233,7 +289,9 @@ static void parker_unref(const void *data) {
         return;
     weft__cond_destroy(&p->cond);
     weft__mutex_destroy(&p->lock);
-    free(p);
+    weft__rt *rt = p->rt;
+    weft__free(rt, p, sizeof *p);
+    weft__rt_unref(rt);
 }
 
 static void parker_wake_by_ref(const void *data) {
@@ -257,23 +315,64 @@ static weft_waker parker_clone(const void *data) {
     return (weft_waker){data, &parker_vt};
 }
 
+static void wake_handle_block_ons(weft__rt *rt) {
+    weft__spin_lock(&rt->parkers_lock);
+    for (thread_parker *p = rt->parkers; p; p = p->next)
+        parker_wake_by_ref(p);
+    weft__spin_unlock(&rt->parkers_lock);
+}
+
+static void parkers_link(weft__rt *rt, thread_parker *p) {
+    weft__spin_lock(&rt->parkers_lock);
+    p->prev = NULL;
+    p->next = rt->parkers;
+    if (p->next)
+        p->next->prev = p;
+    rt->parkers = p;
+    weft__spin_unlock(&rt->parkers_lock);
+}
+
+static void parkers_unlink(weft__rt *rt, thread_parker *p) {
+    weft__spin_lock(&rt->parkers_lock);
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        rt->parkers = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    weft__spin_unlock(&rt->parkers_lock);
+}
+
+static bool is_shut_down(weft__rt *rt) {
+    return atomic_load_explicit(&rt->shutdown, memory_order_acquire) != 0;
+}
+
 int weft_handle_block_on(weft_handle *h, weft_future *f, void *out) {
     weft__rt *rt = (weft__rt *)h;
     if (!rt || !f || !f->vt || !f->vt->poll)
         return WEFT_EINVAL;
     if (weft__cur.rt)
         return WEFT_ENESTED;
-    thread_parker *p = malloc(sizeof *p);
+    if (is_shut_down(rt))
+        return WEFT_ESHUTDOWN; /* left untouched, as spawn's future is not */
+    thread_parker *p = weft__alloc(rt, sizeof *p);
     if (!p)
         return WEFT_ENOMEM;
     atomic_init(&p->refs, 1);
     p->notified = false;
     weft__mutex_init(&p->lock);
     weft__cond_init(&p->cond);
+    p->rt = rt;
+    weft__rt_ref(rt);
+    parkers_link(rt, p);
     weft_waker w = {p, &parker_vt};
     weft__cur = (weft__tls){.rt = rt};
     weft_context cx = {&w, rt, 0, 0};
-    while (weft_future_poll(f, &cx, out) == WEFT_PENDING) {
+    int err = 0;
+    /* The flag is read after linking, and shutdown sets it before waking
+     * the list: a shutdown is seen here or wakes the wait below. */
+    while (!(err = is_shut_down(rt) ? WEFT_ESHUTDOWN : 0) &&
+           weft_future_poll(f, &cx, out) == WEFT_PENDING) {
         cx.weft__yielded = 0;
         weft__mutex_lock(&p->lock);
         while (!p->notified)
@@ -283,8 +382,9 @@ int weft_handle_block_on(weft_handle *h, weft_future *f, void *out) {
     }
     weft_future_drop(f);
     weft__cur = (weft__tls){0};
+    parkers_unlink(rt, p);
     parker_unref(p);
-    return cx.weft__fail;
+    return err ? err : cx.weft__fail;
 }
 
 /* ---------------------------------------------------------------- handles */
@@ -326,9 +426,19 @@ void weft_handle_stats(weft_handle *h, weft_runtime_stats *out) {
 
 /* ------------------------------------------------------------ async main */
 
-int weft_main_run(weft_future *main_future) {
+int weft_main_run_with(weft_future *main_future, const weft_main_opts *opts) {
+    if (!main_future) {
+        fprintf(stderr, "weft: main: no future to run\n");
+        return 1;
+    }
+    weft_builder b;
+    weft_builder_init(&b, opts ? opts->flavor : WEFT_CURRENT_THREAD);
+    if (opts) {
+        b.worker_threads = opts->worker_threads;
+        b.start_paused = opts->paused;
+    }
     weft_runtime *rt;
-    int err = weft_runtime_new(NULL, &rt);
+    int err = weft_runtime_new(&b, &rt);
     if (err) {
         fprintf(stderr, "weft: cannot build the runtime: %s\n", weft_strerror(err));
         return 1;
@@ -342,3 +452,5 @@ int weft_main_run(weft_future *main_future) {
     }
     return status;
 }
+
+int weft_main_run(weft_future *main_future) { return weft_main_run_with(main_future, NULL); }

@@ -411,8 +411,13 @@ int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char
     if (jh)
         *jh = (weft_join_handle){.base = {&join_vt, NULL, site, 0, WEFT__F_DROPPED | WEFT__F_NOREPORT},
                                  .status = WEFT_EJOINED};
-    if (!fut || !fut->vt || !fut->vt->poll || fut->vt->state_size < sizeof(weft_future))
+    if (!fut || !fut->vt || !fut->vt->poll)
+        return WEFT_EINVAL; /* nothing that could be dropped */
+    if (!weft__task_sizes_ok(fut->vt)) {
+        fut->flags |= WEFT__F_NOREPORT;
+        weft_future_drop(fut); /* as on every error */
         return WEFT_EINVAL;
+    }
     if (fut->flags & (WEFT__F_POLLED | WEFT__F_DROPPED)) {
         weft__diag(rt, "spawn of a future that was already polled or moved", site);
         weft_future_drop(fut); /* as on every error; a no-op if it was moved */

@@ -67,6 +67,14 @@ static inline size_t weft__output_offset(const weft_future_vtable *vt) {
     return (vt->state_size + 15u) & ~(size_t)15u;
 }
 
+/* Whether a vtable's sizes make a task block at all: weft__task_size
+ * below cannot wrap for one that passes (each size is at most a quarter
+ * of the address space, so their sum with the padding fits). */
+static inline bool weft__task_sizes_ok(const weft_future_vtable *vt) {
+    return vt->state_size >= sizeof(weft_future) && vt->state_size <= (size_t)PTRDIFF_MAX / 4 &&
+           vt->output_size <= (size_t)PTRDIFF_MAX / 4;
+}
+
 /* Bytes of the block: header, state, output, and the owner trailer. */
 static inline size_t weft__task_size(const weft_future_vtable *vt, bool owner) {
     size_t end = WEFT__TASK_HDR + weft__output_offset(vt) + vt->output_size;

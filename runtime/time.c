@@ -41,6 +41,15 @@ static uint64_t clock_now(weft__time *d) {
 
 static inline uint64_t ms_ceil(uint64_t ns) { return ns / NS_PER_MS + (ns % NS_PER_MS != 0); }
 
+/* Clock arithmetic saturates at the clock's last instant instead of
+ * wrapping, so the clock never goes backwards and a far deadline never
+ * turns into a near one (a timer never fires early): a tick of the wheel
+ * past UINT64_MAX ns is reached only when the clock saturates there. */
+static inline uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
+static inline uint64_t ms_to_ns(uint64_t ms) {
+    return ms > UINT64_MAX / NS_PER_MS ? UINT64_MAX : ms * NS_PER_MS;
+}
+
 weft_instant weft_now(void) {
     weft__rt *rt = weft__cur.rt;
     if (rt && rt->time)
@@ -133,7 +142,10 @@ uint64_t weft__time_park_deadline(weft__rt *rt) {
         return UINT64_MAX;
     if (paused)
         return 0;
-    int64_t os = (int64_t)(next * NS_PER_MS) - offset + (int64_t)d->origin_ns;
+    uint64_t at = ms_to_ns(next);
+    if (at > (uint64_t)INT64_MAX / 2) /* centuries away: park without a deadline */
+        return UINT64_MAX;
+    int64_t os = (int64_t)at - offset + (int64_t)d->origin_ns;
     return os < 0 ? 0 : (uint64_t)os;
 }
 
@@ -145,8 +157,8 @@ bool weft__time_auto_advance(weft__rt *rt) {
         weft__spin_unlock(&d->lock);
         return false;
     }
-    if (next * NS_PER_MS > d->paused_ns)
-        d->paused_ns = next * NS_PER_MS;
+    if (ms_to_ns(next) > d->paused_ns)
+        d->paused_ns = ms_to_ns(next);
     weft__spin_unlock(&d->lock);
     fire_due(d, next);
     return true;
@@ -226,11 +238,12 @@ int weft_time_advance(weft_duration by) {
         weft__spin_unlock(&d->lock);
         return WEFT_EINVAL;
     }
-    d->paused_ns += (uint64_t)by;
+    bool clipped = d->paused_ns > UINT64_MAX - (uint64_t)by;
+    d->paused_ns = sat_add(d->paused_ns, (uint64_t)by);
     uint64_t now_ms = d->paused_ns / NS_PER_MS;
     weft__spin_unlock(&d->lock);
     fire_due(d, now_ms);
-    return 0;
+    return clipped ? WEFT_ERANGE : 0;
 }
 
 /* ----------------------------------------------------------------- sleep */
@@ -240,7 +253,8 @@ static void sleep_drop(weft_future *f);
 static const weft_future_vtable sleep_vt = {sleep_poll, sleep_drop, sizeof(weft_sleep), 0,
                                             "weft_sleep", 0};
 
-static void sleep_setup(weft_sleep *s, const char *site) {
+static void sleep_setup(weft_sleep *s, const char *site, const char *fn) {
+    WEFT__NEED(s, fn, "sleep");
     weft_future_init(&s->base, &sleep_vt, site);
     s->entry = (weft_timer_entry){0};
     s->driver = NULL;
@@ -250,18 +264,18 @@ static void sleep_setup(weft_sleep *s, const char *site) {
 }
 
 weft_future *weft_sleep_init(weft_sleep *s, weft_duration dur, const char *site) {
-    sleep_setup(s, site);
+    sleep_setup(s, site, "weft_sleep");
     s->duration = dur < 0 ? 0 : dur;
     weft__rt *rt = weft__cur.rt;
     if (rt && rt->time) {
-        s->deadline = clock_now(rt->time) + (uint64_t)s->duration;
+        s->deadline = sat_add(clock_now(rt->time), (uint64_t)s->duration);
         s->has_deadline = true;
     }
     return &s->base;
 }
 
 weft_future *weft_sleep_until_init(weft_sleep *s, weft_instant deadline, const char *site) {
-    sleep_setup(s, site);
+    sleep_setup(s, site, "weft_sleep_until");
     s->deadline = deadline;
     s->has_deadline = true;
     return &s->base;
@@ -276,7 +290,7 @@ static weft_poll sleep_poll(weft_future *f, weft_context *cx, void *out) {
     weft_waker old = {0};
     weft__spin_lock(&d->lock);
     if (!s->has_deadline) {
-        s->deadline = clock_now_locked(d) + (uint64_t)s->duration;
+        s->deadline = sat_add(clock_now_locked(d), (uint64_t)s->duration);
         s->has_deadline = true;
     }
     weft_timer_entry *e = &s->entry;
@@ -297,7 +311,8 @@ static weft_poll sleep_poll(weft_future *f, weft_context *cx, void *out) {
         /* Its parker may sleep past us. */
         wake_driver = !weft__cur.worker || d->rt->sched->timer_armed;
         if (!d->paused) /* else 0: a paused clock has no OS deadline */
-            os_deadline = ms_ceil(s->deadline) * NS_PER_MS - (uint64_t)d->offset_ns + d->origin_ns;
+            os_deadline = sat_add(ms_to_ns(ms_ceil(s->deadline)) - (uint64_t)d->offset_ns,
+                                  d->origin_ns);
     } else if (!weft_waker_will_wake(&e->weft__waker, cx->weft__waker)) {
         old = e->weft__waker;
         e->weft__waker = weft_waker_clone(cx->weft__waker);
@@ -309,6 +324,44 @@ static weft_poll sleep_poll(weft_future *f, weft_context *cx, void *out) {
     else if (wake_driver)
         d->rt->sched->unpark(d->rt);
     return WEFT_PENDING;
+}
+
+bool weft__timer_arm(weft__rt *rt, weft_timer_entry *e, uint64_t deadline_ns, weft_waker w) {
+    weft__time *d = rt->time;
+    if (!d)
+        weft__die("timers are disabled on this runtime: set enable_time in its builder");
+    weft__spin_lock(&d->lock);
+    if (deadline_ns <= clock_now_locked(d) ||
+        !weft__wheel_insert(&d->wheel, e, ms_ceil(deadline_ns))) {
+        e->weft__state = WEFT__TIMER_IDLE;
+        weft__spin_unlock(&d->lock);
+        weft_waker_drop(&w);
+        return false;
+    }
+    e->weft__waker = w;
+    bool paused = d->paused;
+    uint64_t os_deadline =
+        paused ? 0 : ms_ceil(deadline_ns) * NS_PER_MS - (uint64_t)d->offset_ns + d->origin_ns;
+    weft__spin_unlock(&d->lock);
+    if (rt->sched->timer_armed)
+        rt->sched->timer_armed(rt, os_deadline);
+    else if (!weft__cur.worker)
+        rt->sched->unpark(rt);
+    return true;
+}
+
+void weft__timer_disarm(weft__rt *rt, weft_timer_entry *e) {
+    weft__time *d = rt->time;
+    if (!d)
+        return;
+    weft__spin_lock(&d->lock);
+    if (e->weft__state == WEFT__TIMER_ARMED)
+        weft__wheel_remove(&d->wheel, e);
+    weft_waker w = e->weft__waker;
+    e->weft__waker = (weft_waker){0};
+    e->weft__state = WEFT__TIMER_IDLE;
+    weft__spin_unlock(&d->lock);
+    weft_waker_drop(&w);
 }
 
 /* Takes the entry out of the wheel (if armed) and returns its waker. */
@@ -332,8 +385,7 @@ static void sleep_drop(weft_future *f) {
 }
 
 void weft_sleep_reset(weft_sleep *s, weft_instant deadline) {
-    if (!s)
-        return;
+    WEFT__NEED(s, "weft_sleep_reset", "sleep");
     weft_waker w = sleep_disarm(s);
     s->deadline = deadline;
     s->has_deadline = true;
@@ -354,6 +406,8 @@ static const weft_future_vtable timeout_vt = {timeout_poll, timeout_drop, sizeof
 
 weft_future *weft_timeout_init(weft_timeout *t, weft_duration dur, weft_future *inner,
                                const char *site) {
+    WEFT__NEED(t, "weft_timeout", "timeout");
+    WEFT__NEED(inner && inner->vt, "weft_timeout", "inner future");
     weft_future_init(&t->base, &timeout_vt, site);
     t->inner = inner;
     if (inner)
@@ -444,11 +498,14 @@ int weft_interval_init_at(weft_interval *iv, weft_instant start, weft_duration p
 }
 
 void weft_interval_set_missed_tick(weft_interval *iv, weft_missed_tick m) {
-    if (iv && (unsigned)m <= WEFT_MISSED_SKIP)
-        iv->missed = m;
+    WEFT__NEED(iv, "weft_interval_set_missed_tick", "interval");
+    if ((unsigned)m > WEFT_MISSED_SKIP)
+        weft__die_misuse("weft_interval_set_missed_tick", "unknown weft_missed_tick value");
+    iv->missed = m;
 }
 
 weft_future *weft_interval_tick(weft_interval *iv) {
+    WEFT__NEED(iv, "weft_interval_tick", "interval");
     iv->tick.flags = WEFT__F_NOREPORT; /* reusable: each call is a fresh tick */
     iv->tick.resume = 0;
     return &iv->tick;
@@ -457,15 +514,15 @@ weft_future *weft_interval_tick(weft_interval *iv) {
 /* The instant of the tick after one due at `due` that completed at `now`. */
 static weft_instant next_tick(const weft_interval *iv, weft_instant due, weft_instant now) {
     uint64_t p = (uint64_t)iv->period;
-    if (now < due + p)
-        return due + p; /* on time */
+    if (now < sat_add(due, p))
+        return sat_add(due, p); /* on time */
     switch (iv->missed) {
     case WEFT_MISSED_DELAY:
-        return now + p;
+        return sat_add(now, p);
     case WEFT_MISSED_SKIP:
-        return now + p - (now - due) % p;
+        return sat_add(now, p - (now - due) % p);
     default:
-        return due + p;
+        return sat_add(due, p);
     }
 }
 
@@ -488,9 +545,8 @@ static weft_poll tick_poll(weft_future *f, weft_context *cx, void *out) {
 }
 
 void weft_interval_reset(weft_interval *iv) {
-    if (!iv)
-        return;
-    iv->next = weft_now() + (uint64_t)iv->period;
+    WEFT__NEED(iv, "weft_interval_reset", "interval");
+    iv->next = sat_add(weft_now(), (uint64_t)iv->period);
     iv->started = true;
     weft_sleep_reset(&iv->sleep, iv->next);
 }

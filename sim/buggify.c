@@ -18,6 +18,7 @@
 
 bool weft__sim_buggify(weft__rt *rt, const char *site, uint32_t percent) {
     weft__sim *s = weft__sim_of(rt);
+    weft__sim_check_draw(s, "WEFT_BUGGIFY");
     if (!site)
         return false;
     uint64_t h = XXH3_64bits_withSeed(site, strlen(site), s->seed ^ UINT64_C(0xb0661f7));

@@ -14,11 +14,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "checked.h"
 #include "sim.h"
 
 /* ------------------------------------------------------------ the options */
 
 typedef struct sweep_opts {
+    bool bad;            /* a knob was rejected (said why on stderr) */
     uint64_t seeds;      /* WEFT_SEEDS */
     uint64_t base;       /* WEFT_SEED_BASE */
     bool one;            /* WEFT_SEED given */
@@ -29,28 +31,62 @@ typedef struct sweep_opts {
     bool quiet;          /* WEFT_SIM_QUIET: no summary line */
 } sweep_opts;
 
-static bool env_u64(const char *name, uint64_t *out) {
+/* A seed or a count: decimal digits, or 0x and hex digits, nothing else
+ * (strtoull alone takes "-1" as 2^64-1, "12abc" as 12 and "0x" as 0).
+ * The end of the number is returned in *end (NULL: it must end the text). */
+static bool parse_u64(const char *p, uint64_t *out, const char **end) {
+    int base = 10;
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        base = 16;
+        p += 2;
+    }
+    if (!(base == 16 ? isxdigit((unsigned char)*p) : isdigit((unsigned char)*p)))
+        return false;
+    char *stop;
+    errno = 0;
+    unsigned long long x = strtoull(p, &stop, base);
+    if (errno)
+        return false;
+    if (end)
+        *end = stop;
+    else if (*stop)
+        return false;
+    *out = x;
+    return true;
+}
+
+/* Reads a numeric knob; a malformed value is rejected with one line. */
+static bool env_u64(sweep_opts *o, const char *name, uint64_t *out) {
     const char *v = getenv(name);
     if (!v || !*v)
         return false;
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(v, &end, 0);
-    if (errno || *end) {
-        fprintf(stderr, "weft-sim: ignoring %s=%s (not a number)\n", name, v);
+    if (!parse_u64(v, out, NULL)) {
+        fprintf(stderr, "weft-sim: %s=%s: not a number from 0 to 2^64-1 (decimal or 0x hex)\n",
+                name, v);
+        o->bad = true;
         return false;
     }
-    *out = x;
     return true;
 }
 
 static sweep_opts read_opts(void) {
     sweep_opts o = {.seeds = 100};
-    env_u64("WEFT_SEEDS", &o.seeds);
-    env_u64("WEFT_SEED_BASE", &o.base);
-    o.one = env_u64("WEFT_SEED", &o.seed);
+    env_u64(&o, "WEFT_SEEDS", &o.seeds);
+    env_u64(&o, "WEFT_SEED_BASE", &o.base);
+    o.one = env_u64(&o, "WEFT_SEED", &o.seed);
+    if (!o.one && o.seeds && o.base > UINT64_MAX - (o.seeds - 1)) {
+        fprintf(stderr, "weft-sim: WEFT_SEED_BASE=%" PRIu64 " with WEFT_SEEDS=%" PRIu64
+                        ": the sweep would pass seed 2^64-1\n", o.base, o.seeds);
+        o.bad = true;
+    }
     const char *st = getenv("WEFT_SIM_STRATEGY");
-    o.strategy = st && strcmp(st, "pct") == 0 ? WEFT_SIM_PCT : WEFT_SIM_RANDOM;
+    o.strategy = WEFT_SIM_RANDOM;
+    if (st && *st && strcmp(st, "pct") == 0)
+        o.strategy = WEFT_SIM_PCT;
+    else if (st && *st && strcmp(st, "random") != 0) {
+        fprintf(stderr, "weft-sim: WEFT_SIM_STRATEGY=%s: not a strategy (random or pct)\n", st);
+        o.bad = true;
+    }
     o.trace = getenv("WEFT_TRACE");
     if (o.trace && !*o.trace)
         o.trace = NULL;
@@ -86,8 +122,11 @@ static double now_s(void) {
 
 /* ------------------------------------------------------------- one seed */
 
-static void builder_for(weft_builder *b, const sweep_opts *o, uint64_t seed) {
+static void builder_for(weft_builder *b, const sweep_opts *o, uint64_t seed,
+                        const weft_sim_test *t) {
     weft_builder_init(b, WEFT_SIM);
+    if (t->alloc && t->alloc->alloc && t->alloc->free)
+        b->allocator = *t->alloc;
     b->sim_seed = seed;
     b->sim_strategy = o->strategy;
     b->sim_max_steps = 1000000;
@@ -141,8 +180,15 @@ static void filter_diag(void *ctx, const char *what, const char *site) {
 /* Runs one seed; with `events` the run's events are handed back (the
  * caller frees them). */
 static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_result *r,
-                    weft__sim_event **events, size_t *nevents) {
+                    weft__sim_event **events, size_t *nevents, size_t *ncap) {
     *r = (weft_sim_result){.seed = given->sim_seed};
+    size_t size;
+    if (t->size < sizeof(weft_future) || !weft__size_add(&size, t->size, 15)) {
+        r->err = WEFT_EINVAL;
+        snprintf(r->failure, sizeof r->failure, "the test's size %zu is no future state", t->size);
+        return WEFT_EINVAL;
+    }
+    size &= ~(size_t)15u; /* 16-aligned storage for the body, which may hold anything */
     counting count = {given->allocator, 0};
     weft_builder cfg = *given, *b = &cfg;
     cfg.allocator = (weft_allocator){counting_alloc, counting_free, &count};
@@ -160,12 +206,14 @@ static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_
     weft__sim *s = weft__sim_of((weft__rt *)rt);
     diag.sim = s;
     s->record = events != NULL;
-    /* 16-aligned storage for the body, which may hold anything */
-    size_t size = (t->size + 15u) & ~(size_t)15u;
-    weft_future *body = aligned_alloc(16, size);
+    s->ev_alloc = given->allocator; /* handed back past the runtime: not counted */
+    /* through the builder's allocator, whose blocks are 16-aligned as
+     * malloc's (the runtime's task blocks rely on that too) */
+    weft_future *body = cfg.allocator.alloc(cfg.allocator.ctx, size);
     if (!body) {
         weft_runtime_free(rt);
         r->err = WEFT_ENOMEM;
+        snprintf(r->failure, sizeof r->failure, "out of memory for the test body");
         return WEFT_ENOMEM;
     }
     memset(body, 0, size);
@@ -173,6 +221,7 @@ static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_
     err = weft_runtime_block_on(rt, body, NULL);
     if (!err && s->fail_code)
         err = s->fail_code;
+    int trace_errno = weft__sim_trace_flush(s);
     r->err = err;
     r->fingerprint = weft__sim_digest(s);
     r->steps = s->steps;
@@ -187,12 +236,18 @@ static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_
         snprintf(r->failure, sizeof r->failure, "the test body failed: %s", weft_err_name(err));
     if (events) {
         *events = s->events;
-        *nevents = s->nevents;
+        *nevents = s->record ? s->nevents : 0; /* recording stopped: out of memory */
+        *ncap = s->ev_cap;
         s->events = NULL;
         s->ev_cap = 0;
     }
     weft_runtime_free(rt);
-    free(body);
+    cfg.allocator.free(cfg.allocator.ctx, body, size);
+    if (trace_errno && !err) { /* a lost trace fails the run: it was asked for */
+        err = r->err = WEFT_EIO;
+        snprintf(r->failure, sizeof r->failure, "trace %s: %s", given->sim_trace_path,
+                 strerror(trace_errno));
+    }
     if (count.live && !err) {
         err = r->err = WEFT_EFAILED;
         snprintf(r->failure, sizeof r->failure,
@@ -211,18 +266,18 @@ int weft_sim_run(const weft_sim_test *t, const weft_builder *b, weft_sim_result 
     }
     if (!t || !r || !t->make || b->flavor != WEFT_SIM)
         return WEFT_EINVAL;
-    return run_seed(t, b, r, NULL, NULL);
+    return run_seed(t, b, r, NULL, NULL, NULL);
 }
 
 /* Runs the seed twice, recording; false (with a report) on a mismatch. */
 static bool check_determinism(const weft_sim_test *t, const weft_builder *b, weft_sim_result *r) {
-    weft__sim_event *e1, *e2;
-    size_t n1, n2;
+    weft__sim_event *e1 = NULL, *e2 = NULL;
+    size_t n1 = 0, n2 = 0, c1 = 0, c2 = 0;
     weft_sim_result r2;
     weft_builder quiet = *b;
     quiet.sim_trace_path = NULL;
-    run_seed(t, &quiet, r, &e1, &n1);
-    run_seed(t, b, &r2, &e2, &n2);
+    run_seed(t, &quiet, r, &e1, &n1, &c1);
+    run_seed(t, b, &r2, &e2, &n2, &c2);
     bool same = r->fingerprint == r2.fingerprint && n1 == n2;
     if (!same) {
         size_t i = 0;
@@ -241,8 +296,13 @@ static bool check_determinism(const weft_sim_test *t, const weft_builder *b, wef
         r->err = WEFT_EFAILED;
         snprintf(r->failure, sizeof r->failure, "nondeterministic: first differing event %zu", i);
     }
-    free(e1);
-    free(e2);
+    weft_allocator a = b->allocator;
+    if (e1)
+        a.free(a.ctx, e1, c1 * sizeof *e1);
+    if (e2)
+        a.free(a.ctx, e2, c2 * sizeof *e2);
+    if (same && r2.err && !r->err) /* the second run failed otherwise (trace, memory) */
+        *r = r2;
     return same;
 }
 
@@ -253,6 +313,7 @@ typedef struct sweep {
     sweep_opts o;
     char prog[512];
     uint64_t ran, failed, from_file;
+    bool stop; /* an error every further seed would repeat (the trace) */
 } sweep;
 
 /* ------------------------------------------------------------- crashes
@@ -321,17 +382,23 @@ static void crash_disarm(struct sigaction *saved) {
 
 static void run_and_report(sweep *sw, uint64_t seed, const char *note) {
     weft_builder b;
-    builder_for(&b, &sw->o, seed);
+    builder_for(&b, &sw->o, seed, sw->t);
     crash_seed = seed;
     weft_sim_result r;
     if (sw->o.check)
         check_determinism(sw->t, &b, &r);
     else
-        run_seed(sw->t, &b, &r, NULL, NULL);
+        run_seed(sw->t, &b, &r, NULL, NULL, NULL);
     sw->ran++;
     if (!r.err)
         return;
     sw->failed++;
+    if (r.err == WEFT_EIO && strncmp(r.failure, "trace ", 6) == 0) {
+        if (!sw->stop)
+            fprintf(stderr, "weft-sim: %s: %s; sweep stopped\n", sw->t->name, r.failure);
+        sw->stop = true;
+        return;
+    }
     if (sw->failed > 20 && !sw->o.one)
         return; /* the summary still counts them */
     fprintf(stderr,
@@ -343,7 +410,9 @@ static void run_and_report(sweep *sw, uint64_t seed, const char *note) {
             sw->t->name);
 }
 
-/* Replays <seeds_dir>/<name>.txt: "seed  note" per line, '#' comments. */
+/* Replays <seeds_dir>/<name>.txt: "seed  note" per line, '#' comments.
+ * A line that is no seed (or too long to be one line) fails the sweep
+ * with its file and line number, and is not run. */
 static void replay_file(sweep *sw) {
     const char *dir = getenv("WEFT_SEEDS_DIR");
     if (!dir || !*dir)
@@ -356,19 +425,34 @@ static void replay_file(sweep *sw) {
     if (!f)
         return;
     char line[512];
+    unsigned lineno = 0;
     while (fgets(line, sizeof line, f)) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len == sizeof line - 1 && line[len - 1] != '\n' && !feof(f)) {
+            fprintf(stderr, "weft-sim: %s:%u: line longer than %zu bytes, not run\n", path, lineno,
+                    sizeof line - 2);
+            sw->failed++;
+            int c;
+            while ((c = fgetc(f)) != EOF && c != '\n') /* its tail is no line of its own */
+                ;
+            continue;
+        }
         char *p = line;
         while (isspace((unsigned char)*p))
             p++;
         if (!*p || *p == '#')
             continue;
-        char *end;
-        errno = 0;
-        unsigned long long seed = strtoull(p, &end, 0);
-        if (errno || end == p) {
-            fprintf(stderr, "weft-sim: %s: bad line: %s", path, line);
+        const char *endc;
+        uint64_t seed;
+        if (!parse_u64(p, &seed, &endc) || (*endc && !isspace((unsigned char)*endc))) {
+            p[strcspn(p, "\n")] = 0;
+            fprintf(stderr, "weft-sim: %s:%u: \"%s\" is no seed (a number from 0 to 2^64-1, "
+                            "decimal or 0x hex, then a note), not run\n", path, lineno, p);
+            sw->failed++;
             continue;
         }
+        char *end = (char *)endc;
         while (isspace((unsigned char)*end))
             end++;
         end[strcspn(end, "\n")] = 0;
@@ -378,10 +462,28 @@ static void replay_file(sweep *sw) {
     fclose(f);
 }
 
+/* The trace path, checked once before any seed: a path that cannot be
+ * written fails the sweep with the path and the reason. */
+static bool trace_writable(const char *path) {
+    if (!path || strcmp(path, "-") == 0)
+        return true;
+    FILE *f = fopen(path, "w");
+    int e = f ? 0 : errno;
+    if (f && (fputs("# weft sim trace\n", f) < 0 || fflush(f) != 0))
+        e = errno ? errno : EIO;
+    if (f)
+        fclose(f);
+    if (e)
+        fprintf(stderr, "weft-sim: WEFT_TRACE=%s: cannot write the trace: %s\n", path, strerror(e));
+    return e == 0;
+}
+
 int weft_sim_sweep(const weft_sim_test *t) {
     if (!t || !t->make)
         return 1;
     sweep sw = {.t = t, .o = read_opts()};
+    if (sw.o.bad || !trace_writable(sw.o.trace))
+        return 1; /* said why; nothing run */
     program_name(sw.prog, sizeof sw.prog);
     double start = now_s();
     struct sigaction saved[NFATAL];
@@ -390,7 +492,7 @@ int weft_sim_sweep(const weft_sim_test *t) {
         run_and_report(&sw, sw.o.seed, NULL);
     } else {
         replay_file(&sw);
-        for (uint64_t i = 0; i < sw.o.seeds; i++)
+        for (uint64_t i = 0; i < sw.o.seeds && !sw.stop; i++)
             run_and_report(&sw, sw.o.base + i, NULL);
     }
     crash_disarm(saved);
@@ -403,6 +505,14 @@ int weft_sim_sweep(const weft_sim_test *t) {
                 secs > 0 ? (double)sw.ran / secs : 0.0,
                 sw.o.check ? ", determinism checked" : "");
     return sw.failed > (uint64_t)INT32_MAX ? INT32_MAX : (int)sw.failed;
+}
+
+void weft__sim_test_args(int argc, char **argv, void (*set_filter)(const char *pattern)) {
+    if (!argv || !set_filter)
+        return;
+    for (int i = 1; i + 1 < argc; i++)
+        if (argv[i] && strcmp(argv[i], "--test") == 0)
+            set_filter(argv[i + 1]);
 }
 
 _Noreturn void weft__sim_abort(const char *name, int failures) {

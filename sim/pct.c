@@ -2,8 +2,12 @@
  * as shuttle does it: every task gets a random priority when spawned; each
  * step runs the ready task of highest priority; at d-1 seeded change points
  * the task chosen at that step drops to a low priority (below every initial
- * one).  A task that yields drops below every other task too, so a spin
- * loop that yields cannot starve the task it waits for.
+ * one).  A task that yields (or wakes itself while polled: a spin) drops
+ * below every other task, demoted ones included, so a spin loop cannot
+ * starve the task it waits for.  Three bands, highest first:
+ *   initial     [2^62, 2^63)
+ *   demoted     DEMOTED_BASE + 1 .. + 16 (change point i: + i + 1)
+ *   yielded     below DEMOTED_BASE, each yield lower than the last
  *
  * Priorities live in the task's `prio` word (a sim task is on no queue); block_on's future has
  * its own (`root_prio`).  A pick scans the ready set: O(ready).
@@ -14,6 +18,7 @@
 #include "sim.h"
 
 #define INITIAL_BASE (UINT64_C(1) << 62) /* initial priorities: [2^62, 2^63) */
+#define DEMOTED_BASE (UINT64_C(1) << 61) /* change points, above every yielder */
 
 static uint64_t prio_of(weft__task *t) { return t->prio; }
 static void set_prio(weft__task *t, uint64_t p) { t->prio = p; }
@@ -27,14 +32,14 @@ void weft__pct_init(weft__sim *s) {
     for (uint32_t i = 0; i < s->nchange; i++)
         s->change[i] = 1 + weft__sim_below(s, UINT64_C(64) << weft__sim_below(s, 8));
     s->root_prio = initial_prio(s);
-    s->low_prio = INITIAL_BASE - 1;
+    s->low_prio = DEMOTED_BASE;
 }
 
 void weft__pct_on_ready(weft__sim *s, weft__task *t, int hint) {
     if (hint == WEFT__SCHED_SPAWN)
         set_prio(t, initial_prio(s));
     else if (hint == WEFT__SCHED_YIELD)
-        set_prio(t, s->low_prio--);
+        set_prio(t, --s->low_prio);
 }
 
 /* The index of the highest priority candidate; index nready is the root. */
@@ -58,8 +63,8 @@ size_t weft__pct_pick(weft__sim *s, size_t candidates) {
     for (uint32_t i = 0; i < s->nchange; i++) {
         if (s->change[i] != s->steps)
             continue;
-        /* Change point i: the chosen one drops to priority i + 1. */
-        uint64_t p = i + 1;
+        /* Change point i: the chosen one drops into the demoted band. */
+        uint64_t p = DEMOTED_BASE + i + 1;
         if (at == s->nready) {
             s->root_prio = p;
             weft__sim_ev(s, WEFT__EV_PRIO, 0, p, NULL);

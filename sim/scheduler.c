@@ -34,8 +34,18 @@ static void seed_stream(weft__sim *s, uint64_t seed) {
 }
 
 /* rt->random under the simulator: the seeded stream, every draw traced. */
+/* The seeded stream is drawn on the sim's own thread only: a draw from
+ * another one (a thread that entered the runtime through a handle) would
+ * make the run depend on OS timing. */
+void weft__sim_check_draw(weft__sim *s, const char *what) {
+    if (weft__cur.worker != s && !pthread_equal(pthread_self(), s->owner))
+        weft__die_misuse(what, "called on a thread the simulator does not drive (its stream "
+                               "would depend on OS timing): draw only from sim tasks");
+}
+
 static uint64_t sim_random(weft__rt *rt) {
     weft__sim *s = weft__sim_of(rt);
+    weft__sim_check_draw(s, "weft_random_u64");
     uint64_t v = weft__sim_next(s);
     weft__sim_ev(s, WEFT__EV_RANDOM, v, 0, NULL);
     return v;
@@ -58,12 +68,18 @@ static inline void check_thread(weft__sim *s) {
         foreign_wake();
 }
 
+/* Out of memory growing the ready set fails the run (block_on returns
+ * WEFT_ENOMEM at its next step); the task is not queued: its queue
+ * reference goes, and shutdown cancels it from its owned list. */
 static void push_ready(weft__sim *s, weft__task *t) {
     if (s->nready == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 64;
         weft__task **a = weft__alloc(s->rt, cap * sizeof *a);
-        if (!a)
-            weft__die("sim: out of memory growing the ready set");
+        if (!a) {
+            weft__sim_set_failure(s, WEFT_ENOMEM, "sim: out of memory growing the ready set");
+            weft__task_unref(t);
+            return;
+        }
         if (s->nready)
             memcpy(a, s->ready, s->nready * sizeof *a);
         weft__free(s->rt, s->ready, s->cap * sizeof *a);
@@ -83,8 +99,11 @@ static void sim_schedule(weft__rt *rt, weft__task *t, int hint) {
     else
         weft__sim_ev(s, WEFT__EV_WAKE, t->id,
                      s->in_advance ? WEFT__CAUSE_TIMER : WEFT__CAUSE_TASK, NULL);
+    /* A task woken by itself while it is polled spins as a yield does:
+     * PCT must drop it below the others (it would starve a demoted one). */
     if (s->strategy == WEFT_SIM_PCT)
-        weft__pct_on_ready(s, t, hint);
+        weft__pct_on_ready(s, t, hint == WEFT__SCHED_WAKE && t->id == s->current && s->current
+                                     ? WEFT__SCHED_YIELD : hint);
     push_ready(s, t);
 }
 
@@ -209,6 +228,12 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
     weft_context cx = {&w, rt, 0, 0};
     int err = 0;
     s->root_ready = true;
+    /* A block_on after an earlier one: the driving thread comes back from
+     * its own work, as from a yield.  Under PCT it goes behind the ready
+     * tasks, or a caller that loops over block_on (polling a condition
+     * the tasks make true) would starve a task a change point demoted. */
+    if (s->steps && s->strategy == WEFT_SIM_PCT)
+        s->root_prio = --s->low_prio;
     for (;;) {
         if (s->fail_code) {
             err = s->fail_code;
@@ -241,8 +266,9 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
             cx.weft__yielded = 0;
             if (weft_future_poll(f, &cx, out) == WEFT_READY)
                 break;
-            if (cx.weft__yielded && s->strategy == WEFT_SIM_PCT)
-                s->root_prio = s->low_prio--; /* as for a task: behind the others */
+            /* root_ready again: it woke itself while polled, a spin */
+            if ((cx.weft__yielded || s->root_ready) && s->strategy == WEFT_SIM_PCT)
+                s->root_prio = --s->low_prio; /* as for a task: behind the others */
             continue;
         }
         weft__task *t = s->ready[i];
@@ -277,6 +303,7 @@ static int sim_create(weft__rt *rt, const weft_builder *b) {
     s->strategy = b->sim_strategy;
     s->depth = b->sim_pct_depth ? b->sim_pct_depth : 1;
     s->max_steps = b->sim_max_steps;
+    s->ev_alloc = b->allocator;
     s->max_time = (uint64_t)b->sim_max_time;
     rt->sched_data = s;
     s->cap = 64; /* made now, so spawns allocate nothing but their tasks */
@@ -317,7 +344,7 @@ static void sim_destroy(weft__rt *rt) {
     weft__sim_trace_close(s);
     weft__task_cache_clear(rt, &s->cache);
     weft__free(rt, s->ready, s->cap * sizeof *s->ready);
-    free(s->events);
+    weft__sim_free_events(s);
     rt->sched_data = NULL;
     weft__free(rt, s, sizeof *s);
 }
@@ -332,6 +359,7 @@ const weft__sched_ops weft__sim_ops = {
     .unpark = sim_unpark,
     .shutdown = sim_shutdown,
     .destroy = sim_destroy,
+    .create_io = weft__sim_net_create,
     .stats = sim_stats,
 };
 

@@ -63,7 +63,7 @@ typedef struct weft__sim {
     uint64_t change[16];     /* PCT: steps at which priorities drop */
     uint32_t nchange;
     uint64_t root_prio;      /* PCT priority of block_on's future */
-    uint64_t low_prio;       /* next priority for a yielding task */
+    uint64_t low_prio;       /* priority last given to a yielding task */
     /* limits */
     uint64_t steps, max_steps;
     uint64_t max_time; /* ns, 0: none */
@@ -77,8 +77,9 @@ typedef struct weft__sim {
     unsigned char xxh_mem[704];
     FILE *trace;             /* text trace, or NULL */
     bool record;             /* keep events in `events` (determinism check) */
-    weft__sim_event *events;
+    weft__sim_event *events; /* from ev_alloc, as the harness hands them back */
     size_t ev_cap;
+    weft_allocator ev_alloc; /* the builder's (not the counting) allocator */
     /* the first failure */
     int fail_code;
     char failure[1024];
@@ -90,6 +91,9 @@ static inline weft__sim *weft__sim_current(void) {
     weft__rt *rt = weft__cur.rt;
     return rt && rt->sched == &weft__sim_ops ? weft__sim_of(rt) : NULL;
 }
+
+/* Aborts naming `what` when this thread is not the one the sim runs on. */
+void weft__sim_check_draw(weft__sim *s, const char *what);
 
 /* trace.c */
 void weft__sim_event_slow(weft__sim *s, uint32_t kind, uint64_t a, uint64_t b, const char *str);
@@ -129,6 +133,9 @@ static inline void weft__sim_ev(weft__sim *s, uint32_t kind, uint64_t a, uint64_
 void weft__sim_format(const weft__sim_event *e, char *buf, size_t n);
 int weft__sim_trace_open(weft__sim *s, const char *path);
 void weft__sim_trace_close(weft__sim *s);
+/* Flushes the text trace: 0, or the errno of a write that failed. */
+int weft__sim_trace_flush(weft__sim *s);
+void weft__sim_free_events(weft__sim *s);
 /* Records the run's failure (the first wins) and its event. */
 void weft__sim_set_failure(weft__sim *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -165,6 +172,9 @@ static inline uint64_t weft__sim_below(weft__sim *s, uint64_t n) {
 void weft__pct_init(weft__sim *s);
 void weft__pct_on_ready(weft__sim *s, weft__task *t, int hint);
 size_t weft__pct_pick(weft__sim *s, size_t candidates);
+
+/* net.c: the simulated network, the sim runtime's I/O driver. */
+int weft__sim_net_create(weft__rt *rt);
 
 /* buggify.c */
 bool weft__sim_buggify(weft__rt *rt, const char *site, uint32_t percent);

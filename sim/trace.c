@@ -111,19 +111,49 @@ void weft__sim_format(const weft__sim_event *e, char *buf, size_t n) {
     }
 }
 
+/* Doubles the recorded events' buffer, through the builder's allocator (the
+ * harness hands the buffer back after the runtime is gone). */
+static bool grow_events(weft__sim *s) {
+    size_t cap = s->ev_cap ? s->ev_cap * 2 : 1024;
+    weft_allocator a = s->ev_alloc;
+    weft__sim_event *ev = a.alloc(a.ctx, cap * sizeof *ev);
+    if (!ev)
+        return false;
+    if (s->events) {
+        memcpy(ev, s->events, s->ev_cap * sizeof *ev);
+        a.free(a.ctx, s->events, s->ev_cap * sizeof *ev);
+    }
+    s->events = ev;
+    s->ev_cap = cap;
+    return true;
+}
+
+void weft__sim_free_events(weft__sim *s) {
+    if (s->events)
+        s->ev_alloc.free(s->ev_alloc.ctx, s->events, s->ev_cap * sizeof *s->events);
+    s->events = NULL;
+    s->ev_cap = 0;
+}
+
+int weft__sim_trace_flush(weft__sim *s) {
+    if (!s->trace)
+        return 0;
+    int e = fflush(s->trace) ? errno : 0;
+    if (!e && ferror(s->trace))
+        e = EIO;
+    return e;
+}
+
 void weft__sim_event_slow(weft__sim *s, uint32_t kind, uint64_t a, uint64_t b, const char *str) {
     weft__sim_event e = {s->nevents, kind, a, b, str};
     weft__sim_fold(s, kind, a, b);
     if (s->record) {
-        if (e.seq == s->ev_cap) {
-            size_t cap = s->ev_cap ? s->ev_cap * 2 : 1024;
-            weft__sim_event *ev = realloc(s->events, cap * sizeof *ev);
-            if (!ev)
-                weft__die("sim: out of memory recording events");
-            s->events = ev;
-            s->ev_cap = cap;
+        if (e.seq == s->ev_cap && !grow_events(s)) {
+            s->record = false; /* the run fails; nothing more is kept */
+            weft__sim_set_failure(s, WEFT_ENOMEM, "out of memory recording the run's events");
         }
-        s->events[e.seq] = e;
+        if (s->record)
+            s->events[e.seq] = e;
     }
     if (s->trace) {
         char line[768];

@@ -1,51 +1,38 @@
-/* weft tests — the shared cmocka harness.
+/* weft tests — the suite's names for the public test support (weft/test.h).
  *
- * Every behaviour test takes a `wt_env *` (cmocka's state) and runs on the
- * flavor the env names; WT_FLAVORS(fn) instantiates a test once per flavor
- * (current_thread, multi_thread, sim), skipping flavors this build lacks.
- * The env's runtime uses a counting allocator, so teardown asserts that no
- * allocation and no task outlived the runtime.  Diagnostics (unpolled
- * futures, tasks alive at shutdown) are captured, not printed.
+ * The suite's tests are written two ways: async bodies declared with
+ * WEFT_TEST (new tests), and plain cmocka functions taking the env in
+ * cmocka's state, listed with WT_FLAVORS(fn) (one entry per flavor).  Both
+ * run on a fresh runtime per flavor with the public fixtures, whose
+ * counting allocator fails a test that leaks.  The wt_ / WT_ names below
+ * are the older spellings of the public ones, kept so tests written
+ * against them compile unchanged.
  */
 #ifndef WEFT_TESTS_HARNESS_H
 #define WEFT_TESTS_HARNESS_H
 
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stdatomic.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "weft/test.h"
 
-#include "weft/time.h"
-#include "weft/weft.h"
+typedef weft_test_env wt_env;
 
-typedef struct wt_env {
-    weft_flavor flavor;
-    weft_builder builder;   /* tests may adjust it before wt_rt() */
-    weft_runtime *rt;       /* built lazily by wt_rt() */
-    _Atomic long live;      /* allocations not yet freed */
-    _Atomic long allocs;    /* allocations made */
-    _Atomic long fail_at;   /* the allocation number that fails (0: none) */
-    _Atomic int diags;      /* diagnostics reported */
-    char last_diag[256];
-} wt_env;
-
-/* The env's runtime, built on first use from env->builder. */
-weft_runtime *wt_rt(wt_env *env);
-/* block_on on the env's runtime; asserts it returned 0. */
-void wt_block_on(wt_env *env, weft_future *f, void *out);
-/* Frees the runtime now (teardown does it too) and checks for leaks. */
-void wt_free_rt(wt_env *env);
+#define wt_rt(env) weft_test_rt_or_fail(env)
+#define wt_block_on(env, f, out) weft_test_block_on((env), (f), (out))
+#define wt_free_rt(env) weft_test_free_rt_or_fail(env)
+#define wt_setup weft_test_setup
+#define wt_teardown weft_test_teardown
 const char *wt_flavor_name(weft_flavor f);
 
-int wt_setup(void **state);
-int wt_teardown(void **state);
+/* The env's runtime, built on first use; fails the test if it cannot be. */
+static inline weft_runtime *weft_test_rt_or_fail(weft_test_env *env) {
+    weft_runtime *rt = weft_test_rt(env);
+    if (!rt)
+        fail_msg("%s", env->failure);
+    return rt;
+}
 
-extern const weft_flavor wt_flavor_values[3];
-
-#define WT_ONE(fn, i, label)                                                   \
-    {#fn "@" label, fn, wt_setup, wt_teardown, (void *)&wt_flavor_values[i]}
+/* The initial states of the per-flavor entries (index: weft_flavor). */
+#define wt_flavor_values weft_test_env_cases
+#define WT_ONE(fn, i, label) WEFT_TEST_CASE_AT(fn, weft_test_env_cases, i, label)
 /* One cmocka entry per flavor. */
 #define WT_FLAVORS(fn)                                                         \
     WT_ONE(fn, 0, "current_thread"), WT_ONE(fn, 1, "multi_thread"),            \
@@ -88,6 +75,6 @@ typedef struct setter {
 extern const weft_future_vtable setter_vtable;
 
 /* Runs the group; returns the number of failures (cmocka's convention). */
-#define WT_RUN(name, tests) _cmocka_run_group_tests((name), (tests), sizeof(tests) / sizeof((tests)[0]), NULL, NULL)
+#define WT_RUN(name, tests) weft_test_run_group((name), (tests))
 
 #endif

@@ -54,7 +54,7 @@ static void make_cluster(weft_future *slot) { *(cluster *)slot = WEFT_NEW(cluste
 
 int main(int argc, char **argv) {
     uint64_t seeds = argc > 1 ? strtoull(argv[1], NULL, 0) : 16;
-    static const weft_sim_test t = {"cluster", make_cluster, sizeof(cluster), NULL};
+    static const weft_sim_test t = {"cluster", make_cluster, sizeof(cluster), NULL, NULL};
     for (int strategy = WEFT_SIM_RANDOM; strategy <= WEFT_SIM_PCT; strategy++)
         for (uint64_t seed = 0; seed < seeds; seed++) {
             weft_builder b;

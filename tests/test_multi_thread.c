@@ -800,8 +800,8 @@ int main(void) {
         WT_THREADED(spawn_blocking_results),
         WT_THREADED(spawn_blocking_is_bounded),
         WT_THREADED(blocking_keep_alive_expires),
-        WT_FLAVORS(local_set_pins_tasks),
-        WT_FLAVORS(local_set_free_drops_tasks),
+        WT_THREADED(local_set_pins_tasks), /* the sim refuses local sets */
+        WT_THREADED(local_set_free_drops_tasks),
         WT_THREADED(local_set_wrong_thread_detected),
         WT_FLAVORS(block_on_inside_task_refused),
         WT_THREADED(sleeps_fire_on_real_clock),

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "weft/net.h"
+#include "weft/sim.h"
 #include "weft/sync.h"
 
 #define WATCHDOG_SECS 60
@@ -37,7 +38,12 @@ static int fds_before;
 static int net_setup(void **state) {
     alarm(WATCHDOG_SECS);
     fds_before = open_fds();
-    return wt_setup(state);
+    int r = wt_setup(state);
+    wt_env *env = *state;
+    /* WEFT_TRACE=path|- traces a simulated test's run. */
+    if (!r && env && env->flavor == WEFT_SIM)
+        env->builder.sim_trace_path = getenv("WEFT_TRACE");
+    return r;
 }
 
 static int net_teardown(void **state) {
@@ -375,6 +381,7 @@ WEFT_FUTURE_DEFINE(bulk_sender, bulk_sender_poll, NULL, uint64_t);
 
 typedef struct bulk_test {
     weft_future base;
+    weft_addr to;
     weft_listener *l;
     weft_stream *a, *b;
     weft_net_op op;
@@ -392,10 +399,8 @@ static weft_poll bulk_test_poll(weft_future *f, weft_context *cx, void *out) {
         weft_addr any = weft_addr_loopback4(0);
         assert_int_equal(weft_listener_bind(&any, NULL, &self->l), 0);
     }
-    {
-        weft_addr to = weft_addr_loopback4(port_of(self->l));
-        WEFT_AWAIT(f, cx, weft_stream_connect(&self->op, &to, NULL, &self->a), &self->r);
-    }
+    self->to = weft_addr_loopback4(port_of(self->l));
+    WEFT_AWAIT(f, cx, weft_stream_connect(&self->op, &self->to, NULL, &self->a), &self->r);
     assert_int_equal(self->r, 0);
     WEFT_AWAIT(f, cx, weft_listener_accept(&self->op, self->l, &self->b, NULL), &self->r);
     assert_int_equal(self->r, 0);
@@ -556,6 +561,75 @@ static void small_reads_keep_order(void **state) {
         at += (size_t)n;
     }
     assert_int_equal(weft_stream_try_read(p.b, buf, sizeof buf), WEFT_EAGAIN);
+    pair_close(&p);
+}
+
+/* A task reading a socket that always has data still gives way: every op
+ * spends the cooperative budget, so the other task runs before the
+ * reader is done. */
+typedef struct fast_reader {
+    weft_future base;
+    weft_stream *s;
+    size_t got, total;
+    int64_t r;
+    _Atomic int *other_ran;
+    int saw_other; /* the reads done when the other task had run */
+    weft_net_op op;
+    char buf[16];
+} fast_reader;
+static weft_poll fast_reader_poll(weft_future *f, weft_context *cx, void *out) {
+    fast_reader *self = (fast_reader *)f;
+    WEFT_BEGIN(f);
+    while (self->got < self->total) {
+        WEFT_AWAIT(f, cx, weft_stream_read_exact(&self->op, self->s, self->buf, sizeof self->buf), &self->r);
+        assert_int_equal(self->r, sizeof self->buf);
+        self->got += sizeof self->buf;
+        if (!self->saw_other && atomic_load(self->other_ran))
+            self->saw_other = (int)(self->got / sizeof self->buf);
+    }
+    WEFT_RETURN(f, out, int64_t, self->saw_other);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE(fast_reader, fast_reader_poll, NULL, int64_t);
+
+typedef struct coop_test {
+    weft_future base;
+    pair *p;
+    _Atomic int other_ran;
+    int64_t saw;
+    weft_join_handle reader, other;
+    weft_net_op op;
+    char data[65536];
+} coop_test;
+static weft_poll coop_test_poll(weft_future *f, weft_context *cx, void *out) {
+    coop_test *self = (coop_test *)f;
+    WEFT_BEGIN(f);
+    WEFT_AWAIT(f, cx, weft_stream_write_all(&self->op, self->p->a, self->data, sizeof self->data), NULL);
+    {
+        fast_reader r = WEFT_NEW(fast_reader, .s = self->p->b, .total = sizeof self->data,
+                                 .other_ran = &self->other_ran);
+        assert_int_equal(weft_spawn(&r, &self->reader), 0);
+        setter s = {.base = {&setter_vtable, NULL, WEFT__SITE, 0, 0}, .flag = &self->other_ran};
+        assert_int_equal(weft_spawn(&s, &self->other), 0);
+    }
+    WEFT_AWAIT(f, cx, weft_join(&self->reader), &self->saw);
+    WEFT_AWAIT(f, cx, weft_join(&self->other), NULL);
+    WEFT_RETURN(f, out, int64_t, self->saw);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE(coop_test, coop_test_poll, NULL, int64_t);
+
+static void reads_spend_the_budget(void **state) {
+    wt_env *env = WT_ENV(state);
+    pair p = {0};
+    pair_make(env, &p);
+    coop_test *t = calloc(1, sizeof *t);
+    *t = WEFT_NEW(coop_test, .p = &p);
+    int64_t saw = run(env, &t->base);
+    /* 4096 reads in all; the other task ran after at most a budget's
+     * worth (128 ops) of them, not after the reader was done. */
+    assert_true(saw >= 1 && saw <= 256);
+    free(t);
     pair_close(&p);
 }
 
@@ -1079,6 +1153,7 @@ static void no_io_driver(void **state) {
 
 typedef struct emfile_test {
     weft_future base;
+    weft_addr to;
     weft_listener *l;
     weft_stream *conns[64];
     int nconns;
@@ -1104,10 +1179,8 @@ static weft_poll emfile_poll(weft_future *f, weft_context *cx, void *out) {
     }
     /* Connect until descriptors run out (connect itself fails then). */
     for (self->i = 0; self->i < 64; self->i++) {
-        {
-            weft_addr to = weft_addr_loopback4(port_of(self->l));
-            WEFT_AWAIT(f, cx, weft_stream_connect(&self->op, &to, NULL, &self->conns[self->nconns]), &self->r);
-        }
+        self->to = weft_addr_loopback4(port_of(self->l));
+        WEFT_AWAIT(f, cx, weft_stream_connect(&self->op, &self->to, NULL, &self->conns[self->nconns]), &self->r);
         if (self->r != 0) {
             assert_int_equal(self->r, WEFT_EMFILE);
             break;
@@ -1197,9 +1270,68 @@ static void idle_runtime_sleeps(void **state) {
     }
 }
 
+/* The simulated network: the same tests on the sim flavor, but those that
+ * need the OS (descriptor limits, CPU time, the raw driver). */
+#define NET_SIM(fn) NET_ONE(fn, 2, "sim")
+
+/* The simulated network is decided by the seed: the same seed gives the
+ * same run (fingerprint), another seed another run. */
+static uint64_t echo_fingerprint(uint64_t seed) {
+    weft_builder b;
+    weft_builder_init(&b, WEFT_SIM);
+    b.sim_seed = seed;
+    weft_runtime *rt;
+    assert_int_equal(weft_runtime_new(&b, &rt), 0);
+    echo_test t = WEFT_NEW(echo_test, .conns = 4, .rounds = 5, .len = 200);
+    int64_t failed = -1;
+    assert_int_equal(weft_runtime_block_on(rt, &t.base, &failed), 0);
+    assert_int_equal(failed, 0);
+    uint64_t fp = weft_sim_fingerprint(weft_runtime_handle(rt));
+    weft_runtime_free(rt);
+    return fp;
+}
+
+static void sim_network_is_deterministic(void **state) {
+    (void)state;
+    uint64_t a = echo_fingerprint(7), b = echo_fingerprint(7), c = echo_fingerprint(8);
+    assert_int_equal(a, b);
+    assert_true(a != c);
+}
+
+static int run_sim(void) {
+    const struct CMUnitTest tests[] = {
+        NET_SIM(echo),
+        NET_SIM(echo_ipv6),
+        NET_SIM(echo_unix_stream),
+        NET_SIM(thousand_connections),
+        NET_SIM(hundred_megabytes),
+        NET_SIM(half_close),
+        NET_SIM(small_reads_keep_order),
+        NET_SIM(reads_spend_the_budget),
+        NET_SIM(connect_refused),
+        NET_SIM(reset_by_peer),
+        NET_SIM(write_after_peer_closed),
+        NET_SIM(cancel_by_timeout),
+        NET_SIM(cancel_datagram_by_timeout),
+        NET_SIM(cancel_by_drop),
+        NET_SIM(cancel_connect),
+        NET_SIM(one_op_per_side),
+        NET_SIM(reader_and_writer_tasks),
+        NET_SIM(udp_round_trips),
+        NET_SIM(udp_broadcast_loopback),
+        NET_SIM(unix_datagram),
+        NET_SIM(lookup_names),
+        NET_SIM(misuse_and_errors),
+        cmocka_unit_test(sim_network_is_deterministic),
+    };
+    return WT_RUN("net on the simulator", tests);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_DFL);
     const char *drv = getenv("WEFT_IO_DRIVER");
+    if (drv && strcmp(drv, "sim") == 0)
+        return run_sim();
     fprintf(stderr, "net suite on the %s driver\n", drv && *drv ? drv : "default");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(addr_parse_and_format),
@@ -1210,6 +1342,7 @@ int main(void) {
         NET_FLAVORS(hundred_megabytes),
         NET_FLAVORS(half_close),
         NET_FLAVORS(small_reads_keep_order),
+        NET_CT(reads_spend_the_budget),
         NET_FLAVORS(connect_refused),
         NET_FLAVORS(reset_by_peer),
         NET_FLAVORS(write_after_peer_closed),

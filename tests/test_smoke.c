@@ -1,5 +1,6 @@
 /* weft tests — a first end-to-end check: spawn, sleep on the paused clock,
- * join, with exact virtual times. */
+ * join, with exact virtual times; an async test body on every flavor
+ * (weft/test.h's WEFT_TEST, the way users write theirs). */
 #include "harness.h"
 
 typedef struct sleeper {
@@ -29,28 +30,21 @@ static weft_poll spawner_poll(weft_future *f, weft_context *cx, void *out) {
     (void)out;
     WEFT_BEGIN(f);
     for (s->i = 0; s->i < 3; s->i++)
-        assert_int_equal(weft_spawn(&WEFT_NEW(sleeper, .ms = 30 - 10 * s->i), &s->jh[s->i]), 0);
+        WEFT_TEST_ASSERT_INT_EQ(f, cx,
+                                weft_spawn(&WEFT_NEW(sleeper, .ms = 30 - 10 * s->i), &s->jh[s->i]), 0);
     for (s->i = 0; s->i < 3; s->i++) {
         WEFT_AWAIT(f, cx, weft_join(&s->jh[s->i]), &s->at[s->i]);
-        assert_int_equal(weft_join_status(&s->jh[s->i]), 0);
+        WEFT_TEST_ASSERT_INT_EQ(f, cx, weft_join_status(&s->jh[s->i]), 0);
     }
+    WEFT_TEST_ASSERT_INT_EQ(f, cx, s->at[0], WEFT_MS(30));
+    WEFT_TEST_ASSERT_INT_EQ(f, cx, s->at[1], WEFT_MS(20));
+    WEFT_TEST_ASSERT_INT_EQ(f, cx, s->at[2], WEFT_MS(10));
     WEFT_END(f);
 }
 WEFT_FUTURE_DEFINE_VOID(spawner, spawner_poll, NULL);
-
-static void spawn_sleep_join(void **state) {
-    wt_env *env = WT_ENV(state);
-    if (!env)
-        skip();
-    env->builder.start_paused = true;
-    spawner s = WEFT_NEW(spawner);
-    wt_block_on(env, &s.base, NULL);
-    assert_int_equal(s.at[0], WEFT_MS(30));
-    assert_int_equal(s.at[1], WEFT_MS(20));
-    assert_int_equal(s.at[2], WEFT_MS(10));
-}
+WEFT_TEST(spawn_sleep_join, spawner, .paused = true)
 
 int main(void) {
-    const struct CMUnitTest tests[] = {WT_FLAVORS(spawn_sleep_join)};
-    return WT_RUN("smoke", tests);
+    const struct CMUnitTest tests[] = {WEFT_TEST_CASES(spawn_sleep_join)};
+    return weft_test_run_group("smoke", tests);
 }

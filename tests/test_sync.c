@@ -340,8 +340,10 @@ static weft_poll late_sender_poll(weft_future *f, weft_context *cx, void *out) {
     (void)out;
     WEFT_BEGIN(f);
     WEFT_AWAIT(f, cx, weft_sleep(&s->nap, WEFT_MS(50)), NULL);
-    uint64_t v = 9;
-    assert_int_equal(weft_mpsc_try_send(s->tx, &v), 0);
+    { /* a local between two resume points lives in a block of its own */
+        uint64_t v = 9;
+        assert_int_equal(weft_mpsc_try_send(s->tx, &v), 0);
+    }
     weft_mpsc_tx_drop(s->tx);
     WEFT_END(f);
 }

@@ -54,7 +54,9 @@ enum {
 /* What the runtime keeps per registered socket; drivers use only the
  * functions below and the `driver_data` word. */
 typedef struct weft_io_source weft_io_source;
+/* Reports readiness bits (WEFT_IO_*) for a source; wakes what waits. */
 WEFT_EXTERN void weft_io_source_ready(weft_io_source *src, uint32_t ready);
+/* One word per source for the driver's own use. */
 WEFT_EXTERN uintptr_t *weft_io_source_driver_data(weft_io_source *src);
 
 /* Options the sys layer sets (value: 0/1 or a size or seconds). */
@@ -117,10 +119,15 @@ typedef struct weft_io_sys {
 typedef struct weft_io_completion weft_io_completion;
 
 enum { WEFT_IO_MODEL_READINESS = 1, WEFT_IO_MODEL_COMPLETION = 2 };
+/* The driver's calls never block and run on one thread (the simulator):
+ * lookups run in the task, not on the blocking pool, and a closed
+ * socket is freed at once (no wait can be reporting it). */
+#define WEFT_IO_INLINE 1u
 
 typedef struct weft_io_driver_ops {
     const char *name;  /* "epoll", "kqueue", "iocp", "sim" */
     int model;         /* WEFT_IO_MODEL_* */
+    unsigned flags;    /* WEFT_IO_INLINE */
     int (*create)(const weft_allocator *a, void **drv);
     void (*destroy)(void *drv);
     /* Readiness: watch `s` for both directions, edge-triggered, reporting

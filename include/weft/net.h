@@ -108,11 +108,13 @@ WEFT_EXTERN int weft_addr_from_ip(const char *ip, uint16_t port, weft_addr *out)
 WEFT_EXTERN int weft_addr_unix(const char *path, weft_addr *out);
 /* 127.0.0.1:port, and [::1]:port. */
 WEFT_EXTERN weft_addr weft_addr_loopback4(uint16_t port);
+/* [::1]:port. */
 WEFT_EXTERN weft_addr weft_addr_loopback6(uint16_t port);
 /* Writes the address as weft_addr_parse reads it ("[::1]:8080",
  * "unix:/tmp/s"), NUL-terminated.  Returns the length, or WEFT_ERANGE when
  * `cap` is too small (WEFT_ADDR_STRLEN always suffices). */
 WEFT_EXTERN int weft_addr_format(const weft_addr *a, char *buf, size_t cap);
+/* Same family, address, port (and scope); false if either is NULL. */
 WEFT_EXTERN bool weft_addr_equal(const weft_addr *a, const weft_addr *b);
 
 /* ----------------------------------------------------------------- sockets */
@@ -136,6 +138,7 @@ typedef struct weft_socket_options {
     const weft_addr *bind_addr; /* connect: bind the local end first */
 } weft_socket_options;
 
+/* The defaults: reuseaddr on, backlog 1024, the rest off or the OS's. */
 WEFT_EXTERN void weft_socket_options_init(weft_socket_options *o);
 
 /* Binds a listening stream socket (TCP for IP addresses, Unix for paths;
@@ -152,6 +155,7 @@ WEFT_EXTERN int weft_datagram_bind(const weft_addr *addr, const weft_socket_opti
  * lifecycle above).  Returns 0 or WEFT_EINVAL; a NULL socket is a no-op
  * returning WEFT_EINVAL. */
 WEFT_EXTERN int weft_socket_close(weft_socket *s);
+/* The address the socket is bound to (after port 0: the port chosen). */
 WEFT_EXTERN int weft_socket_local_addr(const weft_socket *s, weft_addr *out);
 /* WEFT_ENOTCONN for a socket with no peer. */
 WEFT_EXTERN int weft_socket_peer_addr(const weft_socket *s, weft_addr *out);
@@ -160,7 +164,9 @@ WEFT_EXTERN int weft_socket_take_error(weft_socket *s);
 /* SO_LINGER: `seconds` < 0 turns it off; 0 makes close reset the
  * connection. */
 WEFT_EXTERN int weft_socket_set_linger(weft_socket *s, int seconds);
+/* SO_RCVBUF: the kernel's receive buffer, in bytes. */
 WEFT_EXTERN int weft_socket_set_recv_buffer(weft_socket *s, uint32_t bytes);
+/* SO_SNDBUF: the kernel's send buffer, in bytes. */
 WEFT_EXTERN int weft_socket_set_send_buffer(weft_socket *s, uint32_t bytes);
 /* The OS descriptor (fd or SOCKET), for callers who drive their own
  * syscalls with the readiness futures below.  Still owned by weft. */
@@ -168,6 +174,7 @@ WEFT_EXTERN intptr_t weft_socket_raw(const weft_socket *s);
 
 /* TCP only (WEFT_ENOTSUP on a Unix stream). */
 WEFT_EXTERN int weft_stream_set_nodelay(weft_stream *s, bool on);
+/* Reads TCP_NODELAY into *on. */
 WEFT_EXTERN int weft_stream_nodelay(const weft_stream *s, bool *on);
 /* Keepalive probes after `idle_secs` idle (<= 0: the OS default). */
 WEFT_EXTERN int weft_stream_set_keepalive(weft_stream *s, bool on, int idle_secs);
@@ -180,15 +187,19 @@ WEFT_EXTERN int weft_stream_shutdown(weft_stream *s, int how);
 /* UDP. */
 /* Sets the default peer for send/recv (and filters what recv sees). */
 WEFT_EXTERN int weft_datagram_connect(weft_datagram *s, const weft_addr *peer);
+/* SO_BROADCAST: allows sending to broadcast addresses. */
 WEFT_EXTERN int weft_datagram_set_broadcast(weft_datagram *s, bool on);
 /* Joins / leaves the multicast group `group` (IPv4 or IPv6) on the
  * interface `iface` (an IPv4 address of the interface, or NULL for any;
  * for IPv6, `iface->scope_id` is the interface index). */
 WEFT_EXTERN int weft_datagram_join_multicast(weft_datagram *s, const weft_addr *group,
                                              const weft_addr *iface);
+/* Leaves a group joined with weft_datagram_join_multicast. */
 WEFT_EXTERN int weft_datagram_leave_multicast(weft_datagram *s, const weft_addr *group,
                                               const weft_addr *iface);
+/* Whether our own multicast datagrams come back to us. */
 WEFT_EXTERN int weft_datagram_set_multicast_loop(weft_datagram *s, bool on);
+/* Hops a multicast datagram may travel (0-255). */
 WEFT_EXTERN int weft_datagram_set_multicast_ttl(weft_datagram *s, uint32_t ttl);
 
 /* -------------------------------------------------------------- operations */
@@ -280,6 +291,7 @@ WEFT_EXTERN weft_future *weft_stream_readv_init(weft_net_op *op, weft_stream *s,
                                                 const weft_iovec *iov, int iovcnt,
                                                 const char *site);
 #define weft_stream_readv(op, s, iov, n) weft_stream_readv_init((op), (s), (iov), (n), WEFT__SITE)
+/* Writes from several buffers at once: output the count written. */
 WEFT_EXTERN weft_future *weft_stream_writev_init(weft_net_op *op, weft_stream *s,
                                                  const weft_iovec *iov, int iovcnt,
                                                  const char *site);
@@ -293,6 +305,8 @@ WEFT_EXTERN weft_future *weft_datagram_send_to_init(weft_net_op *op, weft_datagr
                                                     const weft_addr *to, const char *site);
 #define weft_datagram_send_to(op, s, buf, len, to)                             \
     weft_datagram_send_to_init((op), (s), (buf), (len), (to), WEFT__SITE)
+/* Receives one datagram: output its size (or WEFT_ETRUNCATED), the
+ * sender in *from unless NULL. */
 WEFT_EXTERN weft_future *weft_datagram_recv_from_init(weft_net_op *op, weft_datagram *s,
                                                       void *buf, size_t len, weft_addr *from,
                                                       const char *site);
@@ -316,21 +330,30 @@ WEFT_EXTERN weft_future *weft_datagram_recv_from_init(weft_net_op *op, weft_data
 WEFT_EXTERN weft_future *weft_socket_readable_init(weft_net_op *op, weft_socket *s,
                                                    const char *site);
 #define weft_socket_readable(op, s) weft_socket_readable_init((op), (s), WEFT__SITE)
+/* Output 0 once the socket may be written without blocking. */
 WEFT_EXTERN weft_future *weft_socket_writable_init(weft_net_op *op, weft_socket *s,
                                                    const char *site);
 #define weft_socket_writable(op, s) weft_socket_writable_init((op), (s), WEFT__SITE)
 enum { WEFT_READABLE = 1, WEFT_WRITABLE = 2 };
+/* Forgets the readiness `which` (WEFT_READABLE | WEFT_WRITABLE) so the
+ * next readable / writable waits for a new report. */
 WEFT_EXTERN void weft_socket_clear_ready(weft_socket *s, int which);
 
 /* Non-blocking attempts, never waiting: a count, or WEFT_EAGAIN when the
  * call would block (then await readable / writable), or an error. */
 WEFT_EXTERN int64_t weft_stream_try_read(weft_stream *s, void *buf, size_t len);
+/* Writes what fits now, without waiting. */
 WEFT_EXTERN int64_t weft_stream_try_write(weft_stream *s, const void *buf, size_t len);
+/* try_read into several buffers. */
 WEFT_EXTERN int64_t weft_stream_try_readv(weft_stream *s, const weft_iovec *iov, int iovcnt);
+/* try_write from several buffers. */
 WEFT_EXTERN int64_t weft_stream_try_writev(weft_stream *s, const weft_iovec *iov, int iovcnt);
+/* Accepts a pending connection if there is one (0), else WEFT_EAGAIN. */
 WEFT_EXTERN int weft_listener_try_accept(weft_listener *l, weft_stream **out, weft_addr *peer);
+/* Sends one datagram now (to the connected peer when `to` is NULL). */
 WEFT_EXTERN int64_t weft_datagram_try_send_to(weft_datagram *s, const void *buf, size_t len,
                                               const weft_addr *to);
+/* Receives one datagram if one is there. */
 WEFT_EXTERN int64_t weft_datagram_try_recv_from(weft_datagram *s, void *buf, size_t len,
                                                 weft_addr *from);
 
@@ -353,6 +376,7 @@ typedef struct weft_lookup {
     int64_t weft__result;
 } weft_lookup;
 
+/* Makes the lookup future described above. */
 WEFT_EXTERN weft_future *weft_lookup_init(weft_lookup *lk, const char *host, uint16_t port,
                                           weft_addr *out, size_t cap, const char *site);
 #define weft_lookup(lk, host, port, out, cap)                                  \

@@ -29,6 +29,10 @@
 #ifndef WEFT_SIM_H
 #define WEFT_SIM_H
 
+/* What cmocka.h needs before it, so this header and cmocka.h may come in
+ * either order. */
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -73,6 +77,14 @@ WEFT_EXTERN bool weft_buggify_at(const char *site, uint32_t percent);
 /* The run's fingerprint so far: the rolling XXH3 of every event.  0 for a
  * runtime that is not a simulation. */
 WEFT_EXTERN uint64_t weft_sim_fingerprint(weft_handle *h);
+
+/* The simulated network (weft/net.h on the sim runtime).  Adds a host
+ * `name` with `naddrs` (1-4) IP literals to the simulation: sockets may
+ * bind to its addresses and weft_lookup resolves its name.  127.0.0.1,
+ * ::1 and "localhost" always exist.  `h` may be NULL for the runtime of
+ * this thread.  WEFT_ENOTSUP on a runtime that is not simulated. */
+WEFT_EXTERN int weft_sim_host_add(weft_handle *h, const char *name, const char *const *addrs,
+                                  int naddrs);
 /* Scheduling steps taken so far (a step polls one task or the root). */
 WEFT_EXTERN uint64_t weft_sim_steps(weft_handle *h);
 /* Events folded into the fingerprint so far. */
@@ -106,6 +118,8 @@ typedef struct weft_sim_test {
     void (*make)(weft_future *slot); /* writes a new body future into `slot` */
     size_t size;                     /* sizeof the body's state struct */
     const char *seeds_dir;           /* where <name>.txt lives, or NULL */
+    const weft_allocator *alloc;     /* the sweep's runtimes and the body's
+                                      * copy allocate here (NULL: malloc) */
 } weft_sim_test;
 
 /* What one seed did. */
@@ -120,12 +134,19 @@ typedef struct weft_sim_result {
 } weft_sim_result;
 
 /* Runs the test once with the builder's seed and options (a WEFT_SIM
- * builder; NULL for the defaults with seed 0). */
+ * builder; NULL for the defaults with seed 0).  Everything it allocates,
+ * the body's copy included, goes through the builder's allocator; out of
+ * memory fails the run with WEFT_ENOMEM.  WEFT_EINVAL for a NULL test or
+ * result, a test without make or with a size below a future's header. */
 WEFT_EXTERN int weft_sim_run(const weft_sim_test *t, const weft_builder *b,
                              weft_sim_result *r);
 /* The sweep: replays the test's seeds file, then WEFT_SEEDS seeds (or just
  * WEFT_SEED), prints one line per failing seed with the command that
- * replays it, and a summary.  Returns the number of failing seeds. */
+ * replays it, and a summary.  Returns the number of failing seeds (1 for
+ * a NULL test).  A malformed knob (WEFT_SEEDS=-1, WEFT_SEED=12abc, an
+ * unknown WEFT_SIM_STRATEGY), a seeds-file line that is no seed, or a
+ * WEFT_TRACE path that cannot be written is reported on one line naming
+ * the variable (or the file and line) and the value, and fails the sweep. */
 WEFT_EXTERN int weft_sim_sweep(const weft_sim_test *t);
 
 #ifdef WEFT_SIM_SEEDS_DIR
@@ -134,44 +155,48 @@ WEFT_EXTERN int weft_sim_sweep(const weft_sim_test *t);
 #define WEFT__SIM_SEEDS_DIR NULL
 #endif
 
-/* What a failing sweep does: cmocka's fail_msg when cmocka.h came first. */
+/* What a failing sweep does: fail the cmocka test.  Expanded where
+ * WEFT_SIM_TEST is used, so cmocka.h may be included before or after this
+ * header; a program without cmocka defines its own before including it. */
 #ifndef WEFT_SIM_ON_FAILURE
-#ifdef fail_msg
 #define WEFT_SIM_ON_FAILURE(name, n) fail_msg("%s: %d failing seed(s)", (name), (n))
-#else
-#define WEFT_SIM_ON_FAILURE(name, n) weft__sim_abort((name), (n))
 #endif
-#endif
+/* Prints "weft-sim: NAME: N failing seed(s)" and aborts (for a
+ * WEFT_SIM_ON_FAILURE of a program without cmocka). */
 WEFT_EXTERN _Noreturn void weft__sim_abort(const char *name, int failures);
 
 /* Declares `static void name(void **state)`, a cmocka test that sweeps the
- * async body `type` (a future type made with WEFT_FUTURE_DEFINE*, built
- * with WEFT_NEW(type) for each seed):
+ * async body `type` (a future type made with WEFT_FUTURE_DEFINE*).  Each
+ * seed gets a fresh body, WEFT_NEW(type, ...): the optional arguments are
+ * designated initializers of the body's fields, so one body runs under
+ * several configurations (each a test of its own name, seeds file and
+ * replay line):
  *
  *   WEFT_SIM_TEST(transfer_keeps_money, bank_test)
+ *   WEFT_SIM_TEST(transfer_many_tellers, bank_test, .tellers = 8, .cfg = &busy)
  *   ...  cmocka_unit_test(transfer_keeps_money)  ...
  */
-#define WEFT_SIM_TEST(name, type)                                              \
-    static void name##__make(weft_future *slot) { *(type *)slot = WEFT_NEW(type); } \
+#define WEFT_SIM_TEST(name, type, ...)                                         \
+    static void name##__make(weft_future *slot) {                              \
+        *(type *)slot = WEFT_NEW(type, __VA_ARGS__);                           \
+    }                                                                          \
     static void name(void **state) {                                           \
         (void)state;                                                           \
         static const weft_sim_test name##__test = {#name, name##__make,         \
                                                    sizeof(type),               \
-                                                   WEFT__SIM_SEEDS_DIR};       \
+                                                   WEFT__SIM_SEEDS_DIR, NULL}; \
         int name##__failed = weft_sim_sweep(&name##__test);                    \
         if (name##__failed)                                                    \
             WEFT_SIM_ON_FAILURE(#name, name##__failed);                        \
     }
 
 /* For a test program's main: `--test NAME` runs only that test (the replay
- * line uses it).  Needs cmocka.h included before this header. */
-#ifdef fail_msg
-static inline void weft_sim_test_args(int argc, char **argv) {
-    for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--test") == 0)
-            cmocka_set_test_filter(argv[i + 1]);
-}
-#endif
+ * line uses it).  A macro, so cmocka.h may come before or after this
+ * header: it hands cmocka's filter setter to the library. */
+#define weft_sim_test_args(argc, argv)                                         \
+    weft__sim_test_args((argc), (argv), cmocka_set_test_filter)
+WEFT_EXTERN void weft__sim_test_args(int argc, char **argv,
+                                     void (*set_filter)(const char *pattern));
 
 #ifdef __cplusplus
 }

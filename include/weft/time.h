@@ -9,6 +9,13 @@
  * The clock is the OS monotonic clock, or a manual clock when the runtime
  * is built with `start_paused` (or paused later): it only moves when told
  * to, or, when every task is idle, jumps straight to the next timer.
+ *
+ * Clock arithmetic saturates at UINT64_MAX ns: a deadline past the clock's
+ * end is reached only there, so a timer never fires early and the clock
+ * never goes backwards.  The _init of a sleep, timeout or interval tick,
+ * weft_sleep_reset, weft_interval_reset and weft_interval_set_missed_tick
+ * abort with a one-line reason on NULL (or an unknown missed-tick mode);
+ * weft_interval_drop(NULL) is a no-op.
  */
 #ifndef WEFT_TIME_H
 #define WEFT_TIME_H
@@ -52,13 +59,18 @@ typedef struct weft_sleep {
     bool has_deadline;
 } weft_sleep;
 
+/* Makes `*s` a sleep of `d` from its first poll (from now, when made
+ * inside a runtime).  Use the weft_sleep(s, d) macro. */
 WEFT_EXTERN weft_future *weft_sleep_init(weft_sleep *s, weft_duration d, const char *site);
+/* Makes `*s` a sleep until the instant `deadline` of the runtime's clock.
+ * Use the weft_sleep_until(s, t) macro. */
 WEFT_EXTERN weft_future *weft_sleep_until_init(weft_sleep *s, weft_instant deadline,
                                                const char *site);
 #define weft_sleep(s, d) weft_sleep_init((s), (d), WEFT__SITE)
 #define weft_sleep_until(s, t) weft_sleep_until_init((s), (t), WEFT__SITE)
 /* Moves the deadline of a sleep (armed or not) that has not completed. */
 WEFT_EXTERN void weft_sleep_reset(weft_sleep *s, weft_instant deadline);
+/* True once the sleep's deadline has fired. */
 WEFT_EXTERN bool weft_sleep_is_elapsed(const weft_sleep *s);
 
 /* Wraps any future with a deadline.  Output: the inner future's output
@@ -74,10 +86,16 @@ typedef struct weft_timeout {
     int status;
 } weft_timeout;
 
+/* Makes `*t` a timeout of `d` around `inner`, which it owns from now on.
+ * Use the weft_timeout(t, d, inner) macro. */
 WEFT_EXTERN weft_future *weft_timeout_init(weft_timeout *t, weft_duration d,
                                            weft_future *inner, const char *site);
 #define weft_timeout(t, d, inner) weft_timeout_init((t), (d), (inner), WEFT__SITE)
+/* Once the timeout completed: 0 (the inner future finished in time) or
+ * WEFT_ETIMEDOUT. */
 static inline int weft_timeout_status(const weft_timeout *t) { return t->status; }
+/* Once the timeout completed: how long it ran, from when it was made (from
+ * its first poll when it was made outside a runtime). */
 static inline weft_duration weft_timeout_elapsed(const weft_timeout *t) { return t->elapsed; }
 
 /* What an interval does when ticks were missed: a tick completed so late
@@ -103,12 +121,17 @@ typedef struct weft_interval {
 
 /* period > 0.  The first tick completes at once (as tokio's interval). */
 WEFT_EXTERN int weft_interval_init(weft_interval *iv, weft_duration period);
+/* As weft_interval_init, the first tick at `start` instead of now. */
 WEFT_EXTERN int weft_interval_init_at(weft_interval *iv, weft_instant start,
                                       weft_duration period);
+/* Chooses what happens to missed ticks (WEFT_MISSED_BURST by default). */
 WEFT_EXTERN void weft_interval_set_missed_tick(weft_interval *iv, weft_missed_tick m);
+/* The future of the next tick (the same one each time: await it again
+ * for the tick after).  Its output is the tick's scheduled instant. */
 WEFT_EXTERN weft_future *weft_interval_tick(weft_interval *iv);
 /* Restarts so that the next tick is one period from now. */
 WEFT_EXTERN void weft_interval_reset(weft_interval *iv);
+/* Disarms the interval's timer; the interval may be freed after. */
 WEFT_EXTERN void weft_interval_drop(weft_interval *iv);
 
 /* ---- the test clock (tokio's test-util): on the current runtime ---- */
@@ -120,7 +143,9 @@ WEFT_EXTERN int weft_time_pause(void);
  * simulator, whose time is always virtual. */
 WEFT_EXTERN int weft_time_resume(void);
 /* Moves a paused clock forward by `d` and fires the timers now due, in
- * deadline order.  WEFT_EINVAL when the clock is not paused or d < 0. */
+ * deadline order.  WEFT_EINVAL when the clock is not paused or d < 0;
+ * WEFT_ERANGE when `d` would take it past its last instant (it stops
+ * there, having fired what is due). */
 WEFT_EXTERN int weft_time_advance(weft_duration d);
 /* Whether the current runtime's clock is paused. */
 WEFT_EXTERN bool weft_time_is_paused(void);

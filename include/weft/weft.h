@@ -15,6 +15,14 @@
  *  - A runtime lives from weft_runtime_new to weft_runtime_free; free shuts
  *    it down: unfinished tasks are dropped (their cleanup runs) and every
  *    allocation is released once no handle clone is left.
+ *
+ * NULL arguments (guide section 7): int-returning calls give WEFT_EINVAL;
+ * the waker calls, weft_future_drop, weft_join_abort / _detach,
+ * weft_runtime_free and weft_handle_release are no-ops on NULL; queries
+ * give the neutral answer (weft_join_is_finished true, stats zeroed,
+ * weft_handle_clone(NULL) NULL); weft_future_init, weft_future_poll,
+ * weft_waker_set (NULL slot), weft_cx_*, weft_yield_request and the
+ * _init of every future abort with "weft: <function>: NULL <argument>".
  */
 #ifndef WEFT_WEFT_H
 #define WEFT_WEFT_H
@@ -25,6 +33,7 @@
 
 #include "weft/error.h"
 #include "weft/export.h"
+#include "weft/version.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -49,9 +58,11 @@ struct weft_waker {
     const weft_waker_vtable *vt;
 };
 
+/* A new reference to what `*w` wakes (an empty waker for an empty one). */
 WEFT_EXTERN weft_waker weft_waker_clone(const weft_waker *w);
 /* Wakes and consumes `*w`, leaving it empty. */
 WEFT_EXTERN void weft_waker_wake(weft_waker *w);
+/* Wakes what `*w` wakes, keeping `*w`. */
 WEFT_EXTERN void weft_waker_wake_by_ref(const weft_waker *w);
 /* Releases `*w` (if any) and leaves it empty. */
 WEFT_EXTERN void weft_waker_drop(weft_waker *w);
@@ -75,6 +86,8 @@ typedef struct weft_context {
     int weft__yielded;  /* the future asked to go behind other ready tasks */
 } weft_context;
 
+/* The waker of the task being polled: store a clone (weft_waker_set)
+ * before returning WEFT_PENDING. */
 WEFT_EXTERN const weft_waker *weft_cx_waker(weft_context *cx);
 
 /* The poll function: READY (having written the output to `out` unless it is
@@ -232,6 +245,8 @@ WEFT_EXTERN void weft_future_drop(weft_future *f);
         }                                                                      \
         return WEFT_PENDING
 
+/* Asks for the task to be polled again after the other ready tasks (what
+ * WEFT_YIELD calls before returning WEFT_PENDING). */
 WEFT_EXTERN void weft_yield_request(weft_context *cx);
 
 /* The cooperative budget: a leaf future (a JoinHandle, a channel, a lock,
@@ -242,6 +257,7 @@ WEFT_EXTERN void weft_yield_request(weft_context *cx);
  * WEFT_YIELD does); the leaf then returns WEFT_PENDING without doing its
  * work.  Always true outside a task poll (block_on's own future). */
 WEFT_EXTERN bool weft_coop_proceed(weft_context *cx);
+/* Marks the task being polled as failed with `err` (what WEFT_FAIL calls). */
 WEFT_EXTERN void weft_cx_fail(weft_context *cx, int err);
 WEFT_EXTERN void weft__bad_resume(weft_future *f);
 
@@ -249,6 +265,8 @@ WEFT_EXTERN void weft__bad_resume(weft_future *f);
 typedef struct weft_yield_now {
     weft_future base;
 } weft_yield_now;
+/* Makes `*y` a future that is pending once, then ready (use the
+ * weft_yield_now(y) macro, which passes the call site). */
 WEFT_EXTERN weft_future *weft_yield_now_init(weft_yield_now *y, const char *site);
 #define weft_yield_now(y) weft_yield_now_init((y), WEFT__SITE)
 
@@ -285,9 +303,12 @@ WEFT_EXTERN int weft_spawn_at(weft_handle *h, weft_future *fut, weft_join_handle
  * exactly once) before it is polled again, and the join reports
  * WEFT_ECANCELED.  A no-op when the task already finished. */
 WEFT_EXTERN void weft_join_abort(const weft_join_handle *jh);
+/* True once the task completed, failed or was cancelled (its join would
+ * not wait), and for a handle already joined or detached. */
 WEFT_EXTERN bool weft_join_is_finished(const weft_join_handle *jh);
 /* Gives the task up: it runs on, its output is dropped. */
 WEFT_EXTERN void weft_join_detach(weft_join_handle *jh);
+/* After the join completed: 0, WEFT_ECANCELED or the task's failure code. */
 WEFT_EXTERN int weft_join_status(const weft_join_handle *jh);
 /* The handle as a future, for WEFT_AWAIT and block_on. */
 static inline weft_future *weft_join(weft_join_handle *jh) { return &jh->base; }
@@ -319,8 +340,10 @@ typedef struct weft_builder {
     bool start_paused;           /* manual clock, auto-advancing when idle */
     const char *thread_name;     /* default "weft-worker" */
     /* multi_thread */
-    int worker_threads;          /* 0: $WEFT_WORKER_THREADS, else the cores */
-    size_t thread_stack_size;    /* worker and blocking threads; 0: OS default */
+    int worker_threads;          /* 0: $WEFT_WORKER_THREADS, else the cores;
+                                  * at most WEFT_MAX_WORKER_THREADS */
+    size_t thread_stack_size;    /* worker and blocking threads; 0: OS default,
+                                  * else at least WEFT_MIN_THREAD_STACK */
     void (*on_thread_start)(void *ctx); /* on each new runtime thread */
     void (*on_thread_stop)(void *ctx);  /* on each runtime thread as it ends */
     void *thread_hook_ctx;
@@ -339,13 +362,29 @@ typedef struct weft_builder {
     uint64_t sim_seed;           /* fixes every choice of the run (default 0) */
     int sim_strategy;            /* WEFT_SIM_RANDOM (default) or WEFT_SIM_PCT */
     uint32_t sim_pct_depth;      /* PCT: d, so d-1 priority change points (3) */
-    uint64_t sim_max_steps;      /* livelock past this many steps (0: none) */
+    uint64_t sim_max_steps;      /* livelock past this many steps (default
+                                  * WEFT_SIM_DEFAULT_MAX_STEPS; 0: unlimited) */
     int64_t sim_max_time;        /* livelock past this virtual time, ns (0: none) */
     const char *sim_trace_path;  /* write the trace as text here (NULL: none) */
 } weft_builder;
 
-WEFT_EXTERN void weft_builder_init(weft_builder *b, weft_flavor flavor);
+#define WEFT_MAX_WORKER_THREADS 4096
+/* A sim run never runs unbounded by default: past this many steps (a few
+ * seconds of a spinning run) it fails as a livelock. */
+#define WEFT_SIM_DEFAULT_MAX_STEPS UINT64_C(10000000)
+#define WEFT_MIN_THREAD_STACK ((size_t)16384)
 
+/* Fills `*b` with the defaults for `flavor`: time on, clock running,
+ * malloc/free, workers from $WEFT_WORKER_THREADS or one per core
+ * (multi_thread), seed 0 (sim).  NULL: no-op. */
+WEFT_EXTERN void weft_builder_init(weft_builder *b, weft_flavor flavor);
+/* True when this build of weft has the flavor (multi_thread and sim are
+ * build options; a runtime of a missing flavor says WEFT_ENOTSUP). */
+WEFT_EXTERN bool weft_flavor_available(weft_flavor flavor);
+
+/* Builds a runtime from `*b` (NULL: a current_thread one with the
+ * defaults) into `*out`.  Returns 0, WEFT_EINVAL (a field out of range),
+ * WEFT_ENOTSUP (a flavor this build lacks) or WEFT_ENOMEM. */
 WEFT_EXTERN int weft_runtime_new(const weft_builder *b, weft_runtime **out);
 /* Runs `fut` (polled in place, never copied) to completion on this thread,
  * driving the runtime's tasks and timers meanwhile.  Output goes to `out`.
@@ -361,12 +400,19 @@ WEFT_EXTERN void weft_runtime_free(weft_runtime *rt);
 
 /* The runtime this thread is running inside, or NULL. Borrowed. */
 WEFT_EXTERN weft_handle *weft_handle_current(void);
+/* A reference on the runtime's shared part that outlives
+ * weft_runtime_free (spawns through it then say WEFT_ESHUTDOWN); release
+ * it with weft_handle_release. */
 WEFT_EXTERN weft_handle *weft_handle_clone(weft_handle *h);
+/* Releases a handle from weft_handle_clone. */
 WEFT_EXTERN void weft_handle_release(weft_handle *h);
 /* Runs `fut` to completion on this thread, which must not be one of the
  * runtime's own (WEFT_ENESTED there).  On current_thread the runtime must
- * be driven by its block_on elsewhere for timers to fire. */
+ * be driven by its block_on elsewhere for timers to fire.  WEFT_ESHUTDOWN
+ * when the runtime was freed (through a clone; the future is left
+ * untouched) or is freed meanwhile (the future is dropped). */
 WEFT_EXTERN int weft_handle_block_on(weft_handle *h, weft_future *fut, void *out);
+/* The flavor of the runtime behind `h`. */
 WEFT_EXTERN weft_flavor weft_handle_flavor(const weft_handle *h);
 
 typedef struct weft_runtime_stats {
@@ -376,6 +422,7 @@ typedef struct weft_runtime_stats {
     uint64_t live_allocs;    /* allocations not yet freed */
     uint64_t timers;         /* timers in the wheel */
 } weft_runtime_stats;
+/* Counters of the runtime behind `h` (a snapshot; see weft_runtime_stats). */
 WEFT_EXTERN void weft_handle_stats(weft_handle *h, weft_runtime_stats *out);
 
 /* ------------------------------------------------------- blocking work */
@@ -389,7 +436,9 @@ typedef void *(*weft_blocking_fn)(void *arg);
  * like any JoinHandle and yields the `void *` result.  A call not started
  * when the runtime shuts down never runs (its join reports
  * WEFT_ECANCELED); abort cannot interrupt one already running.  Returns 0,
- * WEFT_EINVAL, WEFT_ENORUNTIME, WEFT_ESHUTDOWN or WEFT_ENOMEM. */
+ * WEFT_EINVAL, WEFT_ENORUNTIME, WEFT_ESHUTDOWN or WEFT_ENOMEM.  Under the
+ * simulator the call runs as a task of its own, in one step on the sim's
+ * thread (it must not wait for other tasks there). */
 WEFT_EXTERN int weft_spawn_blocking_at(weft_handle *h, weft_blocking_fn fn, void *arg,
                                        weft_join_handle *jh, const char *site);
 #define weft_spawn_blocking(fn, arg, jh)                                       \
@@ -405,10 +454,17 @@ WEFT_EXTERN int weft_spawn_blocking_at(weft_handle *h, weft_blocking_fn fn, void
  * message when a set's tasks are driven from two different threads.
  *
  * Lifecycle: weft_local_set_new .. weft_local_set_free, on the thread that
- * drives it; free drops its unfinished tasks (their cleanup runs there). */
+ * drives it; free drops its unfinished tasks (their cleanup runs there).
+ * The simulator refuses local sets (weft_local_set_new returns
+ * WEFT_ENOTSUP): a set polls its tasks itself, where the seed would not
+ * order them; spawn them as plain tasks there (the sim has one thread). */
 typedef struct weft_local_set weft_local_set;
 
+/* Makes a local set on the runtime of `h` (NULL: this thread's) in
+ * `*out`.  Returns 0, WEFT_EINVAL, WEFT_ENORUNTIME or WEFT_ENOMEM. */
 WEFT_EXTERN int weft_local_set_new(weft_handle *h, weft_local_set **out);
+/* Frees the set, dropping its unfinished tasks (their cleanup runs on this
+ * thread, which must be the one that made the set). */
 WEFT_EXTERN void weft_local_set_free(weft_local_set *ls);
 /* Spawns `fut` pinned to `ls`; as weft_spawn_at otherwise. */
 WEFT_EXTERN int weft_spawn_local_at(weft_local_set *ls, weft_future *fut, weft_join_handle *jh,
@@ -423,6 +479,8 @@ typedef struct weft_local_run {
     weft_local_set *set;
     weft_future *inner;
 } weft_local_run;
+/* Makes `*r` the run_until future of `ls` around `inner` (use the
+ * weft_local_run_until macro, which passes the call site). */
 WEFT_EXTERN weft_future *weft_local_run_until_init(weft_local_run *r, weft_local_set *ls,
                                                    weft_future *inner, const char *site);
 #define weft_local_run_until(r, ls, inner)                                     \
@@ -449,6 +507,7 @@ typedef struct weft_worker_metrics {
     uint64_t local_queue_depth; /* tasks in its local queue now */
 } weft_worker_metrics;
 
+/* The runtime's metrics now (workers, queue depths, blocking pool). */
 WEFT_EXTERN void weft_handle_metrics(weft_handle *h, weft_runtime_metrics *out);
 /* WEFT_ERANGE for a worker index >= workers. */
 WEFT_EXTERN int weft_handle_worker_metrics(weft_handle *h, uint32_t worker,
@@ -472,15 +531,36 @@ WEFT_EXTERN uint64_t weft_random_u64(void);
 /* Uniform in [0, n); 0 when n is 0. */
 WEFT_EXTERN uint64_t weft_random_below(uint64_t n);
 
-/* Runs an async main: builds a current_thread runtime, block_on's a future
- * of type `type` (with fields `argc` and `argv`, producing int) and returns
- * its output as the exit status: #[tokio::main] for C. */
-#define WEFT_MAIN(type)                                                        \
+/* How WEFT_MAIN runs: `#[tokio::main(flavor = ..., worker_threads = ...)]`. */
+typedef struct weft_main_opts {
+    int weft__v;          /* set by WEFT_MAIN (lets the options list be empty) */
+    weft_flavor flavor;   /* default WEFT_CURRENT_THREAD */
+    int worker_threads;   /* multi_thread: 0 is $WEFT_WORKER_THREADS, else the cores */
+    bool paused;          /* start the clock paused (auto-advancing when idle) */
+} weft_main_opts;
+
+/* Runs an async main: builds a runtime (current_thread unless the options
+ * say otherwise), block_on's a future of type `type` (with fields `argc`
+ * and `argv`, producing int) and returns its output as the exit status:
+ * #[tokio::main] for C.  Options are weft_main_opts fields:
+ *
+ *   WEFT_MAIN(app)
+ *   WEFT_MAIN(app, .flavor = WEFT_MULTI_THREAD, .worker_threads = 4)
+ *
+ * When the runtime cannot be built or block_on fails, it says why on
+ * stderr and the status is 1. */
+#define WEFT_MAIN(type, ...)                                                   \
     int main(int argc, char **argv) {                                          \
         type weft__main_state = WEFT_NEW(type, .argc = argc, .argv = argv);    \
-        return weft_main_run(&weft__main_state.base);                          \
+        const weft_main_opts weft__main_opts = {.weft__v = 1, __VA_ARGS__};    \
+        return weft_main_run_with(&weft__main_state.base, &weft__main_opts);   \
     }
+/* weft_main_run_with with the defaults (a current_thread runtime). */
 WEFT_EXTERN int weft_main_run(weft_future *main_future);
+/* What WEFT_MAIN calls: builds the runtime `opts` describes (NULL: the
+ * defaults), runs `main_future` to completion, frees the runtime and
+ * returns the future's int output, or 1 when something failed. */
+WEFT_EXTERN int weft_main_run_with(weft_future *main_future, const weft_main_opts *opts);
 
 #ifdef __cplusplus
 }

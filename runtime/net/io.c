@@ -56,6 +56,11 @@ int weft__io_create(weft__rt *rt) {
     int err = choose(&rt->config, &ops);
     if (err || !ops)
         return err;
+    return weft__io_create_with(rt, ops);
+}
+
+int weft__io_create_with(weft__rt *rt, const weft_io_driver_ops *ops) {
+    int err;
     if (ops->model != WEFT_IO_MODEL_READINESS)
         return WEFT_ENOTSUP; /* completion drivers come with their front end */
     weft__io *io = weft__alloc(rt, sizeof *io);

@@ -107,7 +107,8 @@ int weft_socket_close(weft_socket *s) {
     /* Operations waiting on it wake, find it closed and end. */
     weft_io_source_ready(&s->src, WEFT__READY_MASK);
     if (s->registered) {
-        if (atomic_load_explicit(&io->rt->shutdown, memory_order_acquire)) {
+        if ((io->ops->flags & WEFT_IO_INLINE) ||
+            atomic_load_explicit(&io->rt->shutdown, memory_order_acquire)) {
             weft__sock_unref(s); /* no driver wait runs any more */
         } else {
             s->release_next = atomic_load_explicit(&io->release, memory_order_relaxed);

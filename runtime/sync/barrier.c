@@ -76,6 +76,8 @@ static const weft_future_vtable barrier_vt = {barrier_poll, barrier_drop, sizeof
                                               sizeof(int), "weft_barrier_wait", 0};
 
 weft_future *weft_barrier_wait_init(weft_barrier_op *op, weft_barrier *b, const char *site) {
+    WEFT__NEED(op, "weft_barrier_wait", "op");
+    WEFT__NEED(b, "weft_barrier_wait", "barrier");
     weft_future_init(&op->base, &barrier_vt, site);
     op->barrier = b;
     op->node = (weft_waiter){0};

@@ -28,7 +28,9 @@ static size_t bytes_of(size_t elem, size_t cap) {
 
 int weft_broadcast_new(size_t elem, size_t cap, const weft_allocator *a, weft_broadcast **tx,
                        weft_broadcast_rx *rx) {
-    if (!tx || !rx || cap == 0)
+    size_t bytes;
+    if (!tx || !rx || cap == 0 ||
+        !weft__size_mac(&bytes, sizeof(weft_broadcast), cap, elem ? elem : 1))
         return WEFT_EINVAL;
     weft_allocator al = weft__sync_allocator(a);
     weft_broadcast *c = al.alloc(al.ctx, bytes_of(elem, cap));
@@ -58,6 +60,8 @@ static void unref_unlock(weft_broadcast *c) {
 }
 
 weft_broadcast *weft_broadcast_tx_clone(weft_broadcast *c) {
+    if (!c)
+        return NULL;
     weft__spin_lock(&c->lock);
     c->senders++;
     c->refs++;
@@ -69,12 +73,16 @@ void weft_broadcast_tx_drop(weft_broadcast *c) {
     if (!c)
         return;
     weft__spin_lock(&c->lock);
+    if (c->senders == 0)
+        weft__die("broadcast sender dropped twice");
     if (--c->senders == 0) /* waiting receivers see the end */
         weft__wl_wake_all(&c->lock, &c->waiters, WEFT__W_CLOSED);
     unref_unlock(c);
 }
 
 int weft_broadcast_send(weft_broadcast *c, const void *value) {
+    if (!c || (!value && c->elem))
+        return WEFT_EINVAL;
     weft__spin_lock(&c->lock);
     if (c->receivers == 0) {
         weft__spin_unlock(&c->lock);
@@ -88,6 +96,8 @@ int weft_broadcast_send(weft_broadcast *c, const void *value) {
 }
 
 void weft_broadcast_subscribe(weft_broadcast *c, weft_broadcast_rx *rx) {
+    WEFT__NEED(c, "weft_broadcast_subscribe", "sender");
+    WEFT__NEED(rx, "weft_broadcast_subscribe", "receiver");
     weft__spin_lock(&c->lock);
     c->receivers++;
     c->refs++;
@@ -124,6 +134,8 @@ static int take(weft_broadcast *c, weft_broadcast_rx *rx, void *dst, uint64_t *m
 }
 
 int weft_broadcast_try_recv(weft_broadcast_rx *rx, void *dst, uint64_t *missed) {
+    if (!rx || !rx->chan)
+        return WEFT_EINVAL;
     weft_broadcast *c = rx->chan;
     weft__spin_lock(&c->lock);
     int rc = take(c, rx, dst, missed);
@@ -168,6 +180,8 @@ static const weft_future_vtable recv_vt = {recv_poll, recv_drop, sizeof(weft_bro
 
 weft_future *weft_broadcast_recv_init(weft_broadcast_recv_op *op, weft_broadcast_rx *rx, void *dst,
                                       const char *site) {
+    WEFT__NEED(op, "weft_broadcast_recv", "op");
+    WEFT__NEED(rx && rx->chan, "weft_broadcast_recv", "or dropped receiver");
     weft_future_init(&op->base, &recv_vt, site);
     op->rx = rx;
     op->dst = dst;

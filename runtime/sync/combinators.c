@@ -50,6 +50,8 @@ static const weft_future_vtable join_all_vt = {join_all_poll, join_all_drop, siz
 
 weft_future *weft_join_all_init(weft_join_all *j, weft_future **futs, void **outs, size_t n,
                                 const char *site) {
+    WEFT__NEED(j, "weft_join_all", "state");
+    WEFT__NEED(futs || !n, "weft_join_all", "futures array");
     weft_future_init(&j->base, &join_all_vt, site);
     j->futs = futs;
     j->outs = outs;
@@ -92,6 +94,10 @@ static const weft_future_vtable select_vt = {select_poll, select_drop, sizeof(we
 
 weft_future *weft_select_init(weft_select *s, weft_future **futs, void **outs, size_t n,
                               const char *site) {
+    WEFT__NEED(s, "weft_select", "state");
+    WEFT__NEED(futs || !n, "weft_select", "futures array");
+    if (n == 0) /* nothing could ever win: it would wait forever */
+        weft__die_misuse("weft_select", "zero futures (it would never complete)");
     weft_future_init(&s->base, &select_vt, site);
     s->futs = futs;
     s->outs = outs;

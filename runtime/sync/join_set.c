@@ -10,6 +10,7 @@
  * Cancel safety: a dropped join_next takes nothing out of the set; a task
  * it had not yet reported stays there for the next one.
  */
+#include "rt.h"
 #include "sync_impl.h"
 
 struct weft__join_entry {
@@ -18,6 +19,7 @@ struct weft__join_entry {
 };
 
 void weft_join_set_init(weft_join_set *s, weft_handle *h, const weft_allocator *a) {
+    WEFT__NEED(s, "weft_join_set_init", "set");
     s->weft__head = NULL;
     s->weft__len = 0;
     s->weft__alloc = weft__sync_allocator(a);
@@ -38,15 +40,22 @@ static void free_entry(weft_join_set *s, weft__join_entry *e) {
     s->weft__alloc.free(s->weft__alloc.ctx, e, sizeof *e);
 }
 
-int weft_join_set_spawn_at(weft_join_set *s, weft_future *fut, uint64_t *id, const char *site) {
-    weft__join_entry *e = s->weft__alloc.alloc(s->weft__alloc.ctx, sizeof *e);
-    if (!e) {
-        if (fut) {
-            fut->flags |= WEFT__F_NOREPORT;
-            weft_future_drop(fut);
-        }
-        return WEFT_ENOMEM;
+/* A spawn refused before it reached weft_spawn_at: the future is dropped
+ * (its cleanup runs), as on every spawn error. */
+static int refuse(weft_future *fut, int err) {
+    if (fut && fut->vt) {
+        fut->flags |= WEFT__F_NOREPORT;
+        weft_future_drop(fut);
     }
+    return err;
+}
+
+int weft_join_set_spawn_at(weft_join_set *s, weft_future *fut, uint64_t *id, const char *site) {
+    if (!s)
+        return refuse(fut, WEFT_EINVAL);
+    weft__join_entry *e = s->weft__alloc.alloc(s->weft__alloc.ctx, sizeof *e);
+    if (!e)
+        return refuse(fut, WEFT_ENOMEM);
     int err = weft_spawn_at(s->weft__handle, fut, &e->jh, site);
     if (err) {
         free_entry(s, e);
@@ -63,14 +72,18 @@ int weft_join_set_spawn_at(weft_join_set *s, weft_future *fut, uint64_t *id, con
     return 0;
 }
 
-size_t weft_join_set_len(const weft_join_set *s) { return s->weft__len; }
+size_t weft_join_set_len(const weft_join_set *s) { return s ? s->weft__len : 0; }
 
 void weft_join_set_abort_all(weft_join_set *s) {
+    if (!s)
+        return;
     for (weft__join_entry *e = s->weft__head; e; e = e->next)
         weft_join_abort(&e->jh);
 }
 
 void weft_join_set_destroy(weft_join_set *s) {
+    if (!s)
+        return;
     weft__join_entry *e;
     while ((e = s->weft__head)) {
         weft_join_abort(&e->jh);
@@ -84,6 +97,13 @@ static weft_poll join_next_poll(weft_future *f, weft_context *cx, void *out) {
     weft_join_next_op *op = (weft_join_next_op *)f;
     weft_join_set *s = op->set;
     int rc = WEFT_ECLOSED;
+    /* One unit of the budget for the whole look: spent per handle, a set
+     * larger than the budget would never reach its later tasks (the poll
+     * would yield at the same handle every time). */
+    if (s->weft__head && !weft_coop_proceed(cx))
+        return WEFT_PENDING;
+    weft__coop saved = weft__coop_cur;
+    weft__coop_cur.active = false;
     for (weft__join_entry *e = s->weft__head; e; e = e->next) {
         if (weft_future_poll(&e->jh.base, cx, op->dst) == WEFT_PENDING)
             continue;
@@ -94,6 +114,7 @@ static weft_poll join_next_poll(weft_future *f, weft_context *cx, void *out) {
         rc = 0;
         break;
     }
+    weft__coop_cur = saved;
     if (rc == WEFT_ECLOSED && s->weft__head)
         return WEFT_PENDING;
     f->resume = WEFT__DONE;
@@ -107,6 +128,8 @@ static const weft_future_vtable join_next_vt = {join_next_poll, NULL, sizeof(wef
 
 weft_future *weft_join_next_init(weft_join_next_op *op, weft_join_set *s, void *dst,
                                  const char *site) {
+    WEFT__NEED(op, "weft_join_next", "op");
+    WEFT__NEED(s, "weft_join_next", "set");
     weft_future_init(&op->base, &join_next_vt, site);
     op->set = s;
     op->dst = dst;

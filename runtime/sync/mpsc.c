@@ -69,15 +69,19 @@ static int make(size_t elem, size_t cap, size_t slots, const weft_allocator *a,
                 weft_mpsc_tx **tx, weft_mpsc_rx **rx) {
     if (!tx || !rx)
         return WEFT_EINVAL;
+    size_t e = elem ? elem : 1, rx_cap = cap < RX_BATCH ? cap : RX_BATCH, bytes;
+    /* Bounded: the ring and the receiver's batch in one allocation;
+     * unbounded: blocks of BLOCK_SLOTS values.  Either must be sizeable. */
+    if (slots ? !weft__size_mac(&bytes, 0, slots + rx_cap, e)
+              : !weft__size_mac(&bytes, sizeof(weft__mpsc_block), BLOCK_SLOTS, e))
+        return WEFT_EINVAL;
     weft_allocator al = weft__sync_allocator(a);
     weft__mpsc *c = al.alloc(al.ctx, sizeof *c);
     if (!c)
         return WEFT_ENOMEM;
-    size_t e = elem ? elem : 1;
-    c->rx_cap = cap < RX_BATCH ? cap : RX_BATCH;
+    c->rx_cap = rx_cap;
     c->buf = NULL;
-    /* Bounded: the ring and the receiver's batch in one allocation. */
-    if (slots && !(c->buf = al.alloc(al.ctx, (slots + c->rx_cap) * e))) {
+    if (slots && !(c->buf = al.alloc(al.ctx, bytes))) {
         al.free(al.ctx, c, sizeof *c);
         return WEFT_ENOMEM;
     }
@@ -278,6 +282,8 @@ static int try_push(weft__mpsc *c, const void *v, weft_waker *wake) {
 /* ---------------------------------------------------------------- senders */
 
 weft_mpsc_tx *weft_mpsc_tx_clone(weft_mpsc_tx *tx) {
+    if (!tx)
+        return NULL;
     weft__mpsc *c = CH(tx);
     weft__spin_lock(&c->lock);
     c->senders++;
@@ -306,6 +312,8 @@ void weft_mpsc_tx_drop(weft_mpsc_tx *tx) {
 }
 
 int weft_mpsc_try_send(weft_mpsc_tx *tx, const void *value) {
+    if (!tx || (!value && CH(tx)->elem))
+        return WEFT_EINVAL;
     weft__mpsc *c = CH(tx);
     weft_waker w = {0};
     weft__spin_lock(&c->lock);
@@ -316,6 +324,8 @@ int weft_mpsc_try_send(weft_mpsc_tx *tx, const void *value) {
 }
 
 bool weft_mpsc_is_closed(weft_mpsc_tx *tx) {
+    if (!tx)
+        return true;
     weft__mpsc *c = CH(tx);
     weft__spin_lock(&c->lock);
     bool closed = c->closed;
@@ -380,6 +390,10 @@ static const weft_future_vtable send_vt = {send_poll, send_drop, sizeof(weft_mps
 
 weft_future *weft_mpsc_send_init(weft_mpsc_send_op *op, weft_mpsc_tx *tx, const void *value,
                                  const char *site) {
+    WEFT__NEED(op, "weft_mpsc_send", "op");
+    WEFT__NEED(tx, "weft_mpsc_send", "sender");
+    if (!value && CH(tx)->elem)
+        weft__die_misuse("weft_mpsc_send", "NULL value");
     weft_future_init(&op->base, &send_vt, site);
     op->tx = tx;
     op->value = value;
@@ -396,6 +410,8 @@ static void close_locked(weft__mpsc *c) {
 }
 
 void weft_mpsc_rx_close(weft_mpsc_rx *rx) {
+    if (!rx)
+        return;
     weft__mpsc *c = CH(rx);
     weft__spin_lock(&c->lock);
     close_locked(c);
@@ -429,6 +445,8 @@ void weft_mpsc_rx_drop(weft_mpsc_rx *rx) {
 }
 
 size_t weft_mpsc_len(weft_mpsc_rx *rx) {
+    if (!rx)
+        return 0;
     weft__mpsc *c = CH(rx);
     weft__spin_lock(&c->lock);
     size_t n = c->len + c->rx_left - c->rx_taken; /* what it has not received */
@@ -461,6 +479,8 @@ static int take(weft__mpsc *c, void *dst, weft__wakes *b) {
 }
 
 int weft_mpsc_try_recv(weft_mpsc_rx *rx, void *dst) {
+    if (!rx)
+        return WEFT_EINVAL;
     weft__mpsc *c = CH(rx);
     weft__wakes b;
     b.n = 0; /* the array is filled before it is read */
@@ -515,6 +535,8 @@ static const weft_future_vtable recv_vt = {recv_poll, recv_drop, sizeof(weft_mps
 
 weft_future *weft_mpsc_recv_init(weft_mpsc_recv_op *op, weft_mpsc_rx *rx, void *dst,
                                  const char *site) {
+    WEFT__NEED(op, "weft_mpsc_recv", "op");
+    WEFT__NEED(rx, "weft_mpsc_recv", "receiver");
     weft_future_init(&op->base, &recv_vt, site);
     op->rx = rx;
     op->dst = dst;

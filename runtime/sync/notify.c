@@ -13,6 +13,7 @@
 #define BY_ONE 1
 
 void weft_notify_init(weft_notify *n) {
+    WEFT__NEED(n, "weft_notify_init", "notify");
     weft__spin_init(&n->weft__lock);
     n->weft__waiters = (weft__wlist){0};
     n->weft__gen = 0;
@@ -39,6 +40,7 @@ static weft_waker notify_one_locked(weft_notify *n) {
 }
 
 void weft_notify_one(weft_notify *n) {
+    WEFT__NEED(n, "weft_notify_one", "notify");
     weft__spin_lock(&n->weft__lock);
     weft_waker k = notify_one_locked(n);
     weft__spin_unlock(&n->weft__lock);
@@ -46,6 +48,7 @@ void weft_notify_one(weft_notify *n) {
 }
 
 void weft_notify_waiters(weft_notify *n) {
+    WEFT__NEED(n, "weft_notify_waiters", "notify");
     weft__spin_lock(&n->weft__lock);
     n->weft__gen++;
     /* Queued waiters carry need 0: one dropped before it ran passes
@@ -112,6 +115,8 @@ static const weft_future_vtable notified_vt = {notified_poll, notified_drop,
                                                "weft_notified", 0};
 
 weft_future *weft_notified_init(weft_notified_op *op, weft_notify *n, const char *site) {
+    WEFT__NEED(op, "weft_notified", "op");
+    WEFT__NEED(n, "weft_notified", "notify");
     weft_future_init(&op->base, &notified_vt, site);
     op->notify = n;
     op->node = (weft_waiter){0};

@@ -21,10 +21,11 @@ typedef struct weft__oneshot {
 
 int weft_oneshot_new(size_t elem, const weft_allocator *a, weft_oneshot_tx **tx,
                      weft_oneshot_rx **rx) {
-    if (!tx || !rx)
+    size_t bytes;
+    if (!tx || !rx || !weft__size_add(&bytes, sizeof(weft__oneshot), elem))
         return WEFT_EINVAL;
     weft_allocator al = weft__sync_allocator(a);
-    weft__oneshot *c = al.alloc(al.ctx, sizeof *c + elem);
+    weft__oneshot *c = al.alloc(al.ctx, bytes);
     if (!c)
         return WEFT_ENOMEM;
     weft__spin_init(&c->lock);
@@ -69,7 +70,14 @@ static int tx_finish(weft__oneshot *c, const void *value) {
 
 int weft_oneshot_send(weft_oneshot_tx *tx, const void *value) {
     static const char none = 0;
-    return tx_finish(CH(tx), value ? value : &none);
+    if (!tx)
+        return WEFT_EINVAL;
+    if (!value) { /* only a channel of empty values takes none */
+        if (CH(tx)->elem)
+            return WEFT_EINVAL;
+        value = &none;
+    }
+    return tx_finish(CH(tx), value);
 }
 
 void weft_oneshot_tx_drop(weft_oneshot_tx *tx) {
@@ -78,6 +86,8 @@ void weft_oneshot_tx_drop(weft_oneshot_tx *tx) {
 }
 
 bool weft_oneshot_tx_is_closed(weft_oneshot_tx *tx) {
+    if (!tx)
+        return true;
     weft__oneshot *c = CH(tx);
     weft__spin_lock(&c->lock);
     bool closed = c->rx_gone;
@@ -98,6 +108,8 @@ static int take_locked(weft__oneshot *c, void *dst) {
 }
 
 int weft_oneshot_try_recv(weft_oneshot_rx *rx, void *dst) {
+    if (!rx)
+        return WEFT_EINVAL;
     weft__oneshot *c = CH(rx);
     weft__spin_lock(&c->lock);
     int rc = take_locked(c, dst);
@@ -152,6 +164,8 @@ static const weft_future_vtable recv_vt = {recv_poll, recv_drop, sizeof(weft_one
 
 weft_future *weft_oneshot_recv_init(weft_oneshot_recv_op *op, weft_oneshot_rx *rx, void *dst,
                                     const char *site) {
+    WEFT__NEED(op, "weft_oneshot_recv", "op");
+    WEFT__NEED(rx, "weft_oneshot_recv", "receiver");
     weft_future_init(&op->base, &recv_vt, site);
     op->rx = rx;
     op->dst = dst;

@@ -14,6 +14,11 @@
  * waiter can get them.  Memory order: a release publishes with `release`,
  * an acquire takes with `acquire`; permits passed through the slow path are
  * ordered by the lock.
+ *
+ * `max` bounds the free permits: a release that would pass it gives back
+ * what was never taken and aborts (for a Mutex, max 1: an unlock of a
+ * mutex nobody holds).  The release checks n first, so the multiplication
+ * into the word cannot wrap.
  */
 #include "sync_impl.h"
 
@@ -53,7 +58,15 @@ int weft_semaphore_init(weft_semaphore *s, size_t permits) {
     weft__spin_init(&s->weft__lock);
     s->weft__waiters = (weft__wlist){0};
     s->weft__held = 0;
+    s->weft__max = WEFT_SEMAPHORE_MAX_PERMITS;
     return 0;
+}
+
+/* The Mutex and the RwLock: a semaphore whose every permit exists from
+ * the start, so a free count past it is an unlock of what is not held. */
+void weft__semaphore_init_bounded(weft_semaphore *s, size_t permits) {
+    weft_semaphore_init(s, permits);
+    s->weft__max = permits;
 }
 
 void weft_semaphore_destroy(weft_semaphore *s) {
@@ -72,6 +85,8 @@ static void sweep(weft_semaphore *s) {
             s->weft__held += PERMITS(cur);
     }
 }
+
+static const char *const overflow_msg = "permits overflow (released more than acquired?)";
 
 /* Nobody waits any more: held permits go back to the word, WAITERS off. */
 static void settle(weft_semaphore *s) {
@@ -111,21 +126,36 @@ static void serve(weft_semaphore *s) {
 
 /* ------------------------------------------------------------ operations */
 
-void weft_semaphore_release(weft_semaphore *s, size_t n) {
+/* The release behind semaphore_release and the unlocks: `fn` and `why`
+ * name the misuse when the free permits would pass the maximum. */
+void weft__semaphore_release_as(weft_semaphore *s, size_t n, const char *fn, const char *why) {
+    WEFT__NEED(s, fn, "semaphore");
     if (!n)
         return;
+    if (n > s->weft__max)
+        weft__die_misuse(fn, why);
     uint64_t old = atomic_fetch_add_explicit(&s->weft__state, (uint64_t)n * S_ONE,
                                              memory_order_acq_rel);
-    if (PERMITS(old) + n > WEFT_SEMAPHORE_MAX_PERMITS)
-        weft__die("semaphore permits overflow (released more than acquired?)");
-    if (!(old & S_WAITERS))
+    if (!(old & S_WAITERS)) {
+        if (PERMITS(old) + n > s->weft__max)
+            weft__die_misuse(fn, why);
         return;
+    }
     weft__spin_lock(&s->weft__lock);
+    sweep(s); /* every free permit is in `held` now */
+    if (s->weft__held > s->weft__max)
+        weft__die_misuse(fn, why);
     serve(s);
     weft__spin_unlock(&s->weft__lock);
 }
 
+void weft_semaphore_release(weft_semaphore *s, size_t n) {
+    weft__semaphore_release_as(s, n, "weft_semaphore_release", overflow_msg);
+}
+
 void weft_semaphore_close(weft_semaphore *s) {
+    if (!s)
+        return;
     atomic_fetch_or_explicit(&s->weft__state, S_CLOSED, memory_order_acq_rel);
     weft__spin_lock(&s->weft__lock);
     weft__wl_wake_all(&s->weft__lock, &s->weft__waiters, WEFT__W_CLOSED);
@@ -133,9 +163,11 @@ void weft_semaphore_close(weft_semaphore *s) {
     weft__spin_unlock(&s->weft__lock);
 }
 
-bool weft_semaphore_is_closed(weft_semaphore *s) { return (load(s) & S_CLOSED) != 0; }
+bool weft_semaphore_is_closed(weft_semaphore *s) { return !s || (load(s) & S_CLOSED) != 0; }
 
 size_t weft_semaphore_available(weft_semaphore *s) {
+    if (!s)
+        return 0;
     weft__spin_lock(&s->weft__lock);
     size_t n = (size_t)PERMITS(load(s)) + s->weft__held;
     weft__spin_unlock(&s->weft__lock);
@@ -143,7 +175,7 @@ size_t weft_semaphore_available(weft_semaphore *s) {
 }
 
 int weft_semaphore_try_acquire(weft_semaphore *s, size_t n) {
-    if (n > WEFT_SEMAPHORE_MAX_PERMITS)
+    if (!s || n > WEFT_SEMAPHORE_MAX_PERMITS)
         return WEFT_EINVAL;
     switch (take_fast(s, n)) {
     case TAKEN:
@@ -252,7 +284,7 @@ static void acquire_drop(weft_future *f) {
     weft__spin_unlock(&s->weft__lock);
     weft_waker_drop(&old);
     if (give_back)
-        weft_semaphore_release(s, op->n);
+        weft__semaphore_release_as(s, op->n, "weft_semaphore_acquire", overflow_msg);
 }
 
 static const weft_future_vtable acquire_vt = {acquire_poll, acquire_drop, sizeof(weft_acquire_op),
@@ -260,6 +292,8 @@ static const weft_future_vtable acquire_vt = {acquire_poll, acquire_drop, sizeof
 
 weft_future *weft_semaphore_acquire_init(weft_acquire_op *op, weft_semaphore *s, size_t n,
                                          const char *site) {
+    WEFT__NEED(op, "weft_semaphore_acquire", "op");
+    WEFT__NEED(s, "weft_semaphore_acquire", "semaphore");
     weft_future_init(&op->base, &acquire_vt, site);
     op->sem = s;
     op->n = n;

@@ -14,9 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../checked.h"
+#include "../misuse.h"
 #include "../spin.h"
 
-_Noreturn void weft__die(const char *msg);
 
 enum { WEFT__W_IDLE = 0, WEFT__W_QUEUED, WEFT__W_GRANTED, WEFT__W_CLOSED };
 
@@ -137,6 +138,14 @@ static inline void weft__waiter_set_waker(weft_waiter *w, const weft_waker *cur,
     *old = w->weft__waker;
     w->weft__waker = weft_waker_clone(cur);
 }
+
+/* ------------------------------------------------------------- semaphore */
+/* A semaphore whose `permits` are all it may ever hold free (Mutex,
+ * RwLock); releases past that abort. */
+void weft__semaphore_init_bounded(weft_semaphore *s, size_t permits);
+/* Releases n permits; aborts naming `fn` with `why` when the free permits
+ * would pass the semaphore's maximum. */
+void weft__semaphore_release_as(weft_semaphore *s, size_t n, const char *fn, const char *why);
 
 /* ---------------------------------------------------------------- memory */
 static inline void *weft__sync_default_alloc(void *ctx, size_t n) {

@@ -23,10 +23,11 @@ struct weft_watch {
 };
 
 int weft_watch_new(size_t elem, const void *initial, const weft_allocator *a, weft_watch **tx) {
-    if (!tx || (!initial && elem))
+    size_t bytes;
+    if (!tx || (!initial && elem) || !weft__size_add(&bytes, sizeof(weft_watch), elem))
         return WEFT_EINVAL;
     weft_allocator al = weft__sync_allocator(a);
-    weft_watch *c = al.alloc(al.ctx, sizeof *c + elem);
+    weft_watch *c = al.alloc(al.ctx, bytes);
     if (!c)
         return WEFT_ENOMEM;
     weft__spin_init(&c->lock);
@@ -52,6 +53,8 @@ static void unref_unlock(weft_watch *c) {
 }
 
 int weft_watch_send(weft_watch *c, const void *value) {
+    if (!c || (!value && c->elem))
+        return WEFT_EINVAL;
     weft__spin_lock(&c->lock);
     if (c->receivers == 0) {
         weft__spin_unlock(&c->lock);
@@ -74,6 +77,8 @@ void weft_watch_tx_drop(weft_watch *c) {
 }
 
 void weft_watch_subscribe(weft_watch *c, weft_watch_rx *rx) {
+    WEFT__NEED(c, "weft_watch_subscribe", "sender");
+    WEFT__NEED(rx, "weft_watch_subscribe", "receiver");
     weft__spin_lock(&c->lock);
     c->receivers++;
     c->refs++;
@@ -83,6 +88,8 @@ void weft_watch_subscribe(weft_watch *c, weft_watch_rx *rx) {
 }
 
 void weft_watch_rx_clone(const weft_watch_rx *rx, weft_watch_rx *copy) {
+    WEFT__NEED(rx && rx->chan, "weft_watch_rx_clone", "or dropped receiver");
+    WEFT__NEED(copy, "weft_watch_rx_clone", "copy");
     weft_watch *c = rx->chan;
     weft__spin_lock(&c->lock);
     c->receivers++;
@@ -103,6 +110,7 @@ void weft_watch_rx_drop(weft_watch_rx *rx) {
 }
 
 void weft_watch_borrow(weft_watch_rx *rx, void *dst) {
+    WEFT__NEED(rx && rx->chan, "weft_watch_borrow", "or dropped receiver");
     weft_watch *c = rx->chan;
     weft__spin_lock(&c->lock);
     if (dst)
@@ -112,6 +120,8 @@ void weft_watch_borrow(weft_watch_rx *rx, void *dst) {
 }
 
 bool weft_watch_has_changed(const weft_watch_rx *rx) {
+    if (!rx || !rx->chan)
+        return false;
     weft_watch *c = rx->chan;
     weft__spin_lock(&c->lock);
     bool changed = c->version != rx->seen;
@@ -162,6 +172,8 @@ static const weft_future_vtable changed_vt = {changed_poll, changed_drop,
 
 weft_future *weft_watch_changed_init(weft_watch_changed_op *op, weft_watch_rx *rx,
                                      const char *site) {
+    WEFT__NEED(op, "weft_watch_changed", "op");
+    WEFT__NEED(rx && rx->chan, "weft_watch_changed", "or dropped receiver");
     weft_future_init(&op->base, &changed_vt, site);
     op->rx = rx;
     op->node = (weft_waiter){0};

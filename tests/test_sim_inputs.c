@@ -1,0 +1,400 @@
+/* weft tests — what the simulator is given: the sweep's environment knobs,
+ * seeds files, the trace path, and the limits a run is held to (PCT must
+ * not starve a task behind a spinning one; no run is unbounded by default).
+ * Every malformed input is refused with one line naming it, and fails the
+ * sweep without running a seed it made up. */
+#include "harness.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "weft/sim.h"
+
+/* ---------------------------------------------------------------- bodies */
+
+/* Passes, and counts its runs. */
+static int ran;
+typedef struct counted {
+    weft_future base;
+} counted;
+static weft_poll counted_poll(weft_future *f, weft_context *cx, void *out) {
+    (void)cx, (void)out;
+    ran++;
+    WEFT_BEGIN(f);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(counted, counted_poll, NULL);
+static void make_counted(weft_future *slot) { *(counted *)slot = WEFT_NEW(counted); }
+static const weft_sim_test counted_test = {"counted", make_counted, sizeof(counted), NULL, NULL};
+
+/* Runs a sweep with stderr captured into `buf`. */
+static int captured_sweep(const weft_sim_test *t, char *buf, size_t n) {
+    char path[] = "/tmp/weft-err-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    int failed = weft_sim_sweep(t);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    lseek(fd, 0, SEEK_SET);
+    ssize_t got = read(fd, buf, n - 1);
+    buf[got > 0 ? got : 0] = 0;
+    close(fd);
+    unlink(path);
+    return failed;
+}
+
+/* One knob set to `value`: the sweep fails, runs nothing, and says so on
+ * a line naming the knob and the value. */
+static void refused(const char *name, const char *value) {
+    char out[4096], want[256];
+    setenv("WEFT_SIM_QUIET", "1", 1);
+    setenv(name, value, 1);
+    ran = 0;
+    int failed = captured_sweep(&counted_test, out, sizeof out);
+    unsetenv(name);
+    unsetenv("WEFT_SIM_QUIET");
+    snprintf(want, sizeof want, "%s=%s", name, value);
+    if (failed == 0 || ran != 0 || !strstr(out, want))
+        fail_msg("%s=%s: failed=%d ran=%d output: %s", name, value, failed, ran, out);
+}
+
+static void env_numbers_are_strict(void **state) {
+    (void)state;
+    refused("WEFT_SEEDS", "-1");  /* strtoull: 2^64-1 seeds, until killed */
+    refused("WEFT_SEEDS", "12abc");
+    refused("WEFT_SEEDS", "0x");
+    refused("WEFT_SEEDS", " 5");
+    refused("WEFT_SEED", "-1"); /* would replay 2^64-1 without a word */
+    refused("WEFT_SEED", "99999999999999999999");
+    refused("WEFT_SEED_BASE", "-5");
+    refused("WEFT_SIM_STRATEGY", "pcr");
+    /* a base the sweep would run past 2^64-1 from */
+    setenv("WEFT_SEEDS", "10", 1);
+    refused("WEFT_SEED_BASE", "18446744073709551610");
+    unsetenv("WEFT_SEEDS");
+}
+
+static void env_numbers_still_accepted(void **state) {
+    (void)state;
+    char out[4096];
+    setenv("WEFT_SEEDS", "7", 1);
+    setenv("WEFT_SEED_BASE", "0x10", 1);
+    setenv("WEFT_SIM_STRATEGY", "random", 1);
+    ran = 0;
+    assert_int_equal(captured_sweep(&counted_test, out, sizeof out), 0);
+    assert_int_equal(ran, 7);
+    unsetenv("WEFT_SEEDS");
+    unsetenv("WEFT_SEED_BASE");
+    unsetenv("WEFT_SIM_STRATEGY");
+    setenv("WEFT_SEED", "18446744073709551615", 1);
+    ran = 0;
+    assert_int_equal(captured_sweep(&counted_test, out, sizeof out), 0);
+    assert_int_equal(ran, 1);
+    unsetenv("WEFT_SEED");
+}
+
+/* Seeds-file lines that are no seed fail the sweep, naming file and line,
+ * and are not run; the good ones still are. */
+static void seeds_file_lines_are_strict(void **state) {
+    (void)state;
+    char dir[] = "/tmp/weft-seeds-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/counted.txt", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("# header\n3 good\n-1 negative\n12abc glued\n0x\n", f);
+    for (int i = 0; i < 600; i++) /* a line of 600 digits: no seed, and no two */
+        fputc('7', f);
+    fputs("\n0x1f hex is fine\n", f);
+    fclose(f);
+    setenv("WEFT_SEEDS_DIR", dir, 1);
+    setenv("WEFT_SEEDS", "0", 1);
+    char out[8192];
+    ran = 0;
+    int failed = captured_sweep(&counted_test, out, sizeof out);
+    unsetenv("WEFT_SEEDS_DIR");
+    unsetenv("WEFT_SEEDS");
+    unlink(path);
+    rmdir(dir);
+    if (failed != 4 || ran != 2)
+        fail_msg("failed=%d ran=%d: %s", failed, ran, out);
+    assert_non_null(strstr(out, "counted.txt:3: \"-1 negative\" is no seed"));
+    assert_non_null(strstr(out, "counted.txt:4: \"12abc glued\" is no seed"));
+    assert_non_null(strstr(out, "counted.txt:5: \"0x\" is no seed"));
+    assert_non_null(strstr(out, "counted.txt:6: line longer than"));
+}
+
+/* A trace path that cannot be opened fails the sweep once, naming the path
+ * and the reason; one that cannot be written (a full disk) too. */
+static void trace_path_errors_are_reported(void **state) {
+    (void)state;
+    char out[8192];
+    setenv("WEFT_TRACE", "/nonexistent/x", 1);
+    ran = 0;
+    int failed = captured_sweep(&counted_test, out, sizeof out);
+    if (failed == 0 || ran != 0 || !strstr(out, "WEFT_TRACE=/nonexistent/x") ||
+        !strstr(out, "No such file or directory"))
+        fail_msg("failed=%d ran=%d: %s", failed, ran, out);
+    if (access("/dev/full", W_OK) == 0) {
+        setenv("WEFT_TRACE", "/dev/full", 1);
+        setenv("WEFT_SEEDS", "5", 1);
+        failed = captured_sweep(&counted_test, out, sizeof out);
+        unsetenv("WEFT_SEEDS");
+        if (failed == 0 || !strstr(out, "/dev/full") || !strstr(out, "No space left on device"))
+            fail_msg("failed=%d: %s", failed, out);
+    }
+    unsetenv("WEFT_TRACE");
+}
+
+/* The sweep's runtimes and the body's copy allocate through the test's
+ * allocator, the determinism check's event records too. */
+static long sweep_allocs, sweep_live;
+static void *sw_alloc(void *ctx, size_t n) {
+    (void)ctx;
+    void *p = malloc(n);
+    sweep_allocs++;
+    sweep_live += p != NULL;
+    return p;
+}
+static void sw_free(void *ctx, void *p, size_t n) {
+    (void)ctx, (void)n;
+    sweep_live -= p != NULL;
+    free(p);
+}
+static void sweep_uses_the_tests_allocator(void **state) {
+    (void)state;
+    static const weft_allocator a = {sw_alloc, sw_free, NULL};
+    weft_sim_test t = {"counted", make_counted, sizeof(counted), NULL, &a};
+    char out[4096];
+    setenv("WEFT_SEEDS", "3", 1);
+    setenv("WEFT_CHECK_DETERMINISM", "1", 1);
+    ran = 0;
+    sweep_allocs = sweep_live = 0;
+    assert_int_equal(captured_sweep(&t, out, sizeof out), 0);
+    unsetenv("WEFT_SEEDS");
+    unsetenv("WEFT_CHECK_DETERMINISM");
+    assert_int_equal(ran, 6);
+    assert_true(sweep_allocs >= 6 * 3); /* runtime, body, events, at least */
+    assert_int_equal(sweep_live, 0);
+}
+
+/* --------------------------------------------------------------- limits */
+
+/* Task `spinner` yields until `waiter` has run: under PCT a change point
+ * that demotes the waiter must not let the spinner starve it. */
+typedef struct flag_setter {
+    weft_future base;
+    int *flag;
+} flag_setter;
+static weft_poll flag_setter_poll(weft_future *f, weft_context *cx, void *out) {
+    (void)cx, (void)out;
+    *((flag_setter *)f)->flag = 1;
+    f->resume = WEFT__DONE;
+    return WEFT_READY;
+}
+WEFT_FUTURE_DEFINE_VOID(flag_setter, flag_setter_poll, NULL);
+
+typedef struct spin_wait {
+    weft_future base;
+    int flag, self_wake;
+    weft_join_handle jh;
+    weft_yield_now y;
+} spin_wait;
+static weft_poll spin_wait_poll(weft_future *f, weft_context *cx, void *out) {
+    spin_wait *s = (spin_wait *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    weft_spawn(&WEFT_NEW(flag_setter, .flag = &s->flag), &s->jh);
+    while (!s->flag) {
+        if (s->self_wake) { /* a spin by waking itself, no yield request */
+            weft_waker_wake_by_ref(weft_cx_waker(cx));
+            /* the resume point and its label on one line, as WEFT_YIELD's */
+            f->resume = __LINE__; return WEFT_PENDING; case __LINE__:;
+        } else {
+            WEFT_AWAIT(f, cx, weft_yield_now(&s->y), NULL);
+        }
+    }
+    WEFT_AWAIT(f, cx, weft_join(&s->jh), NULL);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(spin_wait, spin_wait_poll, NULL);
+
+/* Spawned as a task, so the spinner is a task too (the root has its own
+ * priority). */
+typedef struct spin_root {
+    weft_future base;
+    int self_wake;
+    weft_join_handle jh;
+} spin_root;
+static weft_poll spin_root_poll(weft_future *f, weft_context *cx, void *out) {
+    spin_root *r = (spin_root *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    weft_spawn(&WEFT_NEW(spin_wait, .self_wake = r->self_wake), &r->jh);
+    WEFT_AWAIT(f, cx, weft_join(&r->jh), NULL);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(spin_root, spin_root_poll, NULL);
+static void make_spin_yield(weft_future *slot) { *(spin_root *)slot = WEFT_NEW(spin_root); }
+static void make_spin_wake(weft_future *slot) {
+    *(spin_root *)slot = WEFT_NEW(spin_root, .self_wake = 1);
+}
+
+static void pct_spin(weft_sim_test *t, int depth) {
+    for (uint64_t seed = 0; seed < 300; seed++) {
+        weft_builder b;
+        weft_builder_init(&b, WEFT_SIM);
+        b.sim_seed = seed;
+        b.sim_strategy = WEFT_SIM_PCT;
+        b.sim_pct_depth = (uint32_t)depth;
+        b.sim_max_steps = 20000; /* the spin ends within a few steps */
+        weft_sim_result r;
+        if (weft_sim_run(t, &b, &r) != 0)
+            fail_msg("%s seed %llu depth %d: %s", t->name, (unsigned long long)seed, depth,
+                     r.failure);
+    }
+}
+
+static void pct_yield_spin_cannot_starve(void **state) {
+    (void)state;
+    weft_sim_test t = {"spin_yield", make_spin_yield, sizeof(spin_root), NULL, NULL};
+    pct_spin(&t, 3);
+    pct_spin(&t, 8);
+}
+
+static void pct_self_wake_spin_cannot_starve(void **state) {
+    (void)state;
+    weft_sim_test t = {"spin_wake", make_spin_wake, sizeof(spin_root), NULL, NULL};
+    pct_spin(&t, 3);
+    pct_spin(&t, 8);
+}
+
+/* The caller spins instead: it block_on's a future that is ready at once,
+ * again and again, until a task it spawned before has run. */
+typedef struct at_once {
+    weft_future base;
+} at_once;
+static weft_poll at_once_poll(weft_future *f, weft_context *cx, void *out) {
+    (void)cx, (void)out;
+    f->resume = WEFT__DONE;
+    return WEFT_READY;
+}
+WEFT_FUTURE_DEFINE_VOID(at_once, at_once_poll, NULL);
+
+static void pct_block_on_loop_cannot_starve(void **state) {
+    (void)state;
+    for (uint64_t seed = 0; seed < 300; seed++) {
+        weft_builder b;
+        weft_builder_init(&b, WEFT_SIM);
+        b.sim_seed = seed;
+        b.sim_strategy = WEFT_SIM_PCT;
+        b.sim_max_steps = 20000;
+        weft_runtime *rt;
+        assert_int_equal(weft_runtime_new(&b, &rt), 0);
+        int flag = 0;
+        weft_join_handle jh[3];
+        for (int i = 0; i < 3; i++) /* more tasks, more change points land on one */
+            assert_int_equal(weft_handle_spawn(weft_runtime_handle(rt),
+                                               &WEFT_NEW(flag_setter, .flag = &flag), &jh[i]),
+                             0);
+        int rc = 0;
+        while (!(weft_join_is_finished(&jh[0]) && weft_join_is_finished(&jh[1]) &&
+                 weft_join_is_finished(&jh[2])) && rc == 0) {
+            at_once a = WEFT_NEW(at_once);
+            rc = weft_runtime_block_on(rt, &a.base, NULL);
+        }
+        for (int i = 0; i < 3; i++)
+            weft_join_detach(&jh[i]);
+        weft_runtime_free(rt);
+        if (rc)
+            fail_msg("seed %llu: %s", (unsigned long long)seed, weft_err_name(rc));
+    }
+}
+
+/* A body that never ends: yields forever. */
+typedef struct forever_spin {
+    weft_future base;
+    weft_yield_now y;
+} forever_spin;
+static weft_poll forever_spin_poll(weft_future *f, weft_context *cx, void *out) {
+    forever_spin *s = (forever_spin *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    for (;;)
+        WEFT_AWAIT(f, cx, weft_yield_now(&s->y), NULL);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(forever_spin, forever_spin_poll, NULL);
+
+static void default_step_limit_ends_a_spin(void **state) {
+    (void)state;
+    weft_builder b;
+    weft_builder_init(&b, WEFT_SIM);
+    assert_true(b.sim_max_steps == WEFT_SIM_DEFAULT_MAX_STEPS);
+    b.sim_max_steps = 1000; /* the default, scaled down for the test */
+    weft_runtime *rt;
+    assert_int_equal(weft_runtime_new(&b, &rt), 0);
+    forever_spin s = WEFT_NEW(forever_spin);
+    assert_int_equal(weft_runtime_block_on(rt, &s.base, NULL), WEFT_ELIVELOCK);
+    assert_non_null(strstr(weft_sim_failure(weft_runtime_handle(rt)), "livelock: 1000 steps"));
+    weft_runtime_free(rt);
+}
+
+/* A blocking call under the sim is a step of its own: no false deadlock,
+ * and the result is its return value. */
+static void *times_two(void *arg) { return (void *)((uintptr_t)arg * 2); }
+typedef struct blocker {
+    weft_future base;
+    weft_join_handle jh;
+    void *res;
+} blocker;
+static weft_poll blocker_poll(weft_future *f, weft_context *cx, void *out) {
+    blocker *b = (blocker *)f;
+    WEFT_BEGIN(f);
+    weft_spawn_blocking(times_two, (void *)(uintptr_t)21, &b->jh);
+    WEFT_AWAIT(f, cx, weft_join(&b->jh), &b->res);
+    WEFT_RETURN(f, out, uintptr_t, (uintptr_t)b->res);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE(blocker, blocker_poll, NULL, uintptr_t);
+
+static void blocking_call_is_a_sim_step(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    blocker b = WEFT_NEW(blocker);
+    uintptr_t got = 0;
+    wt_block_on(env, &b.base, &got);
+    assert_int_equal(got, 42);
+}
+
+static void local_sets_refused_on_the_sim(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    weft_local_set *ls = (weft_local_set *)1;
+    assert_int_equal(weft_local_set_new(weft_runtime_handle(wt_rt(env)), &ls), WEFT_ENOTSUP);
+    assert_null(ls);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(env_numbers_are_strict),
+        cmocka_unit_test(env_numbers_still_accepted),
+        cmocka_unit_test(seeds_file_lines_are_strict),
+        cmocka_unit_test(trace_path_errors_are_reported),
+        cmocka_unit_test(sweep_uses_the_tests_allocator),
+        cmocka_unit_test(pct_yield_spin_cannot_starve),
+        cmocka_unit_test(pct_self_wake_spin_cannot_starve),
+        cmocka_unit_test(pct_block_on_loop_cannot_starve),
+        cmocka_unit_test(default_step_limit_ends_a_spin),
+        WT_ONE(blocking_call_is_a_sim_step, 2, "sim"),
+        WT_ONE(local_sets_refused_on_the_sim, 2, "sim"),
+    };
+    return WT_RUN("sim_inputs", tests);
+}
