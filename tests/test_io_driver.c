@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -92,7 +93,7 @@ static void each_driver(driver_case c) {
     for (size_t i = 0; ops_at(i); i++) {
         if (ops_at(i)->model != WEFT_IO_MODEL_READINESS)
             continue;
-        print_message("  on %s\n", ops_at(i)->name);
+        fprintf(stderr, "  on %s\n", ops_at(i)->name);
         alarm(WATCHDOG_SECS);
         c(ops_at(i));
         alarm(0);
