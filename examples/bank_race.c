@@ -24,7 +24,8 @@
  *   bank_race --test NAME      just one test (with WEFT_SEED=s: one seed)
  *   bank_race --plain N        the buggy code N times on current_thread
  *   bank_race --prove          find the bug within 1,000 seeds, replay it
- *                              100 times, sweep the fix over 10,000 seeds
+ *                              100 times, sweep the fix over 10,000 seeds,
+ *                              replay the shrunk schedule in seeds/
  *   bank_race --fingerprint S  print seed S's fingerprint (for .ci/)
  *   bank_race --demo           the README's main job: sweep until the bug
  *                              shows, print the replay line, replay that
@@ -171,6 +172,29 @@ static int plain(long n) {
     return 0;
 }
 
+/* The shrunk schedule kept in seeds/: it replays the race exactly, every
+ * time; the fixed code takes another path, and the replay says where
+ * instead of running something else. */
+static bool prove_schedule(void) {
+#ifdef WEFT_SIM_SEEDS_DIR
+    const char *path = WEFT_SIM_SEEDS_DIR "/bank_race-seed6.sched";
+    weft_sim_result r;
+    int err = weft_sim_replay(&buggy_test, path, NULL, &r);
+    uint64_t fp = r.fingerprint, steps = r.steps;
+    int same = 0;
+    for (int i = 0; i < 100; i++)
+        same += weft_sim_replay(&buggy_test, path, NULL, &r) == WEFT_EFAILED &&
+                r.fingerprint == fp && strstr(r.failure, "assertion failed: b->balance >= 0");
+    printf("schedule %s: %s in %" PRIu64 " steps, replayed 100 times: %d the same\n", path,
+           err == WEFT_EFAILED ? "overdraws" : weft_err_name(err), steps, same);
+    int fixed = weft_sim_replay(&fixed_test, path, NULL, &r);
+    printf("the same schedule on the fixed code: %s (%s)\n", weft_err_name(fixed), r.failure);
+    return err == WEFT_EFAILED && same == 100 && fixed == WEFT_ESCHEDULE;
+#else
+    return true;
+#endif
+}
+
 static int prove(void) {
     weft_sim_result r;
     uint64_t found = UINT64_MAX;
@@ -198,7 +222,7 @@ static int prove(void) {
         passed += run_seed(&fixed_test, seed, &r) == 0;
     t1 = now_s();
     printf("fixed version: %d of 10000 seeds passed (%.0f seeds/s)\n", passed, 10000 / (t1 - t0));
-    return same == 100 && passed == 10000 ? 0 : 1;
+    return same == 100 && passed == 10000 && prove_schedule() ? 0 : 1;
 }
 
 /* Sweep the buggy body until a seed fails, print the line that replays it,

@@ -242,7 +242,26 @@ static int px_accept(void *drv, weft_os_socket s, weft_os_socket *out, weft_addr
 static int64_t px_recv(void *drv, weft_os_socket s, const weft_iovec *iov, int n, weft_addr *from,
                        size_t *full) {
     (void)drv;
-    struct iovec v[WEFT_IOV_MAX];
+    if (n == 1 && !from && !full) { /* the plain call: no msghdr to fill */
+        ssize_t got;
+        do
+            got = recv((int)s, iov[0].base, iov[0].len, 0);
+        while (got < 0 && errno == EINTR);
+        return got < 0 ? err_now() : got;
+    }
+    if (!from && !full) { /* a stream: readv is recvmsg without a msghdr */
+        struct iovec v[WEFT_IOV_MAX + 1];
+        for (int i = 0; i < n; i++) {
+            v[i].iov_base = iov[i].base;
+            v[i].iov_len = iov[i].len;
+        }
+        ssize_t got;
+        do
+            got = readv((int)s, v, n);
+        while (got < 0 && errno == EINTR);
+        return got < 0 ? err_now() : got;
+    }
+    struct iovec v[WEFT_IOV_MAX + 1];
     size_t cap = 0;
     for (int i = 0; i < n; i++) {
         v[i].iov_base = iov[i].base;
@@ -279,6 +298,13 @@ static int64_t px_recv(void *drv, weft_os_socket s, const weft_iovec *iov, int n
 static int64_t px_send(void *drv, weft_os_socket s, const weft_iovec *iov, int n,
                        const weft_addr *to) {
     (void)drv;
+    if (n == 1 && !to) { /* the plain call: no msghdr to fill */
+        ssize_t put;
+        do
+            put = send((int)s, iov[0].base, iov[0].len, MSG_NOSIGNAL);
+        while (put < 0 && errno == EINTR);
+        return put < 0 ? err_now() : put;
+    }
     struct iovec v[WEFT_IOV_MAX];
     for (int i = 0; i < n; i++) {
         v[i].iov_base = iov[i].base;

@@ -66,6 +66,7 @@ typedef struct worker {
     uint32_t rand;    /* owner only: where stealing starts */
     bool searching;   /* owner only: counted in the idle word */
     bool sleeping;    /* guarded by idle_lock: on the sleepers list */
+    bool in_driver;   /* owner only: reporting I/O events (weft__io_wait) */
     parker park;
     /* Counters: written by the owner, read by metrics (relaxed). */
     _Atomic uint64_t polls, steals, steal_ops, parks, overflows;
@@ -160,9 +161,13 @@ static void parker_unpark(parker *p) {
      * after publishing itself (see wake_worker). */
     if (atomic_exchange_explicit(&p->state, PARK_NOTIFIED, memory_order_seq_cst) != PARK_PARKED)
         return;
+    /* The sleeper went PARKED under the lock and holds it until its wait
+     * releases it: once we had the lock, it waits on the condition.  Signal
+     * after the unlock, so the woken thread does not block again on a lock
+     * we still hold (a futex round trip per wake). */
     weft__mutex_lock(&p->lock);
-    weft__cond_signal(&p->cond);
     weft__mutex_unlock(&p->lock);
+    weft__cond_signal(&p->cond);
 }
 
 /* ---------------------------------------------------------- inject queue */
@@ -478,7 +483,20 @@ static void mt_schedule(weft__rt *rt, weft__task *t, int hint) {
         t = prev;
     }
     push_local(w, t);
-    notify_parked(m);
+    /* A batch of I/O events wakes one sibling at its end, not one per
+     * event (io_wait below), as Tokio's parked core does. */
+    if (!w->in_driver)
+        notify_parked(m);
+}
+
+/* Waits in (or polls) the I/O driver; what its reports made runnable is
+ * worth one sibling's wake, once, afterwards. */
+static void io_wait(worker *w, uint64_t deadline_ns) {
+    w->in_driver = true;
+    weft__io_wait(w->m->rt, deadline_ns);
+    w->in_driver = false;
+    if (weft__runq_len(&w->queue))
+        notify_parked(w->m);
 }
 
 /* Wakes the worker parked on the driver, so it looks at the clock and
@@ -621,7 +639,7 @@ static void run_drivers(worker *w) {
     weft__rt *rt = w->m->rt;
     fire_timers(w->m);
     if (rt->io && weft__io_active(rt))
-        weft__io_wait(rt, 0);
+        io_wait(w, 0);
 }
 
 /* Every thread that could make work is idle but `roots` block_on
@@ -664,7 +682,7 @@ static void sleep_once(worker *w) {
     if (deadline == 0) {
         /* A paused clock jumps only once I/O has nothing ready either. */
         if (rt->io && weft__io_active(rt))
-            weft__io_wait(rt, 0);
+            io_wait(w, 0);
         if (w->lifo || weft__runq_len(&w->queue))
             advanced = true; /* I/O made work: no sleep */
         else
@@ -677,7 +695,7 @@ static void sleep_once(worker *w) {
         /* A wake that came before we published ourselves is in the word. */
         if (atomic_load_explicit(&w->park.state, memory_order_seq_cst) == PARK_NOTIFIED)
             deadline = 0;
-        weft__io_wait(rt, deadline);
+        io_wait(w, deadline);
         parker_take(&w->park);
     } else if (!advanced) {
         parker_wait(&w->park, deadline);

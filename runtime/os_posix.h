@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,6 +91,12 @@ static inline void weft__thread_set_name(const char *name) {
     buf[n] = '\0';
     pthread_setname_np(pthread_self(), buf);
 }
+/* The calling thread's name into `buf` ("" if it has none or the OS
+ * cannot say). */
+static inline void weft__thread_get_name(char *buf, size_t n) {
+    if (n && pthread_getname_np(pthread_self(), buf, n) != 0)
+        buf[0] = '\0';
+}
 /* Processors online, at least 1. */
 static inline unsigned weft__cpu_count(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -122,6 +129,9 @@ static inline void *weft__os_aligned_alloc(size_t align, size_t size) {
     return aligned_alloc(align, size);
 }
 static inline void weft__os_aligned_free(void *p) { free(p); }
+
+/* Makes the directory `path` (0, or -1 with errno set). */
+static inline int weft__os_mkdir(const char *path) { return mkdir(path, 0777); }
 
 /* ------------------------------------------------------------ randomness */
 

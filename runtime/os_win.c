@@ -132,6 +132,27 @@ void weft__thread_set_name(const char *name) {
         set(GetCurrentThread(), buf);
 }
 
+/* GetThreadDescription: Windows 10 1607 too, looked up the same way. */
+typedef HRESULT(WINAPI *get_description_fn)(HANDLE, PWSTR *);
+
+void weft__thread_get_name(char *buf, size_t n) {
+    if (n == 0)
+        return;
+    buf[0] = '\0';
+    HMODULE k = GetModuleHandleW(L"kernel32.dll");
+    FARPROC p = k ? GetProcAddress(k, "GetThreadDescription") : NULL;
+    if (!p)
+        return;
+    get_description_fn get;
+    memcpy(&get, &p, sizeof get);
+    PWSTR w = NULL;
+    if (SUCCEEDED(get(GetCurrentThread(), &w)) && w) {
+        if (WideCharToMultiByte(CP_UTF8, 0, w, -1, buf, (int)n, NULL, NULL) <= 0)
+            buf[0] = '\0';
+        LocalFree(w);
+    }
+}
+
 unsigned weft__cpu_count(void) {
     DWORD n = GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
     return n > 0 ? (unsigned)n : 1u;

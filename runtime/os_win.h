@@ -10,6 +10,7 @@
 #ifndef WEFT_RUNTIME_OS_WIN_H
 #define WEFT_RUNTIME_OS_WIN_H
 
+#include <direct.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -56,6 +57,7 @@ static inline bool weft__thread_equal(weft__thread a, weft__thread b) {
     return a.weft__id == b.weft__id;
 }
 void weft__thread_set_name(const char *name);
+void weft__thread_get_name(char *buf, size_t n);
 unsigned weft__cpu_count(void);
 void weft__os_yield(void);
 
@@ -66,6 +68,9 @@ static inline void *weft__os_aligned_alloc(size_t align, size_t size) {
     return _aligned_malloc(size, align);
 }
 static inline void weft__os_aligned_free(void *p) { _aligned_free(p); }
+
+/* Makes the directory `path` (0, or -1 with errno set). */
+static inline int weft__os_mkdir(const char *path) { return _mkdir(path); }
 
 /* argv[0] without its ".exe" (the replay line then reads the same as on
  * other systems, and cmd.exe finds the program without it). */

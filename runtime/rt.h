@@ -121,6 +121,7 @@ typedef struct weft__rt {
     /* Threads inside weft_handle_block_on, woken by shutdown. */
     weft__spin parkers_lock;
     struct weft__parker *parkers;
+    struct weft__prof *prof;  /* WEFT_TIMELINE's poll records, or NULL (profile.c) */
 } weft__rt;
 
 /* Task blocks come from the runtime's slab (task_alloc.c), in 16-byte
@@ -222,5 +223,7 @@ void weft__timer_disarm(weft__rt *rt, weft_timer_entry *e);
 
 /* Timers armed in the wheel. */
 uint64_t weft__time_count(weft__rt *rt);
+/* The runtime's clock (virtual time under the simulator); 0 without time. */
+uint64_t weft__time_now(weft__rt *rt);
 
 #endif

@@ -1,6 +1,7 @@
 /* weft — the runtime object: builder, lifecycle, handles, context, memory. */
 #include <string.h>
 
+#include "profile.h"
 #include "task.h"
 
 _Thread_local weft__tls weft__cur;
@@ -188,6 +189,7 @@ int weft_runtime_new(const weft_builder *b, weft_runtime **out) {
         cfg.allocator.free(cfg.allocator.ctx, rt, sizeof *rt);
         return err;
     }
+    weft__prof_create(rt);
     *out = (weft_runtime *)rt;
     return 0;
 }
@@ -200,6 +202,7 @@ void weft__rt_unref(weft__rt *rt) {
     rt->sched->destroy(rt);
     weft__blocking_destroy(rt);
     weft__io_destroy(rt);
+    weft__prof_destroy(rt); /* every thread that polled is gone */
     weft__time_destroy(rt);
     weft__slab_destroy(rt);
     weft__owned_destroy(rt);

@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "profile.h"
 #include "task.h"
 
 #define REFS(s) ((s) / WEFT__T_REF_ONE)
@@ -352,7 +353,16 @@ bool weft__task_run(weft__task *t) {
      * budget; the outer one resumes with what it had left. */
     weft__coop outer = weft__coop_cur;
     weft__coop_cur = (weft__coop){WEFT__COOP_BUDGET, true};
+    struct weft__prof *prof = t->rt->prof; /* WEFT_TIMELINE: NULL unless asked */
+    uint64_t t0 = 0;
+    const char *what = NULL;
+    if (__builtin_expect(prof != NULL, 0)) {
+        t0 = weft__os_now_ns();
+        what = f->vt->name;
+    }
     weft_poll ready = weft_future_poll(f, &cx, f->vt->output_size ? out : NULL);
+    if (__builtin_expect(prof != NULL, 0))
+        weft__prof_poll(prof, t->id, what, t0);
     weft__coop_cur = outer;
     if (ready == WEFT_READY) {
         drop_future(t);

@@ -149,19 +149,24 @@ uint64_t weft__time_park_deadline(weft__rt *rt) {
     return os < 0 ? 0 : (uint64_t)os;
 }
 
+/* The wheel's next expiration may be a cascade (a 100 ms timer sits in a
+ * 64 ms slot of level 1) rather than a firing: the clock keeps jumping
+ * until a timer actually fires, so nobody ever sees it stop at 64 ms. */
 bool weft__time_auto_advance(weft__rt *rt) {
     weft__time *d = rt->time;
-    weft__spin_lock(&d->lock);
-    uint64_t next = weft__wheel_next_expiration(&d->wheel);
-    if (next == UINT64_MAX || !d->paused) {
+    for (;;) {
+        weft__spin_lock(&d->lock);
+        uint64_t next = weft__wheel_next_expiration(&d->wheel);
+        if (next == UINT64_MAX || !d->paused) {
+            weft__spin_unlock(&d->lock);
+            return false;
+        }
+        if (ms_to_ns(next) > d->paused_ns)
+            d->paused_ns = ms_to_ns(next);
         weft__spin_unlock(&d->lock);
-        return false;
+        if (fire_due(d, next))
+            return true;
     }
-    if (ms_to_ns(next) > d->paused_ns)
-        d->paused_ns = ms_to_ns(next);
-    weft__spin_unlock(&d->lock);
-    fire_due(d, next);
-    return true;
 }
 
 uint64_t weft__time_count(weft__rt *rt) {
@@ -173,6 +178,8 @@ uint64_t weft__time_count(weft__rt *rt) {
     weft__spin_unlock(&d->lock);
     return n;
 }
+
+uint64_t weft__time_now(weft__rt *rt) { return rt->time ? clock_now(rt->time) : 0; }
 
 /* -------------------------------------------------------------- test clock */
 

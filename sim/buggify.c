@@ -12,6 +12,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "schedule.h"
 #include "sim.h"
 
 #define ENABLE_PERCENT 25
@@ -25,6 +26,8 @@ bool weft__sim_buggify(weft__rt *rt, const char *site, uint32_t percent) {
     if (h % 100 >= ENABLE_PERCENT)
         return false;
     bool fired = weft__sim_below(s, 100) < (percent > 100 ? 100 : percent);
+    if (s->plan || s->rec)
+        fired = weft__sched_fault(s, h, site, fired);
     weft__sim_ev(s, WEFT__EV_BUGGIFY, h, fired, site);
     return fired;
 }

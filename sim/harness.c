@@ -7,12 +7,18 @@
  * sweep can be split into shards (WEFT_SEED_BASE) across processes.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "checked.h"
+#include "schedule.h"
 #include "sim.h"
+#include "shrink.h"
 
 /* ------------------------------------------------------------ the options */
 
@@ -26,7 +32,39 @@ typedef struct sweep_opts {
     const char *trace;   /* WEFT_TRACE */
     bool check;          /* WEFT_CHECK_DETERMINISM */
     bool quiet;          /* WEFT_SIM_QUIET: no summary line */
+    bool trace_dir;      /* WEFT_TRACE names a directory: files per failing seed */
+    const char *schedule; /* WEFT_SCHEDULE: replay this schedule file strictly */
+    bool shrink;         /* WEFT_SHRINK: shrink the failing seed */
+    const char *shrink_out; /* WEFT_SHRINK_OUT: where the schedule goes */
+    uint64_t shrink_runs;   /* WEFT_SHRINK_RUNS: candidate runs at most */
+    uint64_t shrink_ms;     /* WEFT_SHRINK_MS: time for the search at most */
 } sweep_opts;
+
+static bool env_flag(const char *name) {
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+static const char *env_str(const char *name) {
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+/* A trace path that is a directory (or ends in '/', made if missing). */
+static bool is_dir_path(const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0)
+        return S_ISDIR(st.st_mode);
+    size_t n = strlen(path);
+    if (n == 0 || path[n - 1] != '/')
+        return false;
+    if (weft__os_mkdir(path) != 0 && errno != EEXIST) {
+        fprintf(stderr, "weft-sim: cannot make the trace directory %s: %s\n", path,
+                strerror(errno));
+        return false;
+    }
+    return true;
+}
 
 /* A seed or a count: decimal digits, or 0x and hex digits, nothing else
  * (strtoull alone takes "-1" as 2^64-1, "12abc" as 12 and "0x" as 0).
@@ -87,10 +125,18 @@ static sweep_opts read_opts(void) {
     o.trace = getenv("WEFT_TRACE");
     if (o.trace && !*o.trace)
         o.trace = NULL;
-    const char *c = getenv("WEFT_CHECK_DETERMINISM");
-    o.check = c && *c && strcmp(c, "0") != 0;
-    const char *q = getenv("WEFT_SIM_QUIET");
-    o.quiet = q && *q && strcmp(q, "0") != 0;
+    o.check = env_flag("WEFT_CHECK_DETERMINISM");
+    o.quiet = env_flag("WEFT_SIM_QUIET");
+    o.trace_dir = o.trace && strcmp(o.trace, "-") != 0 && is_dir_path(o.trace);
+    if (o.trace && !o.trace_dir && o.trace[strlen(o.trace) - 1] == '/')
+        o.bad = true; /* a directory that could not be made: is_dir_path said why */
+    o.schedule = env_str("WEFT_SCHEDULE");
+    o.shrink = env_flag("WEFT_SHRINK");
+    o.shrink_out = env_str("WEFT_SHRINK_OUT");
+    o.shrink_runs = 20000;
+    o.shrink_ms = 20000;
+    env_u64(&o, "WEFT_SHRINK_RUNS", &o.shrink_runs);
+    env_u64(&o, "WEFT_SHRINK_MS", &o.shrink_ms);
     return o;
 }
 
@@ -117,7 +163,7 @@ static void builder_for(weft_builder *b, const sweep_opts *o, uint64_t seed,
     b->sim_strategy = o->strategy;
     b->sim_max_steps = 1000000;
     b->sim_max_time = WEFT_SECS(86400);
-    b->sim_trace_path = o->trace;
+    b->sim_trace_path = o->trace_dir ? NULL : o->trace;
 }
 
 /* Every seed's runtime allocates through this wrapper around the
@@ -164,9 +210,11 @@ static void filter_diag(void *ctx, const char *what, const char *site) {
 }
 
 /* Runs one seed; with `events` the run's events are handed back (the
- * caller frees them). */
-static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_result *r,
-                    weft__sim_event **events, size_t *nevents, size_t *ncap) {
+ * caller frees them, `ncap` entries long); `x` asks for more (timelines,
+ * schedules), or NULL. */
+static int run_seed_x(const weft_sim_test *t, const weft_builder *given, weft_sim_result *r,
+                      weft__sim_event **events, size_t *nevents, size_t *ncap,
+                      const weft__run_extra *x) {
     *r = (weft_sim_result){.seed = given->sim_seed};
     size_t size;
     if (t->size < sizeof(weft_future) || !weft__size_add(&size, t->size, 15)) {
@@ -191,8 +239,19 @@ static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_
     }
     weft__sim *s = weft__sim_of((weft__rt *)rt);
     diag.sim = s;
-    s->record = events != NULL;
+    s->record = s->record || events != NULL;
     s->ev_alloc = given->allocator; /* handed back past the runtime: not counted */
+    if (x) {
+        s->record = s->record || x->tl_paths[0] || x->tl_paths[1];
+        for (int i = 0; i < 2; i++)
+            if (x->tl_paths[i])
+                s->tl_paths[i] = x->tl_paths[i];
+        if (x->title)
+            snprintf(s->tl_title, sizeof s->tl_title, "%s", x->title);
+        s->rec = x->rec;
+        s->plan = x->plan;
+        s->plan_strict = x->strict;
+    }
     /* through the builder's allocator, whose blocks are 16-aligned as
      * malloc's (the runtime's task blocks rely on that too) */
     weft_future *body = cfg.allocator.alloc(cfg.allocator.ctx, size);
@@ -205,8 +264,13 @@ static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_
     memset(body, 0, size);
     t->make(body);
     err = weft_runtime_block_on(rt, body, NULL);
+    weft__sched_finish(s);
     if (!err && s->fail_code)
         err = s->fail_code;
+    if (x && x->preemptions)
+        *x->preemptions = s->preemptions;
+    if (x && x->faults)
+        *x->faults = s->faults;
     int trace_errno = weft__sim_trace_flush(s);
     r->err = err;
     r->fingerprint = weft__sim_digest(s);
@@ -221,11 +285,20 @@ static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_
     else if (err)
         snprintf(r->failure, sizeof r->failure, "the test body failed: %s", weft_err_name(err));
     if (events) {
+        weft__sim_write_timelines(s); /* before the events leave the runtime */
         *events = s->events;
         *nevents = s->record ? s->nevents : 0; /* recording stopped: out of memory */
         *ncap = s->ev_cap;
         s->events = NULL;
         s->ev_cap = 0;
+    }
+    if (x && x->rec) {
+        x->rec->steps = s->steps;
+        x->rec->preemptions = s->preemptions;
+        x->rec->faults = s->faults;
+        x->rec->seed = s->seed;
+        x->rec->fail_code = s->fail_code ? s->fail_code : err;
+        snprintf(x->rec->failure, sizeof x->rec->failure, "%s", r->failure);
     }
     weft_runtime_free(rt);
     cfg.allocator.free(cfg.allocator.ctx, body, size);
@@ -244,6 +317,18 @@ static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_
     return err;
 }
 
+static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_result *r,
+                    weft__sim_event **events, size_t *nevents, size_t *ncap) {
+    return run_seed_x(t, given, r, events, nevents, ncap, NULL);
+}
+
+int weft__sim_run_extra(const weft_sim_test *t, const weft_builder *b, weft_sim_result *r,
+                        const weft__run_extra *x) {
+    if (!t || !b || !r || !t->make || b->flavor != WEFT_SIM)
+        return WEFT_EINVAL;
+    return run_seed_x(t, b, r, NULL, NULL, NULL, x);
+}
+
 int weft_sim_run(const weft_sim_test *t, const weft_builder *b, weft_sim_result *r) {
     weft_builder def;
     if (!b) {
@@ -253,6 +338,29 @@ int weft_sim_run(const weft_sim_test *t, const weft_builder *b, weft_sim_result 
     if (!t || !r || !t->make || b->flavor != WEFT_SIM)
         return WEFT_EINVAL;
     return run_seed(t, b, r, NULL, NULL, NULL);
+}
+
+int weft_sim_replay(const weft_sim_test *t, const char *path, const weft_builder *b,
+                    weft_sim_result *r) {
+    weft_builder def;
+    if (!b) {
+        weft_builder_init(&def, WEFT_SIM);
+        b = &def;
+    }
+    if (!t || !path || !r || !t->make || b->flavor != WEFT_SIM)
+        return WEFT_EINVAL;
+    weft__schedule sc;
+    *r = (weft_sim_result){0};
+    int err = weft__schedule_read(&sc, path, r->failure, sizeof r->failure);
+    if (err)
+        return r->err = err;
+    weft_builder cfg = *b;
+    cfg.sim_seed = sc.seed;
+    cfg.sim_strategy = WEFT_SIM_RANDOM; /* the schedule decides */
+    weft__run_extra x = {.plan = &sc, .strict = true};
+    err = run_seed_x(t, &cfg, r, NULL, NULL, NULL, &x);
+    weft__schedule_free(&sc);
+    return err;
 }
 
 /* Runs the seed twice, recording; false (with a report) on a mismatch. */
@@ -299,7 +407,8 @@ typedef struct sweep {
     sweep_opts o;
     char prog[512];
     uint64_t ran, failed, from_file;
-    bool stop; /* an error every further seed would repeat (the trace) */
+    bool stop;            /* an error every further seed would repeat (the trace) */
+    bool shrunk;          /* WEFT_SHRINK: done once per sweep */
 } sweep;
 
 /* ------------------------------------------------------------- crashes
@@ -357,45 +466,258 @@ static void crash_disarm(const weft__os_crash_saved *saved) {
     weft__os_crash_disarm(saved);
 }
 
+/* ------------------------------------------------------ per-run files
+ *
+ * With WEFT_TRACE=<dir>, a failing seed's run is written as
+ * <dir>/<test>-seed<N>.txt (the text trace), .json (Chrome trace events)
+ * and .html (the timeline); a sweep runs the failing seed again to write
+ * them (runs are deterministic), so passing seeds cost nothing extra.  A
+ * replay (WEFT_SEED) writes them from its one run, passing or not. */
+
+typedef struct run_files {
+    char txt[1100], json[1100], html[1100], title[256];
+} run_files;
+
+static void files_for(const sweep *sw, const char *stem, run_files *rf) {
+    size_t n = strlen(sw->o.trace);
+    while (n > 1 && sw->o.trace[n - 1] == '/')
+        n--;
+    snprintf(rf->txt, sizeof rf->txt, "%.*s/%s-%s.txt", (int)n, sw->o.trace, sw->t->name, stem);
+    snprintf(rf->json, sizeof rf->json, "%.*s/%s-%s.json", (int)n, sw->o.trace, sw->t->name,
+             stem);
+    snprintf(rf->html, sizeof rf->html, "%.*s/%s-%s.html", (int)n, sw->o.trace, sw->t->name,
+             stem);
+    snprintf(rf->title, sizeof rf->title, "%s %s", sw->t->name, stem);
+}
+
+/* Runs with the files written (and `plan` replayed strictly, if given). */
+static int run_with_files(const sweep *sw, weft_builder *b, const run_files *rf,
+                          const weft__schedule *plan, weft_sim_result *r) {
+    b->sim_trace_path = rf->txt;
+    weft__run_extra x = {.tl_paths = {rf->json, rf->html}, .title = rf->title,
+                         .plan = plan, .strict = true};
+    return run_seed_x(sw->t, b, r, NULL, NULL, NULL, &x);
+}
+
+static void shrink_seed(sweep *sw, uint64_t seed);
+
+/* A trace that cannot be written would be lost for every further seed as
+ * well: said once, and the sweep stops (the run counts as failed). */
+static bool trace_lost(sweep *sw, const weft_sim_result *r) {
+    if (r->err != WEFT_EIO || strncmp(r->failure, "trace ", 6) != 0)
+        return false;
+    if (!sw->stop)
+        fprintf(stderr, "weft-sim: %s: %s; sweep stopped\n", sw->t->name, r->failure);
+    sw->stop = true;
+    return true;
+}
+
 static void run_and_report(sweep *sw, uint64_t seed, const char *note) {
     weft_builder b;
     builder_for(&b, &sw->o, seed, sw->t);
     crash_seed = seed;
     weft_sim_result r;
+    run_files rf;
+    char stem[64];
+    snprintf(stem, sizeof stem, "seed%" PRIu64, seed);
+    if (sw->o.trace_dir)
+        files_for(sw, stem, &rf);
     if (sw->o.check)
         check_determinism(sw->t, &b, &r);
+    else if (sw->o.trace_dir && sw->o.one)
+        run_with_files(sw, &b, &rf, NULL, &r);
     else
         run_seed(sw->t, &b, &r, NULL, NULL, NULL);
     sw->ran++;
     if (!r.err)
         return;
     sw->failed++;
-    if (r.err == WEFT_EIO && strncmp(r.failure, "trace ", 6) == 0) {
-        if (!sw->stop)
-            fprintf(stderr, "weft-sim: %s: %s; sweep stopped\n", sw->t->name, r.failure);
-        sw->stop = true;
+    if (trace_lost(sw, &r))
         return;
-    }
     if (sw->failed > 20 && !sw->o.one)
         return; /* the summary still counts them */
+    if (sw->o.trace_dir && (sw->o.check || !sw->o.one)) {
+        weft_sim_result again;
+        builder_for(&b, &sw->o, seed, sw->t);
+        run_with_files(sw, &b, &rf, NULL, &again);
+        if (trace_lost(sw, &again))
+            return;
+    }
     fprintf(stderr,
             "weft-sim: FAIL %s seed=%" PRIu64 "%s%s fingerprint=%016" PRIx64 " (%s)"
-            " replay: WEFT_SEED=%" PRIu64 "%s %s --test %s\n",
+            " replay: WEFT_SEED=%" PRIu64 "%s%s%s %s --test %s%s%s\n",
             sw->t->name, seed, note ? " from seeds file: " : "", note ? note : "",
             r.fingerprint, r.failure, seed,
-            sw->o.strategy == WEFT_SIM_PCT ? " WEFT_SIM_STRATEGY=pct" : "", sw->prog,
-            sw->t->name);
+            sw->o.strategy == WEFT_SIM_PCT ? " WEFT_SIM_STRATEGY=pct" : "",
+            sw->o.trace_dir ? " WEFT_TRACE=" : "", sw->o.trace_dir ? sw->o.trace : "", sw->prog,
+            sw->t->name, sw->o.trace_dir ? " timeline: " : "", sw->o.trace_dir ? rf.html : "");
+    if (sw->o.shrink && !sw->shrunk) {
+        sw->shrunk = true; /* the first failing seed of a sweep; or the one replayed */
+        shrink_seed(sw, seed);
+    }
 }
 
-/* Replays <seeds_dir>/<name>.txt: "seed  note" per line, '#' comments.
- * A line that is no seed (or too long to be one line) fails the sweep
- * with its file and line number, and is not run. */
+/* ------------------------------------------------------------ schedules */
+
+/* Replays a schedule file strictly: it must fit the code decision by
+ * decision, or the run fails saying where. */
+static void replay_schedule(sweep *sw, const char *path, const char *note) {
+    weft__schedule sc;
+    char why[1100];
+    sw->ran++;
+    int err = weft__schedule_read(&sc, path, why, sizeof why);
+    if (err) {
+        sw->failed++;
+        fprintf(stderr, "weft-sim: FAIL %s schedule=%s%s (cannot replay it: %s)\n", sw->t->name,
+                path, note ? note : "", why);
+        return;
+    }
+    weft_builder b;
+    builder_for(&b, &sw->o, sc.seed, sw->t);
+    b.sim_strategy = WEFT_SIM_RANDOM; /* the schedule decides, not a strategy */
+    crash_seed = sc.seed;
+    weft_sim_result r;
+    run_files rf;
+    if (sw->o.trace_dir) {
+        /* seeds/<test>-seed6.sched -> <dir>/<test>-schedule-seed6.html */
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        size_t len = strlen(sw->t->name);
+        if (strncmp(base, sw->t->name, len) == 0 && (base[len] == '-' || base[len] == '.'))
+            base += len + (base[len] == '-');
+        char stem[300];
+        snprintf(stem, sizeof stem, "schedule%s%s", *base && *base != '.' ? "-" : "", base);
+        char *dot = strrchr(stem, '.');
+        if (dot)
+            *dot = 0;
+        files_for(sw, stem, &rf);
+        run_with_files(sw, &b, &rf, &sc, &r);
+    } else {
+        weft__run_extra x = {.plan = &sc, .strict = true};
+        run_seed_x(sw->t, &b, &r, NULL, NULL, NULL, &x);
+    }
+    weft__schedule_free(&sc);
+    if (!r.err)
+        return;
+    sw->failed++;
+    if (trace_lost(sw, &r))
+        return;
+    fprintf(stderr,
+            "weft-sim: FAIL %s schedule=%s%s fingerprint=%016" PRIx64 " (%s) replay: "
+            "WEFT_SCHEDULE=%s %s --test %s%s%s\n",
+            sw->t->name, path, note ? note : "", r.fingerprint, r.failure, path, sw->prog,
+            sw->t->name, sw->o.trace_dir ? " timeline: " : "", sw->o.trace_dir ? rf.html : "");
+}
+
+static int cmp_names(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Replays <seeds_dir>/<name>.sched and <name>-*.sched, in name order. */
+static void replay_schedule_files(sweep *sw, const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    char *names[256];
+    size_t n = 0, len = strlen(sw->t->name);
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 256) {
+        const char *nm = e->d_name;
+        size_t l = strlen(nm);
+        if (l < len + 6 || strncmp(nm, sw->t->name, len) != 0 || strcmp(nm + l - 6, ".sched"))
+            continue;
+        if (nm[len] != '.' && nm[len] != '-')
+            continue;
+        if (nm[len] == '.' && l != len + 6)
+            continue;
+        char *copy = malloc(l + 1);
+        if (copy) {
+            memcpy(copy, nm, l + 1);
+            names[n++] = copy;
+        }
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, cmp_names);
+    for (size_t i = 0; i < n; i++) {
+        char path[1300];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (!sw->stop) {
+            sw->from_file++;
+            replay_schedule(sw, path, " from seeds dir");
+        }
+        free(names[i]);
+    }
+}
+
+/* WEFT_SHRINK: the failing seed's decisions, made smaller, as a schedule
+ * file; and with WEFT_TRACE=<dir>, the shrunk run's files beside the
+ * seed's. */
+static void shrink_seed(sweep *sw, uint64_t seed) {
+    weft_builder b;
+    builder_for(&b, &sw->o, seed, sw->t);
+    b.sim_trace_path = NULL;
+    weft__schedule sc;
+    weft__shrink_stats st;
+    int err = weft__sim_shrink(sw->t, &b, sw->o.shrink_runs, (double)sw->o.shrink_ms / 1e3, &sc,
+                               &st);
+    if (err) {
+        fprintf(stderr, "weft-sim: cannot shrink %s seed=%" PRIu64 ": %s\n", sw->t->name, seed,
+                err == WEFT_EINVAL ? "it does not fail on its own (without the sweep)"
+                                   : weft_strerror(err));
+        return;
+    }
+    char path[1100];
+    if (sw->o.shrink_out)
+        snprintf(path, sizeof path, "%s", sw->o.shrink_out);
+    else if (sw->o.trace_dir) {
+        size_t n = strlen(sw->o.trace);
+        while (n > 1 && sw->o.trace[n - 1] == '/')
+            n--;
+        snprintf(path, sizeof path, "%.*s/%s-seed%" PRIu64 ".sched", (int)n, sw->o.trace,
+                 sw->t->name, seed);
+    } else
+        snprintf(path, sizeof path, "%s-seed%" PRIu64 ".sched", sw->t->name, seed);
+    err = weft__schedule_write(&sc, path);
+    if (err) {
+        fprintf(stderr, "weft-sim: cannot write the schedule %s: %s\n", path, weft_strerror(err));
+        weft__schedule_free(&sc);
+        return;
+    }
+    fprintf(stderr,
+            "weft-sim: SHRUNK %s seed=%" PRIu64 ": steps %" PRIu64 " -> %" PRIu64
+            ", preemptions %" PRIu64 " -> %" PRIu64 ", faults %" PRIu64 " -> %" PRIu64
+            ", decisions %" PRIu64 " -> %" PRIu64 "; %" PRIu64 " runs in %.3f s%s; schedule: %s"
+            " replay: WEFT_SCHEDULE=%s %s --test %s\n",
+            sw->t->name, seed, st.steps[0], st.steps[1], st.preemptions[0], st.preemptions[1],
+            st.faults[0], st.faults[1], st.decisions[0], st.decisions[1], st.runs, st.secs,
+            st.budget_hit ? " (budget reached: WEFT_SHRINK_RUNS / WEFT_SHRINK_MS)" : "", path,
+            path, sw->prog, sw->t->name);
+    if (sw->o.trace_dir) {
+        run_files rf;
+        char stem[64];
+        snprintf(stem, sizeof stem, "seed%" PRIu64 "-shrunk", seed);
+        files_for(sw, stem, &rf);
+        weft_sim_result r;
+        builder_for(&b, &sw->o, seed, sw->t);
+        b.sim_strategy = WEFT_SIM_RANDOM;
+        run_with_files(sw, &b, &rf, &sc, &r);
+        fprintf(stderr, "weft-sim: shrunk run of %s seed=%" PRIu64 ": timeline: %s\n",
+                sw->t->name, seed, rf.html);
+    }
+    weft__schedule_free(&sc);
+}
+
+/* Replays the schedules kept in the seeds dir, then <seeds_dir>/<name>.txt:
+ * "seed  note" per line, '#' comments.  A line that is no seed (or too
+ * long to be one line) fails the sweep with its file and line number, and
+ * is not run. */
 static void replay_file(sweep *sw) {
     const char *dir = getenv("WEFT_SEEDS_DIR");
     if (!dir || !*dir)
         dir = sw->t->seeds_dir;
     if (!dir)
         return;
+    replay_schedule_files(sw, dir);
     char path[1024];
     snprintf(path, sizeof path, "%s/%s.txt", dir, sw->t->name);
     FILE *f = fopen(path, "r");
@@ -403,7 +725,7 @@ static void replay_file(sweep *sw) {
         return;
     char line[512];
     unsigned lineno = 0;
-    while (fgets(line, sizeof line, f)) {
+    while (!sw->stop && fgets(line, sizeof line, f)) {
         lineno++;
         size_t len = strlen(line);
         if (len == sizeof line - 1 && line[len - 1] != '\n' && !feof(f)) {
@@ -439,11 +761,19 @@ static void replay_file(sweep *sw) {
     fclose(f);
 }
 
-/* The trace path, checked once before any seed: a path that cannot be
- * written fails the sweep with the path and the reason. */
-static bool trace_writable(const char *path) {
+/* The trace path (a file, or the directory of per-seed files), checked
+ * once before any seed: a path that cannot be written fails the sweep
+ * with the path and the reason. */
+static bool trace_writable(const char *path, bool dir) {
     if (!path || strcmp(path, "-") == 0)
         return true;
+    if (dir) { /* files per failing seed go there */
+        if (access(path, W_OK | X_OK) == 0)
+            return true;
+        fprintf(stderr, "weft-sim: WEFT_TRACE=%s: cannot write into the directory: %s\n", path,
+                strerror(errno));
+        return false;
+    }
     FILE *f = fopen(path, "w");
     int e = f ? 0 : errno;
     if (f && (fputs("# weft sim trace\n", f) < 0 || fflush(f) != 0))
@@ -459,13 +789,15 @@ int weft_sim_sweep(const weft_sim_test *t) {
     if (!t || !t->make)
         return 1;
     sweep sw = {.t = t, .o = read_opts()};
-    if (sw.o.bad || !trace_writable(sw.o.trace))
+    if (sw.o.bad || !trace_writable(sw.o.trace, sw.o.trace_dir))
         return 1; /* said why; nothing run */
     program_name(sw.prog, sizeof sw.prog);
     double start = now_s();
     weft__os_crash_saved saved;
     crash_arm(&sw, &saved);
-    if (sw.o.one) {
+    if (sw.o.schedule) {
+        replay_schedule(&sw, sw.o.schedule, NULL);
+    } else if (sw.o.one) {
         run_and_report(&sw, sw.o.seed, NULL);
     } else {
         replay_file(&sw);

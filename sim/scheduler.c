@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "schedule.h"
 #include "sim.h"
 
 /* ------------------------------------------------------------ the stream */
@@ -47,6 +48,8 @@ static uint64_t sim_random(weft__rt *rt) {
     weft__sim *s = weft__sim_of(rt);
     weft__sim_check_draw(s, "weft_random_u64");
     uint64_t v = weft__sim_next(s);
+    if (s->plan || s->rec)
+        v = weft__sched_random(s, v);
     weft__sim_ev(s, WEFT__EV_RANDOM, v, 0, NULL);
     return v;
 }
@@ -211,10 +214,18 @@ static void deadlock(weft__sim *s, weft_future *root) {
 
 /* --------------------------------------------------------------- the loop */
 
-static size_t pick(weft__sim *s, size_t candidates) {
+static size_t natural_pick(weft__sim *s, size_t candidates) {
     if (s->strategy == WEFT_SIM_PCT)
         return weft__pct_pick(s, candidates);
     return candidates == 1 ? 0 : (size_t)weft__sim_below(s, candidates);
+}
+
+/* A replayed schedule decides instead of the seed; a recorded one notes
+ * the choice (schedule.c). */
+static size_t pick(weft__sim *s, size_t candidates) {
+    if (__builtin_expect(!s->plan && !s->rec, 1))
+        return natural_pick(s, candidates);
+    return weft__sched_pick(s, candidates, s->plan ? 0 : natural_pick(s, candidates));
 }
 
 static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
@@ -259,12 +270,19 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
         }
         s->steps++;
         size_t i = pick(s, candidates);
+        if (i == WEFT__PICK_REFUSED) { /* the schedule does not fit: said so */
+            err = s->fail_code;
+            break;
+        }
         if (i == s->nready) { /* the root */
             weft__sim_ev(s, WEFT__EV_PICK, 0, candidates, NULL);
             s->root_ready = false;
             s->current = 0;
             cx.weft__yielded = 0;
-            if (weft_future_poll(f, &cx, out) == WEFT_READY)
+            s->polling = true;
+            weft_poll done = weft_future_poll(f, &cx, out);
+            s->polling = false;
+            if (done == WEFT_READY)
                 break;
             /* root_ready again: it woke itself while polled, a spin */
             if ((cx.weft__yielded || s->root_ready) && s->strategy == WEFT_SIM_PCT)
@@ -275,7 +293,9 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
         s->ready[i] = s->ready[--s->nready];
         weft__sim_ev(s, WEFT__EV_PICK, t->id, candidates, NULL);
         s->current = t->id;
+        s->polling = true;
         s->polls += weft__task_run(t);
+        s->polling = false;
     }
     s->current = 0;
     weft__cur = (weft__tls){0};
@@ -342,6 +362,8 @@ static void sim_destroy(weft__rt *rt) {
     if (!s)
         return;
     weft__sim_trace_close(s);
+    weft__sim_write_timelines(s);
+    weft__sim_free_notes(s);
     weft__task_cache_clear(rt, &s->cache);
     weft__free(rt, s->ready, s->cap * sizeof *s->ready);
     weft__sim_free_events(s);

@@ -32,13 +32,27 @@ enum {
 /* Who caused a wake (WEFT__EV_WAKE's b). */
 enum { WEFT__CAUSE_TASK = 0, WEFT__CAUSE_TIMER = 1, WEFT__CAUSE_OUTSIDE = 2 };
 
-/* One recorded event: `kind`, `a`, `b` are hashed; `str` is text only. */
+/* One recorded event: `kind`, `a`, `b` are hashed; the rest is for the
+ * text and the timeline only. */
 typedef struct weft__sim_event {
     uint64_t seq;
     uint32_t kind;
     uint64_t a, b;
     const char *str;
+    uint64_t now; /* virtual time (ns) when it happened */
+    uint64_t cur; /* task being polled (0: the root), WEFT__SIM_NOBODY between polls */
 } weft__sim_event;
+
+#define WEFT__SIM_NOBODY UINT64_MAX
+
+/* A weft_sim_note, kept for the timeline: it came after `after` events. */
+typedef struct weft__sim_note {
+    uint64_t after;
+    uint64_t cur;
+    char *text;
+} weft__sim_note;
+
+struct weft__schedule;
 
 typedef struct weft__sim {
     weft__rt *rt;
@@ -53,6 +67,7 @@ typedef struct weft__sim {
     weft__owned owned;      /* tasks spawned while the sim runs */
     uint64_t polls;         /* task polls */
     uint64_t current;  /* id of the task being polled; 0 for the root */
+    bool polling;      /* a poll of `current` is under way */
     /* the seeded stream: xoshiro256** */
     uint64_t seed;
     uint64_t rng[4];
@@ -79,6 +94,21 @@ typedef struct weft__sim {
     weft__sim_event *events; /* from ev_alloc, as the harness hands them back */
     size_t ev_cap;
     weft_allocator ev_alloc; /* the builder's (not the counting) allocator */
+    weft__sim_note *notes;   /* kept while recording, for the timeline */
+    size_t nnotes, notes_cap;
+    /* timelines written when the runtime is destroyed (recording on) */
+    const char *tl_paths[2];
+    char tl_title[256];
+    char tl_own[1024];       /* the builder's .json/.html path, copied */
+    /* decisions: recorded into `rec`, or taken from `plan` (schedule.c) */
+    struct weft__schedule *rec;
+    const struct weft__schedule *plan;
+    size_t plan_at;          /* next decision of `plan` */
+    bool plan_strict;        /* a misfit fails the run (else: a default choice) */
+    uint64_t last_pick;      /* task of the previous step (0: root), for preemptions */
+    bool has_last;
+    uint64_t preemptions;    /* steps that switched away from a still-ready task */
+    uint64_t faults;         /* fault points that fired */
     /* the first failure */
     int fail_code;
     char failure[1024];
@@ -131,6 +161,7 @@ static inline void weft__sim_ev(weft__sim *s, uint32_t kind, uint64_t a, uint64_
 /* One event as a line of text (no newline) into buf. */
 void weft__sim_format(const weft__sim_event *e, char *buf, size_t n);
 int weft__sim_trace_open(weft__sim *s, const char *path);
+void weft__sim_free_notes(weft__sim *s);
 void weft__sim_trace_close(weft__sim *s);
 /* Flushes the text trace: 0, or the errno of a write that failed. */
 int weft__sim_trace_flush(weft__sim *s);
@@ -174,6 +205,25 @@ size_t weft__pct_pick(weft__sim *s, size_t candidates);
 
 /* net.c: the simulated network, the sim runtime's I/O driver. */
 int weft__sim_net_create(weft__rt *rt);
+
+/* timeline_sim.c: the recorded events as a timeline (needs `record`). */
+struct weft__timeline;
+int weft__sim_timeline(const weft__sim *s, const char *title, struct weft__timeline *tl);
+/* Writes the recorded run to each of s->tl_paths. */
+int weft__sim_write_timelines(weft__sim *s);
+
+/* harness.c: one run of a test with more asked of it. */
+struct weft__schedule;
+typedef struct weft__run_extra {
+    const char *tl_paths[2];          /* timelines to write (JSON, HTML), or NULL */
+    const char *title;                /* their title */
+    struct weft__schedule *rec;       /* record the decisions (and the run's figures) */
+    const struct weft__schedule *plan; /* replay these decisions */
+    bool strict;                      /* a misfit fails the run (else: defaults) */
+    uint64_t *preemptions, *faults;   /* the run's counts (recording or replaying) */
+} weft__run_extra;
+int weft__sim_run_extra(const weft_sim_test *t, const weft_builder *b, weft_sim_result *r,
+                        const weft__run_extra *x);
 
 /* buggify.c */
 bool weft__sim_buggify(weft__rt *rt, const char *site, uint32_t percent);

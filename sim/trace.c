@@ -16,6 +16,7 @@
 #include <xxhash.h>
 
 #include "sim.h"
+#include "timeline.h"
 
 _Static_assert(sizeof(XXH3_state_t) + 64 <= sizeof(((weft__sim *)0)->xxh_mem),
                "xxh_mem too small for XXH3_state_t");
@@ -145,7 +146,8 @@ int weft__sim_trace_flush(weft__sim *s) {
 }
 
 void weft__sim_event_slow(weft__sim *s, uint32_t kind, uint64_t a, uint64_t b, const char *str) {
-    weft__sim_event e = {s->nevents, kind, a, b, str};
+    weft__sim_event e = {s->nevents, kind, a, b, str, weft__time_now(s->rt),
+                         s->polling ? s->current : WEFT__SIM_NOBODY};
     weft__sim_fold(s, kind, a, b);
     if (s->record) {
         if (e.seq == s->ev_cap && !grow_events(s)) {
@@ -163,6 +165,15 @@ void weft__sim_event_slow(weft__sim *s, uint32_t kind, uint64_t a, uint64_t b, c
 }
 
 int weft__sim_trace_open(weft__sim *s, const char *path) {
+    if (weft__tl_is_timeline_path(path)) {
+        /* a timeline: recorded now, written when the runtime goes */
+        s->record = true;
+        snprintf(s->tl_own, sizeof s->tl_own, "%s", path); /* the builder's string may go */
+        s->tl_paths[0] = s->tl_own;
+        snprintf(s->tl_title, sizeof s->tl_title, "weft sim seed=%llu",
+                 (unsigned long long)s->seed);
+        return 0;
+    }
     s->trace = strcmp(path, "-") == 0 ? stderr : fopen(path, "w");
     if (!s->trace)
         return weft_translate_errno(errno);
@@ -193,17 +204,49 @@ void weft__sim_set_failure(weft__sim *s, int code, const char *fmt, ...) {
     weft__sim_ev(s, WEFT__EV_FAIL, (uint64_t)(int64_t)code, 0, s->failure);
 }
 
+/* Keeps a note for the timeline; a note that cannot be kept is only lost
+ * from the picture (the run goes on). */
+static void keep_note(weft__sim *s, const char *text) {
+    if (s->nnotes == s->notes_cap) {
+        size_t cap = s->notes_cap ? s->notes_cap * 2 : 32;
+        weft__sim_note *n = realloc(s->notes, cap * sizeof *n);
+        if (!n)
+            return;
+        s->notes = n;
+        s->notes_cap = cap;
+    }
+    size_t len = strlen(text) + 1;
+    char *copy = malloc(len);
+    if (!copy)
+        return;
+    memcpy(copy, text, len);
+    s->notes[s->nnotes++] = (weft__sim_note){s->nevents, s->polling ? s->current : WEFT__SIM_NOBODY,
+                                             copy};
+}
+
+void weft__sim_free_notes(weft__sim *s) {
+    for (size_t i = 0; i < s->nnotes; i++)
+        free(s->notes[i].text);
+    free(s->notes);
+    s->notes = NULL;
+    s->nnotes = s->notes_cap = 0;
+}
+
 void weft_sim_note(const char *fmt, ...) {
     weft__sim *s = weft__sim_current();
-    if (!s || !s->trace)
+    if (!s || !fmt || (!s->trace && !s->record))
         return;
-    if (s->current)
-        fprintf(s->trace, "   note task=%llu: ", (unsigned long long)s->current);
-    else
-        fprintf(s->trace, "   note root: ");
+    char text[512];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(s->trace, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    fputc('\n', s->trace);
+    if (s->trace) {
+        if (s->current)
+            fprintf(s->trace, "   note task=%llu: %s\n", (unsigned long long)s->current, text);
+        else
+            fprintf(s->trace, "   note root: %s\n", text);
+    }
+    if (s->record)
+        keep_note(s, text);
 }

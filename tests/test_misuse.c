@@ -1319,6 +1319,33 @@ RETURNS(sim_run_ok, 0) {
 }
 RETURNS(sim_sweep_null, 1) { return weft_sim_sweep(NULL); }
 RETURNS(sim_sweep_null_make, 1) { return weft_sim_sweep(&t_nomake); }
+RETURNS(sim_replay_null_test, WEFT_EINVAL) {
+    weft_sim_result r;
+    return weft_sim_replay(NULL, "x.sched", NULL, &r);
+}
+RETURNS(sim_replay_null_path, WEFT_EINVAL) {
+    weft_sim_result r;
+    return weft_sim_replay(&t_ready7, NULL, NULL, &r);
+}
+RETURNS(sim_replay_null_result, WEFT_EINVAL) {
+    return weft_sim_replay(&t_ready7, "x.sched", NULL, NULL);
+}
+RETURNS(sim_replay_null_make, WEFT_EINVAL) {
+    weft_sim_result r;
+    return weft_sim_replay(&t_nomake, "x.sched", NULL, &r);
+}
+RETURNS(sim_replay_not_sim_builder, WEFT_EINVAL) {
+    weft_builder b;
+    weft_builder_init(&b, WEFT_CURRENT_THREAD);
+    weft_sim_result r;
+    return weft_sim_replay(&t_ready7, "x.sched", &b, &r);
+}
+/* a file that is not there: the open's error, and the path in the failure */
+RETURNS(sim_replay_missing_file, WEFT_ENOENT) {
+    weft_sim_result r;
+    int err = weft_sim_replay(&t_ready7, "/nonexistent/x.sched", NULL, &r);
+    return err == r.err && strstr(r.failure, "/nonexistent/x.sched") ? err : WEFT_EFAILED;
+}
 
 /* ----------------------------------------------------------------- main */
 

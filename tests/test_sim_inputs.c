@@ -74,6 +74,8 @@ static void env_numbers_are_strict(void **state) {
     refused("WEFT_SEED", "99999999999999999999");
     refused("WEFT_SEED_BASE", "-5");
     refused("WEFT_SIM_STRATEGY", "pcr");
+    refused("WEFT_SHRINK_RUNS", "12x"); /* the shrinking budgets too */
+    refused("WEFT_SHRINK_MS", "-1");
     /* a base the sweep would run past 2^64-1 from */
     setenv("WEFT_SEEDS", "10", 1);
     refused("WEFT_SEED_BASE", "18446744073709551610");
@@ -150,6 +152,15 @@ static void trace_path_errors_are_reported(void **state) {
         if (failed == 0 || !strstr(out, "/dev/full") || !strstr(out, "No space left on device"))
             fail_msg("failed=%d: %s", failed, out);
     }
+    /* a trace directory (files per failing seed) that cannot be made: said
+     * once, nothing run */
+    setenv("WEFT_TRACE", "/nonexistent/dir/", 1);
+    ran = 0;
+    failed = captured_sweep(&counted_test, out, sizeof out);
+    const char *first = strstr(out, "/nonexistent/dir/");
+    if (failed == 0 || ran != 0 || !first || strstr(first + 1, "/nonexistent/dir/") ||
+        !strstr(out, "No such file or directory"))
+        fail_msg("failed=%d ran=%d: %s", failed, ran, out);
     unsetenv("WEFT_TRACE");
 }
 

@@ -55,7 +55,9 @@ extern "C" {
     X(EMSGSIZE, -38, "message too long")                                       \
     X(ENOBUFS, -39, "no buffer space available")                               \
     X(EAFNOSUPPORT, -40, "address family not supported")                       \
-    X(ENETDOWN, -41, "network is down")
+    X(ENETDOWN, -41, "network is down")                                        \
+    /* the simulator's codes, from -60 on */                                   \
+    X(ESCHEDULE, -60, "the schedule does not fit the code under test")
 
 enum {
     WEFT_OK = 0,

@@ -25,6 +25,15 @@
  *   WEFT_TRACE=path         write each run's events as text, one per line ("-": stderr)
  *   WEFT_CHECK_DETERMINISM=1  run each seed twice, compare fingerprints
  *   WEFT_SEEDS_DIR=dir      where regression seeds live (see seeds/README)
+ *   WEFT_TRACE=dir/         per failing seed: dir/<test>-seed<N>.txt, .json
+ *                           (Chrome trace events) and .html (the timeline),
+ *                           named on the failure line; a path ending in
+ *                           .json or .html writes that format instead of text
+ *   WEFT_SHRINK=1           shrink the failing seed (the first of a sweep)
+ *                           into a schedule file; WEFT_SHRINK_OUT=path,
+ *                           WEFT_SHRINK_RUNS=n, WEFT_SHRINK_MS=ms bound it
+ *   WEFT_SCHEDULE=path      replay a schedule file exactly (refused at the
+ *                           first decision that does not fit: WEFT_ESCHEDULE)
  */
 #ifndef WEFT_SIM_H
 #define WEFT_SIM_H
@@ -140,6 +149,16 @@ typedef struct weft_sim_result {
  * result, a test without make or with a size below a future's header. */
 WEFT_EXTERN int weft_sim_run(const weft_sim_test *t, const weft_builder *b,
                              weft_sim_result *r);
+/* Replays the schedule file at `path` (made by WEFT_SHRINK, see
+ * docs/simulation.md) strictly: every task pick, fault firing and random
+ * value comes from the file, with the builder's other options (NULL: the
+ * defaults; its seed is replaced by the file's).  Returns the run's
+ * result, as weft_sim_run; WEFT_ESCHEDULE when the schedule no longer fits
+ * the code (r->failure names the first decision that does not fit and what
+ * the run offered there), WEFT_EINVAL with the reason in r->failure when
+ * the file is not a schedule. */
+WEFT_EXTERN int weft_sim_replay(const weft_sim_test *t, const char *path, const weft_builder *b,
+                                weft_sim_result *r);
 /* The sweep: replays the test's seeds file, then WEFT_SEEDS seeds (or just
  * WEFT_SEED), prints one line per failing seed with the command that
  * replays it, and a summary.  Returns the number of failing seeds (1 for
