@@ -29,6 +29,7 @@ enum {
 enum { S_IDLE, S_WAITING, S_DONE, S_INVALID };
 #define F_CLAIMED 1u   /* holds its side of the socket */
 #define F_CONNECTING 2u /* connect in progress on weft__sock */
+#define F_ARMED 4u      /* its waker was stored in the source */
 
 #define READ_BITS (WEFT_IO_READABLE | WEFT_IO_READ_CLOSED | WEFT_IO_ERROR | 0x80u)
 #define WRITE_BITS (WEFT_IO_WRITABLE | WEFT_IO_WRITE_CLOSED | WEFT_IO_ERROR | 0x80u)
@@ -152,16 +153,17 @@ static void release_side(weft_net_op *op) {
     if (!(op->weft__flags & F_CLAIMED))
         return;
     weft_socket *s = op->weft__sock;
-    weft_io_source *src = &s->src;
     int side = op->weft__side;
-    weft_waker w = {0};
-    weft__spin_lock(&src->lock);
-    w = src->waker[side];
-    src->waker[side] = (weft_waker){0};
-    weft__spin_unlock(&src->lock);
-    weft_waker_drop(&w);
+    if (op->weft__flags & F_ARMED) { /* take our waker back, if still there */
+        weft_io_source *src = &s->src;
+        weft__spin_lock(&src->lock);
+        weft_waker w = src->waker[side];
+        src->waker[side] = (weft_waker){0};
+        weft__spin_unlock(&src->lock);
+        weft_waker_drop(&w);
+    }
     atomic_fetch_and_explicit(&s->busy, ~(1u << side), memory_order_release);
-    op->weft__flags &= ~F_CLAIMED;
+    op->weft__flags &= ~(F_CLAIMED | F_ARMED);
 }
 
 static weft_poll finish(weft_net_op *op, int64_t result, void *out) {
@@ -198,6 +200,7 @@ static bool arm(weft_net_op *op, weft_context *cx) {
     weft__spin_lock(&src->lock);
     weft_waker_set(&src->waker[op->weft__side], weft_cx_waker(cx));
     weft__spin_unlock(&src->lock);
+    op->weft__flags |= F_ARMED;
     uint64_t r = atomic_load_explicit(&src->readiness, memory_order_seq_cst);
     return !ready_now(op, r);
 }
@@ -283,7 +286,21 @@ static weft_future *init(weft_net_op *op, weft_socket *s, int kind, int sock_kin
                          const char *site) {
     if (!op)
         weft__die("weft net op init: NULL op storage");
-    memset(op, 0, sizeof *op);
+    /* Field by field, not a memset of the whole op: the address and the
+     * options (most of its bytes) matter to connect and send_to only,
+     * which set them; an op is made per read and per write. */
+    op->weft__sock = NULL;
+    op->weft__state = S_IDLE;
+    op->weft__flags = 0;
+    op->weft__iovcnt = 0;
+    op->weft__buf = NULL;
+    op->weft__len = 0;
+    op->weft__done = 0;
+    op->weft__iov = NULL;
+    op->weft__addr_out = NULL;
+    op->weft__addr.family = WEFT_AF_NONE;
+    op->weft__sock_out = NULL;
+    op->weft__driver = NULL;
     weft_future_init(&op->base, &net_op_vtable, site);
     op->weft__kind = (uint8_t)kind;
     op->weft__side = (uint8_t)side_of(kind);
