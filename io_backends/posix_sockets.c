@@ -150,14 +150,20 @@ static void px_close(void *drv, weft_os_socket s) {
     close((int)s); /* EINTR still closed it on Linux and the BSDs */
 }
 
-static int px_bind(void *drv, weft_os_socket s, const weft_addr *a) {
-    (void)drv;
+/* bind(2) or a datagram's connect(2), given a weft address. */
+static int with_addr(int (*call)(int, const struct sockaddr *, socklen_t), weft_os_socket s,
+                     const weft_addr *a) {
     sockaddr_any sa;
     socklen_t len;
     int err = to_os(a, &sa, &len);
     if (err)
         return err;
-    return bind((int)s, &sa.sa, len) ? err_now() : 0;
+    return call((int)s, &sa.sa, len) ? err_now() : 0;
+}
+
+static int px_bind(void *drv, weft_os_socket s, const weft_addr *a) {
+    (void)drv;
+    return with_addr(bind, s, a);
 }
 
 static int px_listen(void *drv, weft_os_socket s, int backlog) {
@@ -458,12 +464,7 @@ static int px_multicast(void *drv, weft_os_socket s, bool join, const weft_addr 
 
 static int px_connect_dgram(void *drv, weft_os_socket s, const weft_addr *a) {
     (void)drv;
-    sockaddr_any sa;
-    socklen_t len;
-    int err = to_os(a, &sa, &len);
-    if (err)
-        return err;
-    return connect((int)s, &sa.sa, len) ? err_now() : 0;
+    return with_addr(connect, s, a);
 }
 
 static int px_lookup(void *drv, const char *host, uint16_t port, weft_addr *out, size_t cap) {
