@@ -1,6 +1,7 @@
 /* weft tests — the simulator: determinism, schedules, liveness, fault
  * points, the trace, the harness's replay line, seeds files. */
 #include "harness.h"
+#include "sim_capture.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -458,25 +459,6 @@ static weft_poll flaky_poll(weft_future *f, weft_context *cx, void *out) {
 WEFT_FUTURE_DEFINE_VOID(flaky, flaky_poll, NULL);
 static void make_flaky(weft_future *slot) { *(flaky *)slot = WEFT_NEW(flaky); }
 
-/* Runs a sweep with stderr captured into `buf`. */
-static int captured_sweep(const weft_sim_test *t, char *buf, size_t n) {
-    char path[] = "/tmp/weft-err-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    fflush(stderr);
-    int saved = dup(2);
-    dup2(fd, 2);
-    int failed = weft_sim_sweep(t);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    lseek(fd, 0, SEEK_SET);
-    ssize_t got = read(fd, buf, n - 1);
-    buf[got > 0 ? got : 0] = 0;
-    close(fd);
-    unlink(path);
-    return failed;
-}
 
 static void replay_line_format(void **state) {
     (void)state;

@@ -4,6 +4,7 @@
  * Every malformed input is refused with one line naming it, and fails the
  * sweep without running a seed it made up. */
 #include "harness.h"
+#include "sim_capture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,25 +30,6 @@ WEFT_FUTURE_DEFINE_VOID(counted, counted_poll, NULL);
 static void make_counted(weft_future *slot) { *(counted *)slot = WEFT_NEW(counted); }
 static const weft_sim_test counted_test = {"counted", make_counted, sizeof(counted), NULL, NULL};
 
-/* Runs a sweep with stderr captured into `buf`. */
-static int captured_sweep(const weft_sim_test *t, char *buf, size_t n) {
-    char path[] = "/tmp/weft-err-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    fflush(stderr);
-    int saved = dup(2);
-    dup2(fd, 2);
-    int failed = weft_sim_sweep(t);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    lseek(fd, 0, SEEK_SET);
-    ssize_t got = read(fd, buf, n - 1);
-    buf[got > 0 ? got : 0] = 0;
-    close(fd);
-    unlink(path);
-    return failed;
-}
 
 /* One knob set to `value`: the sweep fails, runs nothing, and says so on
  * a line naming the knob and the value. */

@@ -4,6 +4,7 @@
  * first decision that does not fit, schedules in the seeds dir), the
  * shrinker, and a production runtime's timeline (WEFT_TIMELINE). */
 #include "harness.h"
+#include "sim_capture.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -68,25 +69,6 @@ static void rm_dir(const char *dir) {
     rmdir(dir);
 }
 
-/* Runs a sweep with stderr captured into `buf`. */
-static int captured_sweep(const weft_sim_test *t, char *buf, size_t n) {
-    char path[] = "/tmp/weft-err-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    fflush(stderr);
-    int saved = dup(2);
-    dup2(fd, 2);
-    int failed = weft_sim_sweep(t);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    lseek(fd, 0, SEEK_SET);
-    ssize_t got = read(fd, buf, n - 1);
-    buf[got > 0 ? got : 0] = 0;
-    close(fd);
-    unlink(path);
-    return failed;
-}
 
 /* The text after `key` on the first line holding it, up to a space. */
 static void field(const char *out, const char *key, char *val, size_t n) {
