@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "weft/net.h"
 #include "weft/sim.h"
 #include "weft/sync.h"
 #include "weft/time.h"
@@ -1345,6 +1346,168 @@ RETURNS(sim_replay_missing_file, WEFT_ENOENT) {
     weft_sim_result r;
     int err = weft_sim_replay(&t_ready7, "/nonexistent/x.sched", NULL, &r);
     return err == r.err && strstr(r.failure, "/nonexistent/x.sched") ? err : WEFT_EFAILED;
+}
+
+/* ----------------------------------------------------------------- net */
+
+RETURNS(addr_parse_null_text, WEFT_EINVAL) { weft_addr a; return weft_addr_parse(NULL, &a); }
+RETURNS(addr_parse_null_out, WEFT_EINVAL) { return weft_addr_parse("1.2.3.4:5", NULL); }
+RETURNS(addr_parse_garbage, WEFT_EINVAL) { weft_addr a; return weft_addr_parse("1.2.3:x", &a); }
+RETURNS(addr_parse_port_range, WEFT_EINVAL) { weft_addr a; return weft_addr_parse("1.2.3.4:65536", &a); }
+RETURNS(addr_from_ip_null, WEFT_EINVAL) { weft_addr a; return weft_addr_from_ip(NULL, 1, &a); }
+RETURNS(addr_from_ip_null_out, WEFT_EINVAL) { return weft_addr_from_ip("::1", 1, NULL); }
+RETURNS(addr_unix_null, WEFT_EINVAL) { weft_addr a; return weft_addr_unix(NULL, &a); }
+RETURNS(addr_unix_empty, WEFT_EINVAL) { weft_addr a; return weft_addr_unix("", &a); }
+RETURNS(addr_unix_too_long, WEFT_EINVAL) {
+    char path[300];
+    memset(path, 'a', sizeof path - 1);
+    path[sizeof path - 1] = 0;
+    weft_addr a;
+    return weft_addr_unix(path, &a);
+}
+RETURNS(addr_format_null, WEFT_EINVAL) { char b[64]; return weft_addr_format(NULL, b, sizeof b); }
+RETURNS(addr_format_null_buf, WEFT_EINVAL) {
+    weft_addr a = weft_addr_loopback4(80);
+    return weft_addr_format(&a, NULL, 64);
+}
+RETURNS(addr_format_small, WEFT_ERANGE) {
+    weft_addr a = weft_addr_loopback4(8080);
+    char b[4];
+    return weft_addr_format(&a, b, sizeof b);
+}
+RETURNS(addr_equal_null, 0) { return weft_addr_equal(NULL, NULL); }
+RETURNS(socket_options_init_null, 0) { weft_socket_options_init(NULL); return 0; }
+
+RETURNS(listener_bind_outside_runtime, WEFT_ENORUNTIME) {
+    weft_addr a = weft_addr_loopback4(0);
+    weft_listener *l = NULL;
+    return weft_listener_bind(&a, NULL, &l);
+}
+static int bind_null_addr(weft_context *cx) {
+    (void)cx;
+    weft_listener *l = NULL;
+    return weft_listener_bind(NULL, NULL, &l);
+}
+RETURNS(listener_bind_null_addr, WEFT_EINVAL) { return in_runtime(bind_null_addr); }
+static int bind_null_out(weft_context *cx) {
+    (void)cx;
+    weft_addr a = weft_addr_loopback4(0);
+    return weft_listener_bind(&a, NULL, NULL);
+}
+RETURNS(listener_bind_null_out, WEFT_EINVAL) { return in_runtime(bind_null_out); }
+static int dgram_bind_null(weft_context *cx) {
+    (void)cx;
+    weft_datagram *d = NULL;
+    return weft_datagram_bind(NULL, NULL, &d);
+}
+RETURNS(datagram_bind_null_addr, WEFT_EINVAL) { return in_runtime(dgram_bind_null); }
+static int bind_bad_family(weft_context *cx) {
+    (void)cx;
+    weft_addr a;
+    memset(&a, 0, sizeof a);
+    a.family = 77;
+    weft_listener *l = NULL;
+    return weft_listener_bind(&a, NULL, &l);
+}
+RETURNS(listener_bind_bad_family, WEFT_EINVAL) { return in_runtime(bind_bad_family); }
+
+RETURNS(socket_close_null, WEFT_EINVAL) { return weft_socket_close(NULL); }
+RETURNS(socket_local_addr_null, WEFT_EINVAL) { weft_addr a; return weft_socket_local_addr(NULL, &a); }
+RETURNS(socket_peer_addr_null, WEFT_EINVAL) { weft_addr a; return weft_socket_peer_addr(NULL, &a); }
+RETURNS(socket_take_error_null, WEFT_EINVAL) { return weft_socket_take_error(NULL); }
+RETURNS(socket_set_linger_null, WEFT_EINVAL) { return weft_socket_set_linger(NULL, 0); }
+RETURNS(socket_set_recv_buffer_null, WEFT_EINVAL) { return weft_socket_set_recv_buffer(NULL, 1); }
+RETURNS(socket_set_send_buffer_null, WEFT_EINVAL) { return weft_socket_set_send_buffer(NULL, 1); }
+RETURNS(socket_raw_null, -1) { return (int)weft_socket_raw(NULL); }
+RETURNS(stream_set_nodelay_null, WEFT_EINVAL) { return weft_stream_set_nodelay(NULL, true); }
+RETURNS(stream_nodelay_null, WEFT_EINVAL) { bool on; return weft_stream_nodelay(NULL, &on); }
+RETURNS(stream_set_keepalive_null, WEFT_EINVAL) { return weft_stream_set_keepalive(NULL, true, 1); }
+RETURNS(stream_shutdown_null, WEFT_EINVAL) { return weft_stream_shutdown(NULL, WEFT_SHUT_WR); }
+RETURNS(datagram_connect_null, WEFT_EINVAL) {
+    weft_addr a = weft_addr_loopback4(9);
+    return weft_datagram_connect(NULL, &a);
+}
+RETURNS(datagram_set_broadcast_null, WEFT_EINVAL) { return weft_datagram_set_broadcast(NULL, true); }
+RETURNS(datagram_join_multicast_null, WEFT_EINVAL) {
+    return weft_datagram_join_multicast(NULL, NULL, NULL);
+}
+RETURNS(datagram_leave_multicast_null, WEFT_EINVAL) {
+    return weft_datagram_leave_multicast(NULL, NULL, NULL);
+}
+RETURNS(datagram_set_multicast_loop_null, WEFT_EINVAL) {
+    return weft_datagram_set_multicast_loop(NULL, true);
+}
+RETURNS(datagram_set_multicast_ttl_null, WEFT_EINVAL) {
+    return weft_datagram_set_multicast_ttl(NULL, 1);
+}
+RETURNS(net_op_result_null, WEFT_EINVAL) { return (int)weft_net_op_result(NULL); }
+RETURNS(net_op_progress_null, 0) { return (int)weft_net_op_progress(NULL); }
+RETURNS(net_op_datagram_size_null, 0) { return (int)weft_net_op_datagram_size(NULL); }
+RETURNS(socket_clear_ready_null, 0) { weft_socket_clear_ready(NULL, 3); return 0; }
+RETURNS(stream_try_read_null, WEFT_EINVAL) { char b[4]; return (int)weft_stream_try_read(NULL, b, 4); }
+RETURNS(stream_try_write_null, WEFT_EINVAL) { return (int)weft_stream_try_write(NULL, "x", 1); }
+RETURNS(stream_try_readv_null, WEFT_EINVAL) { return (int)weft_stream_try_readv(NULL, NULL, 1); }
+RETURNS(stream_try_writev_null, WEFT_EINVAL) { return (int)weft_stream_try_writev(NULL, NULL, 1); }
+RETURNS(listener_try_accept_null, WEFT_EINVAL) {
+    weft_stream *s;
+    return weft_listener_try_accept(NULL, &s, NULL);
+}
+RETURNS(datagram_try_send_to_null, WEFT_EINVAL) {
+    weft_addr a = weft_addr_loopback4(9);
+    return (int)weft_datagram_try_send_to(NULL, "x", 1, &a);
+}
+RETURNS(datagram_try_recv_from_null, WEFT_EINVAL) {
+    char b[4];
+    return (int)weft_datagram_try_recv_from(NULL, b, sizeof b, NULL);
+}
+RETURNS(io_driver_name_outside, 0) { return weft_io_driver_name() != NULL; }
+
+/* An op future made with a NULL socket (or a NULL out-pointer) completes
+ * at its first poll with WEFT_EINVAL; NULL op storage aborts. */
+static int net_op_null(weft_context *cx, weft_future *f, weft_net_op *op) {
+    weft_poll p = weft_future_poll(f, cx, NULL);
+    weft_future_drop(f);
+    return p == WEFT_READY ? (int)weft_net_op_result(op) : WEFT_EFAILED;
+}
+#define NET_OP_NULL(id, init_expr)                                             \
+    static int id##__body(weft_context *cx) {                                  \
+        weft_net_op op;                                                        \
+        char buf[8] = {0};                                                     \
+        (void)buf;                                                             \
+        return net_op_null(cx, (init_expr), &op);                              \
+    }                                                                          \
+    RETURNS(id, WEFT_EINVAL) { return in_runtime(id##__body); }
+NET_OP_NULL(accept_null_listener, weft_listener_accept_init(&op, NULL, NULL, NULL, "x"))
+NET_OP_NULL(connect_null_addr, weft_stream_connect_init(&op, NULL, NULL, NULL, "x"))
+NET_OP_NULL(read_null_stream, weft_stream_read_init(&op, NULL, buf, sizeof buf, "x"))
+NET_OP_NULL(write_null_stream, weft_stream_write_init(&op, NULL, buf, sizeof buf, "x"))
+NET_OP_NULL(read_exact_null_stream, weft_stream_read_exact_init(&op, NULL, buf, 8, "x"))
+NET_OP_NULL(write_all_null_stream, weft_stream_write_all_init(&op, NULL, buf, 8, "x"))
+NET_OP_NULL(readv_null_stream, weft_stream_readv_init(&op, NULL, NULL, 1, "x"))
+NET_OP_NULL(writev_null_stream, weft_stream_writev_init(&op, NULL, NULL, 1, "x"))
+NET_OP_NULL(send_to_null, weft_datagram_send_to_init(&op, NULL, buf, 8, NULL, "x"))
+NET_OP_NULL(recv_from_null, weft_datagram_recv_from_init(&op, NULL, buf, 8, NULL, "x"))
+NET_OP_NULL(readable_null, weft_socket_readable_init(&op, NULL, "x"))
+NET_OP_NULL(writable_null, weft_socket_writable_init(&op, NULL, "x"))
+static int close_twice(weft_context *cx) {
+    (void)cx;
+    weft_addr a = weft_addr_loopback4(0);
+    weft_listener *l = NULL;
+    int err = weft_listener_bind(&a, NULL, &l);
+    if (err)
+        return err;
+    weft_socket_close(l);
+    return weft_socket_close(l);
+}
+ABORTS_(socket_close_twice, "closed twice") { return in_runtime(close_twice); }
+ABORTS_(read_null_op, "NULL op") {
+    char b[4];
+    weft_stream_read_init(NULL, NULL, b, sizeof b, "x");
+    return 0;
+}
+ABORTS_(lookup_null_op, "weft_lookup") {
+    weft_lookup_init(NULL, "localhost", 80, NULL, 0, "x");
+    return 0;
 }
 
 /* ----------------------------------------------------------------- main */
