@@ -25,4 +25,8 @@ void wt_os_unlimit_descriptors(void);
  * driver reports them WEFT_EAFNOSUPPORT: wine has none). */
 bool wt_os_unix_sockets(void);
 
+/* Whether closing a socket with a zero linger resets the connection (it
+ * does everywhere but under wine, whose close ignores the linger). */
+bool wt_os_linger_zero_resets(void);
+
 #endif

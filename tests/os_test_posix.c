@@ -48,3 +48,5 @@ void wt_os_unlimit_descriptors(void) {
 }
 
 bool wt_os_unix_sockets(void) { return true; }
+
+bool wt_os_linger_zero_resets(void) { return true; }

@@ -100,3 +100,8 @@ bool wt_os_limit_descriptors(int extra) {
 void wt_os_unlimit_descriptors(void) {}
 
 bool wt_os_unix_sockets(void) { return false; }
+
+/* Wine's ntdll exports wine_get_version; Windows' does not. */
+bool wt_os_linger_zero_resets(void) {
+    return GetProcAddress(GetModuleHandleA("ntdll.dll"), "wine_get_version") == NULL;
+}

@@ -291,6 +291,24 @@ static int start_connect(weft_net_op *op) {
 
 /* ---------------------------------------------------------------- accept */
 
+/* Takes the op's waker back from the pool, if it is still there. */
+static void pool_forget(weft_net_op *op) {
+    if (!(op->weft__flags & F_POOL))
+        return;
+    weft__accept_pool *p = op->weft__sock->pool;
+    weft__spin_lock(&p->lock);
+    weft_waker w = p->waker;
+    p->waker = (weft_waker){0};
+    weft__spin_unlock(&p->lock);
+    weft_waker_drop(&w);
+    op->weft__flags &= ~F_POOL;
+}
+
+static weft_poll accept_end(weft_net_op *op, int64_t res, void *out) {
+    pool_forget(op);
+    return weft__op_finish(op, res, out);
+}
+
 static weft_poll accept_poll(weft_net_op *op, weft_context *cx, void *out) {
     weft_socket *l = op->weft__sock;
     weft__io *io = l->io;
@@ -308,20 +326,20 @@ static weft_poll accept_poll(weft_net_op *op, weft_context *cx, void *out) {
                 SYS(io)->setopt(io->drv, os, WEFT_SO_NODELAY, 1);
             if (op->weft__addr_out)
                 *op->weft__addr_out = peer;
-            return weft__op_finish(op, weft__sock_new(io, os, WEFT__SOCK_STREAM, l->family,
+            return accept_end(op, weft__sock_new(io, os, WEFT__SOCK_STREAM, l->family,
                                                       WEFT_IO_READABLE | WEFT_IO_WRITABLE,
                                                       op->weft__sock_out),
                                    out);
         }
         if (p->closed) {
             weft__spin_unlock(&p->lock);
-            return weft__op_finish(op, WEFT_ECLOSED, out);
+            return accept_end(op, WEFT_ECLOSED, out);
         }
         int need = WEFT__ACCEPTS_POSTED - p->posted - p->len;
         if (need <= 0 || err) {
             if (p->posted == 0) { /* nothing posted will ever wake us */
                 weft__spin_unlock(&p->lock);
-                return weft__op_finish(op, err ? err : WEFT_EIO, out);
+                return accept_end(op, err ? err : WEFT_EIO, out);
             }
             weft_waker_set(&p->waker, weft_cx_waker(cx));
             op->weft__flags |= F_POOL;
@@ -370,8 +388,9 @@ void weft__comp_listener_closed(weft_socket *l) {
         SYS(io)->close(io->drv, q[i]);
     if (w.vt)
         weft_waker_wake(&w);
-    l->pool = NULL;
-    pool_unref(p, io); /* posted calls still reporting hold it */
+    /* The pool itself stays until the socket is freed (ops that name the
+     * listener may still look at it); posted calls still reporting hold
+     * it too. */
 }
 
 int weft__comp_listener_pool(weft_socket *l) {
@@ -538,17 +557,7 @@ weft_poll weft__comp_op_poll(weft_net_op *op, weft_context *cx, void *out) {
 void weft__comp_op_drop(weft_net_op *op) {
     weft_socket *s = op->weft__sock;
     weft__io *io = s->io;
-    if (op->weft__flags & F_POOL) { /* take our waker back from the pool */
-        weft__accept_pool *p = s->pool;
-        if (p) {
-            weft__spin_lock(&p->lock);
-            weft_waker w = p->waker;
-            p->waker = (weft_waker){0};
-            weft__spin_unlock(&p->lock);
-            weft_waker_drop(&w);
-        }
-        op->weft__flags &= ~F_POOL;
-    }
+    pool_forget(op);
     weft__comp *r = op->weft__driver;
     if (!r)
         return;
@@ -584,6 +593,10 @@ void weft__comp_op_drop(weft_net_op *op) {
 }
 
 void weft__comp_socket_freed(weft_socket *s) {
+    if (s->pool) {
+        pool_unref(s->pool, s->io);
+        s->pool = NULL;
+    }
     if (s->carry) {
         comp_unref(s->carry);
         s->carry = NULL;

@@ -62,7 +62,7 @@ void weft__sock_unref(weft_socket *s) {
     weft__io *io = s->io;
     weft__rt *rt = io->rt;
     atomic_fetch_sub_explicit(&io->sockets, 1, memory_order_relaxed);
-    if (s->carry)
+    if (s->carry || s->pool)
         weft__comp_socket_freed(s);
     weft__free(rt, s, sizeof *s);
     weft__rt_unref(rt);
@@ -175,7 +175,9 @@ int64_t weft__stream_try_recv(weft_socket *s, const weft_iovec *iov, int n, uint
         want += iov[i].len;
     }
     int nv = n;
-    if (n < WEFT_IOV_MAX)
+    /* (Not on a completion driver: its reads own no readiness to clear,
+     * and its ops read from the kernel, not from here.) */
+    if (n < WEFT_IOV_MAX && !weft__io_completion_model(s->io))
         v[nv++] = (weft_iovec){s->ra, sizeof s->ra};
     int64_t got = weft__sock_try_recv(s, v, nv, NULL, NULL, seen);
     if (got < 0)
