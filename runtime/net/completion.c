@@ -26,7 +26,10 @@
  * so a cancelled op means what it means on epoll: bytes a cancelled read
  * had already received wait in the socket's `carry` for the next read (a
  * cancelled read consumed nothing), bytes a cancelled write had sent
- * count in weft_net_op_progress.
+ * count in weft_net_op_progress.  (Only a call the kernel failed to
+ * settle within the driver's bound, which a cancelled socket call never
+ * takes, would be left to its packet alone: bytes it then received are
+ * dropped with the record.)
  *
  * Accepts: the listener keeps WEFT__ACCEPTS_POSTED AcceptEx calls posted
  * (its accept pool, made at bind), topped up by accept ops; connections
@@ -587,7 +590,10 @@ void weft__comp_op_drop(weft_net_op *op) {
         s->carry_off = 0;
         return;
     }
-    if (res > 0 && r->c.op == WEFT_IO_OP_SEND && op->weft__kind == K_WRITE_ALL)
+    /* A send the kernel had made before it settled went out: its bytes
+     * count in the op's progress (which a readiness driver's dropped
+     * write never has: it sent nothing). */
+    if (res > 0 && (r->c.op == WEFT_IO_OP_SEND || r->c.op == WEFT_IO_OP_SEND_TO))
         op->weft__done += (size_t)res;
     comp_unref(r);
 }
