@@ -248,7 +248,10 @@ WEFT_EXTERN size_t weft_net_op_datagram_size(const weft_net_op *op);
  * WEFT_ENFILE), the pending connection is accepted on a spare descriptor
  * kept for the purpose and closed at once, so the peer sees a reset and
  * the listener neither spins nor stalls (libuv's approach); the error is
- * returned and the next accept works once descriptors are free again. */
+ * returned and the next accept works once descriptors are free again.
+ * (On IOCP the socket an accept fills is made before the connection
+ * comes: out of sockets, accept returns the error and the connection
+ * waits in the backlog for the next accept.) */
 WEFT_EXTERN weft_future *weft_listener_accept_init(weft_net_op *op, weft_listener *l,
                                                    weft_stream **out, weft_addr *peer,
                                                    const char *site);
