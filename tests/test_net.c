@@ -836,6 +836,27 @@ static void cancel_by_drop(void **state) {
     pair_close(&p);
 }
 
+/* A listener is readable once a connection waits, and the accept after
+ * it takes that connection. */
+static void listener_readable(void **state) {
+    wt_env *env = WT_ENV(state);
+    pair p = {0};
+    pair_make(env, &p);
+    weft_net_op op;
+    int st;
+    weft_socket_clear_ready(p.l, WEFT_READABLE);
+    timed(env, weft_socket_readable(&op, p.l), &st);
+    assert_int_equal(st, WEFT_ETIMEDOUT);
+    weft_addr to = weft_addr_loopback4(port_of(p.l));
+    weft_stream *c = NULL, *s = NULL;
+    assert_int_equal(op_run(env, weft_stream_connect(&op, &to, NULL, &c)), 0);
+    assert_int_equal(op_run(env, weft_socket_readable(&op, p.l)), 0);
+    assert_int_equal(op_run(env, weft_listener_accept(&op, p.l, &s, NULL)), 0);
+    weft_socket_close(s);
+    weft_socket_close(c);
+    pair_close(&p);
+}
+
 /* Sleeps `ms` inside the runtime, so the driver reports what came. */
 typedef struct nap {
     weft_future base;
@@ -1457,6 +1478,7 @@ static int run_sim(void) {
         NET_SIM(cancel_by_drop),
         NET_SIM(cancel_connect),
         NET_SIM(accept_after_a_dropped_accept),
+        NET_SIM(listener_readable),
         /* Not listener_close_closes_unaccepted: the simulator's reset of
          * a closed listener's backlog never reaches the client (the read
          * waits out its timeout); sim/net.c's to mend. */
@@ -1514,6 +1536,7 @@ int main(void) {
         NET_FLAVORS(cancel_by_drop),
         NET_FLAVORS(cancel_connect),
         NET_FLAVORS(accept_after_a_dropped_accept),
+        NET_FLAVORS(listener_readable),
         NET_FLAVORS(listener_close_closes_unaccepted),
         NET_FLAVORS(dropped_read_keeps_its_bytes),
         NET_FLAVORS(one_op_per_side),

@@ -39,8 +39,9 @@
  * still arriving: no accepted socket is ever leaked.
  *
  * Readiness futures: readable posts a zero-byte receive (ends when a read
- * would not block, consuming nothing); writable ends at once (a
- * completion driver has no send readiness: Winsock takes a send whole).
+ * would not block, consuming nothing; on a listener, when the pool holds
+ * a connection); writable ends at once (a completion driver has no send
+ * readiness: Winsock takes a send whole).
  */
 #include <string.h>
 
@@ -312,13 +313,19 @@ static weft_poll accept_end(weft_net_op *op, int64_t res, void *out) {
     return weft__op_finish(op, res, out);
 }
 
-static weft_poll accept_poll(weft_net_op *op, weft_context *cx, void *out) {
+/* Accept (or, with `peek`, a listener's readable: a connection waits,
+ * left queued for the accept to come). */
+static weft_poll accept_poll(weft_net_op *op, weft_context *cx, void *out, bool peek) {
     weft_socket *l = op->weft__sock;
     weft__io *io = l->io;
     weft__accept_pool *p = l->pool;
     int err = 0;
     for (;;) {
         weft__spin_lock(&p->lock);
+        if (p->len && peek) {
+            weft__spin_unlock(&p->lock);
+            return accept_end(op, 0, out);
+        }
         if (p->len) {
             weft_os_socket os = p->q[p->head].os;
             weft_addr peer = p->q[p->head].peer;
@@ -531,7 +538,9 @@ weft_poll weft__comp_op_poll(weft_net_op *op, weft_context *cx, void *out) {
         }
     }
     if (op->weft__kind == K_ACCEPT)
-        return accept_poll(op, cx, out);
+        return accept_poll(op, cx, out, false);
+    if (op->weft__kind == K_READABLE && op->weft__sock->kind == WEFT__SOCK_LISTENER)
+        return accept_poll(op, cx, out, true);
     /* A record exists only once submitted: a poll after a wake finds it
      * submitted or reported (its state is read under its lock only). */
     bool submit = op->weft__driver == NULL;
