@@ -877,6 +877,44 @@ static void pause_ms(wt_env *env, int ms) {
     run(env, &n.base);
 }
 
+/* Spawns detached echo tasks on the given streams and returns: the
+ * tasks wait in a read when the runtime is freed. */
+typedef struct spawn_echoes {
+    weft_future base;
+    weft_stream **s;
+    int n;
+} spawn_echoes;
+static weft_poll spawn_echoes_poll(weft_future *f, weft_context *cx, void *out) {
+    (void)cx;
+    spawn_echoes *self = (spawn_echoes *)f;
+    for (int i = 0; i < self->n; i++) {
+        echo_conn e = WEFT_NEW(echo_conn, .s = self->s[i]);
+        assert_int_equal(weft_spawn(&e, NULL), 0);
+    }
+    if (out)
+        *(int64_t *)out = 0;
+    return WEFT_READY;
+}
+WEFT_FUTURE_DEFINE(spawn_echoes, spawn_echoes_poll, NULL, int64_t);
+
+/* A runtime freed while reads are in flight (on IOCP: records the kernel
+ * still holds): both ends of a stream are read by echo tasks that never
+ * end, and the teardown frees the runtime.  Shutdown drops the tasks,
+ * their reads are cancelled and their sockets closed, and the runtime's
+ * end waits for the kernel's reports before it frees the records:
+ * nothing leaks (the teardown's checks), nothing is freed under the
+ * kernel. */
+static void shutdown_with_reads_in_flight(void **state) {
+    wt_env *env = WT_ENV(state);
+    pair p = {0};
+    pair_make(env, &p);
+    weft_stream *s[2] = {p.a, p.b};
+    spawn_echoes t = WEFT_NEW(spawn_echoes, .s = s, .n = 2);
+    assert_int_equal(run(env, &t.base), 0);
+    pause_ms(env, 10); /* the tasks are in their reads */
+    weft_socket_close(p.l);
+}
+
 /* An accept dropped while it waited, then a connection: it is not lost
  * (epoll: it waits in the backlog; IOCP: an AcceptEx posted for the
  * dropped op takes it after the drop, and the listener keeps it for the
@@ -1479,6 +1517,7 @@ static int run_sim(void) {
         NET_SIM(cancel_connect),
         NET_SIM(accept_after_a_dropped_accept),
         NET_SIM(listener_readable),
+        NET_SIM(shutdown_with_reads_in_flight),
         /* Not listener_close_closes_unaccepted: the simulator's reset of
          * a closed listener's backlog never reaches the client (the read
          * waits out its timeout); sim/net.c's to mend. */
@@ -1537,6 +1576,7 @@ int main(void) {
         NET_FLAVORS(cancel_connect),
         NET_FLAVORS(accept_after_a_dropped_accept),
         NET_FLAVORS(listener_readable),
+        NET_FLAVORS(shutdown_with_reads_in_flight),
         NET_FLAVORS(listener_close_closes_unaccepted),
         NET_FLAVORS(dropped_read_keeps_its_bytes),
         NET_FLAVORS(one_op_per_side),
