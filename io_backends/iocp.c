@@ -31,10 +31,15 @@
  * WSA error (weft__win_translate): both in winsock.c, one table with the
  * POSIX drivers' codes.
  *
- * Wine (where CI runs this): AcceptEx, ConnectEx, GQCSEx, CancelIoEx and
- * the skip flag behave as documented for the calls made here; wine
- * reports no LSPs (WSAEnumProtocols lists its built-in providers, all
- * IFS).  Where this driver works around wine, the comment says "wine".
+ * Wine (where CI runs this, wine 8): AcceptEx, ConnectEx, GQCSEx,
+ * CancelIoEx, zero-byte reads and the skip flag behave as documented for
+ * the calls made here (each checked with a small program first), and
+ * WSAEnumProtocols lists only wine's own providers, all IFS, so the skip
+ * flag is on there too.  The driver has no wine-only path.  Where wine
+ * differs from Windows (a close with a zero linger sends no reset, no
+ * AF_UNIX, GetProcessHandleCount answers 0, every overlapped call goes
+ * through wineserver), io_backends/README.md says so and the tests
+ * account for it.
  */
 #define WIN32_LEAN_AND_MEAN
 #include <winsock2.h>
