@@ -120,6 +120,65 @@ int weft__win_translate(int e) {
     }
 }
 
+/* What a completion packet carries is the kernel's NTSTATUS (the
+ * OVERLAPPED's Internal word), not a Win32 error: the statuses AFD
+ * (the socket driver) ends a call with, mapped straight to weft's codes
+ * so that no round trip through RtlNtStatusToDosError (which maps
+ * several of them to one vague error) loses the distinction. */
+int weft__nt_translate(long status) {
+    switch ((unsigned long)status) {
+    case 0x00000000: /* STATUS_SUCCESS */
+        return 0;
+    case 0x00000103: /* STATUS_PENDING */
+        return WEFT_EAGAIN;
+    case 0xC0000120: /* STATUS_CANCELLED */
+        return WEFT_ECANCELED;
+    case 0x80000005: /* STATUS_BUFFER_OVERFLOW: a datagram cut short */
+    case 0xC0000023: /* STATUS_BUFFER_TOO_SMALL */
+        return WEFT_ETRUNCATED;
+    case 0xC0000236: /* STATUS_CONNECTION_REFUSED */
+        return WEFT_ECONNREFUSED;
+    case 0xC000020D: /* STATUS_CONNECTION_RESET */
+    case 0xC000013C: /* STATUS_REMOTE_DISCONNECT */
+    case 0xC000020C: /* STATUS_CONNECTION_DISCONNECTED */
+        return WEFT_ECONNRESET;
+    case 0xC0000241: /* STATUS_CONNECTION_ABORTED */
+    case 0xC000013B: /* STATUS_LOCAL_DISCONNECT: after our own shutdown or close */
+        return WEFT_ECONNABORTED;
+    case 0xC00000B0: /* STATUS_PIPE_DISCONNECTED */
+        return WEFT_EPIPE;
+    case 0xC000023C: /* STATUS_NETWORK_UNREACHABLE */
+        return WEFT_ENETUNREACH;
+    case 0xC000023D: /* STATUS_HOST_UNREACHABLE */
+        return WEFT_EHOSTUNREACH;
+    case 0xC000023F: /* STATUS_PORT_UNREACHABLE */
+        return WEFT_ECONNREFUSED;
+    case 0xC00000B5: /* STATUS_IO_TIMEOUT */
+        return WEFT_ETIMEDOUT;
+    case 0xC000009A: /* STATUS_INSUFFICIENT_RESOURCES */
+    case 0xC0000017: /* STATUS_NO_MEMORY */
+        return WEFT_ENOMEM;
+    case 0xC000020A: /* STATUS_ADDRESS_ALREADY_EXISTS */
+        return WEFT_EADDRINUSE;
+    case 0xC0000207: /* STATUS_INVALID_ADDRESS_COMPONENT */
+        return WEFT_EADDRNOTAVAIL;
+    case 0xC0000242: /* STATUS_GRACEFUL_DISCONNECT */
+        return WEFT_EPIPE;
+    case 0xC0000008: /* STATUS_INVALID_HANDLE: the socket was closed */
+    case 0xC000000D: /* STATUS_INVALID_PARAMETER */
+    case 0xC0000010: /* STATUS_INVALID_DEVICE_REQUEST */
+        return WEFT_EINVAL;
+    case 0xC0000022: /* STATUS_ACCESS_DENIED */
+        return WEFT_EACCES;
+    case 0xC00000BB: /* STATUS_NOT_SUPPORTED */
+        return WEFT_ENOTSUP;
+    case 0xC0000184: /* STATUS_INVALID_DEVICE_STATE: not connected */
+        return WEFT_ENOTCONN;
+    default:
+        return WEFT_EIO;
+    }
+}
+
 static int err_now(void) { return weft__win_translate(WSAGetLastError()); }
 
 /* ------------------------------------------------------------ addresses */
@@ -131,7 +190,8 @@ typedef union sockaddr_any {
     struct sockaddr_storage ss;
 } sockaddr_any;
 
-static int to_os(const weft_addr *a, sockaddr_any *sa, int *len) {
+int weft__winsock_to_os(const weft_addr *a, void *out, int *len) {
+    sockaddr_any *sa = out;
     memset(sa, 0, sizeof *sa);
     switch (a->family) {
     case WEFT_AF_INET:
@@ -154,7 +214,8 @@ static int to_os(const weft_addr *a, sockaddr_any *sa, int *len) {
     }
 }
 
-static void from_os(const sockaddr_any *sa, weft_addr *a) {
+void weft__winsock_from_os(const void *in, weft_addr *a) {
+    const sockaddr_any *sa = in;
     memset(a, 0, sizeof *a);
     switch (sa->sa.sa_family) {
     case AF_INET:
@@ -219,7 +280,7 @@ static int ws_bind(void *drv, weft_os_socket s, const weft_addr *a) {
     (void)drv;
     sockaddr_any sa;
     int len;
-    int err = to_os(a, &sa, &len);
+    int err = weft__winsock_to_os(a, &sa, &len);
     if (err)
         return err;
     return bind((SOCKET)s, &sa.sa, len) ? err_now() : 0;
@@ -234,7 +295,7 @@ static int ws_connect(void *drv, weft_os_socket s, const weft_addr *a) {
     (void)drv;
     sockaddr_any sa;
     int len;
-    int err = to_os(a, &sa, &len);
+    int err = weft__winsock_to_os(a, &sa, &len);
     if (err)
         return err;
     if (connect((SOCKET)s, &sa.sa, len) == 0)
@@ -274,7 +335,7 @@ static int ws_accept(void *drv, weft_os_socket s, weft_os_socket *out, weft_addr
             return err;
         }
         if (peer)
-            from_os(&sa, peer);
+            weft__winsock_from_os(&sa, peer);
         *out = (weft_os_socket)c;
         return 0;
     }
@@ -311,7 +372,7 @@ static int64_t ws_recv(void *drv, weft_os_socket s, const weft_iovec *iov, int n
         int e = WSAGetLastError();
         if (e == WSAEMSGSIZE) {
             if (from)
-                from_os(&sa, from);
+                weft__winsock_from_os(&sa, from);
             if (full)
                 *full = cap;
             return WEFT_ETRUNCATED;
@@ -319,7 +380,7 @@ static int64_t ws_recv(void *drv, weft_os_socket s, const weft_iovec *iov, int n
         return weft__win_translate(e);
     }
     if (from)
-        from_os(&sa, from);
+        weft__winsock_from_os(&sa, from);
     return (int64_t)got;
 }
 
@@ -333,7 +394,7 @@ static int64_t ws_send(void *drv, weft_os_socket s, const weft_iovec *iov, int n
     sockaddr_any sa;
     int salen = 0;
     if (to) {
-        int err = to_os(to, &sa, &salen);
+        int err = weft__winsock_to_os(to, &sa, &salen);
         if (err)
             return err;
     }
@@ -445,7 +506,7 @@ static int ws_name(void *drv, weft_os_socket s, bool peer, weft_addr *out) {
     int r = peer ? getpeername((SOCKET)s, &sa.sa, &len) : getsockname((SOCKET)s, &sa.sa, &len);
     if (r)
         return err_now();
-    from_os(&sa, out);
+    weft__winsock_from_os(&sa, out);
     return 0;
 }
 
@@ -478,7 +539,7 @@ static int ws_connect_dgram(void *drv, weft_os_socket s, const weft_addr *a) {
     (void)drv;
     sockaddr_any sa;
     int len;
-    int err = to_os(a, &sa, &len);
+    int err = weft__winsock_to_os(a, &sa, &len);
     if (err)
         return err;
     return connect((SOCKET)s, &sa.sa, len) ? err_now() : 0;
@@ -502,7 +563,7 @@ static int ws_lookup(void *drv, const char *host, uint16_t port, weft_addr *out,
         sockaddr_any sa;
         memset(&sa, 0, sizeof sa);
         memcpy(&sa, ai->ai_addr, ai->ai_addrlen < sizeof sa ? ai->ai_addrlen : sizeof sa);
-        from_os(&sa, &out[n]);
+        weft__winsock_from_os(&sa, &out[n]);
         out[n].port = port;
         n++;
     }

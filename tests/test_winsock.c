@@ -181,6 +181,33 @@ static void error_table(void **state) {
     assert_int_equal(weft__win_translate(123456), WEFT_EIO);
 }
 
+/* The statuses a completion packet carries (what the IOCP driver sees):
+ * the same weft code as the WSA error for the same condition. */
+static void ntstatus_table(void **state) {
+    (void)state;
+    static const struct {
+        unsigned long status;
+        int wsa, code;
+    } same[] = {
+        {0xC0000236ul, WSAECONNREFUSED, WEFT_ECONNREFUSED}, /* STATUS_CONNECTION_REFUSED */
+        {0xC000020Dul, WSAECONNRESET, WEFT_ECONNRESET},     /* STATUS_CONNECTION_RESET */
+        {0xC0000241ul, WSAECONNABORTED, WEFT_ECONNABORTED}, /* STATUS_CONNECTION_ABORTED */
+        {0xC0000120ul, WSA_OPERATION_ABORTED, WEFT_ECANCELED}, /* STATUS_CANCELLED */
+        {0xC000023Cul, WSAENETUNREACH, WEFT_ENETUNREACH},   /* STATUS_NETWORK_UNREACHABLE */
+        {0xC000023Dul, WSAEHOSTUNREACH, WEFT_EHOSTUNREACH}, /* STATUS_HOST_UNREACHABLE */
+        {0xC00000B5ul, WSAETIMEDOUT, WEFT_ETIMEDOUT},       /* STATUS_IO_TIMEOUT */
+        {0xC000020Aul, WSAEADDRINUSE, WEFT_EADDRINUSE},     /* STATUS_ADDRESS_ALREADY_EXISTS */
+        {0x80000005ul, WSAEMSGSIZE, WEFT_ETRUNCATED},       /* STATUS_BUFFER_OVERFLOW */
+    };
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        assert_int_equal(weft__nt_translate((long)same[i].status), same[i].code);
+        assert_int_equal(weft__win_translate(same[i].wsa), same[i].code);
+    }
+    assert_int_equal(weft__nt_translate(0), 0);
+    assert_int_equal(weft__nt_translate(0x103), WEFT_EAGAIN); /* STATUS_PENDING */
+    assert_int_equal(weft__nt_translate((long)0xC0001234ul), WEFT_EIO);
+}
+
 static void lookup_localhost(void **state) {
     (void)state;
     weft_addr out[8];
@@ -195,6 +222,7 @@ int main(void) {
         cmocka_unit_test(tcp_round_trip),      cmocka_unit_test(connect_refused),
         cmocka_unit_test(udp_round_trip),      cmocka_unit_test(unsupported_and_misuse),
         cmocka_unit_test(error_table),         cmocka_unit_test(lookup_localhost),
+        cmocka_unit_test(ntstatus_table),
     };
     return cmocka_run_group_tests_name("winsock", tests, setup, teardown);
 }

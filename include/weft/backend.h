@@ -112,11 +112,48 @@ typedef struct weft_io_sys {
     int (*lookup)(void *drv, const char *host, uint16_t port, weft_addr *out, size_t cap);
 } weft_io_sys;
 
-/* A completion driver's operation (IOCP, io_uring): runtime-owned, alive
- * until the driver reports it done (the completion front end lands with
- * the first completion driver; the runtime refuses such drivers until
- * then). */
-typedef struct weft_io_completion weft_io_completion;
+/* A completion driver's operation (IOCP, io_uring): one overlapped call,
+ * runtime-owned.  The runtime fills the request, hands it to `submit`,
+ * and the driver reports its end exactly once with weft_io_complete;
+ * until then the record (its buffer, its driver area) stays alive even if
+ * the op future that made it was dropped (it is then "orphaned": the
+ * runtime cancels it and frees it, or closes the socket an accept made,
+ * when the report comes).  The buffer is the record's own, never the
+ * caller's: the runtime copies into it before a send and out of it after
+ * a receive, so the kernel never holds memory the caller may reuse. */
+enum {
+    WEFT_IO_OP_ACCEPT = 1, /* into `accepted`, made by the driver; peer in `addr` */
+    WEFT_IO_OP_CONNECT,    /* to `addr`; the socket is bound first */
+    WEFT_IO_OP_RECV,       /* into buf[0..len): bytes, 0 at the end of a stream */
+    WEFT_IO_OP_SEND,       /* from buf[0..len): bytes */
+    WEFT_IO_OP_RECV_FROM,  /* one datagram into buf, its sender in `addr` */
+    WEFT_IO_OP_SEND_TO,    /* one datagram to `addr` (family 0: the connected peer) */
+    WEFT_IO_OP_POLL_READ,  /* no bytes: ends (0) once a read would not block */
+};
+/* Bytes of driver state in each record (the OVERLAPPED and the call's
+ * arguments that must outlive it). */
+#define WEFT_IO_DRIVER_AREA 256
+
+typedef struct weft_io_completion {
+    /* The request (the runtime's, read-only to the driver). */
+    int op;               /* WEFT_IO_OP_* */
+    int family;           /* WEFT_AF_* of `sock` */
+    int type;             /* WEFT_SOCK_STREAM or WEFT_SOCK_DGRAM */
+    weft_os_socket sock;
+    uintptr_t sock_data;  /* the source's driver_data word at submit */
+    char *buf;
+    size_t len;
+    /* Both ways: connect / send_to target; accept / recv_from peer. */
+    weft_addr addr;
+    /* The driver's answer (set before weft_io_complete). */
+    weft_os_socket accepted; /* accept: the new socket, the runtime's once complete */
+    _Alignas(16) unsigned char driver[WEFT_IO_DRIVER_AREA];
+} weft_io_completion;
+
+/* Reports the end of a submitted operation, once: `result` is a byte
+ * count (or 0) or a weft error code.  From `wait`, or from `submit`
+ * itself when the call finished at once without a completion packet. */
+WEFT_EXTERN void weft_io_complete(weft_io_completion *c, int64_t result);
 
 enum { WEFT_IO_MODEL_READINESS = 1, WEFT_IO_MODEL_COMPLETION = 2 };
 /* The driver's calls never block and run on one thread (the simulator):
@@ -134,9 +171,16 @@ typedef struct weft_io_driver_ops {
      * through `src`. */
     int (*register_source)(void *drv, weft_io_source *src, weft_os_socket s);
     int (*deregister)(void *drv, weft_io_source *src, weft_os_socket s);
-    /* Completion only (NULL for readiness drivers). */
+    /* Completion only (NULL for readiness drivers).  `register_source`
+     * then associates the socket with the driver (no readiness reports).
+     * submit: 0, the operation started (or already reported complete);
+     * or an error, nothing started and no report will come.
+     * cancel: asks for a submitted operation's early end and waits,
+     * briefly, until the kernel has settled it: returns what it did (a
+     * byte count, or an error such as WEFT_ECANCELED), or WEFT_EAGAIN if
+     * it could not tell in time.  Its report still comes. */
     int (*submit)(void *drv, weft_io_completion *c);
-    int (*cancel)(void *drv, weft_io_completion *c);
+    int64_t (*cancel)(void *drv, weft_io_completion *c);
     /* Waits until an event, a wake, or `deadline_ns` on the OS monotonic
      * clock (0: do not block; UINT64_MAX: no deadline), reporting what
      * happened.  Never returns before the deadline unless something

@@ -1,7 +1,7 @@
 /* weft — the network: addresses, TCP, UDP, Unix domain sockets, name lookup.
  *
- * One API on every I/O driver (epoll today; kqueue, IOCP and the
- * simulator's fake network behind the same calls), chosen by the runtime
+ * One API on every I/O driver (epoll, kqueue, IOCP and the simulator's
+ * fake network behind the same calls), chosen by the runtime
  * builder (`io_driver`, or $WEFT_IO_DRIVER).  The same program runs on real
  * sockets in production and on simulated hosts under test.
  *
@@ -248,7 +248,10 @@ WEFT_EXTERN size_t weft_net_op_datagram_size(const weft_net_op *op);
  * WEFT_ENFILE), the pending connection is accepted on a spare descriptor
  * kept for the purpose and closed at once, so the peer sees a reset and
  * the listener neither spins nor stalls (libuv's approach); the error is
- * returned and the next accept works once descriptors are free again. */
+ * returned and the next accept works once descriptors are free again.
+ * (On IOCP the socket an accept fills is made before the connection
+ * comes: out of sockets, accept returns the error and the connection
+ * waits in the backlog for the next accept.) */
 WEFT_EXTERN weft_future *weft_listener_accept_init(weft_net_op *op, weft_listener *l,
                                                    weft_stream **out, weft_addr *peer,
                                                    const char *site);
@@ -326,7 +329,11 @@ WEFT_EXTERN weft_future *weft_datagram_recv_from_init(weft_net_op *op, weft_data
  * buffer (so a read that fills the buffer knows whether the socket was
  * drained, and never makes a call that only says EAGAIN); such bytes wait
  * in weft for the next weft read.  Mixing weft's reads with your own on
- * the raw descriptor reorders them: pick one per stream. */
+ * the raw descriptor reorders them: pick one per stream.  On IOCP (a
+ * completion driver) readable waits with a zero-byte receive and
+ * writable is ready at once (Winsock takes a send whole); bytes a
+ * dropped weft read had already received wait for the next weft read,
+ * not for a try_read. */
 WEFT_EXTERN weft_future *weft_socket_readable_init(weft_net_op *op, weft_socket *s,
                                                    const char *site);
 #define weft_socket_readable(op, s) weft_socket_readable_init((op), (s), WEFT__SITE)

@@ -58,9 +58,15 @@ struct weft_socket {
     _Atomic uint32_t use;
     _Atomic uint32_t busy; /* bit per side: an operation occupies it */
     struct weft_socket *release_next;
+    struct weft__accept_pool *pool; /* completion drivers' listeners */
     /* Read ahead (streams): touched only by the read side. */
     uint16_t ra_off, ra_len;
     char ra[WEFT__READ_AHEAD];
+    /* Completion drivers: a read-side record whose op was dropped after
+     * the kernel had filled it, for the next read (touched only by the
+     * read side; `carry_off`: bytes of it already taken). */
+    struct weft__comp *carry;
+    size_t carry_off, carry_len;
 };
 
 /* The runtime's I/O driver. */
@@ -75,7 +81,79 @@ typedef struct weft__io {
     _Atomic uint32_t wait_state; /* WEFT__IO_*: lets wake skip the syscall */
     _Atomic(weft_socket *) release; /* deregistered, freed at the next wait */
     _Atomic uint64_t sockets;    /* alive, for the leak check */
+    _Atomic uint64_t inflight;   /* completion records submitted, not yet reported */
 } weft__io;
+
+/* ------------------------------------------------------ completion model
+ *
+ * A completion record (completion.c): the driver's weft_io_completion and
+ * what the runtime keeps beside it.  Two references: the op's (or the
+ * accept pool's) and, while submitted, the driver's.  `lock` guards
+ * `state` and `waker`, which a report and the op's poll or drop meet on. */
+enum { WEFT__COMP_IDLE, WEFT__COMP_SUBMITTED, WEFT__COMP_DONE };
+
+typedef struct weft__comp {
+    weft_io_completion c; /* first: the driver's pointer is the record */
+    weft__io *io;
+    weft__spin lock;
+    uint8_t state;        /* WEFT__COMP_* */
+    bool orphan;          /* its op was dropped while submitted */
+    _Atomic uint32_t refs;
+    int64_t result;
+    weft_waker waker;
+    size_t cap;           /* bytes of the record's own buffer */
+    struct weft__accept_pool *pool; /* accept records: where the socket goes */
+} weft__comp;
+
+/* Accepts posted at once on a completion driver's listener (libuv posts
+ * several too: a burst of connections is taken without a round trip per
+ * connection).  Connections taken while no accept op waits queue here for
+ * the next one; the listener's close closes them.  `refs`: the
+ * listener's, one per posted record. */
+#define WEFT__ACCEPTS_POSTED 4
+
+typedef struct weft__accept_pool {
+    weft__spin lock;
+    _Atomic uint32_t refs;
+    bool closed;
+    int posted;
+    int last_err;          /* the last submit's failure, for an op with nothing posted */
+    weft_waker waker;      /* the accept op waiting */
+    int head, len;
+    struct {
+        weft_os_socket os;
+        weft_addr peer;
+    } q[WEFT__ACCEPTS_POSTED];
+} weft__accept_pool;
+
+/* The op futures' kinds, states and flags (op.c, completion.c). */
+enum {
+    K_ACCEPT = 1, K_CONNECT, K_READ, K_WRITE, K_READ_EXACT, K_WRITE_ALL,
+    K_RECV_FROM, K_SEND_TO, K_READABLE, K_WRITABLE,
+};
+enum { S_IDLE, S_WAITING, S_DONE, S_INVALID };
+#define F_CLAIMED 1u    /* holds its side of the socket */
+#define F_CONNECTING 2u /* connect in progress on weft__sock */
+#define F_ARMED 4u      /* its waker was stored in the source */
+#define F_POOL 8u       /* accept: its waker was stored in the accept pool */
+
+/* Ends an op with `result`: gives its side back, hands a connected
+ * socket over (or closes a failed one). */
+weft_poll weft__op_finish(weft_net_op *op, int64_t result, void *out);
+
+static inline bool weft__io_completion_model(const weft__io *io) {
+    return io->ops->model == WEFT_IO_MODEL_COMPLETION;
+}
+/* The op state machine's completion half (completion.c): op.c hands its
+ * futures over when the driver is a completion driver. */
+weft_poll weft__comp_op_poll(weft_net_op *op, weft_context *cx, void *out);
+void weft__comp_op_drop(weft_net_op *op);
+/* A listener's close: queued connections are closed, posted accepts end. */
+void weft__comp_listener_closed(weft_socket *l);
+/* A new listener's accept pool. */
+int weft__comp_listener_pool(weft_socket *l);
+/* A socket's last reference: what it still keeps for the next read. */
+void weft__comp_socket_freed(weft_socket *s);
 
 /* The drivers built into this library (io_drivers.c, made by meson),
  * NULL-terminated, the platform's best first. */

@@ -17,19 +17,13 @@
  * Dropping an op while waiting cancels it: nothing is in the kernel's
  * hands between attempts, so the waker is taken back and the side freed.
  * A connect being dropped closes its half-made socket.
+ *
+ * Completion drivers (IOCP) run the other half, completion.c: op_poll
+ * hands such ops over at once; only finishing and the sides are shared.
  */
 #include <string.h>
 
 #include "net_impl.h"
-
-enum {
-    K_ACCEPT = 1, K_CONNECT, K_READ, K_WRITE, K_READ_EXACT, K_WRITE_ALL,
-    K_RECV_FROM, K_SEND_TO, K_READABLE, K_WRITABLE,
-};
-enum { S_IDLE, S_WAITING, S_DONE, S_INVALID };
-#define F_CLAIMED 1u   /* holds its side of the socket */
-#define F_CONNECTING 2u /* connect in progress on weft__sock */
-#define F_ARMED 4u      /* its waker was stored in the source */
 
 #define READ_BITS (WEFT_IO_READABLE | WEFT_IO_READ_CLOSED | WEFT_IO_ERROR | 0x80u)
 #define WRITE_BITS (WEFT_IO_WRITABLE | WEFT_IO_WRITE_CLOSED | WEFT_IO_ERROR | 0x80u)
@@ -166,7 +160,7 @@ static void release_side(weft_net_op *op) {
     op->weft__flags &= ~(F_CLAIMED | F_ARMED);
 }
 
-static weft_poll finish(weft_net_op *op, int64_t result, void *out) {
+weft_poll weft__op_finish(weft_net_op *op, int64_t result, void *out) {
     release_side(op);
     if (op->weft__flags & F_CONNECTING) {
         op->weft__flags &= ~F_CONNECTING;
@@ -232,10 +226,22 @@ static int64_t start_connect(weft_net_op *op) {
     return conn;
 }
 
+/* The driver an op runs on (a connect has no socket before its first
+ * poll: the current runtime's). */
+static weft__io *io_of(const weft_net_op *op) {
+    if (op->weft__sock)
+        return op->weft__sock->io;
+    weft__rt *rt = weft__cur.rt;
+    return rt ? rt->io : NULL;
+}
+
 static weft_poll op_poll(weft_future *f, weft_context *cx, void *out) {
     weft_net_op *op = (weft_net_op *)f;
     if (op->weft__state == S_INVALID)
-        return finish(op, op->weft__result, out);
+        return weft__op_finish(op, op->weft__result, out);
+    weft__io *io = io_of(op);
+    if (io && weft__io_completion_model(io))
+        return weft__comp_op_poll(op, cx, out);
     if (!weft_coop_proceed(cx))
         return WEFT_PENDING;
     if (op->weft__state == S_IDLE) {
@@ -243,12 +249,12 @@ static weft_poll op_poll(weft_future *f, weft_context *cx, void *out) {
         if (op->weft__kind == K_CONNECT) {
             int64_t r = start_connect(op);
             if (r != WEFT_EAGAIN)
-                return finish(op, r, out);
+                return weft__op_finish(op, r, out);
         }
         weft_socket *s = op->weft__sock;
         uint32_t bit = 1u << op->weft__side;
         if (atomic_fetch_or_explicit(&s->busy, bit, memory_order_acquire) & bit)
-            return finish(op, WEFT_EBUSY, out);
+            return weft__op_finish(op, WEFT_EBUSY, out);
         op->weft__flags |= F_CLAIMED;
     }
     for (;;) {
@@ -257,7 +263,7 @@ static weft_poll op_poll(weft_future *f, weft_context *cx, void *out) {
             uint64_t seen;
             int64_t got = attempt(op, &seen);
             if (got != WEFT_EAGAIN)
-                return finish(op, got, out);
+                return weft__op_finish(op, got, out);
         }
         if (arm(op, cx))
             return WEFT_PENDING;
@@ -268,6 +274,8 @@ static void op_drop(weft_future *f) {
     weft_net_op *op = (weft_net_op *)f;
     if (!op->weft__sock)
         return;
+    if (weft__io_completion_model(op->weft__sock->io))
+        weft__comp_op_drop(op); /* what the kernel still holds stays owned */
     release_side(op);
     if (op->weft__flags & F_CONNECTING) {
         weft_socket_close(op->weft__sock); /* the half-made socket was ours */

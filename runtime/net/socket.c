@@ -62,6 +62,8 @@ void weft__sock_unref(weft_socket *s) {
     weft__io *io = s->io;
     weft__rt *rt = io->rt;
     atomic_fetch_sub_explicit(&io->sockets, 1, memory_order_relaxed);
+    if (s->carry || s->pool)
+        weft__comp_socket_freed(s);
     weft__free(rt, s, sizeof *s);
     weft__rt_unref(rt);
 }
@@ -104,8 +106,12 @@ int weft_socket_close(weft_socket *s) {
         io->ops->deregister(io->drv, &s->src, s->os);
     if (u == 0)
         SYS(io)->close(io->drv, s->os);
-    /* Operations waiting on it wake, find it closed and end. */
+    /* Operations waiting on it wake, find it closed and end (on a
+     * completion driver, the close ended their calls: their reports wake
+     * them; a listener's queued connections are closed). */
     weft_io_source_ready(&s->src, WEFT__READY_MASK);
+    if (s->pool)
+        weft__comp_listener_closed(s);
     if (s->registered) {
         if ((io->ops->flags & WEFT_IO_INLINE) ||
             atomic_load_explicit(&io->rt->shutdown, memory_order_acquire)) {
@@ -169,7 +175,9 @@ int64_t weft__stream_try_recv(weft_socket *s, const weft_iovec *iov, int n, uint
         want += iov[i].len;
     }
     int nv = n;
-    if (n < WEFT_IOV_MAX)
+    /* (Not on a completion driver: its reads own no readiness to clear,
+     * and its ops read from the kernel, not from here.) */
+    if (n < WEFT_IOV_MAX && !weft__io_completion_model(s->io))
         v[nv++] = (weft_iovec){s->ra, sizeof s->ra};
     int64_t got = weft__sock_try_recv(s, v, nv, NULL, NULL, seen);
     if (got < 0)
@@ -302,6 +310,11 @@ static int bind_common(const weft_addr *addr, const weft_socket_options *opts, i
     err = weft__sock_new(io, os, kind, addr->family, OPTIMISTIC, out);
     if (!err)
         (*out)->nodelay = o.nodelay;
+    if (!err && kind == WEFT__SOCK_LISTENER && weft__io_completion_model(io) &&
+        (err = weft__comp_listener_pool(*out)) != 0) {
+        weft_socket_close(*out);
+        *out = NULL;
+    }
     return err;
 }
 
