@@ -28,7 +28,9 @@ typedef struct sweep_opts {
     uint64_t base;       /* WEFT_SEED_BASE */
     bool one;            /* WEFT_SEED given */
     uint64_t seed;
-    int strategy;        /* WEFT_SIM_STRATEGY */
+    int strategy;        /* WEFT_SIM_STRATEGY (default swarm) */
+    uint32_t depth;      /* WEFT_PCT_DEPTH (0: the builder's) */
+    uint64_t horizon;    /* PCT: measured by probe runs (probe_horizon) */
     const char *trace;   /* WEFT_TRACE */
     bool check;          /* WEFT_CHECK_DETERMINISM */
     bool quiet;          /* WEFT_SIM_QUIET: no summary line */
@@ -90,6 +92,19 @@ static bool parse_u64(const char *p, uint64_t *out, const char **end) {
     return true;
 }
 
+/* A strategy's name as WEFT_SIM_STRATEGY spells it (exactly: "PCT" is
+ * refused, not taken for the default). */
+int weft__sim_strategy_parse(const char *name, int *out) {
+    static const struct { const char *name; int strategy; } names[] = {
+        {"swarm", WEFT_SIM_SWARM}, {"random", WEFT_SIM_RANDOM}, {"pct", WEFT_SIM_PCT}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i].name) == 0) {
+            *out = names[i].strategy;
+            return 0;
+        }
+    return WEFT_EINVAL;
+}
+
 /* Reads a numeric knob; a malformed value is rejected with one line. */
 static bool env_u64(sweep_opts *o, const char *name, uint64_t *out) {
     const char *v = getenv(name);
@@ -115,12 +130,23 @@ static sweep_opts read_opts(void) {
         o.bad = true;
     }
     const char *st = getenv("WEFT_SIM_STRATEGY");
-    o.strategy = WEFT_SIM_RANDOM;
-    if (st && *st && strcmp(st, "pct") == 0)
-        o.strategy = WEFT_SIM_PCT;
-    else if (st && *st && strcmp(st, "random") != 0) {
-        fprintf(stderr, "weft-sim: WEFT_SIM_STRATEGY=%s: not a strategy (random or pct)\n", st);
+    o.strategy = WEFT_SIM_SWARM;
+    if (st && *st && weft__sim_strategy_parse(st, &o.strategy) != 0) {
+        fprintf(stderr, "weft-sim: WEFT_SIM_STRATEGY=%s: not a strategy (swarm, random or pct)\n",
+                st);
         o.bad = true;
+    }
+    uint64_t depth;
+    if (env_u64(&o, "WEFT_PCT_DEPTH", &depth)) {
+        if (depth < 1 || depth > 16) {
+            fprintf(stderr, "weft-sim: WEFT_PCT_DEPTH=%" PRIu64 ": a depth from 1 to 16\n", depth);
+            o.bad = true;
+        } else if (o.strategy != WEFT_SIM_PCT) {
+            fprintf(stderr, "weft-sim: WEFT_PCT_DEPTH=%" PRIu64 " needs WEFT_SIM_STRATEGY=pct "
+                            "(swarm draws each seed's depth)\n", depth);
+            o.bad = true;
+        } else
+            o.depth = (uint32_t)depth;
     }
     o.trace = getenv("WEFT_TRACE");
     if (o.trace && !*o.trace)
@@ -138,6 +164,20 @@ static sweep_opts read_opts(void) {
     env_u64(&o, "WEFT_SHRINK_RUNS", &o.shrink_runs);
     env_u64(&o, "WEFT_SHRINK_MS", &o.shrink_ms);
     return o;
+}
+
+/* What the replay line must set besides the seed: nothing for the
+ * default (swarm: the seed draws the rest). */
+static const char *strategy_env(const sweep_opts *o, char *buf, size_t n) {
+    if (o->strategy == WEFT_SIM_SWARM)
+        snprintf(buf, n, " ");
+    else if (o->strategy == WEFT_SIM_RANDOM)
+        snprintf(buf, n, " WEFT_SIM_STRATEGY=random ");
+    else if (o->depth)
+        snprintf(buf, n, " WEFT_SIM_STRATEGY=pct WEFT_PCT_DEPTH=%u ", (unsigned)o->depth);
+    else
+        snprintf(buf, n, " WEFT_SIM_STRATEGY=pct ");
+    return buf;
 }
 
 /* How this program was started (for the replay line): argv[0] as given. */
@@ -161,6 +201,11 @@ static void builder_for(weft_builder *b, const sweep_opts *o, uint64_t seed,
         b->allocator = *t->alloc;
     b->sim_seed = seed;
     b->sim_strategy = o->strategy;
+    if (o->depth)
+        b->sim_pct_depth = o->depth;
+    b->sim_pct_horizon = o->horizon;
+    if (t->exact_time)
+        b->sim_exact_time = true;
     b->sim_max_steps = 1000000;
     b->sim_max_time = WEFT_SECS(86400);
     b->sim_trace_path = o->trace_dir ? NULL : o->trace;
@@ -207,6 +252,13 @@ static void filter_diag(void *ctx, const char *what, const char *site) {
     else
         fprintf(stderr, "weft: %s: %s\n", site ? site : "?", what);
 #endif
+}
+
+/* The probe runs' diagnostics are the sweep's to report, not theirs. */
+static void probe_diag(void *ctx, const char *what, const char *site) {
+    (void)ctx;
+    (void)what;
+    (void)site;
 }
 
 /* Runs one seed; with `events` the run's events are handed back (the
@@ -280,6 +332,7 @@ static int run_seed_x(const weft_sim_test *t, const weft_builder *given, weft_si
     weft__cur = (weft__tls){.rt = (weft__rt *)rt};
     r->end_time = weft_now();
     weft__cur = saved;
+    snprintf(r->strategy, sizeof r->strategy, "%s", s->strategy_text);
     if (s->fail_code)
         snprintf(r->failure, sizeof r->failure, "%s", s->failure);
     else if (err)
@@ -296,6 +349,8 @@ static int run_seed_x(const weft_sim_test *t, const weft_builder *given, weft_si
         x->rec->steps = s->steps;
         x->rec->preemptions = s->preemptions;
         x->rec->faults = s->faults;
+        x->rec->step_time = s->step_time;
+        x->rec->timer_slack = s->timer_slack;
         x->rec->seed = s->seed;
         x->rec->fail_code = s->fail_code ? s->fail_code : err;
         snprintf(x->rec->failure, sizeof x->rec->failure, "%s", r->failure);
@@ -320,6 +375,16 @@ static int run_seed_x(const weft_sim_test *t, const weft_builder *given, weft_si
 static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_result *r,
                     weft__sim_event **events, size_t *nevents, size_t *ncap) {
     return run_seed_x(t, given, r, events, nevents, ncap, NULL);
+}
+
+/* A schedule decides every pick, fault and random value, not a strategy;
+ * the time its run let pass is the file's (from the seed's own stream). */
+static void schedule_builder(weft_builder *b, const weft__schedule *sc) {
+    b->sim_seed = sc->seed;
+    b->sim_strategy = WEFT_SIM_RANDOM;
+    b->sim_step_time = (int64_t)sc->step_time;
+    b->sim_timer_slack = (int64_t)sc->timer_slack;
+    b->sim_exact_time = true;
 }
 
 int weft__sim_run_extra(const weft_sim_test *t, const weft_builder *b, weft_sim_result *r,
@@ -355,8 +420,7 @@ int weft_sim_replay(const weft_sim_test *t, const char *path, const weft_builder
     if (err)
         return r->err = err;
     weft_builder cfg = *b;
-    cfg.sim_seed = sc.seed;
-    cfg.sim_strategy = WEFT_SIM_RANDOM; /* the schedule decides */
+    schedule_builder(&cfg, &sc);
     weft__run_extra x = {.plan = &sc, .strict = true};
     err = run_seed_x(t, &cfg, r, NULL, NULL, NULL, &x);
     weft__schedule_free(&sc);
@@ -406,10 +470,36 @@ typedef struct sweep {
     const weft_sim_test *t;
     sweep_opts o;
     char prog[512];
+    char env[64];         /* strategy_env: for the replay lines */
     uint64_t ran, failed, from_file;
     bool stop;            /* an error every further seed would repeat (the trace) */
     bool shrunk;          /* WEFT_SHRINK: done once per sweep */
 } sweep;
+
+/* PCT's horizon: change points must fall inside the run, and a run's
+ * length is known only once it ran.  Shuttle takes the longest run seen
+ * so far; here seeds share nothing (one replays alone, from its number),
+ * so the sweep and every replay measure the same thing before the first
+ * seed that runs PCT: the longest of four probe runs under uniform random,
+ * seeds 0-3, with exact time.  It changes only with the test's code. */
+static uint64_t probe_horizon(const sweep *sw) {
+    uint64_t longest = 0;
+    for (uint64_t seed = 0; seed < 4; seed++) {
+        weft_builder b;
+        builder_for(&b, &sw->o, seed, sw->t);
+        b.sim_strategy = WEFT_SIM_RANDOM;
+        b.sim_exact_time = true;
+        b.sim_trace_path = NULL;
+        b.on_diagnostic = NULL;
+        weft_sim_result r;
+        weft_builder quiet = b;
+        quiet.on_diagnostic = probe_diag;
+        run_seed(sw->t, &quiet, &r, NULL, NULL, NULL);
+        if (r.steps > longest)
+            longest = r.steps;
+    }
+    return longest ? longest : 1;
+}
 
 /* ------------------------------------------------------------- crashes
  *
@@ -447,7 +537,7 @@ static void on_fatal(int sig) {
         put_u64(seed);
         put_str(" (the process died in this seed) replay: WEFT_SEED=");
         put_u64(seed);
-        put_str(sw->o.strategy == WEFT_SIM_PCT ? " WEFT_SIM_STRATEGY=pct " : " ");
+        put_str(sw->env);
         put_str(sw->prog);
         put_str(" --test ");
         put_str(sw->t->name);
@@ -513,6 +603,11 @@ static bool trace_lost(sweep *sw, const weft_sim_result *r) {
 }
 
 static void run_and_report(sweep *sw, uint64_t seed, const char *note) {
+    /* the first seed that runs PCT measures the horizon, once */
+    if (!sw->o.horizon && (sw->o.strategy == WEFT_SIM_PCT ||
+                           (sw->o.strategy == WEFT_SIM_SWARM &&
+                            weft__sim_swarm_strategy(seed, NULL) == WEFT_SIM_PCT)))
+        sw->o.horizon = probe_horizon(sw);
     weft_builder b;
     builder_for(&b, &sw->o, seed, sw->t);
     crash_seed = seed;
@@ -544,11 +639,10 @@ static void run_and_report(sweep *sw, uint64_t seed, const char *note) {
             return;
     }
     fprintf(stderr,
-            "weft-sim: FAIL %s seed=%" PRIu64 "%s%s fingerprint=%016" PRIx64 " (%s)"
-            " replay: WEFT_SEED=%" PRIu64 "%s%s%s %s --test %s%s%s\n",
+            "weft-sim: FAIL %s seed=%" PRIu64 "%s%s fingerprint=%016" PRIx64 " (%s) [%s]"
+            " replay: WEFT_SEED=%" PRIu64 "%.*s%s%s %s --test %s%s%s\n",
             sw->t->name, seed, note ? " from seeds file: " : "", note ? note : "",
-            r.fingerprint, r.failure, seed,
-            sw->o.strategy == WEFT_SIM_PCT ? " WEFT_SIM_STRATEGY=pct" : "",
+            r.fingerprint, r.failure, r.strategy, seed, (int)strlen(sw->env) - 1, sw->env,
             sw->o.trace_dir ? " WEFT_TRACE=" : "", sw->o.trace_dir ? sw->o.trace : "", sw->prog,
             sw->t->name, sw->o.trace_dir ? " timeline: " : "", sw->o.trace_dir ? rf.html : "");
     if (sw->o.shrink && !sw->shrunk) {
@@ -574,7 +668,7 @@ static void replay_schedule(sweep *sw, const char *path, const char *note) {
     }
     weft_builder b;
     builder_for(&b, &sw->o, sc.seed, sw->t);
-    b.sim_strategy = WEFT_SIM_RANDOM; /* the schedule decides, not a strategy */
+    schedule_builder(&b, &sc);
     crash_seed = sc.seed;
     weft_sim_result r;
     run_files rf;
@@ -699,7 +793,7 @@ static void shrink_seed(sweep *sw, uint64_t seed) {
         files_for(sw, stem, &rf);
         weft_sim_result r;
         builder_for(&b, &sw->o, seed, sw->t);
-        b.sim_strategy = WEFT_SIM_RANDOM;
+        schedule_builder(&b, &sc);
         run_with_files(sw, &b, &rf, &sc, &r);
         fprintf(stderr, "weft-sim: shrunk run of %s seed=%" PRIu64 ": timeline: %s\n",
                 sw->t->name, seed, rf.html);
@@ -792,6 +886,7 @@ int weft_sim_sweep(const weft_sim_test *t) {
     if (sw.o.bad || !trace_writable(sw.o.trace, sw.o.trace_dir))
         return 1; /* said why; nothing run */
     program_name(sw.prog, sizeof sw.prog);
+    strategy_env(&sw.o, sw.env, sizeof sw.env);
     double start = now_s();
     weft__os_crash_saved saved;
     crash_arm(&sw, &saved);

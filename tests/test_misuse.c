@@ -1290,10 +1290,10 @@ RETURNS(sim_run_null_test, WEFT_EINVAL) {
     return weft_sim_run(NULL, NULL, &r);
 }
 static void mk_ready7(weft_future *slot) { *(ready7 *)slot = WEFT_NEW(ready7); }
-static const weft_sim_test t_ready7 = {"ready7", mk_ready7, sizeof(ready7), NULL, NULL};
-static const weft_sim_test t_nomake = {"nomake", NULL, sizeof(ready7), NULL, NULL};
-static const weft_sim_test t_small = {"small", mk_ready7, 4, NULL, NULL};
-static const weft_sim_test t_huge = {"huge", mk_ready7, SIZE_MAX, NULL, NULL};
+static const weft_sim_test t_ready7 = {"ready7", mk_ready7, sizeof(ready7), NULL, NULL, false};
+static const weft_sim_test t_nomake = {"nomake", NULL, sizeof(ready7), NULL, NULL, false};
+static const weft_sim_test t_small = {"small", mk_ready7, 4, NULL, NULL, false};
+static const weft_sim_test t_huge = {"huge", mk_ready7, SIZE_MAX, NULL, NULL, false};
 RETURNS(sim_run_null_result, WEFT_EINVAL) { return weft_sim_run(&t_ready7, NULL, NULL); }
 RETURNS(sim_run_null_make, WEFT_EINVAL) {
     weft_sim_result r;

@@ -61,7 +61,7 @@ static weft_poll crowd_poll(weft_future *f, weft_context *cx, void *out) {
 WEFT_FUTURE_DEFINE(crowd, crowd_poll, NULL, uint64_t);
 
 static void make_crowd(weft_future *slot) { *(crowd *)slot = WEFT_NEW(crowd); }
-static const weft_sim_test crowd_test = {"crowd", make_crowd, sizeof(crowd), NULL, NULL};
+static const weft_sim_test crowd_test = {"crowd", make_crowd, sizeof(crowd), NULL, NULL, false};
 
 static weft_sim_result run_crowd(uint64_t seed, int strategy) {
     weft_builder b;
@@ -300,7 +300,7 @@ static void track_free(void *ctx, void *p, size_t size) {
 
 static void harness_catches_leaks(void **state) {
     (void)state;
-    static const weft_sim_test t = {"leaky", make_leaky, sizeof(leaky), NULL, NULL};
+    static const weft_sim_test t = {"leaky", make_leaky, sizeof(leaky), NULL, NULL, false};
     weft_sim_result r;
     weft_builder b;
     weft_builder_init(&b, WEFT_SIM);
@@ -462,7 +462,7 @@ static void make_flaky(weft_future *slot) { *(flaky *)slot = WEFT_NEW(flaky); }
 
 static void replay_line_format(void **state) {
     (void)state;
-    static const weft_sim_test t = {"flaky", make_flaky, sizeof(flaky), NULL, NULL};
+    static const weft_sim_test t = {"flaky", make_flaky, sizeof(flaky), NULL, NULL, false};
     char out[16384];
     setenv("WEFT_SEEDS", "40", 1);
     int failed = captured_sweep(&t, out, sizeof out);
@@ -501,7 +501,7 @@ static void seeds_file_replayed_first(void **state) {
     assert_non_null(f);
     fputs("# regression seeds for flaky\n12  a note\n0x10 hex works too\n\n", f);
     fclose(f);
-    static const weft_sim_test t = {"flaky", make_flaky, sizeof(flaky), NULL, NULL};
+    static const weft_sim_test t = {"flaky", make_flaky, sizeof(flaky), NULL, NULL, false};
     setenv("WEFT_SEEDS_DIR", dir, 1);
     setenv("WEFT_SEEDS", "0", 1);
     char out[8192];
@@ -533,11 +533,15 @@ static void make_impure(weft_future *slot) { *(impure *)slot = WEFT_NEW(impure);
 
 static void determinism_check_names_first_difference(void **state) {
     (void)state;
-    static const weft_sim_test t = {"impure", make_impure, sizeof(impure), NULL, NULL};
+    static const weft_sim_test t = {"impure", make_impure, sizeof(impure), NULL, NULL, false};
     char out[8192];
     setenv("WEFT_CHECK_DETERMINISM", "1", 1);
     setenv("WEFT_SEED", "5", 1);
+    /* random: a PCT seed's probe runs (four) would shift the leaked
+     * counter, and which two runs then differ is luck */
+    setenv("WEFT_SIM_STRATEGY", "random", 1);
     int failed = captured_sweep(&t, out, sizeof out);
+    unsetenv("WEFT_SIM_STRATEGY");
     unsetenv("WEFT_SEED");
     unsetenv("WEFT_CHECK_DETERMINISM");
     assert_int_equal(failed, 1);
@@ -617,7 +621,7 @@ static void lock_order_deadlock_found(void **state) {
     assert_int_equal(weft_runtime_block_on(rt, &plain.base, NULL), 0);
     weft_runtime_free(rt);
     /* the simulator: within 200 seeds, with a report naming both waits */
-    static const weft_sim_test t = {"lock_order", make_lock_order, sizeof(lock_order), NULL, NULL};
+    static const weft_sim_test t = {"lock_order", make_lock_order, sizeof(lock_order), NULL, NULL, false};
     int found = 0;
     for (uint64_t seed = 0; seed < 200 && !found; seed++) {
         weft_builder b;
@@ -662,7 +666,7 @@ static void crash_prints_replay_line(void **state) {
     assert_true(pid >= 0);
     if (pid == 0) {
         dup2(pipefd[1], 2);
-        static const weft_sim_test t = {"crasher", make_crasher, sizeof(crasher), NULL, NULL};
+        static const weft_sim_test t = {"crasher", make_crasher, sizeof(crasher), NULL, NULL, false};
         setenv("WEFT_SEEDS", "1000", 1);
         weft_sim_sweep(&t);
         _exit(0);

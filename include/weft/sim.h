@@ -59,6 +59,9 @@ extern "C" {
 enum {
     WEFT_SIM_RANDOM = 0, /* each step picks uniformly among the ready tasks */
     WEFT_SIM_PCT = 1,    /* random priorities, d-1 change points (PCT) */
+    WEFT_SIM_SWARM = 2,  /* the seed draws the strategy and its knobs: uniform
+                          * random or PCT of depth 2-5, time passing while
+                          * tasks run, late timers (the sweep's default) */
 };
 
 /* ------------------------------------------------------------ fault points
@@ -129,6 +132,9 @@ typedef struct weft_sim_test {
     const char *seeds_dir;           /* where <name>.txt lives, or NULL */
     const weft_allocator *alloc;     /* the sweep's runtimes and the body's
                                       * copy allocate here (NULL: malloc) */
+    bool exact_time;                 /* the body asserts exact instants: no
+                                      * seed lets time pass while tasks run
+                                      * or fires a timer late */
 } weft_sim_test;
 
 /* What one seed did. */
@@ -140,6 +146,7 @@ typedef struct weft_sim_result {
     uint64_t events;
     weft_instant end_time; /* virtual time at the end */
     char failure[1024];
+    char strategy[160];   /* what the seed ran: "pct depth 3 horizon 40, ..." */
 } weft_sim_result;
 
 /* Runs the test once with the builder's seed and options (a WEFT_SIM
@@ -184,6 +191,15 @@ WEFT_EXTERN int weft_sim_sweep(const weft_sim_test *t);
  * WEFT_SIM_ON_FAILURE of a program without cmocka). */
 WEFT_EXTERN _Noreturn void weft__sim_abort(const char *name, int failures);
 
+/* WEFT_SIM_TEST's tests let time pass while tasks run; a file whose
+ * bodies assert exact instants defines WEFT_SIM_TEST_EXACT_TIME 1 before
+ * including this header (or sets weft_sim_test.exact_time itself). */
+#ifdef WEFT_SIM_TEST_EXACT_TIME
+#define WEFT__SIM_EXACT true
+#else
+#define WEFT__SIM_EXACT false
+#endif
+
 /* Declares `static void name(void **state)`, a cmocka test that sweeps the
  * async body `type` (a future type made with WEFT_FUTURE_DEFINE*).  Each
  * seed gets a fresh body, WEFT_NEW(type, ...): the optional arguments are
@@ -203,7 +219,8 @@ WEFT_EXTERN _Noreturn void weft__sim_abort(const char *name, int failures);
         (void)state;                                                           \
         static const weft_sim_test name##__test = {#name, name##__make,         \
                                                    sizeof(type),               \
-                                                   WEFT__SIM_SEEDS_DIR, NULL}; \
+                                                   WEFT__SIM_SEEDS_DIR, NULL,  \
+                                                   WEFT__SIM_EXACT};           \
         int name##__failed = weft_sim_sweep(&name##__test);                    \
         if (name##__failed)                                                    \
             WEFT_SIM_ON_FAILURE(#name, name##__failed);                        \
