@@ -325,10 +325,9 @@ int main(int argc, char **argv) {
     } else if (argc > 1) {
         return bad_args(argv[0], "unknown argument", argv[1]);
     }
-    weft_sim_test_args(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bank_race),
         cmocka_unit_test(bank_fixed),
     };
-    return cmocka_run_group_tests_name("bank_race", tests, NULL, NULL);
+    return weft_sim_run_tests(argc, argv, "bank_race", tests);
 }

@@ -807,10 +807,12 @@ static void shrink_seed(sweep *sw, uint64_t seed) {
  * is not run. */
 static void replay_file(sweep *sw) {
     const char *dir = getenv("WEFT_SEEDS_DIR");
-    if (!dir || !*dir)
+    bool from_env = dir && *dir;
+    if (!from_env)
         dir = sw->t->seeds_dir;
     if (!dir)
         return;
+    (void)from_env;
     replay_schedule_files(sw, dir);
     char path[1024];
     snprintf(path, sizeof path, "%s/%s.txt", dir, sw->t->name);
@@ -879,11 +881,35 @@ static bool trace_writable(const char *path, bool dir) {
     return e == 0;
 }
 
+/* The seeds directory of a sweep (WEFT_SEEDS_DIR, else the test's),
+ * checked before any seed: a missing one would silently stop its seeds
+ * guarding their bugs (a moved checkout, a typo). */
+static bool seeds_dir_ok(const weft_sim_test *t) {
+    const char *dir = getenv("WEFT_SEEDS_DIR");
+    bool from_env = dir && *dir;
+    if (!from_env)
+        dir = t->seeds_dir;
+    struct stat st;
+    if (!dir)
+        return true;
+    int e = stat(dir, &st) == 0 ? 0 : errno;
+    if (!e && S_ISDIR(st.st_mode))
+        return true;
+    if (from_env)
+        fprintf(stderr, "weft-sim: WEFT_SEEDS_DIR=%s: cannot read the seeds directory: %s\n", dir,
+                e ? strerror(e) : "not a directory");
+    else
+        fprintf(stderr, "weft-sim: %s: cannot read its seeds directory %s: %s\n", t->name, dir,
+                e ? strerror(e) : "not a directory");
+    return false;
+}
+
 int weft_sim_sweep(const weft_sim_test *t) {
     if (!t || !t->make)
         return 1;
     sweep sw = {.t = t, .o = read_opts()};
-    if (sw.o.bad || !trace_writable(sw.o.trace, sw.o.trace_dir))
+    if (sw.o.bad || !trace_writable(sw.o.trace, sw.o.trace_dir) ||
+        (!sw.o.one && !sw.o.schedule && !seeds_dir_ok(t)))
         return 1; /* said why; nothing run */
     program_name(sw.prog, sizeof sw.prog);
     strategy_env(&sw.o, sw.env, sizeof sw.env);
@@ -917,6 +943,41 @@ void weft__sim_test_args(int argc, char **argv, void (*set_filter)(const char *p
     for (int i = 1; i + 1 < argc; i++)
         if (argv[i] && strcmp(argv[i], "--test") == 0)
             set_filter(argv[i + 1]);
+}
+
+/* cmocka's test filter patterns: '*' any run, '?' any one character. */
+static bool glob_match(const char *pat, const char *s) {
+    if (!*pat)
+        return !*s;
+    if (*pat == '*')
+        return glob_match(pat + 1, s) || (*s && glob_match(pat, s + 1));
+    return *s && (*pat == '?' || *pat == *s) && glob_match(pat + 1, s + 1);
+}
+
+bool weft__sim_filter_matches(int argc, char **argv, const char *const *first, size_t stride,
+                              size_t n) {
+    const char *pattern = NULL;
+    for (int i = 1; argv && i + 1 < argc; i++)
+        if (argv[i] && strcmp(argv[i], "--test") == 0)
+            pattern = argv[i + 1];
+    if (!pattern || !first)
+        return true;
+    const char *name;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(&name, (const char *)first + i * stride, sizeof name);
+        if (name && glob_match(pattern, name))
+            return true;
+    }
+    char list[512];
+    size_t at = 0;
+    list[0] = 0;
+    for (size_t i = 0; i < n && at < sizeof list; i++) {
+        memcpy(&name, (const char *)first + i * stride, sizeof name);
+        int w = snprintf(list + at, sizeof list - at, "%s%s", i ? ", " : "", name ? name : "?");
+        at += w > 0 ? (size_t)w : 0;
+    }
+    fprintf(stderr, "weft-sim: --test %s: no test of that name (the tests: %s)\n", pattern, list);
+    return false;
 }
 
 _Noreturn void weft__sim_abort(const char *name, int failures) {

@@ -345,7 +345,7 @@ static void put_ns(char *buf, size_t n, uint64_t ns) {
  * own stream, not the run's), so the replay line needs nothing else.
  * The network's knobs are drawn in net.c, from the seed as well. */
 int weft__sim_swarm_strategy(uint64_t seed, uint32_t *depth) {
-    uint64_t x = seed ^ UINT64_C(0x737761726d000001);
+    uint64_t x = seed ^ UINT64_C(0x737761726d000003);
     unsigned kind = (unsigned)(splitmix(&x) % 6); /* 0, 1: uniform random; 2..5: PCT of that depth */
     if (depth)
         *depth = kind < 2 ? 1 : kind;
@@ -353,7 +353,7 @@ int weft__sim_swarm_strategy(uint64_t seed, uint32_t *depth) {
 }
 
 static void swarm_draw(weft__sim *s, const weft_builder *b) {
-    uint64_t x = b->sim_seed ^ UINT64_C(0x737761726d000001);
+    uint64_t x = b->sim_seed ^ UINT64_C(0x737761726d000003);
     uint64_t r = splitmix(&x); /* the strategy: weft__sim_swarm_strategy */
     s->strategy = weft__sim_swarm_strategy(b->sim_seed, &s->depth);
     if (b->sim_exact_time || b->sim_step_time || b->sim_timer_slack)

@@ -49,6 +49,40 @@ static void refused(const char *name, const char *value) {
         fail_msg("%s=%s: failed=%d ran=%d output: %s", name, value, failed, ran, out);
 }
 
+/* Configuration mistakes of issue 13: each fails loudly, runs nothing. */
+static void config_mistakes_are_refused(void **state) {
+    (void)state;
+    refused("WEFT_SIM_STRATEGY", "PCT"); /* once silently uniform random */
+    refused("WEFT_SIM_STRATEGY", "Swarm");
+    refused("WEFT_SIM_STRATEGY", "dfs");
+    refused("WEFT_SEED", "six");         /* once a 100-seed sweep instead of the replay */
+    refused("WEFT_PCT_DEPTH", "0");
+    refused("WEFT_PCT_DEPTH", "17");
+    refused("WEFT_PCT_DEPTH", "3");      /* without WEFT_SIM_STRATEGY=pct: swarm draws it */
+    setenv("WEFT_SIM_STRATEGY", "pct", 1);
+    refused("WEFT_PCT_DEPTH", "x");
+    unsetenv("WEFT_SIM_STRATEGY");
+    refused("WEFT_SEEDS_DIR", "/nonexistent/seeds"); /* its seeds would guard nothing */
+    /* a seeds directory compiled into the test, gone */
+    weft_sim_test t = counted_test;
+    t.seeds_dir = "/nonexistent/compiled-in";
+    char out[4096];
+    ran = 0;
+    assert_int_equal(captured_sweep(&t, out, sizeof out), 1);
+    assert_int_equal(ran, 0);
+    assert_non_null(strstr(out, "counted: cannot read its seeds directory /nonexistent/compiled-in"));
+    /* WEFT_PCT_DEPTH with pct is taken, and the replay line carries it */
+    setenv("WEFT_SIM_STRATEGY", "pct", 1);
+    setenv("WEFT_PCT_DEPTH", "4", 1);
+    setenv("WEFT_SEEDS", "3", 1);
+    ran = 0;
+    assert_int_equal(captured_sweep(&counted_test, out, sizeof out), 0);
+    assert_int_equal(ran, 3 + 4); /* and the horizon's four probe runs */
+    unsetenv("WEFT_SIM_STRATEGY");
+    unsetenv("WEFT_PCT_DEPTH");
+    unsetenv("WEFT_SEEDS");
+}
+
 static void env_numbers_are_strict(void **state) {
     (void)state;
     refused("WEFT_SEEDS", "-1");  /* strtoull: 2^64-1 seeds, until killed */
@@ -387,6 +421,7 @@ static void local_sets_refused_on_the_sim(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(env_numbers_are_strict),
+        cmocka_unit_test(config_mistakes_are_refused),
         cmocka_unit_test(env_numbers_still_accepted),
         cmocka_unit_test(seeds_file_lines_are_strict),
         cmocka_unit_test(trace_path_errors_are_reported),

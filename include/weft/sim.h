@@ -234,6 +234,30 @@ WEFT_EXTERN _Noreturn void weft__sim_abort(const char *name, int failures);
 WEFT_EXTERN void weft__sim_test_args(int argc, char **argv,
                                      void (*set_filter)(const char *pattern));
 
+/* A test program's main in one line: `--test NAME` as weft_sim_test_args,
+ * then the cmocka group `tests` (an array of cmocka_unit_test entries)
+ * named `group`.  A NAME (cmocka's patterns: * and ?) that matches none of
+ * the group's tests fails with one line naming the tests there are and
+ * status 2, rather than running nothing and passing:
+ *
+ *   int main(int argc, char **argv) {
+ *       const struct CMUnitTest tests[] = {cmocka_unit_test(my_property)};
+ *       return weft_sim_run_tests(argc, argv, "my_group", tests);
+ *   }
+ */
+#define weft_sim_run_tests(argc, argv, group, tests)                           \
+    (weft__sim_test_args((argc), (argv), cmocka_set_test_filter),              \
+     weft__sim_filter_matches((argc), (argv), &(tests)[0].name, sizeof((tests)[0]), \
+                              sizeof(tests) / sizeof((tests)[0]))              \
+         ? _cmocka_run_group_tests((group), (tests), sizeof(tests) / sizeof((tests)[0]), \
+                                   NULL, NULL)                                 \
+         : 2)
+/* True when no --test was given or its pattern matches one of the `n`
+ * names (the first at `first`, each `stride` bytes after the last); else
+ * says so on stderr, naming the tests. */
+WEFT_EXTERN bool weft__sim_filter_matches(int argc, char **argv, const char *const *first,
+                                          size_t stride, size_t n);
+
 #ifdef __cplusplus
 }
 #endif
