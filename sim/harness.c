@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "checked.h"
+#include "jobs.h"
 #include "schedule.h"
 #include "sim.h"
 #include "shrink.h"
@@ -40,6 +41,8 @@ typedef struct sweep_opts {
     const char *shrink_out; /* WEFT_SHRINK_OUT: where the schedule goes */
     uint64_t shrink_runs;   /* WEFT_SHRINK_RUNS: candidate runs at most */
     uint64_t shrink_ms;     /* WEFT_SHRINK_MS: time for the search at most */
+    unsigned jobs;          /* WEFT_JOBS: worker processes (0: unset, the cores for a big sweep) */
+    uint64_t shard_i, shard_n; /* WEFT_SHARD=i/n: this shard of the sweep (1/1: all) */
 } sweep_opts;
 
 static bool env_flag(const char *name) {
@@ -163,6 +166,25 @@ static sweep_opts read_opts(void) {
     o.shrink_ms = 20000;
     env_u64(&o, "WEFT_SHRINK_RUNS", &o.shrink_runs);
     env_u64(&o, "WEFT_SHRINK_MS", &o.shrink_ms);
+    uint64_t jobs;
+    if (env_u64(&o, "WEFT_JOBS", &jobs)) {
+        if (jobs < 1 || jobs > 1024) {
+            fprintf(stderr, "weft-sim: WEFT_JOBS=%" PRIu64 ": a number of processes from 1 to "
+                            "1024\n", jobs);
+            o.bad = true;
+        } else
+            o.jobs = (unsigned)jobs;
+    }
+    o.shard_i = o.shard_n = 1;
+    const char *shard = env_str("WEFT_SHARD");
+    const char *slash;
+    if (shard && (!parse_u64(shard, &o.shard_i, &slash) || *slash != '/' ||
+                  !parse_u64(slash + 1, &o.shard_n, NULL) || o.shard_n == 0 || o.shard_i == 0 ||
+                  o.shard_i > o.shard_n)) {
+        fprintf(stderr, "weft-sim: WEFT_SHARD=%s: not a shard (i/n, 1 <= i <= n: WEFT_SHARD=2/4 "
+                        "runs the second quarter)\n", shard);
+        o.bad = true;
+    }
     return o;
 }
 
@@ -474,7 +496,27 @@ typedef struct sweep {
     uint64_t ran, failed, from_file;
     bool stop;            /* an error every further seed would repeat (the trace) */
     bool shrunk;          /* WEFT_SHRINK: done once per sweep */
+    /* which items (schedules, seeds-file lines, fresh seeds, in that
+     * order, numbered from 0) this process runs: those of its shard, and
+     * of those its job's share */
+    uint64_t idx, order;  /* the next item's number; the running one's */
+    unsigned jobs, job;
+    int fd;               /* a worker's pipe to the parent, or -1 */
+    /* the progress line (a terminal only) */
+    bool tty, shown;
+    double start, last_tick;
+    uint64_t total;       /* items of this shard, for the time left */
+    uint64_t done_by[1024]; /* the parent: items each worker reported done */
+    /* the parent of workers: their reports, to print in seed order */
+    struct said *said;
+    size_t nsaid, said_cap;
 } sweep;
+
+/* A report a worker sent: the item it is about, the text. */
+typedef struct said {
+    uint64_t order, seq;
+    char *text;
+} said;
 
 /* PCT's horizon: change points must fall inside the run, and a run's
  * length is known only once it ran.  Shuttle takes the longest run seen
@@ -591,13 +633,89 @@ static int run_with_files(const sweep *sw, weft_builder *b, const run_files *rf,
 
 static void shrink_seed(sweep *sw, uint64_t seed);
 
+/* Clears the progress line, so a report starts at the line's start. */
+static void progress_clear(sweep *sw) {
+    if (sw->shown) {
+        fputs("\r\033[K", stderr);
+        sw->shown = false;
+    }
+}
+
+/* A report of the sweep (a failure, a line that is no seed): on stderr,
+ * or from a worker to its parent, which prints them in item order. */
+static void say(sweep *sw, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(sweep *sw, const char *fmt, ...) {
+    va_list ap;
+    if (sw->fd < 0) {
+        progress_clear(sw);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        return;
+    }
+    char buf[4096 + 8];
+    weft__sim_put64((unsigned char *)buf, sw->order);
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + 8, sizeof buf - 8, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    size_t len = (size_t)n < sizeof buf - 8 ? (size_t)n : sizeof buf - 9;
+    weft__jobs_send(sw->fd, 'F', buf, 8 + len);
+}
+
+/* Whether the next item is this process's to run (and it becomes the
+ * running one).  Items go to shards round-robin, and a shard's to its
+ * workers round-robin, so the shards of a sweep are disjoint and together
+ * the whole sweep. */
+static bool take(sweep *sw) {
+    uint64_t idx = sw->idx++;
+    if (idx % sw->o.shard_n != sw->o.shard_i - 1)
+        return false;
+    if ((idx / sw->o.shard_n) % sw->jobs != sw->job)
+        return false;
+    sw->order = idx;
+    return true;
+}
+
+/* "1234/100000 seeds, 51234 seeds/s, 2 failed, 1.9 s left", on a terminal
+ * only and at most five times a second; a log gets the summary alone. */
+static void progress_show(sweep *sw, uint64_t done, uint64_t failed) {
+    double now = now_s();
+    if (now - sw->last_tick < 0.2 || now - sw->start < 0.5)
+        return;
+    sw->last_tick = now;
+    double rate = (double)done / (now - sw->start);
+    double left = rate > 0 && sw->total > done ? (double)(sw->total - done) / rate : 0;
+    fprintf(stderr, "\r\033[Kweft-sim: %s: %" PRIu64 "/%" PRIu64 " seeds, %.0f seeds/s, %" PRIu64
+                    " failed, %.0f s left", sw->t->name, done, sw->total, rate, failed, left);
+    sw->shown = true;
+}
+
+/* After each item: the progress line (one process), or a worker's count. */
+static void progress(sweep *sw) {
+    if ((sw->ran & 63) != 0)
+        return;
+    if (sw->fd >= 0) {
+        double now = now_s();
+        if (now - sw->last_tick >= 0.2) {
+            sw->last_tick = now;
+            unsigned char rec[16];
+            weft__sim_put64(rec, sw->ran);
+            weft__sim_put64(rec + 8, sw->failed);
+            weft__jobs_send(sw->fd, 'P', rec, sizeof rec);
+        }
+    } else if (sw->tty)
+        progress_show(sw, sw->ran, sw->failed);
+}
+
 /* A trace that cannot be written would be lost for every further seed as
  * well: said once, and the sweep stops (the run counts as failed). */
 static bool trace_lost(sweep *sw, const weft_sim_result *r) {
     if (r->err != WEFT_EIO || strncmp(r->failure, "trace ", 6) != 0)
         return false;
     if (!sw->stop)
-        fprintf(stderr, "weft-sim: %s: %s; sweep stopped\n", sw->t->name, r->failure);
+        say(sw, "weft-sim: %s: %s; sweep stopped\n", sw->t->name, r->failure);
     sw->stop = true;
     return true;
 }
@@ -638,7 +756,7 @@ static void run_and_report(sweep *sw, uint64_t seed, const char *note) {
         if (trace_lost(sw, &again))
             return;
     }
-    fprintf(stderr,
+    say(sw,
             "weft-sim: FAIL %s seed=%" PRIu64 "%s%s fingerprint=%016" PRIx64 " (%s) [%s]"
             " replay: WEFT_SEED=%" PRIu64 "%.*s%s%s %s --test %s%s%s\n",
             sw->t->name, seed, note ? " from seeds file: " : "", note ? note : "",
@@ -662,7 +780,7 @@ static void replay_schedule(sweep *sw, const char *path, const char *note) {
     int err = weft__schedule_read(&sc, path, why, sizeof why);
     if (err) {
         sw->failed++;
-        fprintf(stderr, "weft-sim: FAIL %s schedule=%s%s (cannot replay it: %s)\n", sw->t->name,
+        say(sw, "weft-sim: FAIL %s schedule=%s%s (cannot replay it: %s)\n", sw->t->name,
                 path, note ? note : "", why);
         return;
     }
@@ -696,7 +814,7 @@ static void replay_schedule(sweep *sw, const char *path, const char *note) {
     sw->failed++;
     if (trace_lost(sw, &r))
         return;
-    fprintf(stderr,
+    say(sw,
             "weft-sim: FAIL %s schedule=%s%s fingerprint=%016" PRIx64 " (%s) replay: "
             "WEFT_SCHEDULE=%s %s --test %s%s%s\n",
             sw->t->name, path, note ? note : "", r.fingerprint, r.failure, path, sw->prog,
@@ -735,7 +853,7 @@ static void replay_schedule_files(sweep *sw, const char *dir) {
     for (size_t i = 0; i < n; i++) {
         char path[1300];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (!sw->stop) {
+        if (!sw->stop && take(sw)) {
             sw->from_file++;
             replay_schedule(sw, path, " from seeds dir");
         }
@@ -755,7 +873,7 @@ static void shrink_seed(sweep *sw, uint64_t seed) {
     int err = weft__sim_shrink(sw->t, &b, sw->o.shrink_runs, (double)sw->o.shrink_ms / 1e3, &sc,
                                &st);
     if (err) {
-        fprintf(stderr, "weft-sim: cannot shrink %s seed=%" PRIu64 ": %s\n", sw->t->name, seed,
+        say(sw, "weft-sim: cannot shrink %s seed=%" PRIu64 ": %s\n", sw->t->name, seed,
                 err == WEFT_EINVAL ? "it does not fail on its own (without the sweep)"
                                    : weft_strerror(err));
         return;
@@ -773,11 +891,11 @@ static void shrink_seed(sweep *sw, uint64_t seed) {
         snprintf(path, sizeof path, "%s-seed%" PRIu64 ".sched", sw->t->name, seed);
     err = weft__schedule_write(&sc, path);
     if (err) {
-        fprintf(stderr, "weft-sim: cannot write the schedule %s: %s\n", path, weft_strerror(err));
+        say(sw, "weft-sim: cannot write the schedule %s: %s\n", path, weft_strerror(err));
         weft__schedule_free(&sc);
         return;
     }
-    fprintf(stderr,
+    say(sw,
             "weft-sim: SHRUNK %s seed=%" PRIu64 ": steps %" PRIu64 " -> %" PRIu64
             ", preemptions %" PRIu64 " -> %" PRIu64 ", faults %" PRIu64 " -> %" PRIu64
             ", decisions %" PRIu64 " -> %" PRIu64 "; %" PRIu64 " runs in %.3f s%s; schedule: %s"
@@ -795,7 +913,7 @@ static void shrink_seed(sweep *sw, uint64_t seed) {
         builder_for(&b, &sw->o, seed, sw->t);
         schedule_builder(&b, &sc);
         run_with_files(sw, &b, &rf, &sc, &r);
-        fprintf(stderr, "weft-sim: shrunk run of %s seed=%" PRIu64 ": timeline: %s\n",
+        say(sw, "weft-sim: shrunk run of %s seed=%" PRIu64 ": timeline: %s\n",
                 sw->t->name, seed, rf.html);
     }
     weft__schedule_free(&sc);
@@ -825,9 +943,11 @@ static void replay_file(sweep *sw) {
         lineno++;
         size_t len = strlen(line);
         if (len == sizeof line - 1 && line[len - 1] != '\n' && !feof(f)) {
-            fprintf(stderr, "weft-sim: %s:%u: line longer than %zu bytes, not run\n", path, lineno,
+            if (take(sw)) {
+                say(sw, "weft-sim: %s:%u: line longer than %zu bytes, not run\n", path, lineno,
                     sizeof line - 2);
-            sw->failed++;
+                sw->failed++;
+            }
             int c;
             while ((c = fgetc(f)) != EOF && c != '\n') /* its tail is no line of its own */
                 ;
@@ -840,10 +960,12 @@ static void replay_file(sweep *sw) {
             continue;
         const char *endc;
         uint64_t seed;
+        if (!take(sw))
+            continue; /* another shard's or worker's */
         if (!parse_u64(p, &seed, &endc) || (*endc && !isspace((unsigned char)*endc))) {
             p[strcspn(p, "\n")] = 0;
-            fprintf(stderr, "weft-sim: %s:%u: \"%s\" is no seed (a number from 0 to 2^64-1, "
-                            "decimal or 0x hex, then a note), not run\n", path, lineno, p);
+            say(sw, "weft-sim: %s:%u: \"%s\" is no seed (a number from 0 to 2^64-1, "
+                    "decimal or 0x hex, then a note), not run\n", path, lineno, p);
             sw->failed++;
             continue;
         }
@@ -853,6 +975,7 @@ static void replay_file(sweep *sw) {
         end[strcspn(end, "\n")] = 0;
         sw->from_file++;
         run_and_report(sw, seed, *end ? end : "(no note)");
+        progress(sw);
     }
     fclose(f);
 }
@@ -904,6 +1027,165 @@ static bool seeds_dir_ok(const weft_sim_test *t) {
     return false;
 }
 
+/* The items of a sweep that are this process's: the seeds dir's
+ * schedules and seeds file, then the fresh seeds. */
+static void sweep_items(sweep *sw) {
+    replay_file(sw);
+    for (uint64_t i = 0; i < sw->o.seeds && !sw->stop; i++)
+        if (take(sw)) {
+            run_and_report(sw, sw->o.base + i, NULL);
+            progress(sw);
+        }
+}
+
+/* How many processes a sweep of `seeds` fresh seeds runs on: WEFT_JOBS,
+ * else the cores for a sweep big enough to be worth the forks (a small
+ * one takes well under a second, and a test that counts its runs in
+ * memory sees them all).  One where a run must stay in this process:
+ * shrinking (the first failing seed of the sweep). */
+#define PARALLEL_MIN_SEEDS 20000
+static unsigned sweep_jobs(const sweep_opts *o, uint64_t seeds) {
+    if (o->shrink)
+        return 1;
+    unsigned jobs = o->jobs ? o->jobs : seeds >= PARALLEL_MIN_SEEDS ? weft__cpu_count() : 1;
+    if (jobs > seeds && seeds > 0)
+        jobs = (unsigned)seeds;
+    return jobs ? jobs : 1;
+}
+
+/* "strategy swarm (each seed: random or pct depth 2-5, horizon 40, time
+ * passing or not)", for the summary. */
+static void describe_sweep(const sweep *sw, char *buf, size_t n) {
+    char horizon[40] = "";
+    if (sw->o.horizon)
+        snprintf(horizon, sizeof horizon, ", horizon %" PRIu64, sw->o.horizon);
+    if (sw->o.strategy == WEFT_SIM_SWARM)
+        snprintf(buf, n, "strategy swarm (each seed draws random or pct depth 2-5%s, %s)", horizon,
+                 sw->t->exact_time ? "exact time" : "steps costing 0-3 ms, timers 0-10 ms late");
+    else if (sw->o.strategy == WEFT_SIM_PCT)
+        snprintf(buf, n, "strategy pct (depth %u%s)", sw->o.depth ? (unsigned)sw->o.depth : 3,
+                 horizon);
+    else
+        snprintf(buf, n, "strategy random");
+}
+
+/* ------------------------------------------------------- worker processes */
+
+static void worker(void *ctx, unsigned job, int fd) {
+    sweep *sw = ctx;
+    sw->job = job;
+    sw->fd = fd;
+    sw->tty = false;
+    sw->last_tick = 0;
+    sweep_items(sw);
+    unsigned char end[24];
+    weft__sim_put64(end, sw->ran);
+    weft__sim_put64(end + 8, sw->failed);
+    weft__sim_put64(end + 16, sw->from_file);
+    weft__jobs_send(fd, 'E', end, sizeof end);
+}
+
+static uint64_t get64(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void keep_said(sweep *sw, uint64_t order, const char *text, size_t len) {
+    if (sw->nsaid == sw->said_cap) {
+        size_t cap = sw->said_cap ? sw->said_cap * 2 : 32;
+        said *a = realloc(sw->said, cap * sizeof *a);
+        if (!a) { /* out of memory: print it now rather than lose it */
+            fprintf(stderr, "%.*s", (int)len, text);
+            return;
+        }
+        sw->said = a;
+        sw->said_cap = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        fprintf(stderr, "%.*s", (int)len, text);
+        return;
+    }
+    memcpy(copy, text, len);
+    copy[len] = 0;
+    sw->said[sw->nsaid] = (said){order, sw->nsaid, copy};
+    sw->nsaid++;
+}
+
+static void on_record(void *ctx, unsigned job, char type, const void *data, size_t len) {
+    sweep *sw = ctx;
+    const unsigned char *p = data;
+    if (type == 'F' && len >= 8)
+        keep_said(sw, get64(p), (const char *)p + 8, len - 8);
+    else if (type == 'P' && len == 16 && job < 1024)
+        sw->done_by[job] = get64(p);
+    else if (type == 'E' && len == 24) {
+        sw->ran += get64(p);
+        sw->failed += get64(p + 8);
+        sw->from_file += get64(p + 16);
+        if (job < 1024)
+            sw->done_by[job] = 0;
+    }
+}
+
+static void on_tick(void *ctx) {
+    sweep *sw = ctx;
+    if (!sw->tty)
+        return;
+    uint64_t done = sw->ran;
+    for (unsigned i = 0; i < sw->jobs && i < 1024; i++)
+        done += sw->done_by[i];
+    progress_show(sw, done, sw->failed);
+}
+
+static void on_death(void *ctx, unsigned job, int sig, int status) {
+    sweep *sw = ctx;
+    char line[200];
+    int n = snprintf(line, sizeof line,
+                     "weft-sim: %s: worker process %u of %u %s %d; the seeds it had left did "
+                     "not run\n", sw->t->name, job + 1, sw->jobs,
+                     sig ? "died of signal" : "exited with status", sig ? sig : status);
+    keep_said(sw, UINT64_MAX, line, n > 0 ? (size_t)n : 0);
+    sw->failed++;
+}
+
+static int by_order(const void *a, const void *b) {
+    const said *x = a, *y = b;
+    if (x->order != y->order)
+        return x->order < y->order ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Runs the sweep's items on `jobs` worker processes and prints what they
+ * said in item order (so in seed order, as one process would): at most
+ * 20 failing seeds' lines, as one process does.  False where there are
+ * no processes to be had: the caller runs it here. */
+static bool run_workers(sweep *sw, unsigned jobs) {
+    sw->jobs = jobs;
+    weft__jobs_hooks h = {sw, worker, on_record, on_tick, on_death};
+    int err = weft__jobs_run(jobs, &h);
+    if (err == WEFT_ENOTSUP || (err && sw->ran == 0 && sw->nsaid == 0)) {
+        if (sw->o.jobs > 1) /* asked for: say why it runs on one */
+            fprintf(stderr, "weft-sim: WEFT_JOBS=%u: %s; the sweep runs in this process\n",
+                    sw->o.jobs, err == WEFT_ENOTSUP ? "no fork on this system" : weft_strerror(err));
+        sw->jobs = 1;
+        return false;
+    }
+    progress_clear(sw);
+    qsort(sw->said, sw->nsaid, sizeof *sw->said, by_order);
+    size_t fails = 0;
+    for (size_t i = 0; i < sw->nsaid; i++) {
+        bool fail_line = strncmp(sw->said[i].text, "weft-sim: FAIL ", 15) == 0;
+        if (!fail_line || ++fails <= 20)
+            fputs(sw->said[i].text, stderr);
+        free(sw->said[i].text);
+    }
+    sw->nsaid = 0;
+    return true;
+}
+
 int weft_sim_sweep(const weft_sim_test *t) {
     if (!t || !t->make)
         return 1;
@@ -913,7 +1195,13 @@ int weft_sim_sweep(const weft_sim_test *t) {
         return 1; /* said why; nothing run */
     program_name(sw.prog, sizeof sw.prog);
     strategy_env(&sw.o, sw.env, sizeof sw.env);
-    double start = now_s();
+    sw.fd = -1;
+    sw.jobs = 1;
+    sw.tty = isatty(2) && !sw.o.quiet;
+    sw.start = now_s();
+    uint64_t shard_seeds = sw.o.seeds / sw.o.shard_n +
+                           (sw.o.shard_i - 1 < sw.o.seeds % sw.o.shard_n);
+    sw.total = shard_seeds;
     weft__os_crash_saved saved;
     crash_arm(&sw, &saved);
     if (sw.o.schedule) {
@@ -921,19 +1209,29 @@ int weft_sim_sweep(const weft_sim_test *t) {
     } else if (sw.o.one) {
         run_and_report(&sw, sw.o.seed, NULL);
     } else {
-        replay_file(&sw);
-        for (uint64_t i = 0; i < sw.o.seeds && !sw.stop; i++)
-            run_and_report(&sw, sw.o.base + i, NULL);
+        unsigned jobs = sweep_jobs(&sw.o, shard_seeds);
+        if (jobs > 1 && sw.o.strategy != WEFT_SIM_RANDOM)
+            sw.o.horizon = probe_horizon(&sw); /* once, for every worker */
+        if (jobs <= 1 || !run_workers(&sw, jobs))
+            sweep_items(&sw);
     }
     crash_disarm(&saved);
-    double secs = now_s() - start;
+    progress_clear(&sw);
+    double secs = now_s() - sw.start;
+    char strategy[200], shard[48] = "", jobs[32] = "";
+    describe_sweep(&sw, strategy, sizeof strategy);
+    if (sw.o.shard_n > 1)
+        snprintf(shard, sizeof shard, ", shard %" PRIu64 "/%" PRIu64, sw.o.shard_i, sw.o.shard_n);
+    if (sw.jobs > 1)
+        snprintf(jobs, sizeof jobs, ", %u processes", sw.jobs);
     if (!sw.o.quiet || sw.failed)
         fprintf(stderr,
                 "weft-sim: %s: %" PRIu64 " seed(s) run (%" PRIu64 " from seeds file), %" PRIu64
-                " failed, %.3f s, %.0f seeds/s%s\n",
+                " failed, %.3f s, %.0f seeds/s%s%s%s; %s\n",
                 t->name, sw.ran, sw.from_file, sw.failed, secs,
                 secs > 0 ? (double)sw.ran / secs : 0.0,
-                sw.o.check ? ", determinism checked" : "");
+                sw.o.check ? ", determinism checked" : "", shard, jobs, strategy);
+    free(sw.said);
     return sw.failed > (uint64_t)INT32_MAX ? INT32_MAX : (int)sw.failed;
 }
 

@@ -221,6 +221,99 @@ static void sweep_uses_the_tests_allocator(void **state) {
     assert_int_equal(sweep_live, 0);
 }
 
+/* ------------------------------------------------- processes and shards */
+
+/* Fails on about one seed in twelve (its first random draw decides). */
+typedef struct picky {
+    weft_future base;
+    weft_yield_now y;
+} picky;
+static weft_poll picky_poll(weft_future *f, weft_context *cx, void *out) {
+    picky *p = (picky *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    WEFT_AWAIT(f, cx, weft_yield_now(&p->y), NULL);
+    WEFT_SIM_ASSERT(f, cx, weft_random_below(12) != 0);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(picky, picky_poll, NULL);
+static void make_picky(weft_future *slot) { *(picky *)slot = WEFT_NEW(picky); }
+static const weft_sim_test picky_test = {"picky", make_picky, sizeof(picky), NULL, NULL, false};
+
+/* The "weft-sim: FAIL" lines of `out`, in order, into `lines`; and the
+ * summary's counts. */
+static void fail_lines(const char *out, char *lines, size_t n, unsigned long *ran_n,
+                       unsigned long *failed_n) {
+    lines[0] = 0;
+    size_t at = 0;
+    for (const char *p = out; (p = strstr(p, "weft-sim: FAIL ")); p++) {
+        size_t len = strcspn(p, "\n");
+        at += (size_t)snprintf(lines + at, n - at, "%.*s\n", (int)len, p);
+        assert_true(at < n);
+    }
+    const char *sum = strstr(out, "weft-sim: picky: ");
+    assert_non_null(sum);
+    assert_int_equal(sscanf(sum, "weft-sim: picky: %lu seed(s) run (0 from seeds file), %lu failed",
+                            ran_n, failed_n), 2);
+}
+
+/* WEFT_JOBS: the same failures, in seed order, with the same counts;
+ * WEFT_SHARD: the shards' seeds, together, are the whole sweep's. */
+static void jobs_and_shards_cover_the_sweep(void **state) {
+    (void)state;
+    static char out[65536], whole[16384], part[16384], merged[16384];
+    unsigned long ran1, failed1, ran2, failed2;
+    setenv("WEFT_SEEDS", "150", 1);
+    setenv("WEFT_JOBS", "1", 1);
+    int f1 = captured_sweep(&picky_test, out, sizeof out);
+    fail_lines(out, whole, sizeof whole, &ran1, &failed1);
+    assert_true(f1 > 3 && f1 <= 20); /* every failing seed has its line */
+    assert_int_equal(ran1, 150);
+    for (int jobs = 2; jobs <= 5; jobs += 3) {
+        char num[8];
+        snprintf(num, sizeof num, "%d", jobs);
+        setenv("WEFT_JOBS", num, 1);
+        assert_int_equal(captured_sweep(&picky_test, out, sizeof out), f1);
+        fail_lines(out, part, sizeof part, &ran2, &failed2);
+        assert_string_equal(part, whole);
+        assert_int_equal(ran2, ran1);
+        assert_int_equal(failed2, failed1);
+    }
+    /* three shards, one of them on two processes: every seed once */
+    merged[0] = 0;
+    unsigned long ran_sum = 0, failed_sum = 0;
+    int fail_sum = 0;
+    for (int i = 1; i <= 3; i++) {
+        char shard[8];
+        snprintf(shard, sizeof shard, "%d/3", i);
+        setenv("WEFT_SHARD", shard, 1);
+        setenv("WEFT_JOBS", i == 2 ? "2" : "1", 1);
+        fail_sum += captured_sweep(&picky_test, out, sizeof out);
+        fail_lines(out, part, sizeof part, &ran2, &failed2);
+        assert_non_null(strstr(out, ", shard "));
+        ran_sum += ran2;
+        failed_sum += failed2;
+        strncat(merged, part, sizeof merged - strlen(merged) - 1);
+    }
+    unsetenv("WEFT_SHARD");
+    unsetenv("WEFT_JOBS");
+    unsetenv("WEFT_SEEDS");
+    assert_int_equal(ran_sum, ran1);
+    assert_int_equal(failed_sum, failed1);
+    assert_int_equal(fail_sum, f1);
+    /* the same lines (shards interleave seeds, so compare as sets) */
+    for (char *l = whole; *l; l = strchr(l, '\n') + 1) {
+        char one[1024];
+        snprintf(one, sizeof one, "%.*s", (int)strcspn(l, "\n"), l);
+        assert_non_null(strstr(merged, one));
+    }
+    /* malformed knobs */
+    refused("WEFT_SHARD", "0/3");
+    refused("WEFT_SHARD", "4/3");
+    refused("WEFT_SHARD", "1of3");
+    refused("WEFT_JOBS", "0");
+}
+
 /* --------------------------------------------------------------- limits */
 
 /* Task `spinner` yields until `waiter` has run: under PCT a change point
@@ -422,6 +515,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(env_numbers_are_strict),
         cmocka_unit_test(config_mistakes_are_refused),
+        cmocka_unit_test(jobs_and_shards_cover_the_sweep),
         cmocka_unit_test(env_numbers_still_accepted),
         cmocka_unit_test(seeds_file_lines_are_strict),
         cmocka_unit_test(trace_path_errors_are_reported),
