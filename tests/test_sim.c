@@ -752,6 +752,131 @@ static void foreign_wake_aborts(void **state) {
 }
 #endif
 
+/* ------------------------------------------------------- time that passes */
+
+/* A task that never waits (it only yields) beside a 5 ms timer: the
+ * busy task records the step at which the timer's task had run. */
+typedef struct alarm_task {
+    weft_future base;
+    bool *rang;
+    weft_instant *at;
+    weft_sleep nap;
+} alarm_task;
+static weft_poll alarm_task_poll(weft_future *f, weft_context *cx, void *out) {
+    alarm_task *a = (alarm_task *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    WEFT_AWAIT(f, cx, weft_sleep(&a->nap, WEFT_MS(5)), NULL);
+    *a->rang = true;
+    *a->at = weft_now();
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(alarm_task, alarm_task_poll, NULL);
+
+typedef struct busy_body {
+    weft_future base;
+    bool rang;
+    weft_instant at;
+    int i, rang_at;
+    weft_join_handle jh;
+    weft_yield_now y;
+} busy_body;
+static int busy_rang_at; /* the step of the busy loop at which the alarm had rung */
+static weft_instant busy_alarm_at;
+static weft_poll busy_body_poll(weft_future *f, weft_context *cx, void *out) {
+    busy_body *b = (busy_body *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    b->rang_at = -1;
+    weft_spawn(&WEFT_NEW(alarm_task, .rang = &b->rang, .at = &b->at), &b->jh);
+    for (b->i = 0; b->i < 200; b->i++) {
+        if (b->rang && b->rang_at < 0)
+            b->rang_at = b->i;
+        WEFT_AWAIT(f, cx, weft_yield_now(&b->y), NULL);
+    }
+    WEFT_AWAIT(f, cx, weft_join(&b->jh), NULL);
+    busy_rang_at = b->rang_at;
+    busy_alarm_at = b->at;
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(busy_body, busy_body_poll, NULL);
+static void make_busy(weft_future *slot) { *(busy_body *)slot = WEFT_NEW(busy_body); }
+static const weft_sim_test busy_test = {"busy", make_busy, sizeof(busy_body), NULL, NULL, false};
+
+static void busy_run(uint64_t seed, int64_t step_time, int64_t slack, int strategy, bool exact) {
+    weft_builder b;
+    weft_builder_init(&b, WEFT_SIM);
+    b.sim_seed = seed;
+    b.sim_strategy = strategy;
+    b.sim_step_time = step_time;
+    b.sim_timer_slack = slack;
+    b.sim_exact_time = exact;
+    weft_sim_result r;
+    busy_rang_at = -2;
+    assert_int_equal(weft_sim_run(&busy_test, &b, &r), 0);
+}
+
+/* With a step time the timer fires between two steps of a task that
+ * never waits; without one, only once nothing else is ready. */
+static void timer_fires_while_a_task_is_busy(void **state) {
+    (void)state;
+    for (uint64_t seed = 0; seed < 20; seed++) {
+        busy_run(seed, 0, 0, WEFT_SIM_RANDOM, false);
+        assert_int_equal(busy_rang_at, -1); /* time stood still while it ran */
+        assert_int_equal(busy_alarm_at, WEFT_MS(5));
+        busy_run(seed, WEFT_US(200), 0, WEFT_SIM_RANDOM, false);
+        assert_true(busy_rang_at > 0 && busy_rang_at < 200);
+        assert_true(busy_alarm_at >= WEFT_MS(5)); /* never early */
+    }
+}
+
+/* Timers fire late by a seeded amount, never early; the builder's
+ * exact-time option keeps swarm from drawing either knob. */
+static void timers_fire_late_never_early(void **state) {
+    (void)state;
+    bool late = false;
+    for (uint64_t seed = 0; seed < 50; seed++) {
+        busy_run(seed, 0, WEFT_MS(3), WEFT_SIM_RANDOM, false);
+        assert_true(busy_alarm_at >= WEFT_MS(5));
+        assert_true(busy_alarm_at <= WEFT_MS(8));
+        late |= busy_alarm_at > WEFT_MS(5);
+    }
+    assert_true(late);
+    bool passed = false;
+    for (uint64_t seed = 0; seed < 64; seed++) {
+        busy_run(seed, 0, 0, WEFT_SIM_SWARM, true);
+        assert_int_equal(busy_rang_at, -1);
+        assert_int_equal(busy_alarm_at, WEFT_MS(5));
+        busy_run(seed, 0, 0, WEFT_SIM_SWARM, false);
+        passed |= busy_rang_at >= 0 || busy_alarm_at != WEFT_MS(5);
+    }
+    assert_true(passed); /* some swarm seeds let time pass */
+}
+
+/* The result names what a swarm seed drew; the same seed, the same run. */
+static void swarm_seed_fixes_its_strategy(void **state) {
+    (void)state;
+    int kinds = 0;
+    for (uint64_t seed = 0; seed < 32; seed++) {
+        weft_builder b;
+        weft_builder_init(&b, WEFT_SIM);
+        b.sim_seed = seed;
+        b.sim_strategy = WEFT_SIM_SWARM;
+        b.sim_pct_horizon = 20;
+        weft_sim_result r1, r2;
+        assert_int_equal(weft_sim_run(&busy_test, &b, &r1), 0);
+        assert_int_equal(weft_sim_run(&busy_test, &b, &r2), 0);
+        assert_int_equal(r1.fingerprint, r2.fingerprint);
+        assert_string_equal(r1.strategy, r2.strategy);
+        assert_true(strncmp(r1.strategy, "swarm: ", 7) == 0);
+        kinds |= strstr(r1.strategy, "random") ? 1 : 0;
+        kinds |= strstr(r1.strategy, "pct depth 2 horizon 20") ? 2 : 0;
+        kinds |= strstr(r1.strategy, "pct depth 5") ? 4 : 0;
+        kinds |= strstr(r1.strategy, "steps up to") ? 8 : 0;
+    }
+    assert_int_equal(kinds, 15);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(same_seed_same_fingerprint),
@@ -772,6 +897,9 @@ int main(void) {
         cmocka_unit_test(foreign_wake_aborts),
         cmocka_unit_test(crash_prints_replay_line),
         cmocka_unit_test(lock_order_deadlock_found),
+        cmocka_unit_test(timer_fires_while_a_task_is_busy),
+        cmocka_unit_test(timers_fire_late_never_early),
+        cmocka_unit_test(swarm_seed_fixes_its_strategy),
     };
     return WT_RUN("sim", tests);
 }
