@@ -6,6 +6,7 @@
 #include "harness.h"
 #include "sim_capture.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -511,8 +512,58 @@ static void local_sets_refused_on_the_sim(void **state) {
     assert_null(ls);
 }
 
+/* The call runs on the thread that drives the simulation, after a seeded
+ * delay of virtual time (none with exact time): never on an OS thread. */
+static pthread_t sim_thread;
+static int off_thread_calls;
+static void *times_three(void *arg) {
+    if (!pthread_equal(pthread_self(), sim_thread))
+        off_thread_calls++;
+    return (void *)((uintptr_t)arg * 3);
+}
+typedef struct blocker3 {
+    weft_future base;
+    weft_join_handle jh;
+    void *res;
+} blocker3;
+static weft_poll blocker3_poll(weft_future *f, weft_context *cx, void *out) {
+    blocker3 *b = (blocker3 *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    weft_spawn_blocking(times_three, (void *)(uintptr_t)7, &b->jh);
+    WEFT_AWAIT(f, cx, weft_join(&b->jh), &b->res);
+    WEFT_SIM_ASSERT(f, cx, (uintptr_t)b->res == 21);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(blocker3, blocker3_poll, NULL);
+static void make_blocker3(weft_future *slot) { *(blocker3 *)slot = WEFT_NEW(blocker3); }
+
+static void blocking_call_after_a_seeded_delay(void **state) {
+    (void)state;
+    static const weft_sim_test t = {"blocker", make_blocker3, sizeof(blocker3), NULL, NULL, false};
+    sim_thread = pthread_self();
+    off_thread_calls = 0;
+    weft_instant lo = WEFT_MS(2), hi = 0;
+    for (uint64_t seed = 0; seed < 40; seed++) {
+        weft_builder b;
+        weft_builder_init(&b, WEFT_SIM);
+        b.sim_seed = seed;
+        weft_sim_result r;
+        assert_int_equal(weft_sim_run(&t, &b, &r), 0);
+        lo = r.end_time < lo ? r.end_time : lo;
+        hi = r.end_time > hi ? r.end_time : hi;
+        b.sim_exact_time = true;
+        assert_int_equal(weft_sim_run(&t, &b, &r), 0);
+        assert_int_equal(r.end_time, 0);
+    }
+    assert_int_equal(off_thread_calls, 0);
+    assert_true(lo < hi);            /* the delay is the seed's */
+    assert_true(hi <= WEFT_MS(2));   /* 0, 1 or 2 ms */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(blocking_call_after_a_seeded_delay),
         cmocka_unit_test(env_numbers_are_strict),
         cmocka_unit_test(config_mistakes_are_refused),
         cmocka_unit_test(jobs_and_shards_cover_the_sweep),
