@@ -254,6 +254,7 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
     if (s->driving)
         return WEFT_EBUSY;
     s->driving = true;
+    s->root = f;
     s->owner = weft__thread_self();
     weft__cur = (weft__tls){rt, s, &s->cache, &s->owned};
     weft_waker w = {s, &root_vt};
@@ -316,13 +317,16 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
         s->ready[i] = s->ready[--s->nready];
         weft__sim_ev(s, WEFT__EV_PICK, t->id, candidates, NULL);
         s->current = t->id;
+        s->cur_task = t;
         s->polling = true;
         s->polls += weft__task_run(t);
         s->polling = false;
+        s->cur_task = NULL;
         if (s->step_time) /* the step took time: timers it passed fire now */
             pass_time(s, time_draw(s, s->step_time));
     }
     s->current = 0;
+    s->root = NULL;
     weft__cur = (weft__tls){0};
     s->driving = false;
     return err ? err : cx.weft__fail;
@@ -504,6 +508,27 @@ uint64_t weft_sim_events(weft_handle *h) {
 const char *weft_sim_failure(weft_handle *h) {
     weft__sim *s = sim_of_handle(h);
     return s && s->fail_code ? s->failure : NULL;
+}
+
+bool weft_sim_escape(const char *call, const char *why) {
+    weft__sim *s = weft__sim_current();
+    if (!s || !s->polling)
+        return false;
+    text t = {.n = 0};
+    if (s->cur_task) {
+        const char *site = weft__task_site(s->cur_task);
+        append(&t, "task %llu spawned at %s: ", (unsigned long long)s->cur_task->id,
+               site ? site : "?");
+        describe(&t, weft__task_future(s->cur_task));
+    } else if (s->root) {
+        append(&t, "root ");
+        describe(&t, s->root);
+    }
+    weft__sim_set_failure(s, WEFT_EFAILED,
+                          "escape: %s() called in a simulated run by %s: %s leaks into the run, "
+                          "which no longer replays from its seed",
+                          call ? call : "?", t.buf, why ? why : "it");
+    return true;
 }
 
 void weft_sim_fail_at(const char *site, const char *what) {

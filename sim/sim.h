@@ -67,6 +67,8 @@ typedef struct weft__sim {
     weft__owned owned;      /* tasks spawned while the sim runs */
     uint64_t polls;         /* task polls */
     uint64_t current;  /* id of the task being polled; 0 for the root */
+    weft__task *cur_task; /* the task being polled (NULL: the root, or none) */
+    weft_future *root;    /* block_on's future while it drives */
     bool polling;      /* a poll of `current` is under way */
     /* the seeded stream: xoshiro256** */
     uint64_t seed;

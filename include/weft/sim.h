@@ -113,6 +113,15 @@ WEFT_EXTERN void weft_sim_note(const char *fmt, ...) __attribute__((format(print
  * returns WEFT_EFAILED).  Outside a simulation it prints the message. */
 WEFT_EXTERN void weft_sim_fail_at(const char *site, const char *what);
 
+/* Reports a call that leaks real non-determinism (`call`, and `why` with
+ * what to use instead) into the simulated run polling a task on this
+ * thread: fails the run (the first failure wins) naming the call, the task
+ * and where it waits, and returns true.  False, doing nothing, outside a
+ * task's poll under the simulator.  The escape guard (sim/escape_guard.c,
+ * the weft_escape_guard dependency) calls it for the real clock, libc's
+ * and the kernel's randomness, thread creation and sleeping. */
+WEFT_EXTERN bool weft_sim_escape(const char *call, const char *why);
+
 /* In an async function: fails the run and the task when `cond` is false. */
 #define WEFT_SIM_ASSERT(f, cx, cond)                                           \
     do {                                                                       \
