@@ -17,7 +17,11 @@
  * this thread: a wake from another OS thread is misuse and aborts.
  */
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "weft/sync.h"
 
 #include "schedule.h"
 #include "sim.h"
@@ -192,14 +196,39 @@ static const char *name_of(const weft_future *f) {
     return f->vt && f->vt->name ? f->vt->name : "future";
 }
 
-/* "<name> (<site>)[, awaiting <innermost> (<site>)]" */
+/* "<name>[, awaiting <innermost> (<site>)[ held by ...]]": the site is the
+ * line where the task waits; a primitive is named as the user wrote it (a
+ * mutex's lock, not the semaphore under it), and a mutex's holder where
+ * it is known. */
 static void describe(text *t, weft_future *f) {
     append(t, "%s", name_of(f));
-    weft_future *inner = NULL;
-    for (int depth = 0; f->awaiting && depth < 16; depth++)
+    weft_future *inner = NULL, *parent = NULL;
+    for (int depth = 0; f->awaiting && depth < 16; depth++) {
+        parent = f;
         inner = f = f->awaiting;
-    if (inner)
-        append(t, ", awaiting %s (%s)", name_of(inner), inner->site ? inner->site : "?");
+    }
+    if (!inner)
+        return;
+    /* An async function's resume point is the line of the await it waits
+     * in; the awaited future's site may be elsewhere (a join handle's is
+     * its spawn), so the line is said unless the site already says it. */
+    const char *colon = inner->site ? strrchr(inner->site, ':') : NULL;
+    unsigned long site_line = colon ? strtoul(colon + 1, NULL, 10) : 0;
+    if (parent->resume > 1 && parent->resume != WEFT__DONE && parent->resume != site_line)
+        append(t, " waiting at line %u of %s", (unsigned)parent->resume, name_of(parent));
+    append(t, ", awaiting %s (%s)", name_of(inner), inner->site ? inner->site : "?");
+    if (strcmp(name_of(inner), "weft_mutex_lock") == 0) {
+        const weft_acquire_op *op = (const weft_acquire_op *)inner;
+        const weft_mutex *m =
+            (const weft_mutex *)(const void *)((const char *)op->sem - offsetof(weft_mutex, weft__sem));
+        if (m->weft__holder == 1)
+            append(t, " held by the root (locked at %s)",
+                   m->weft__locked_at ? m->weft__locked_at : "?");
+        else if (m->weft__holder)
+            append(t, " held by task %llu (locked at %s)",
+                   (unsigned long long)(m->weft__holder - 1),
+                   m->weft__locked_at ? m->weft__locked_at : "?");
+    }
 }
 
 typedef struct blocked_report {

@@ -590,14 +590,17 @@ typedef struct lock_order {
     weft_mutex a, b;
     weft_join_handle j1, j2;
 } lock_order;
+static int lock_order_spawn_line, lock_order_join_line; /* for the report's check */
 static weft_poll lock_order_poll(weft_future *f, weft_context *cx, void *out) {
     lock_order *s = (lock_order *)f;
     (void)out;
     WEFT_BEGIN(f);
     weft_mutex_init(&s->a);
     weft_mutex_init(&s->b);
+    lock_order_spawn_line = __LINE__ + 1;
     weft_spawn(&WEFT_NEW(locker, .first = &s->a, .second = &s->b, .delay = 0), &s->j1);
     weft_spawn(&WEFT_NEW(locker, .first = &s->b, .second = &s->a, .delay = 3), &s->j2);
+    lock_order_join_line = __LINE__ + 1;
     WEFT_AWAIT(f, cx, weft_join(&s->j1), NULL);
     WEFT_AWAIT(f, cx, weft_join(&s->j2), NULL);
     WEFT_END(f);
@@ -631,11 +634,20 @@ static void lock_order_deadlock_found(void **state) {
         if (weft_sim_run(&t, &b, &r) == 0)
             continue;
         found = 1;
+        char root_wait[256];
+        snprintf(root_wait, sizeof root_wait,
+                 "root lock_order waiting at line %d of lock_order, awaiting weft_join_handle "
+                 "(%s:%d)", lock_order_join_line, __FILE__, lock_order_spawn_line);
         assert_int_equal(r.err, WEFT_EDEADLOCK);
         assert_non_null(strstr(r.failure, "2 task(s) blocked"));
         assert_non_null(strstr(r.failure, "task 1 spawned at"));
         assert_non_null(strstr(r.failure, "task 2 spawned at"));
-        if (!strstr(r.failure, "locker, awaiting weft_semaphore_acquire (" __FILE__ ":"))
+        /* a mutex's lock by its name, its holder and where each waits */
+        if (!strstr(r.failure, "task 1 spawned at " __FILE__) ||
+            !strstr(r.failure, "locker, awaiting weft_mutex_lock (" __FILE__ ":") ||
+            !strstr(r.failure, " held by task 2 (locked at " __FILE__ ":") ||
+            !strstr(r.failure, " held by task 1 (locked at " __FILE__ ":") ||
+            !strstr(r.failure, root_wait))
             fail_msg("%s", r.failure);
     }
     assert_true(found);

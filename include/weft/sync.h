@@ -134,6 +134,11 @@ WEFT_EXTERN weft_future *weft_semaphore_acquire_init(weft_acquire_op *op, weft_s
  * the first waiter.  Protects whatever the caller keeps beside it. */
 typedef struct weft_mutex {
     weft_semaphore weft__sem;
+    /* who holds it, for reports (the simulator's deadlock report): the
+     * holding task's id + 1 (1: block_on's future; 0: unknown or free),
+     * and the site of the lock that took it */
+    uint64_t weft__holder;
+    const char *weft__locked_at;
 } weft_mutex;
 
 /* An unlocked mutex; aborts on NULL. */
@@ -148,7 +153,10 @@ WEFT_EXTERN int weft_mutex_try_lock(weft_mutex *m);
 WEFT_EXTERN void weft_mutex_unlock(weft_mutex *m);
 /* Lock: output int 0 (locked: unlock it). */
 typedef weft_acquire_op weft_lock_op;
-#define weft_mutex_lock(op, m) weft_semaphore_acquire_init((op), &(m)->weft__sem, 1, WEFT__SITE)
+/* Makes `*op` the locking of `m` (use the weft_mutex_lock(op, m) macro);
+ * aborts on NULL. */
+WEFT_EXTERN weft_future *weft_mutex_lock_init(weft_lock_op *op, weft_mutex *m, const char *site);
+#define weft_mutex_lock(op, m) weft_mutex_lock_init((op), (m), WEFT__SITE)
 
 /* ------------------------------------------------------------------ rwlock
  *

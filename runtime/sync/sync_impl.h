@@ -21,6 +21,12 @@
 
 enum { WEFT__W_IDLE = 0, WEFT__W_QUEUED, WEFT__W_GRANTED, WEFT__W_CLOSED };
 
+/* A semaphore acquisition's poll and drop (semaphore.c), for the ops
+ * built on it that report themselves under their own name (a mutex's
+ * lock is a mutex's lock in a deadlock report, not a semaphore's). */
+weft_poll weft__acquire_poll(weft_future *f, weft_context *cx, void *out);
+void weft__acquire_drop(weft_future *f);
+
 /* An op's `base.resume` once its node was queued: from then on its poll and
  * drop read the node's state under the lock only (another thread may be
  * granting it).  Hand-written ops use `resume` for nothing else; READY
