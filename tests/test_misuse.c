@@ -833,7 +833,7 @@ ABORTS_(mutex_unlock_twice, "not locked") {
     weft_mutex_unlock(&m);
     return 0;
 }
-ABORTS_(mutex_lock_null_op, "weft_semaphore_acquire") {
+ABORTS_(mutex_lock_null_op, "weft_mutex_lock") {
     weft_mutex m;
     weft_mutex_init(&m);
     weft_mutex_lock(NULL, &m);
