@@ -220,6 +220,21 @@ typedef struct weft_notified_op {
 WEFT_EXTERN weft_future *weft_notified_init(weft_notified_op *op, weft_notify *n,
                                             const char *site);
 #define weft_notified(op, n) weft_notified_init((op), (n), WEFT__SITE)
+/* Registers `op` (made by weft_notified, not yet polled) as a waiter now,
+ * without polling it (Tokio's Notified::enable): a notify_one from here on
+ * is kept for it, so the register-then-check pattern loses nothing:
+ *
+ *   weft_notified(&s->op, &s->n);
+ *   weft_notified_enable(&s->op);        // from here no notify is missed
+ *   if (!s->ready)                       // the condition, checked after
+ *       WEFT_AWAIT(f, cx, &s->op.base, NULL);
+ *   else
+ *       weft_future_drop(&s->op.base);   // not "forgot to await": it was used
+ *
+ * True when a notification has already come (the await is then ready at
+ * once).  Dropping an enabled op passes a notify_one it was given to the
+ * next waiter, as a polled one does.  Aborts on NULL. */
+WEFT_EXTERN bool weft_notified_enable(weft_notified_op *op);
 
 /* ----------------------------------------------------------------- barrier */
 typedef struct weft_barrier {
