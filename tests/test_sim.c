@@ -283,6 +283,26 @@ static weft_poll leaky_poll(weft_future *f, weft_context *cx, void *out) {
 WEFT_FUTURE_DEFINE_VOID(leaky, leaky_poll, NULL);
 static void make_leaky(weft_future *slot) { *(leaky *)slot = WEFT_NEW(leaky); }
 
+/* A channel made with a NULL allocator inside the run and never dropped:
+ * it came from the runtime's allocator, so the leak check sees it. */
+typedef struct forgets_channel {
+    weft_future base;
+    weft_mpsc_tx *tx;
+    weft_mpsc_rx *rx;
+} forgets_channel;
+static weft_poll forgets_channel_poll(weft_future *f, weft_context *cx, void *out) {
+    forgets_channel *s = (forgets_channel *)f;
+    (void)cx, (void)out;
+    WEFT_BEGIN(f);
+    if (weft_mpsc_unbounded(sizeof(int), NULL, &s->tx, &s->rx) != 0)
+        WEFT_FAIL(f, cx, WEFT_ENOMEM);
+    WEFT_END(f); /* neither end dropped */
+}
+WEFT_FUTURE_DEFINE_VOID(forgets_channel, forgets_channel_poll, NULL);
+static void make_forgets_channel(weft_future *slot) {
+    *(forgets_channel *)slot = WEFT_NEW(forgets_channel);
+}
+
 /* An allocator that remembers its blocks, so the test can free the leak. */
 static void *tracked[64];
 static void *track_alloc(void *ctx, size_t size) {
@@ -316,6 +336,16 @@ static void harness_catches_leaks(void **state) {
         tracked[i] = NULL;
     }
     if (!strstr(r.failure, "leak: ") || !strstr(r.failure, "outlived the runtime"))
+        fail_msg("got: %s", r.failure);
+    /* a channel with a NULL allocator: the runtime's (counted), not malloc */
+    static const weft_sim_test c = {"forgets_channel", make_forgets_channel,
+                                    sizeof(forgets_channel), NULL, NULL, false};
+    assert_int_equal(weft_sim_run(&c, &b, &r), WEFT_EFAILED);
+    for (int i = 0; i < 64; i++) {
+        free(tracked[i]);
+        tracked[i] = NULL;
+    }
+    if (!strstr(r.failure, "leak: 1 allocation(s) outlived the runtime"))
         fail_msg("got: %s", r.failure);
 }
 

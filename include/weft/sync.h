@@ -21,7 +21,9 @@
  *  - Mutex, RwLock, Semaphore, Notify and Barrier are caller-owned objects
  *    (init / destroy; destroy only once nobody waits).  Channels are
  *    reference counted heap objects: each end is released by its _drop,
- *    the memory goes with the last end.  `alloc` may be NULL (malloc).
+ *    the memory goes with the last end.  `alloc` may be NULL: the
+ *    allocator of the runtime this thread is in (so a test's leak check
+ *    counts it), malloc outside one.
  *  - NULL and out-of-range arguments (guide section 7): calls returning an
  *    int give WEFT_EINVAL (a value pointer may be NULL only for a channel
  *    of 0-byte values; sizes that overflow are WEFT_EINVAL); _drop,
@@ -459,7 +461,8 @@ typedef struct weft_join_set {
 } weft_join_set;
 
 /* An empty set spawning on the runtime of `h` (NULL: the calling
- * thread's) and allocating its entries from `alloc` (NULL: malloc). */
+ * thread's) and allocating its entries from `alloc` (NULL: that runtime's
+ * allocator, malloc outside one). */
 WEFT_EXTERN void weft_join_set_init(weft_join_set *s, weft_handle *h, const weft_allocator *alloc);
 /* Spawns `fut` into the set; returns as weft_spawn.  `*id` (may be NULL)
  * gets the task id. */

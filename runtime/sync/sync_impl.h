@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "../checked.h"
+#include "../rt.h"
 #include "../misuse.h"
 #include "../spin.h"
 
@@ -163,10 +164,21 @@ static inline void weft__sync_default_free(void *ctx, void *p, size_t n) {
     (void)n;
     free(p);
 }
-static inline weft_allocator weft__sync_allocator(const weft_allocator *a) {
+/* The allocator of a primitive made with `a`: that one, else (NULL) the
+ * allocator of runtime `rt` (NULL: the runtime this thread is in), so what
+ * a test makes inside a runtime is counted by the runtime's allocator (the
+ * harness's leak check sees a channel never dropped), else malloc. */
+static inline weft_allocator weft__sync_allocator_of(const weft_allocator *a, weft__rt *rt) {
     if (a && a->alloc && a->free)
         return *a;
+    if (!rt)
+        rt = weft__cur.rt;
+    if (rt && rt->config.allocator.alloc && rt->config.allocator.free)
+        return rt->config.allocator;
     return (weft_allocator){weft__sync_default_alloc, weft__sync_default_free, NULL};
+}
+static inline weft_allocator weft__sync_allocator(const weft_allocator *a) {
+    return weft__sync_allocator_of(a, NULL);
 }
 
 #endif
