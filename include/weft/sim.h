@@ -2,9 +2,11 @@
  *
  * A sim runtime (flavor WEFT_SIM) runs every task on the thread that calls
  * block_on and takes every decision from one seed:
- *  - which ready task runs next (uniform random, or PCT);
- *  - virtual time: starts at 0, moves only when nothing is ready, then
- *    jumps to the next timer (equal deadlines fire in insertion order);
+ *  - which ready task runs next (uniform random, PCT, or swarm: the seed
+ *    draws one of them and its knobs);
+ *  - virtual time: starts at 0, jumps to the next timer when nothing is
+ *    ready (equal deadlines fire in insertion order), and with a step time
+ *    passes while tasks run; a timer may fire late, never early;
  *  - weft_random_* (a seeded stream);
  *  - fault points (WEFT_BUGGIFY).
  * Every decision is an event folded into a rolling XXH3 hash, the run's
@@ -20,8 +22,12 @@
  * WEFT_SIM_TEST (below).  Environment, read by the sweep only:
  *   WEFT_SEEDS=n            seeds per sweep (default 100)
  *   WEFT_SEED=s             run just seed s (a replay)
- *   WEFT_SEED_BASE=b        first seed of the sweep (shard a sweep: b, b+n..)
- *   WEFT_SIM_STRATEGY=pct   PCT instead of uniform random
+ *   WEFT_SEED_BASE=b        first seed of the sweep
+ *   WEFT_SHARD=i/n          the i-th of n shards of the sweep (1 <= i <= n)
+ *   WEFT_JOBS=n             run the sweep on n worker processes (unset: the
+ *                           cores, for a sweep of 20,000 seeds or more)
+ *   WEFT_SIM_STRATEGY=s     swarm (default), random or pct
+ *   WEFT_PCT_DEPTH=d        PCT's depth (1-16), with WEFT_SIM_STRATEGY=pct
  *   WEFT_TRACE=path         write each run's events as text, one per line ("-": stderr)
  *   WEFT_CHECK_DETERMINISM=1  run each seed twice, compare fingerprints
  *   WEFT_SEEDS_DIR=dir      where regression seeds live (see seeds/README)
