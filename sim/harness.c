@@ -1042,10 +1042,11 @@ static void sweep_items(sweep *sw) {
  * else the cores for a sweep big enough to be worth the forks (a small
  * one takes well under a second, and a test that counts its runs in
  * memory sees them all).  One where a run must stay in this process:
- * shrinking (the first failing seed of the sweep). */
+ * shrinking (the first failing seed of the sweep), and a trace written to
+ * one file (every run appends to it, in order). */
 #define PARALLEL_MIN_SEEDS 20000
 static unsigned sweep_jobs(const sweep_opts *o, uint64_t seeds) {
-    if (o->shrink)
+    if (o->shrink || (o->trace && !o->trace_dir))
         return 1;
     unsigned jobs = o->jobs ? o->jobs : seeds >= PARALLEL_MIN_SEEDS ? weft__cpu_count() : 1;
     if (jobs > seeds && seeds > 0)
