@@ -125,6 +125,16 @@ int weft_test_env_new(const weft_test_case *tc, weft_test_env **out) {
                 return WEFT_EINVAL;
             }
         }
+        const char *depth = getenv("WEFT_PCT_DEPTH");
+        if (depth && *depth) {
+            uint64_t d = 0;
+            if (!parse_seed(depth, &d) || d < 1 || d > 16) {
+                fprintf(stderr, "weft-test: WEFT_PCT_DEPTH=%s: a depth from 1 to 16\n", depth);
+                free(env);
+                return WEFT_EINVAL;
+            }
+            b->sim_pct_depth = (uint32_t)d;
+        }
         /* a case asserts instants: swarm may not stretch them */
         b->sim_exact_time = true;
         b->sim_max_steps = TEST_SIM_MAX_STEPS;

@@ -72,6 +72,18 @@ static void config_mistakes_are_refused(void **state) {
     assert_int_equal(captured_sweep(&t, out, sizeof out), 1);
     assert_int_equal(ran, 0);
     assert_non_null(strstr(out, "counted: cannot read its seeds directory /nonexistent/compiled-in"));
+    /* a WEFT_TEST case's setup refuses them too, rather than run seed 0
+     * or uniform random in their place */
+    static const char *const bad_env[][2] = {{"WEFT_SEED", "six"}, {"WEFT_SEED", "-1"},
+                                             {"WEFT_SIM_STRATEGY", "PCT"},
+                                             {"WEFT_PCT_DEPTH", "99"}};
+    for (size_t i = 0; i < sizeof bad_env / sizeof bad_env[0]; i++) {
+        setenv(bad_env[i][0], bad_env[i][1], 1);
+        weft_test_env *te = NULL;
+        assert_int_equal(weft_test_env_new(&weft_test_env_cases[WEFT_SIM], &te), WEFT_EINVAL);
+        assert_null(te);
+        unsetenv(bad_env[i][0]);
+    }
     /* WEFT_PCT_DEPTH with pct is taken, and the replay line carries it */
     setenv("WEFT_SIM_STRATEGY", "pct", 1);
     setenv("WEFT_PCT_DEPTH", "4", 1);
