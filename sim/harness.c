@@ -276,6 +276,10 @@ static void filter_diag(void *ctx, const char *what, const char *site) {
 #endif
 }
 
+/* A sweep runs on this thread (or in this worker process): its passing
+ * seeds need no strategy text in their results. */
+static _Thread_local bool sweeping;
+
 /* The probe runs' diagnostics are the sweep's to report, not theirs. */
 static void probe_diag(void *ctx, const char *what, const char *site) {
     (void)ctx;
@@ -354,7 +358,9 @@ static int run_seed_x(const weft_sim_test *t, const weft_builder *given, weft_si
     weft__cur = (weft__tls){.rt = (weft__rt *)rt};
     r->end_time = weft_now();
     weft__cur = saved;
-    snprintf(r->strategy, sizeof r->strategy, "%s", s->strategy_text);
+    /* the sweep's passing seeds say nothing: no text made for them */
+    if (err || !sweeping)
+        snprintf(r->strategy, sizeof r->strategy, "%s", weft__sim_strategy_text(s));
     if (s->fail_code)
         snprintf(r->failure, sizeof r->failure, "%s", s->failure);
     else if (err)
@@ -1205,6 +1211,7 @@ int weft_sim_sweep(const weft_sim_test *t) {
     sw.total = shard_seeds;
     weft__os_crash_saved saved;
     crash_arm(&sw, &saved);
+    sweeping = true;
     if (sw.o.schedule) {
         replay_schedule(&sw, sw.o.schedule, NULL);
     } else if (sw.o.one) {
@@ -1216,6 +1223,7 @@ int weft_sim_sweep(const weft_sim_test *t) {
         if (jobs <= 1 || !run_workers(&sw, jobs))
             sweep_items(&sw);
     }
+    sweeping = false;
     crash_disarm(&saved);
     progress_clear(&sw);
     double secs = now_s() - sw.start;

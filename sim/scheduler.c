@@ -398,7 +398,9 @@ static void swarm_draw(weft__sim *s, const weft_builder *b) {
     s->timer_slack = slack[(r >> 16) % 4];
 }
 
-static void describe_strategy(weft__sim *s) {
+const char *weft__sim_strategy_text(weft__sim *s) {
+    if (s->strategy_text[0])
+        return s->strategy_text; /* made once, when first asked for */
     char *t = s->strategy_text;
     size_t n = sizeof s->strategy_text, at = 0;
     at += (size_t)snprintf(t, n, "%s", s->swarm ? "swarm: " : "");
@@ -419,6 +421,7 @@ static void describe_strategy(weft__sim *s) {
         put_ns(d, sizeof d, s->timer_slack);
         snprintf(t + at, n - at, ", timers up to %s late", d);
     }
+    return t;
 }
 
 static int sim_create(weft__rt *rt, const weft_builder *b) {
@@ -448,7 +451,6 @@ static int sim_create(weft__rt *rt, const weft_builder *b) {
         s->swarm = true;
         swarm_draw(s, b);
     }
-    describe_strategy(s);
     s->max_steps = b->sim_max_steps;
     s->ev_alloc = b->allocator;
     s->max_time = (uint64_t)b->sim_max_time;

@@ -76,7 +76,7 @@ typedef struct weft__sim {
     /* strategy */
     int strategy;
     bool swarm;              /* the strategy below was drawn from the seed */
-    char strategy_text[160]; /* what this seed runs, for the reports */
+    char strategy_text[160]; /* what this seed runs (weft__sim_strategy_text) */
     uint32_t depth;          /* PCT d */
     uint64_t horizon;        /* PCT: change points in steps 1..horizon (0: log-uniform) */
     /* time passing while tasks run, drawn from its own stream (tstate) so
@@ -237,6 +237,10 @@ typedef struct weft__run_extra {
 int weft__sim_run_extra(const weft_sim_test *t, const weft_builder *b, weft_sim_result *r,
                         const weft__run_extra *x);
 
+/* scheduler.c: what the run's strategy is, as text ("swarm: pct depth 3
+ * horizon 40, steps up to 1 ms"), made when first asked for (a sweep's
+ * passing seeds never ask). */
+const char *weft__sim_strategy_text(weft__sim *s);
 /* scheduler.c: the strategy swarm draws for `seed` (and PCT's depth). */
 int weft__sim_swarm_strategy(uint64_t seed, uint32_t *depth);
 
