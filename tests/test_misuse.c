@@ -846,6 +846,27 @@ ABORTS_(rwlock_init_null, "weft_rwlock_init") { weft_rwlock_init(NULL); return 0
 RETURNS(rwlock_destroy_null, 0) { weft_rwlock_destroy(NULL); return 0; }
 RETURNS(rwlock_try_read_null, WEFT_EINVAL) { return weft_rwlock_try_read(NULL); }
 RETURNS(rwlock_try_write_null, WEFT_EINVAL) { return weft_rwlock_try_write(NULL); }
+ABORTS_(mutex_lock_null_mutex, "weft_mutex_lock") {
+    weft_lock_op op;
+    weft_mutex_lock_init(&op, NULL, "t.c:1");
+    return 0;
+}
+ABORTS_(rwlock_read_null_op, "weft_rwlock_read") {
+    weft_rwlock l;
+    weft_rwlock_init(&l);
+    weft_rwlock_read(NULL, &l);
+    return 0;
+}
+ABORTS_(rwlock_write_null_lock, "weft_rwlock_write") {
+    weft_acquire_op op;
+    weft_rwlock_write_init(&op, NULL, "t.c:1");
+    return 0;
+}
+ABORTS_(notified_enable_null, "weft_notified_enable") {
+    weft_notified_enable(NULL);
+    return 0;
+}
+RETURNS(sim_escape_outside_a_run, 0) { return weft_sim_escape("clock_gettime", "x") ? 1 : 0; }
 ABORTS_(rwlock_read_unlock_null, "weft_rwlock_read_unlock") { weft_rwlock_read_unlock(NULL); return 0; }
 ABORTS_(rwlock_write_unlock_null, "weft_rwlock_write_unlock") { weft_rwlock_write_unlock(NULL); return 0; }
 ABORTS_(rwlock_read_unlock_not_held, "not locked") {

@@ -185,9 +185,17 @@ WEFT_EXTERN int weft_rwlock_try_write(weft_rwlock *l);
 WEFT_EXTERN void weft_rwlock_read_unlock(weft_rwlock *l);
 /* Gives back the write lock, handing it on to the waiters in order. */
 WEFT_EXTERN void weft_rwlock_write_unlock(weft_rwlock *l);
-#define weft_rwlock_read(op, l) weft_semaphore_acquire_init((op), &(l)->weft__sem, 1, WEFT__SITE)
-#define weft_rwlock_write(op, l)                                                \
-    weft_semaphore_acquire_init((op), &(l)->weft__sem, WEFT_RWLOCK_MAX_READERS, WEFT__SITE)
+/* Makes `*op` the taking of a read lock, or of the write lock, of `l`
+ * (use the weft_rwlock_read(op, l) and weft_rwlock_write(op, l) macros):
+ * output int 0.  A report (a deadlock) names the op as one of these.
+ * Abort on NULL. */
+WEFT_EXTERN weft_future *weft_rwlock_read_init(weft_acquire_op *op, weft_rwlock *l,
+                                               const char *site);
+/* The write lock's op: see weft_rwlock_read_init. */
+WEFT_EXTERN weft_future *weft_rwlock_write_init(weft_acquire_op *op, weft_rwlock *l,
+                                                const char *site);
+#define weft_rwlock_read(op, l) weft_rwlock_read_init((op), (l), WEFT__SITE)
+#define weft_rwlock_write(op, l) weft_rwlock_write_init((op), (l), WEFT__SITE)
 
 /* ------------------------------------------------------------------ notify
  *
