@@ -799,6 +799,55 @@ static void foreign_wake_aborts(void **state) {
 }
 #endif
 
+/* A reader waits on a write lock its own root holds while joining it. */
+typedef struct reader {
+    weft_future base;
+    weft_rwlock *l;
+    weft_acquire_op op;
+} reader;
+static weft_poll reader_poll(weft_future *f, weft_context *cx, void *out) {
+    reader *r = (reader *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    WEFT_AWAIT(f, cx, weft_rwlock_read(&r->op, r->l), NULL);
+    weft_rwlock_read_unlock(r->l);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(reader, reader_poll, NULL);
+typedef struct write_then_join {
+    weft_future base;
+    weft_rwlock l;
+    weft_acquire_op op;
+    weft_join_handle jh;
+} write_then_join;
+static weft_poll write_then_join_poll(weft_future *f, weft_context *cx, void *out) {
+    write_then_join *w = (write_then_join *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    weft_rwlock_init(&w->l);
+    WEFT_AWAIT(f, cx, weft_rwlock_write(&w->op, &w->l), NULL);
+    weft_spawn(&WEFT_NEW(reader, .l = &w->l), &w->jh);
+    WEFT_AWAIT(f, cx, weft_join(&w->jh), NULL);
+    WEFT_END(f);
+}
+static void write_then_join_drop(weft_future *f) { weft_join_detach(&((write_then_join *)f)->jh); }
+WEFT_FUTURE_DEFINE_VOID(write_then_join, write_then_join_poll, write_then_join_drop);
+static void make_write_then_join(weft_future *slot) {
+    *(write_then_join *)slot = WEFT_NEW(write_then_join);
+}
+
+static void rwlock_wait_named_in_deadlock(void **state) {
+    (void)state;
+    static const weft_sim_test t = {"write_then_join", make_write_then_join,
+                                    sizeof(write_then_join), NULL, NULL, false};
+    weft_builder b;
+    weft_builder_init(&b, WEFT_SIM);
+    weft_sim_result r;
+    assert_int_equal(weft_sim_run(&t, &b, &r), WEFT_EDEADLOCK);
+    if (!strstr(r.failure, "reader, awaiting weft_rwlock_read (" __FILE__ ":"))
+        fail_msg("%s", r.failure);
+}
+
 /* ------------------------------------------------------- time that passes */
 
 /* A task that never waits (it only yields) beside a 5 ms timer: the
@@ -944,6 +993,7 @@ int main(void) {
         cmocka_unit_test(foreign_wake_aborts),
         cmocka_unit_test(crash_prints_replay_line),
         cmocka_unit_test(lock_order_deadlock_found),
+        cmocka_unit_test(rwlock_wait_named_in_deadlock),
         cmocka_unit_test(timer_fires_while_a_task_is_busy),
         cmocka_unit_test(timers_fire_late_never_early),
         cmocka_unit_test(swarm_seed_fixes_its_strategy),
