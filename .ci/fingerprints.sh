@@ -1,9 +1,10 @@
 #!/bin/sh
 # The same seed gives the same fingerprint with gcc and clang, at -O0 and
 # -O2: builds bank_race and tests/sim_fingerprints (timers, random draws,
-# fault points, both strategies) four ways (separate build dirs, same depth so
-# __FILE__ and thus buggify sites match), prints seeds 0..7 of the buggy and
-# fixed bodies from each, and compares.
+# fault points, every strategy) four ways (separate build dirs; a fault
+# point's identity is its file's base name and line, so the directories'
+# depth does not matter: .ci/portable_seeds.sh checks that), prints seeds
+# 0..7 of the buggy and fixed bodies from each, and compares.
 #   .ci/fingerprints.sh [workdir]     (default: build-fp)
 # With WEFT_FP_WINDOWS=PREFIX (a prefix made by .ci/windows-deps.sh) it also
 # cross-builds for Windows (.ci/mingw64-wine.ini, -O2) and runs the same

@@ -139,8 +139,8 @@ WEFT_SIM_TEST(bank_fixed, bank_fixed_body)
 
 static void make_buggy(weft_future *slot) { *(bank_buggy *)slot = WEFT_NEW(bank_buggy); }
 static void make_fixed(weft_future *slot) { *(bank_fixed_body *)slot = WEFT_NEW(bank_fixed_body); }
-static const weft_sim_test buggy_test = {"bank_race", make_buggy, sizeof(bank_buggy), NULL, NULL};
-static const weft_sim_test fixed_test = {"bank_fixed", make_fixed, sizeof(bank_fixed_body), NULL, NULL};
+static const weft_sim_test buggy_test = {"bank_race", make_buggy, sizeof(bank_buggy), NULL, NULL, false};
+static const weft_sim_test fixed_test = {"bank_fixed", make_fixed, sizeof(bank_fixed_body), NULL, NULL, false};
 
 static int run_seed(const weft_sim_test *t, uint64_t seed, weft_sim_result *r) {
     weft_builder b;
@@ -325,10 +325,9 @@ int main(int argc, char **argv) {
     } else if (argc > 1) {
         return bad_args(argv[0], "unknown argument", argv[1]);
     }
-    weft_sim_test_args(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bank_race),
         cmocka_unit_test(bank_fixed),
     };
-    return cmocka_run_group_tests_name("bank_race", tests, NULL, NULL);
+    return weft_sim_run_tests(argc, argv, "bank_race", tests);
 }

@@ -55,6 +55,35 @@ static weft_poll call_poll(weft_future *f, weft_context *cx, void *out) {
 static const weft_future_vtable blocking_call_vtable = {
     call_poll, NULL, sizeof(blocking_call), sizeof(void *), "blocking_call", 0};
 
+/* Under the simulator: the call runs on the sim's thread, as a step of its
+ * own, after a seeded delay (0 to SIM_DELAY_MS whole milliseconds of
+ * virtual time, the timer wheel's resolution, drawn from the run's
+ * stream): a real call takes time, and a reply that may come before or
+ * after other events is what the sim must explore.  No delay without a
+ * clock, or where the builder asks for exact time. */
+#define SIM_DELAY_MS 2
+
+typedef struct sim_call {
+    weft_future base;
+    weft_blocking_fn fn;
+    void *arg;
+    weft_sleep delay;
+} sim_call;
+
+static weft_poll sim_call_poll(weft_future *f, weft_context *cx, void *out) {
+    sim_call *c = (sim_call *)f;
+    WEFT_BEGIN(f);
+    if (cx->weft__rt->time && !cx->weft__rt->config.sim_exact_time)
+        WEFT_AWAIT(f, cx,
+                   weft_sleep(&c->delay, WEFT_MS((int64_t)weft_random_below(SIM_DELAY_MS + 1))),
+                   NULL);
+    WEFT_RETURN(f, out, void *, c->fn(c->arg));
+    WEFT_END(f);
+}
+
+static const weft_future_vtable sim_call_vtable = {
+    sim_call_poll, NULL, sizeof(sim_call), sizeof(void *), "blocking_call", 0};
+
 /* ---------------------------------------------------------------- threads */
 
 static weft__task *pop_locked(weft__blocking *p) {
@@ -208,13 +237,15 @@ int weft_spawn_blocking_at(weft_handle *h, weft_blocking_fn fn, void *arg, weft_
     weft__rt *rt = h ? (weft__rt *)h : weft__cur.rt;
     if (!fn)
         return weft__spawn(rt, NULL, jh, site, NULL); /* fills jh, EINVAL */
+    /* Under the simulator the call is a task of its own on the sim's
+     * thread, never on an OS thread: a pool thread would run it on OS
+     * time (the sim, seeing nothing ready, would report a false deadlock)
+     * and draw randomness from a foreign thread. */
+    if (rt && rt->config.flavor == WEFT_SIM) {
+        sim_call sc = WEFT_NEW(sim_call, .fn = fn, .arg = arg);
+        return weft__spawn(rt, &sc.base, jh, site, NULL);
+    }
     blocking_call call = WEFT_NEW(blocking_call, .fn = fn, .arg = arg);
-    /* Under the simulator the call is a task of its own, run in one step
-     * on the sim's thread: a pool thread would run it on OS time (the sim,
-     * seeing nothing ready, would report a false deadlock) and draw
-     * randomness from a foreign thread. */
-    if (rt && rt->config.flavor == WEFT_SIM)
-        return weft__spawn(rt, &call.base, jh, site, NULL);
     weft__blocking *p = rt ? pool_get(rt) : NULL;
     if (rt && !p) {
         weft__spawn(NULL, &call.base, jh, site, NULL); /* fills jh, drops call */

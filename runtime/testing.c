@@ -6,6 +6,8 @@
  * The header's static inline glue turns the results into cmocka failures;
  * the library itself never links cmocka.
  */
+#include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -63,6 +65,24 @@ bool weft_test_case_wanted(const weft_test_case *tc) {
     return tc && weft_flavor_available(tc->flavor) && flavor_wanted(tc);
 }
 
+/* WEFT_SEED as the sweep reads it: decimal, or 0x and hex, nothing after. */
+static bool parse_seed(const char *p, uint64_t *out) {
+    int base = 10;
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        base = 16;
+        p += 2;
+    }
+    if (!(base == 16 ? isxdigit((unsigned char)*p) : isdigit((unsigned char)*p)))
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(p, &end, base);
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
 int weft_test_env_new(const weft_test_case *tc, weft_test_env **out) {
     if (!tc || !out || (unsigned)tc->flavor > WEFT_SIM)
         return WEFT_EINVAL;
@@ -87,10 +107,36 @@ int weft_test_env_new(const weft_test_case *tc, weft_test_env **out) {
         /* seed 0 (or the test's), or WEFT_SEED's (explore, replay); uniform
          * picks or, under WEFT_SIM_STRATEGY=pct, PCT */
         const char *seed = getenv("WEFT_SEED"), *strategy = getenv("WEFT_SIM_STRATEGY");
-        if (seed && *seed)
-            b->sim_seed = strtoull(seed, NULL, 0);
-        if (strategy && strcmp(strategy, "pct") == 0)
-            b->sim_strategy = WEFT_SIM_PCT;
+        if (seed && *seed && !parse_seed(seed, &b->sim_seed)) {
+            fprintf(stderr, "weft-test: WEFT_SEED=%s: not a number from 0 to 2^64-1 (decimal "
+                            "or 0x hex)\n", seed);
+            free(env);
+            return WEFT_EINVAL;
+        }
+        if (strategy && *strategy) {
+            if (strcmp(strategy, "pct") == 0)
+                b->sim_strategy = WEFT_SIM_PCT;
+            else if (strcmp(strategy, "swarm") == 0)
+                b->sim_strategy = WEFT_SIM_SWARM;
+            else if (strcmp(strategy, "random") != 0) {
+                fprintf(stderr, "weft-test: WEFT_SIM_STRATEGY=%s: not a strategy (swarm, random "
+                                "or pct)\n", strategy);
+                free(env);
+                return WEFT_EINVAL;
+            }
+        }
+        const char *depth = getenv("WEFT_PCT_DEPTH");
+        if (depth && *depth) {
+            uint64_t d = 0;
+            if (!parse_seed(depth, &d) || d < 1 || d > 16) {
+                fprintf(stderr, "weft-test: WEFT_PCT_DEPTH=%s: a depth from 1 to 16\n", depth);
+                free(env);
+                return WEFT_EINVAL;
+            }
+            b->sim_pct_depth = (uint32_t)d;
+        }
+        /* a case asserts instants: swarm may not stretch them */
+        b->sim_exact_time = true;
         b->sim_max_steps = TEST_SIM_MAX_STEPS;
     }
     /* A flavor this build lacks is reported, so the case is skipped. */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "checked.h"
+#include "jobs.h"
 #include "schedule.h"
 #include "sim.h"
 #include "shrink.h"
@@ -28,7 +29,9 @@ typedef struct sweep_opts {
     uint64_t base;       /* WEFT_SEED_BASE */
     bool one;            /* WEFT_SEED given */
     uint64_t seed;
-    int strategy;        /* WEFT_SIM_STRATEGY */
+    int strategy;        /* WEFT_SIM_STRATEGY (default swarm) */
+    uint32_t depth;      /* WEFT_PCT_DEPTH (0: the builder's) */
+    uint64_t horizon;    /* PCT: measured by probe runs (probe_horizon) */
     const char *trace;   /* WEFT_TRACE */
     bool check;          /* WEFT_CHECK_DETERMINISM */
     bool quiet;          /* WEFT_SIM_QUIET: no summary line */
@@ -38,6 +41,8 @@ typedef struct sweep_opts {
     const char *shrink_out; /* WEFT_SHRINK_OUT: where the schedule goes */
     uint64_t shrink_runs;   /* WEFT_SHRINK_RUNS: candidate runs at most */
     uint64_t shrink_ms;     /* WEFT_SHRINK_MS: time for the search at most */
+    unsigned jobs;          /* WEFT_JOBS: worker processes (0: unset, the cores for a big sweep) */
+    uint64_t shard_i, shard_n; /* WEFT_SHARD=i/n: this shard of the sweep (1/1: all) */
 } sweep_opts;
 
 static bool env_flag(const char *name) {
@@ -90,6 +95,19 @@ static bool parse_u64(const char *p, uint64_t *out, const char **end) {
     return true;
 }
 
+/* A strategy's name as WEFT_SIM_STRATEGY spells it (exactly: "PCT" is
+ * refused, not taken for the default). */
+int weft__sim_strategy_parse(const char *name, int *out) {
+    static const struct { const char *name; int strategy; } names[] = {
+        {"swarm", WEFT_SIM_SWARM}, {"random", WEFT_SIM_RANDOM}, {"pct", WEFT_SIM_PCT}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i].name) == 0) {
+            *out = names[i].strategy;
+            return 0;
+        }
+    return WEFT_EINVAL;
+}
+
 /* Reads a numeric knob; a malformed value is rejected with one line. */
 static bool env_u64(sweep_opts *o, const char *name, uint64_t *out) {
     const char *v = getenv(name);
@@ -115,12 +133,23 @@ static sweep_opts read_opts(void) {
         o.bad = true;
     }
     const char *st = getenv("WEFT_SIM_STRATEGY");
-    o.strategy = WEFT_SIM_RANDOM;
-    if (st && *st && strcmp(st, "pct") == 0)
-        o.strategy = WEFT_SIM_PCT;
-    else if (st && *st && strcmp(st, "random") != 0) {
-        fprintf(stderr, "weft-sim: WEFT_SIM_STRATEGY=%s: not a strategy (random or pct)\n", st);
+    o.strategy = WEFT_SIM_SWARM;
+    if (st && *st && weft__sim_strategy_parse(st, &o.strategy) != 0) {
+        fprintf(stderr, "weft-sim: WEFT_SIM_STRATEGY=%s: not a strategy (swarm, random or pct)\n",
+                st);
         o.bad = true;
+    }
+    uint64_t depth;
+    if (env_u64(&o, "WEFT_PCT_DEPTH", &depth)) {
+        if (depth < 1 || depth > 16) {
+            fprintf(stderr, "weft-sim: WEFT_PCT_DEPTH=%" PRIu64 ": a depth from 1 to 16\n", depth);
+            o.bad = true;
+        } else if (o.strategy != WEFT_SIM_PCT) {
+            fprintf(stderr, "weft-sim: WEFT_PCT_DEPTH=%" PRIu64 " needs WEFT_SIM_STRATEGY=pct "
+                            "(swarm draws each seed's depth)\n", depth);
+            o.bad = true;
+        } else
+            o.depth = (uint32_t)depth;
     }
     o.trace = getenv("WEFT_TRACE");
     if (o.trace && !*o.trace)
@@ -137,7 +166,40 @@ static sweep_opts read_opts(void) {
     o.shrink_ms = 20000;
     env_u64(&o, "WEFT_SHRINK_RUNS", &o.shrink_runs);
     env_u64(&o, "WEFT_SHRINK_MS", &o.shrink_ms);
+    uint64_t jobs;
+    if (env_u64(&o, "WEFT_JOBS", &jobs)) {
+        if (jobs < 1 || jobs > 1024) {
+            fprintf(stderr, "weft-sim: WEFT_JOBS=%" PRIu64 ": a number of processes from 1 to "
+                            "1024\n", jobs);
+            o.bad = true;
+        } else
+            o.jobs = (unsigned)jobs;
+    }
+    o.shard_i = o.shard_n = 1;
+    const char *shard = env_str("WEFT_SHARD");
+    const char *slash;
+    if (shard && (!parse_u64(shard, &o.shard_i, &slash) || *slash != '/' ||
+                  !parse_u64(slash + 1, &o.shard_n, NULL) || o.shard_n == 0 || o.shard_i == 0 ||
+                  o.shard_i > o.shard_n)) {
+        fprintf(stderr, "weft-sim: WEFT_SHARD=%s: not a shard (i/n, 1 <= i <= n: WEFT_SHARD=2/4 "
+                        "runs the second quarter)\n", shard);
+        o.bad = true;
+    }
     return o;
+}
+
+/* What the replay line must set besides the seed: nothing for the
+ * default (swarm: the seed draws the rest). */
+static const char *strategy_env(const sweep_opts *o, char *buf, size_t n) {
+    if (o->strategy == WEFT_SIM_SWARM)
+        snprintf(buf, n, " ");
+    else if (o->strategy == WEFT_SIM_RANDOM)
+        snprintf(buf, n, " WEFT_SIM_STRATEGY=random ");
+    else if (o->depth)
+        snprintf(buf, n, " WEFT_SIM_STRATEGY=pct WEFT_PCT_DEPTH=%u ", (unsigned)o->depth);
+    else
+        snprintf(buf, n, " WEFT_SIM_STRATEGY=pct ");
+    return buf;
 }
 
 /* How this program was started (for the replay line): argv[0] as given. */
@@ -161,6 +223,11 @@ static void builder_for(weft_builder *b, const sweep_opts *o, uint64_t seed,
         b->allocator = *t->alloc;
     b->sim_seed = seed;
     b->sim_strategy = o->strategy;
+    if (o->depth)
+        b->sim_pct_depth = o->depth;
+    b->sim_pct_horizon = o->horizon;
+    if (t->exact_time)
+        b->sim_exact_time = true;
     b->sim_max_steps = 1000000;
     b->sim_max_time = WEFT_SECS(86400);
     b->sim_trace_path = o->trace_dir ? NULL : o->trace;
@@ -207,6 +274,17 @@ static void filter_diag(void *ctx, const char *what, const char *site) {
     else
         fprintf(stderr, "weft: %s: %s\n", site ? site : "?", what);
 #endif
+}
+
+/* A sweep runs on this thread (or in this worker process): its passing
+ * seeds need no strategy text in their results. */
+static _Thread_local bool sweeping;
+
+/* The probe runs' diagnostics are the sweep's to report, not theirs. */
+static void probe_diag(void *ctx, const char *what, const char *site) {
+    (void)ctx;
+    (void)what;
+    (void)site;
 }
 
 /* Runs one seed; with `events` the run's events are handed back (the
@@ -280,6 +358,9 @@ static int run_seed_x(const weft_sim_test *t, const weft_builder *given, weft_si
     weft__cur = (weft__tls){.rt = (weft__rt *)rt};
     r->end_time = weft_now();
     weft__cur = saved;
+    /* the sweep's passing seeds say nothing: no text made for them */
+    if (err || !sweeping)
+        snprintf(r->strategy, sizeof r->strategy, "%s", weft__sim_strategy_text(s));
     if (s->fail_code)
         snprintf(r->failure, sizeof r->failure, "%s", s->failure);
     else if (err)
@@ -296,6 +377,8 @@ static int run_seed_x(const weft_sim_test *t, const weft_builder *given, weft_si
         x->rec->steps = s->steps;
         x->rec->preemptions = s->preemptions;
         x->rec->faults = s->faults;
+        x->rec->step_time = s->step_time;
+        x->rec->timer_slack = s->timer_slack;
         x->rec->seed = s->seed;
         x->rec->fail_code = s->fail_code ? s->fail_code : err;
         snprintf(x->rec->failure, sizeof x->rec->failure, "%s", r->failure);
@@ -320,6 +403,16 @@ static int run_seed_x(const weft_sim_test *t, const weft_builder *given, weft_si
 static int run_seed(const weft_sim_test *t, const weft_builder *given, weft_sim_result *r,
                     weft__sim_event **events, size_t *nevents, size_t *ncap) {
     return run_seed_x(t, given, r, events, nevents, ncap, NULL);
+}
+
+/* A schedule decides every pick, fault and random value, not a strategy;
+ * the time its run let pass is the file's (from the seed's own stream). */
+static void schedule_builder(weft_builder *b, const weft__schedule *sc) {
+    b->sim_seed = sc->seed;
+    b->sim_strategy = WEFT_SIM_RANDOM;
+    b->sim_step_time = (int64_t)sc->step_time;
+    b->sim_timer_slack = (int64_t)sc->timer_slack;
+    b->sim_exact_time = true;
 }
 
 int weft__sim_run_extra(const weft_sim_test *t, const weft_builder *b, weft_sim_result *r,
@@ -355,8 +448,7 @@ int weft_sim_replay(const weft_sim_test *t, const char *path, const weft_builder
     if (err)
         return r->err = err;
     weft_builder cfg = *b;
-    cfg.sim_seed = sc.seed;
-    cfg.sim_strategy = WEFT_SIM_RANDOM; /* the schedule decides */
+    schedule_builder(&cfg, &sc);
     weft__run_extra x = {.plan = &sc, .strict = true};
     err = run_seed_x(t, &cfg, r, NULL, NULL, NULL, &x);
     weft__schedule_free(&sc);
@@ -406,10 +498,56 @@ typedef struct sweep {
     const weft_sim_test *t;
     sweep_opts o;
     char prog[512];
+    char env[64];         /* strategy_env: for the replay lines */
     uint64_t ran, failed, from_file;
     bool stop;            /* an error every further seed would repeat (the trace) */
     bool shrunk;          /* WEFT_SHRINK: done once per sweep */
+    /* which items (schedules, seeds-file lines, fresh seeds, in that
+     * order, numbered from 0) this process runs: those of its shard, and
+     * of those its job's share */
+    uint64_t idx, order;  /* the next item's number; the running one's */
+    unsigned jobs, job;
+    int fd;               /* a worker's pipe to the parent, or -1 */
+    /* the progress line (a terminal only) */
+    bool tty, shown;
+    double start, last_tick;
+    uint64_t total;       /* items of this shard, for the time left */
+    uint64_t done_by[1024]; /* the parent: items each worker reported done */
+    /* the parent of workers: their reports, to print in seed order */
+    struct said *said;
+    size_t nsaid, said_cap;
 } sweep;
+
+/* A report a worker sent: the item it is about, the text. */
+typedef struct said {
+    uint64_t order, seq;
+    char *text;
+} said;
+
+/* PCT's horizon: change points must fall inside the run, and a run's
+ * length is known only once it ran.  Shuttle takes the longest run seen
+ * so far; here seeds share nothing (one replays alone, from its number),
+ * so the sweep and every replay measure the same thing before the first
+ * seed that runs PCT: the longest of four probe runs under uniform random,
+ * seeds 0-3, with exact time.  It changes only with the test's code. */
+static uint64_t probe_horizon(const sweep *sw) {
+    uint64_t longest = 0;
+    for (uint64_t seed = 0; seed < 4; seed++) {
+        weft_builder b;
+        builder_for(&b, &sw->o, seed, sw->t);
+        b.sim_strategy = WEFT_SIM_RANDOM;
+        b.sim_exact_time = true;
+        b.sim_trace_path = NULL;
+        b.on_diagnostic = NULL;
+        weft_sim_result r;
+        weft_builder quiet = b;
+        quiet.on_diagnostic = probe_diag;
+        run_seed(sw->t, &quiet, &r, NULL, NULL, NULL);
+        if (r.steps > longest)
+            longest = r.steps;
+    }
+    return longest ? longest : 1;
+}
 
 /* ------------------------------------------------------------- crashes
  *
@@ -447,7 +585,7 @@ static void on_fatal(int sig) {
         put_u64(seed);
         put_str(" (the process died in this seed) replay: WEFT_SEED=");
         put_u64(seed);
-        put_str(sw->o.strategy == WEFT_SIM_PCT ? " WEFT_SIM_STRATEGY=pct " : " ");
+        put_str(sw->env);
         put_str(sw->prog);
         put_str(" --test ");
         put_str(sw->t->name);
@@ -501,18 +639,99 @@ static int run_with_files(const sweep *sw, weft_builder *b, const run_files *rf,
 
 static void shrink_seed(sweep *sw, uint64_t seed);
 
+/* Clears the progress line, so a report starts at the line's start. */
+static void progress_clear(sweep *sw) {
+    if (sw->shown) {
+        fputs("\r\033[K", stderr);
+        sw->shown = false;
+    }
+}
+
+/* A report of the sweep (a failure, a line that is no seed): on stderr,
+ * or from a worker to its parent, which prints them in item order. */
+static void say(sweep *sw, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(sweep *sw, const char *fmt, ...) {
+    va_list ap;
+    if (sw->fd < 0) {
+        progress_clear(sw);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        return;
+    }
+    char buf[4096 + 8];
+    weft__sim_put64((unsigned char *)buf, sw->order);
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + 8, sizeof buf - 8, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    size_t len = (size_t)n < sizeof buf - 8 ? (size_t)n : sizeof buf - 9;
+    weft__jobs_send(sw->fd, 'F', buf, 8 + len);
+}
+
+/* Whether the next item is this process's to run (and it becomes the
+ * running one).  Items go to shards round-robin, and a shard's to its
+ * workers round-robin, so the shards of a sweep are disjoint and together
+ * the whole sweep. */
+static bool take(sweep *sw) {
+    uint64_t idx = sw->idx++;
+    if (idx % sw->o.shard_n != sw->o.shard_i - 1)
+        return false;
+    if ((idx / sw->o.shard_n) % sw->jobs != sw->job)
+        return false;
+    sw->order = idx;
+    return true;
+}
+
+/* "1234/100000 seeds, 51234 seeds/s, 2 failed, 1.9 s left", on a terminal
+ * only and at most five times a second; a log gets the summary alone. */
+static void progress_show(sweep *sw, uint64_t done, uint64_t failed) {
+    double now = now_s();
+    if (now - sw->last_tick < 0.2 || now - sw->start < 0.5)
+        return;
+    sw->last_tick = now;
+    double rate = (double)done / (now - sw->start);
+    double left = rate > 0 && sw->total > done ? (double)(sw->total - done) / rate : 0;
+    fprintf(stderr, "\r\033[Kweft-sim: %s: %" PRIu64 "/%" PRIu64 " seeds, %.0f seeds/s, %" PRIu64
+                    " failed, %.0f s left", sw->t->name, done, sw->total, rate, failed, left);
+    sw->shown = true;
+}
+
+/* After each item: the progress line (one process), or a worker's count. */
+static void progress(sweep *sw) {
+    if ((sw->ran & 63) != 0)
+        return;
+    if (sw->fd >= 0) {
+        double now = now_s();
+        if (now - sw->last_tick >= 0.2) {
+            sw->last_tick = now;
+            unsigned char rec[16];
+            weft__sim_put64(rec, sw->ran);
+            weft__sim_put64(rec + 8, sw->failed);
+            weft__jobs_send(sw->fd, 'P', rec, sizeof rec);
+        }
+    } else if (sw->tty)
+        progress_show(sw, sw->ran, sw->failed);
+}
+
 /* A trace that cannot be written would be lost for every further seed as
  * well: said once, and the sweep stops (the run counts as failed). */
 static bool trace_lost(sweep *sw, const weft_sim_result *r) {
     if (r->err != WEFT_EIO || strncmp(r->failure, "trace ", 6) != 0)
         return false;
     if (!sw->stop)
-        fprintf(stderr, "weft-sim: %s: %s; sweep stopped\n", sw->t->name, r->failure);
+        say(sw, "weft-sim: %s: %s; sweep stopped\n", sw->t->name, r->failure);
     sw->stop = true;
     return true;
 }
 
 static void run_and_report(sweep *sw, uint64_t seed, const char *note) {
+    /* the first seed that runs PCT measures the horizon, once */
+    if (!sw->o.horizon && (sw->o.strategy == WEFT_SIM_PCT ||
+                           (sw->o.strategy == WEFT_SIM_SWARM &&
+                            weft__sim_swarm_strategy(seed, NULL) == WEFT_SIM_PCT)))
+        sw->o.horizon = probe_horizon(sw);
     weft_builder b;
     builder_for(&b, &sw->o, seed, sw->t);
     crash_seed = seed;
@@ -543,12 +762,11 @@ static void run_and_report(sweep *sw, uint64_t seed, const char *note) {
         if (trace_lost(sw, &again))
             return;
     }
-    fprintf(stderr,
-            "weft-sim: FAIL %s seed=%" PRIu64 "%s%s fingerprint=%016" PRIx64 " (%s)"
-            " replay: WEFT_SEED=%" PRIu64 "%s%s%s %s --test %s%s%s\n",
+    say(sw,
+            "weft-sim: FAIL %s seed=%" PRIu64 "%s%s fingerprint=%016" PRIx64 " (%s) [%s]"
+            " replay: WEFT_SEED=%" PRIu64 "%.*s%s%s %s --test %s%s%s\n",
             sw->t->name, seed, note ? " from seeds file: " : "", note ? note : "",
-            r.fingerprint, r.failure, seed,
-            sw->o.strategy == WEFT_SIM_PCT ? " WEFT_SIM_STRATEGY=pct" : "",
+            r.fingerprint, r.failure, r.strategy, seed, (int)strlen(sw->env) - 1, sw->env,
             sw->o.trace_dir ? " WEFT_TRACE=" : "", sw->o.trace_dir ? sw->o.trace : "", sw->prog,
             sw->t->name, sw->o.trace_dir ? " timeline: " : "", sw->o.trace_dir ? rf.html : "");
     if (sw->o.shrink && !sw->shrunk) {
@@ -568,13 +786,13 @@ static void replay_schedule(sweep *sw, const char *path, const char *note) {
     int err = weft__schedule_read(&sc, path, why, sizeof why);
     if (err) {
         sw->failed++;
-        fprintf(stderr, "weft-sim: FAIL %s schedule=%s%s (cannot replay it: %s)\n", sw->t->name,
+        say(sw, "weft-sim: FAIL %s schedule=%s%s (cannot replay it: %s)\n", sw->t->name,
                 path, note ? note : "", why);
         return;
     }
     weft_builder b;
     builder_for(&b, &sw->o, sc.seed, sw->t);
-    b.sim_strategy = WEFT_SIM_RANDOM; /* the schedule decides, not a strategy */
+    schedule_builder(&b, &sc);
     crash_seed = sc.seed;
     weft_sim_result r;
     run_files rf;
@@ -602,7 +820,7 @@ static void replay_schedule(sweep *sw, const char *path, const char *note) {
     sw->failed++;
     if (trace_lost(sw, &r))
         return;
-    fprintf(stderr,
+    say(sw,
             "weft-sim: FAIL %s schedule=%s%s fingerprint=%016" PRIx64 " (%s) replay: "
             "WEFT_SCHEDULE=%s %s --test %s%s%s\n",
             sw->t->name, path, note ? note : "", r.fingerprint, r.failure, path, sw->prog,
@@ -641,7 +859,7 @@ static void replay_schedule_files(sweep *sw, const char *dir) {
     for (size_t i = 0; i < n; i++) {
         char path[1300];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (!sw->stop) {
+        if (!sw->stop && take(sw)) {
             sw->from_file++;
             replay_schedule(sw, path, " from seeds dir");
         }
@@ -661,7 +879,7 @@ static void shrink_seed(sweep *sw, uint64_t seed) {
     int err = weft__sim_shrink(sw->t, &b, sw->o.shrink_runs, (double)sw->o.shrink_ms / 1e3, &sc,
                                &st);
     if (err) {
-        fprintf(stderr, "weft-sim: cannot shrink %s seed=%" PRIu64 ": %s\n", sw->t->name, seed,
+        say(sw, "weft-sim: cannot shrink %s seed=%" PRIu64 ": %s\n", sw->t->name, seed,
                 err == WEFT_EINVAL ? "it does not fail on its own (without the sweep)"
                                    : weft_strerror(err));
         return;
@@ -679,11 +897,11 @@ static void shrink_seed(sweep *sw, uint64_t seed) {
         snprintf(path, sizeof path, "%s-seed%" PRIu64 ".sched", sw->t->name, seed);
     err = weft__schedule_write(&sc, path);
     if (err) {
-        fprintf(stderr, "weft-sim: cannot write the schedule %s: %s\n", path, weft_strerror(err));
+        say(sw, "weft-sim: cannot write the schedule %s: %s\n", path, weft_strerror(err));
         weft__schedule_free(&sc);
         return;
     }
-    fprintf(stderr,
+    say(sw,
             "weft-sim: SHRUNK %s seed=%" PRIu64 ": steps %" PRIu64 " -> %" PRIu64
             ", preemptions %" PRIu64 " -> %" PRIu64 ", faults %" PRIu64 " -> %" PRIu64
             ", decisions %" PRIu64 " -> %" PRIu64 "; %" PRIu64 " runs in %.3f s%s; schedule: %s"
@@ -699,9 +917,9 @@ static void shrink_seed(sweep *sw, uint64_t seed) {
         files_for(sw, stem, &rf);
         weft_sim_result r;
         builder_for(&b, &sw->o, seed, sw->t);
-        b.sim_strategy = WEFT_SIM_RANDOM;
+        schedule_builder(&b, &sc);
         run_with_files(sw, &b, &rf, &sc, &r);
-        fprintf(stderr, "weft-sim: shrunk run of %s seed=%" PRIu64 ": timeline: %s\n",
+        say(sw, "weft-sim: shrunk run of %s seed=%" PRIu64 ": timeline: %s\n",
                 sw->t->name, seed, rf.html);
     }
     weft__schedule_free(&sc);
@@ -713,10 +931,12 @@ static void shrink_seed(sweep *sw, uint64_t seed) {
  * is not run. */
 static void replay_file(sweep *sw) {
     const char *dir = getenv("WEFT_SEEDS_DIR");
-    if (!dir || !*dir)
+    bool from_env = dir && *dir;
+    if (!from_env)
         dir = sw->t->seeds_dir;
     if (!dir)
         return;
+    (void)from_env;
     replay_schedule_files(sw, dir);
     char path[1024];
     snprintf(path, sizeof path, "%s/%s.txt", dir, sw->t->name);
@@ -729,9 +949,11 @@ static void replay_file(sweep *sw) {
         lineno++;
         size_t len = strlen(line);
         if (len == sizeof line - 1 && line[len - 1] != '\n' && !feof(f)) {
-            fprintf(stderr, "weft-sim: %s:%u: line longer than %zu bytes, not run\n", path, lineno,
+            if (take(sw)) {
+                say(sw, "weft-sim: %s:%u: line longer than %zu bytes, not run\n", path, lineno,
                     sizeof line - 2);
-            sw->failed++;
+                sw->failed++;
+            }
             int c;
             while ((c = fgetc(f)) != EOF && c != '\n') /* its tail is no line of its own */
                 ;
@@ -744,10 +966,12 @@ static void replay_file(sweep *sw) {
             continue;
         const char *endc;
         uint64_t seed;
+        if (!take(sw))
+            continue; /* another shard's or worker's */
         if (!parse_u64(p, &seed, &endc) || (*endc && !isspace((unsigned char)*endc))) {
             p[strcspn(p, "\n")] = 0;
-            fprintf(stderr, "weft-sim: %s:%u: \"%s\" is no seed (a number from 0 to 2^64-1, "
-                            "decimal or 0x hex, then a note), not run\n", path, lineno, p);
+            say(sw, "weft-sim: %s:%u: \"%s\" is no seed (a number from 0 to 2^64-1, "
+                    "decimal or 0x hex, then a note), not run\n", path, lineno, p);
             sw->failed++;
             continue;
         }
@@ -757,6 +981,7 @@ static void replay_file(sweep *sw) {
         end[strcspn(end, "\n")] = 0;
         sw->from_file++;
         run_and_report(sw, seed, *end ? end : "(no note)");
+        progress(sw);
     }
     fclose(f);
 }
@@ -785,34 +1010,237 @@ static bool trace_writable(const char *path, bool dir) {
     return e == 0;
 }
 
+/* The seeds directory of a sweep (WEFT_SEEDS_DIR, else the test's),
+ * checked before any seed: a missing one would silently stop its seeds
+ * guarding their bugs (a moved checkout, a typo). */
+static bool seeds_dir_ok(const weft_sim_test *t) {
+    const char *dir = getenv("WEFT_SEEDS_DIR");
+    bool from_env = dir && *dir;
+    if (!from_env)
+        dir = t->seeds_dir;
+    struct stat st;
+    if (!dir)
+        return true;
+    int e = stat(dir, &st) == 0 ? 0 : errno;
+    if (!e && S_ISDIR(st.st_mode))
+        return true;
+    if (from_env)
+        fprintf(stderr, "weft-sim: WEFT_SEEDS_DIR=%s: cannot read the seeds directory: %s\n", dir,
+                e ? strerror(e) : "not a directory");
+    else
+        fprintf(stderr, "weft-sim: %s: cannot read its seeds directory %s: %s\n", t->name, dir,
+                e ? strerror(e) : "not a directory");
+    return false;
+}
+
+/* The items of a sweep that are this process's: the seeds dir's
+ * schedules and seeds file, then the fresh seeds. */
+static void sweep_items(sweep *sw) {
+    replay_file(sw);
+    for (uint64_t i = 0; i < sw->o.seeds && !sw->stop; i++)
+        if (take(sw)) {
+            run_and_report(sw, sw->o.base + i, NULL);
+            progress(sw);
+        }
+}
+
+/* How many processes a sweep of `seeds` fresh seeds runs on: WEFT_JOBS,
+ * else the cores for a sweep big enough to be worth the forks (a small
+ * one takes well under a second, and a test that counts its runs in
+ * memory sees them all).  One where a run must stay in this process:
+ * shrinking (the first failing seed of the sweep), and a trace written to
+ * one file (every run appends to it, in order). */
+#define PARALLEL_MIN_SEEDS 20000
+static unsigned sweep_jobs(const sweep_opts *o, uint64_t seeds) {
+    if (o->shrink || (o->trace && !o->trace_dir))
+        return 1;
+    unsigned jobs = o->jobs ? o->jobs : seeds >= PARALLEL_MIN_SEEDS ? weft__cpu_count() : 1;
+    if (jobs > seeds && seeds > 0)
+        jobs = (unsigned)seeds;
+    return jobs ? jobs : 1;
+}
+
+/* "strategy swarm (each seed: random or pct depth 2-5, horizon 40, time
+ * passing or not)", for the summary. */
+static void describe_sweep(const sweep *sw, char *buf, size_t n) {
+    char horizon[40] = "";
+    if (sw->o.horizon)
+        snprintf(horizon, sizeof horizon, ", horizon %" PRIu64, sw->o.horizon);
+    if (sw->o.strategy == WEFT_SIM_SWARM)
+        snprintf(buf, n, "strategy swarm (each seed draws random or pct depth 2-5%s, %s)", horizon,
+                 sw->t->exact_time ? "exact time" : "steps costing 0-3 ms, timers 0-10 ms late");
+    else if (sw->o.strategy == WEFT_SIM_PCT)
+        snprintf(buf, n, "strategy pct (depth %u%s)", sw->o.depth ? (unsigned)sw->o.depth : 3,
+                 horizon);
+    else
+        snprintf(buf, n, "strategy random");
+}
+
+/* ------------------------------------------------------- worker processes */
+
+static void worker(void *ctx, unsigned job, int fd) {
+    sweep *sw = ctx;
+    sw->job = job;
+    sw->fd = fd;
+    sw->tty = false;
+    sw->last_tick = 0;
+    sweep_items(sw);
+    unsigned char end[24];
+    weft__sim_put64(end, sw->ran);
+    weft__sim_put64(end + 8, sw->failed);
+    weft__sim_put64(end + 16, sw->from_file);
+    weft__jobs_send(fd, 'E', end, sizeof end);
+}
+
+static uint64_t get64(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void keep_said(sweep *sw, uint64_t order, const char *text, size_t len) {
+    if (sw->nsaid == sw->said_cap) {
+        size_t cap = sw->said_cap ? sw->said_cap * 2 : 32;
+        said *a = realloc(sw->said, cap * sizeof *a);
+        if (!a) { /* out of memory: print it now rather than lose it */
+            fprintf(stderr, "%.*s", (int)len, text);
+            return;
+        }
+        sw->said = a;
+        sw->said_cap = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        fprintf(stderr, "%.*s", (int)len, text);
+        return;
+    }
+    memcpy(copy, text, len);
+    copy[len] = 0;
+    sw->said[sw->nsaid] = (said){order, sw->nsaid, copy};
+    sw->nsaid++;
+}
+
+static void on_record(void *ctx, unsigned job, char type, const void *data, size_t len) {
+    sweep *sw = ctx;
+    const unsigned char *p = data;
+    if (type == 'F' && len >= 8)
+        keep_said(sw, get64(p), (const char *)p + 8, len - 8);
+    else if (type == 'P' && len == 16 && job < 1024)
+        sw->done_by[job] = get64(p);
+    else if (type == 'E' && len == 24) {
+        sw->ran += get64(p);
+        sw->failed += get64(p + 8);
+        sw->from_file += get64(p + 16);
+        if (job < 1024)
+            sw->done_by[job] = 0;
+    }
+}
+
+static void on_tick(void *ctx) {
+    sweep *sw = ctx;
+    if (!sw->tty)
+        return;
+    uint64_t done = sw->ran;
+    for (unsigned i = 0; i < sw->jobs && i < 1024; i++)
+        done += sw->done_by[i];
+    progress_show(sw, done, sw->failed);
+}
+
+static void on_death(void *ctx, unsigned job, int sig, int status) {
+    sweep *sw = ctx;
+    char line[200];
+    int n = snprintf(line, sizeof line,
+                     "weft-sim: %s: worker process %u of %u %s %d; the seeds it had left did "
+                     "not run\n", sw->t->name, job + 1, sw->jobs,
+                     sig ? "died of signal" : "exited with status", sig ? sig : status);
+    keep_said(sw, UINT64_MAX, line, n > 0 ? (size_t)n : 0);
+    sw->failed++;
+}
+
+static int by_order(const void *a, const void *b) {
+    const said *x = a, *y = b;
+    if (x->order != y->order)
+        return x->order < y->order ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Runs the sweep's items on `jobs` worker processes and prints what they
+ * said in item order (so in seed order, as one process would): at most
+ * 20 failing seeds' lines, as one process does.  False where there are
+ * no processes to be had: the caller runs it here. */
+static bool run_workers(sweep *sw, unsigned jobs) {
+    sw->jobs = jobs;
+    weft__jobs_hooks h = {sw, worker, on_record, on_tick, on_death};
+    int err = weft__jobs_run(jobs, &h);
+    if (err == WEFT_ENOTSUP || (err && sw->ran == 0 && sw->nsaid == 0)) {
+        if (sw->o.jobs > 1) /* asked for: say why it runs on one */
+            fprintf(stderr, "weft-sim: WEFT_JOBS=%u: %s; the sweep runs in this process\n",
+                    sw->o.jobs, err == WEFT_ENOTSUP ? "no fork on this system" : weft_strerror(err));
+        sw->jobs = 1;
+        return false;
+    }
+    progress_clear(sw);
+    qsort(sw->said, sw->nsaid, sizeof *sw->said, by_order);
+    size_t fails = 0;
+    for (size_t i = 0; i < sw->nsaid; i++) {
+        bool fail_line = strncmp(sw->said[i].text, "weft-sim: FAIL ", 15) == 0;
+        if (!fail_line || ++fails <= 20)
+            fputs(sw->said[i].text, stderr);
+        free(sw->said[i].text);
+    }
+    sw->nsaid = 0;
+    return true;
+}
+
 int weft_sim_sweep(const weft_sim_test *t) {
     if (!t || !t->make)
         return 1;
     sweep sw = {.t = t, .o = read_opts()};
-    if (sw.o.bad || !trace_writable(sw.o.trace, sw.o.trace_dir))
+    if (sw.o.bad || !trace_writable(sw.o.trace, sw.o.trace_dir) ||
+        (!sw.o.one && !sw.o.schedule && !seeds_dir_ok(t)))
         return 1; /* said why; nothing run */
     program_name(sw.prog, sizeof sw.prog);
-    double start = now_s();
+    strategy_env(&sw.o, sw.env, sizeof sw.env);
+    sw.fd = -1;
+    sw.jobs = 1;
+    sw.tty = isatty(2) && !sw.o.quiet;
+    sw.start = now_s();
+    uint64_t shard_seeds = sw.o.seeds / sw.o.shard_n +
+                           (sw.o.shard_i - 1 < sw.o.seeds % sw.o.shard_n);
+    sw.total = shard_seeds;
     weft__os_crash_saved saved;
     crash_arm(&sw, &saved);
+    sweeping = true;
     if (sw.o.schedule) {
         replay_schedule(&sw, sw.o.schedule, NULL);
     } else if (sw.o.one) {
         run_and_report(&sw, sw.o.seed, NULL);
     } else {
-        replay_file(&sw);
-        for (uint64_t i = 0; i < sw.o.seeds && !sw.stop; i++)
-            run_and_report(&sw, sw.o.base + i, NULL);
+        unsigned jobs = sweep_jobs(&sw.o, shard_seeds);
+        if (jobs > 1 && sw.o.strategy != WEFT_SIM_RANDOM)
+            sw.o.horizon = probe_horizon(&sw); /* once, for every worker */
+        if (jobs <= 1 || !run_workers(&sw, jobs))
+            sweep_items(&sw);
     }
+    sweeping = false;
     crash_disarm(&saved);
-    double secs = now_s() - start;
+    progress_clear(&sw);
+    double secs = now_s() - sw.start;
+    char strategy[200], shard[48] = "", jobs[32] = "";
+    describe_sweep(&sw, strategy, sizeof strategy);
+    if (sw.o.shard_n > 1)
+        snprintf(shard, sizeof shard, ", shard %" PRIu64 "/%" PRIu64, sw.o.shard_i, sw.o.shard_n);
+    if (sw.jobs > 1)
+        snprintf(jobs, sizeof jobs, ", %u processes", sw.jobs);
     if (!sw.o.quiet || sw.failed)
         fprintf(stderr,
                 "weft-sim: %s: %" PRIu64 " seed(s) run (%" PRIu64 " from seeds file), %" PRIu64
-                " failed, %.3f s, %.0f seeds/s%s\n",
+                " failed, %.3f s, %.0f seeds/s%s%s%s; %s\n",
                 t->name, sw.ran, sw.from_file, sw.failed, secs,
                 secs > 0 ? (double)sw.ran / secs : 0.0,
-                sw.o.check ? ", determinism checked" : "");
+                sw.o.check ? ", determinism checked" : "", shard, jobs, strategy);
+    free(sw.said);
     return sw.failed > (uint64_t)INT32_MAX ? INT32_MAX : (int)sw.failed;
 }
 
@@ -822,6 +1250,41 @@ void weft__sim_test_args(int argc, char **argv, void (*set_filter)(const char *p
     for (int i = 1; i + 1 < argc; i++)
         if (argv[i] && strcmp(argv[i], "--test") == 0)
             set_filter(argv[i + 1]);
+}
+
+/* cmocka's test filter patterns: '*' any run, '?' any one character. */
+static bool glob_match(const char *pat, const char *s) {
+    if (!*pat)
+        return !*s;
+    if (*pat == '*')
+        return glob_match(pat + 1, s) || (*s && glob_match(pat, s + 1));
+    return *s && (*pat == '?' || *pat == *s) && glob_match(pat + 1, s + 1);
+}
+
+bool weft__sim_filter_matches(int argc, char **argv, const char *const *first, size_t stride,
+                              size_t n) {
+    const char *pattern = NULL;
+    for (int i = 1; argv && i + 1 < argc; i++)
+        if (argv[i] && strcmp(argv[i], "--test") == 0)
+            pattern = argv[i + 1];
+    if (!pattern || !first)
+        return true;
+    const char *name;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(&name, (const char *)first + i * stride, sizeof name);
+        if (name && glob_match(pattern, name))
+            return true;
+    }
+    char list[512];
+    size_t at = 0;
+    list[0] = 0;
+    for (size_t i = 0; i < n && at < sizeof list; i++) {
+        memcpy(&name, (const char *)first + i * stride, sizeof name);
+        int w = snprintf(list + at, sizeof list - at, "%s%s", i ? ", " : "", name ? name : "?");
+        at += w > 0 ? (size_t)w : 0;
+    }
+    fprintf(stderr, "weft-sim: --test %s: no test of that name (the tests: %s)\n", pattern, list);
+    return false;
 }
 
 _Noreturn void weft__sim_abort(const char *name, int failures) {

@@ -61,6 +61,8 @@ bool weft__schedule_copy(weft__schedule *to, const weft__schedule *from) {
     to->steps = from->steps;
     to->preemptions = from->preemptions;
     to->faults = from->faults;
+    to->step_time = from->step_time;
+    to->timer_slack = from->timer_slack;
     snprintf(to->path, sizeof to->path, "%s", from->path);
     return true;
 }
@@ -84,6 +86,8 @@ int weft__schedule_write(const weft__schedule *sc, const char *path) {
     }
     fprintf(f, "steps %" PRIu64 "\npreemptions %" PRIu64 "\nfaults %" PRIu64 "\n", sc->steps,
             sc->preemptions, sc->faults);
+    if (sc->step_time || sc->timer_slack) /* swarm let time pass: the replay must too */
+        fprintf(f, "time %" PRIu64 " %" PRIu64 "\n", sc->step_time, sc->timer_slack);
     uint64_t step = 0;
     for (size_t i = 0; i < sc->n; i++) {
         const weft__decision *d = &sc->d[i];
@@ -191,6 +195,10 @@ int weft__schedule_read(weft__schedule *sc, const char *path, char *why, size_t 
         else if (strcmp(key, "preemptions") == 0 && parse_u64(arg, &sc->preemptions, NULL))
             ;
         else if (strcmp(key, "faults") == 0 && parse_u64(arg, &sc->faults, NULL))
+            ;
+        else if (strcmp(key, "time") == 0 && parse_u64(arg, &sc->step_time, &rest) &&
+                 parse_u64(rest, &sc->timer_slack, NULL) && sc->step_time <= INT64_MAX &&
+                 sc->timer_slack <= INT64_MAX)
             ;
         else if (strcmp(key, "failure") == 0) {
             char name[40];

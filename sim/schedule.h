@@ -26,6 +26,7 @@
  *   steps 12
  *   preemptions 2
  *   faults 0
+ *   time 200000 1000000   # step time, timer slack (ns): only when not 0
  *   pick 0            # step 1: block_on's future
  *   pick 1            # a task id
  *   fault 0x3a1f... 1 ../src/x.c:88    # site hash, fired, site
@@ -60,6 +61,7 @@ typedef struct weft__schedule {
     int fail_code;         /* of the run it came from (0: passed) */
     char failure[1024];
     uint64_t steps, preemptions, faults;
+    uint64_t step_time, timer_slack; /* the run's time knobs (ns), replayed as they were */
     char path[512];        /* where it was read from (for messages) */
 } weft__schedule;
 

@@ -10,11 +10,18 @@
  *
  * Time: the runtime's clock is paused (start_paused) at 0.  When nothing is
  * ready the clock jumps to the next timer and fires it; with no timer the
- * run is a deadlock.  Wakes only ever come from this thread: a wake from
- * another OS thread is misuse and aborts.
+ * run is a deadlock.  With a step time each step also costs a seeded
+ * amount of virtual time, so a timer may fire between two steps of a task
+ * that never waits; with a timer slack a timer fires late by a seeded
+ * amount (never early), as an OS timer does.  Wakes only ever come from
+ * this thread: a wake from another OS thread is misuse and aborts.
  */
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "weft/sync.h"
 
 #include "schedule.h"
 #include "sim.h"
@@ -130,7 +137,23 @@ static weft_waker root_clone(const void *data) { return (weft_waker){data, &root
 
 /* --------------------------------------------------------------- liveness */
 
-/* Nothing is ready: jump to the next timer.  False when there is none. */
+/* A draw of the time stream, uniform in [0, n]. */
+static uint64_t time_draw(weft__sim *s, uint64_t n) {
+    return n == UINT64_MAX ? splitmix(&s->tstate) : splitmix(&s->tstate) % (n + 1);
+}
+
+/* Moves the clock `by` ns, firing the timers it passes (their wakes are
+ * the timer's). */
+static void pass_time(weft__sim *s, uint64_t by) {
+    if (!by || !s->rt->time)
+        return;
+    s->in_advance = true;
+    weft_time_advance(by > (uint64_t)INT64_MAX ? INT64_MAX : (weft_duration)by);
+    s->in_advance = false;
+}
+
+/* Nothing is ready: jump to the next timer (late by a seeded slack, the
+ * timers due meanwhile firing too).  False when there is none. */
 static bool advance(weft__sim *s, int *err) {
     weft__rt *rt = s->rt;
     if (!rt->time || weft__time_count(rt) == 0)
@@ -138,6 +161,8 @@ static bool advance(weft__sim *s, int *err) {
     s->in_advance = true;
     bool fired = weft__time_auto_advance(rt);
     s->in_advance = false;
+    if (fired && s->timer_slack)
+        pass_time(s, time_draw(s, s->timer_slack));
     weft_instant now = weft_now();
     weft__sim_ev(s, WEFT__EV_TIME, now, 0, NULL);
     if (s->max_time && now > s->max_time) {
@@ -171,14 +196,39 @@ static const char *name_of(const weft_future *f) {
     return f->vt && f->vt->name ? f->vt->name : "future";
 }
 
-/* "<name> (<site>)[, awaiting <innermost> (<site>)]" */
+/* "<name>[, awaiting <innermost> (<site>)[ held by ...]]": the site is the
+ * line where the task waits; a primitive is named as the user wrote it (a
+ * mutex's lock, not the semaphore under it), and a mutex's holder where
+ * it is known. */
 static void describe(text *t, weft_future *f) {
     append(t, "%s", name_of(f));
-    weft_future *inner = NULL;
-    for (int depth = 0; f->awaiting && depth < 16; depth++)
+    weft_future *inner = NULL, *parent = NULL;
+    for (int depth = 0; f->awaiting && depth < 16; depth++) {
+        parent = f;
         inner = f = f->awaiting;
-    if (inner)
-        append(t, ", awaiting %s (%s)", name_of(inner), inner->site ? inner->site : "?");
+    }
+    if (!inner)
+        return;
+    /* An async function's resume point is the line of the await it waits
+     * in; the awaited future's site may be elsewhere (a join handle's is
+     * its spawn), so the line is said unless the site already says it. */
+    const char *colon = inner->site ? strrchr(inner->site, ':') : NULL;
+    unsigned long site_line = colon ? strtoul(colon + 1, NULL, 10) : 0;
+    if (parent->resume > 1 && parent->resume != WEFT__DONE && parent->resume != site_line)
+        append(t, " waiting at line %u of %s", (unsigned)parent->resume, name_of(parent));
+    append(t, ", awaiting %s (%s)", name_of(inner), inner->site ? inner->site : "?");
+    if (strcmp(name_of(inner), "weft_mutex_lock") == 0) {
+        const weft_acquire_op *op = (const weft_acquire_op *)inner;
+        const weft_mutex *m =
+            (const weft_mutex *)(const void *)((const char *)op->sem - offsetof(weft_mutex, weft__sem));
+        if (m->weft__holder == 1)
+            append(t, " held by the root (locked at %s)",
+                   m->weft__locked_at ? m->weft__locked_at : "?");
+        else if (m->weft__holder)
+            append(t, " held by task %llu (locked at %s)",
+                   (unsigned long long)(m->weft__holder - 1),
+                   m->weft__locked_at ? m->weft__locked_at : "?");
+    }
 }
 
 typedef struct blocked_report {
@@ -233,6 +283,7 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
     if (s->driving)
         return WEFT_EBUSY;
     s->driving = true;
+    s->root = f;
     s->owner = weft__thread_self();
     weft__cur = (weft__tls){rt, s, &s->cache, &s->owned};
     weft_waker w = {s, &root_vt};
@@ -287,17 +338,24 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
             /* root_ready again: it woke itself while polled, a spin */
             if ((cx.weft__yielded || s->root_ready) && s->strategy == WEFT_SIM_PCT)
                 s->root_prio = --s->low_prio; /* as for a task: behind the others */
+            if (s->step_time)
+                pass_time(s, time_draw(s, s->step_time));
             continue;
         }
         weft__task *t = s->ready[i];
         s->ready[i] = s->ready[--s->nready];
         weft__sim_ev(s, WEFT__EV_PICK, t->id, candidates, NULL);
         s->current = t->id;
+        s->cur_task = t;
         s->polling = true;
         s->polls += weft__task_run(t);
         s->polling = false;
+        s->cur_task = NULL;
+        if (s->step_time) /* the step took time: timers it passed fire now */
+            pass_time(s, time_draw(s, s->step_time));
     }
     s->current = 0;
+    s->root = NULL;
     weft__cur = (weft__tls){0};
     s->driving = false;
     return err ? err : cx.weft__fail;
@@ -305,10 +363,73 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
 
 /* ------------------------------------------------------------- lifecycle */
 
+/* "1.5 ms", "200 us": a duration for the strategy text. */
+static void put_ns(char *buf, size_t n, uint64_t ns) {
+    if (ns >= 1000000)
+        snprintf(buf, n, "%g ms", (double)ns / 1e6);
+    else
+        snprintf(buf, n, "%g us", (double)ns / 1e3);
+}
+
+/* Swarm testing (Groce et al. 2012): rather than one configuration for
+ * every seed, each seed draws its own, so some seeds run PCT deep enough
+ * for an ordering bug and others uniform random for a plain race, with or
+ * without time passing.  The draw is a function of the seed alone (its
+ * own stream, not the run's), so the replay line needs nothing else.
+ * The network's knobs are drawn in net.c, from the seed as well. */
+int weft__sim_swarm_strategy(uint64_t seed, uint32_t *depth) {
+    uint64_t x = seed ^ UINT64_C(0x737761726d000003);
+    unsigned kind = (unsigned)(splitmix(&x) % 6); /* 0, 1: uniform random; 2..5: PCT of that depth */
+    if (depth)
+        *depth = kind < 2 ? 1 : kind;
+    return kind < 2 ? WEFT_SIM_RANDOM : WEFT_SIM_PCT;
+}
+
+static void swarm_draw(weft__sim *s, const weft_builder *b) {
+    uint64_t x = b->sim_seed ^ UINT64_C(0x737761726d000003);
+    uint64_t r = splitmix(&x); /* the strategy: weft__sim_swarm_strategy */
+    s->strategy = weft__sim_swarm_strategy(b->sim_seed, &s->depth);
+    if (b->sim_exact_time || b->sim_step_time || b->sim_timer_slack)
+        return; /* the builder's own time knobs, or none */
+    static const uint64_t step[] = {0, 0, 20000, 200000, 1000000, 3000000};
+    static const uint64_t slack[] = {0, 0, 1000000, 10000000};
+    r = splitmix(&x);
+    s->step_time = step[r % 6];
+    s->timer_slack = slack[(r >> 16) % 4];
+}
+
+const char *weft__sim_strategy_text(weft__sim *s) {
+    if (s->strategy_text[0])
+        return s->strategy_text; /* made once, when first asked for */
+    char *t = s->strategy_text;
+    size_t n = sizeof s->strategy_text, at = 0;
+    at += (size_t)snprintf(t, n, "%s", s->swarm ? "swarm: " : "");
+    if (s->strategy == WEFT_SIM_PCT) {
+        if (s->horizon)
+            at += (size_t)snprintf(t + at, n - at, "pct depth %u horizon %llu", (unsigned)s->depth,
+                                   (unsigned long long)s->horizon);
+        else
+            at += (size_t)snprintf(t + at, n - at, "pct depth %u", (unsigned)s->depth);
+    } else
+        at += (size_t)snprintf(t + at, n - at, "random");
+    char d[32];
+    if (s->step_time && at < n) {
+        put_ns(d, sizeof d, s->step_time);
+        at += (size_t)snprintf(t + at, n - at, ", steps up to %s", d);
+    }
+    if (s->timer_slack && at < n) {
+        put_ns(d, sizeof d, s->timer_slack);
+        snprintf(t + at, n - at, ", timers up to %s late", d);
+    }
+    return t;
+}
+
 static int sim_create(weft__rt *rt, const weft_builder *b) {
-    if (b->sim_strategy != WEFT_SIM_RANDOM && b->sim_strategy != WEFT_SIM_PCT)
+    if (b->sim_strategy != WEFT_SIM_RANDOM && b->sim_strategy != WEFT_SIM_PCT &&
+        b->sim_strategy != WEFT_SIM_SWARM)
         return WEFT_EINVAL;
-    if (b->sim_max_time < 0 || b->sim_pct_depth > 16)
+    if (b->sim_max_time < 0 || b->sim_pct_depth > 16 || b->sim_step_time < 0 ||
+        b->sim_timer_slack < 0)
         return WEFT_EINVAL;
     weft__sim *s = weft__alloc(rt, sizeof *s);
     if (!s)
@@ -322,6 +443,14 @@ static int sim_create(weft__rt *rt, const weft_builder *b) {
     seed_stream(s, b->sim_seed);
     s->strategy = b->sim_strategy;
     s->depth = b->sim_pct_depth ? b->sim_pct_depth : 1;
+    s->horizon = b->sim_pct_horizon;
+    s->step_time = (uint64_t)b->sim_step_time;
+    s->timer_slack = (uint64_t)b->sim_timer_slack;
+    s->tstate = b->sim_seed ^ UINT64_C(0x74696d6500000001);
+    if (s->strategy == WEFT_SIM_SWARM) {
+        s->swarm = true;
+        swarm_draw(s, b);
+    }
     s->max_steps = b->sim_max_steps;
     s->ev_alloc = b->allocator;
     s->max_time = (uint64_t)b->sim_max_time;
@@ -410,6 +539,27 @@ uint64_t weft_sim_events(weft_handle *h) {
 const char *weft_sim_failure(weft_handle *h) {
     weft__sim *s = sim_of_handle(h);
     return s && s->fail_code ? s->failure : NULL;
+}
+
+bool weft_sim_escape(const char *call, const char *why) {
+    weft__sim *s = weft__sim_current();
+    if (!s || !s->polling)
+        return false;
+    text t = {.n = 0};
+    if (s->cur_task) {
+        const char *site = weft__task_site(s->cur_task);
+        append(&t, "task %llu spawned at %s: ", (unsigned long long)s->cur_task->id,
+               site ? site : "?");
+        describe(&t, weft__task_future(s->cur_task));
+    } else if (s->root) {
+        append(&t, "root ");
+        describe(&t, s->root);
+    }
+    weft__sim_set_failure(s, WEFT_EFAILED,
+                          "escape: %s() called in a simulated run by %s: %s leaks into the run, "
+                          "which no longer replays from its seed",
+                          call ? call : "?", t.buf, why ? why : "it");
+    return true;
 }
 
 void weft_sim_fail_at(const char *site, const char *what) {

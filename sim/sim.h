@@ -67,17 +67,29 @@ typedef struct weft__sim {
     weft__owned owned;      /* tasks spawned while the sim runs */
     uint64_t polls;         /* task polls */
     uint64_t current;  /* id of the task being polled; 0 for the root */
+    weft__task *cur_task; /* the task being polled (NULL: the root, or none) */
+    weft_future *root;    /* block_on's future while it drives */
     bool polling;      /* a poll of `current` is under way */
     /* the seeded stream: xoshiro256** */
     uint64_t seed;
     uint64_t rng[4];
     /* strategy */
     int strategy;
+    bool swarm;              /* the strategy below was drawn from the seed */
+    char strategy_text[160]; /* what this seed runs (weft__sim_strategy_text) */
     uint32_t depth;          /* PCT d */
+    uint64_t horizon;        /* PCT: change points in steps 1..horizon (0: log-uniform) */
+    /* time passing while tasks run, drawn from its own stream (tstate) so
+     * a replayed schedule, which decides everything else, sees the same */
+    uint64_t step_time;      /* ns a step costs at most (0: none) */
+    uint64_t timer_slack;    /* ns a timer fires late at most (0: none) */
+    uint64_t tstate;         /* splitmix64 state of those draws */
     uint64_t change[16];     /* PCT: steps at which priorities drop */
     uint32_t nchange;
     uint64_t root_prio;      /* PCT priority of block_on's future */
     uint64_t low_prio;       /* priority last given to a yielding task */
+    uint64_t spin_task;      /* PCT: the task yielding in a row, and how often */
+    uint32_t spin_steps;
     /* limits */
     uint64_t steps, max_steps;
     uint64_t max_time; /* ns, 0: none */
@@ -225,7 +237,20 @@ typedef struct weft__run_extra {
 int weft__sim_run_extra(const weft_sim_test *t, const weft_builder *b, weft_sim_result *r,
                         const weft__run_extra *x);
 
+/* scheduler.c: what the run's strategy is, as text ("swarm: pct depth 3
+ * horizon 40, steps up to 1 ms"), made when first asked for (a sweep's
+ * passing seeds never ask). */
+const char *weft__sim_strategy_text(weft__sim *s);
+/* scheduler.c: the strategy swarm draws for `seed` (and PCT's depth). */
+int weft__sim_swarm_strategy(uint64_t seed, uint32_t *depth);
+
+/* harness.c: "swarm", "random" or "pct" (exactly) into *out; WEFT_EINVAL. */
+int weft__sim_strategy_parse(const char *name, int *out);
+
 /* buggify.c */
 bool weft__sim_buggify(weft__rt *rt, const char *site, uint32_t percent);
+/* What of a "path/file.c:line" site may feed the seeded stream: the base
+ * name and line, the same whatever the compiler and build directory. */
+const char *weft__sim_site_key(const char *site);
 
 #endif

@@ -178,7 +178,7 @@ int weft__sim_trace_open(weft__sim *s, const char *path) {
     if (!s->trace)
         return weft_translate_errno(errno);
     fprintf(s->trace, "# weft sim trace: seed=%llu strategy=%s\n", (unsigned long long)s->seed,
-            s->strategy == WEFT_SIM_PCT ? "pct" : "random");
+            weft__sim_strategy_text(s)); /* swarm's draw included */
     return 0;
 }
 

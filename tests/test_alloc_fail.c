@@ -229,7 +229,7 @@ static int run_once(weft_flavor flavor, bool harness, long fail_at, failing *c) 
     b.on_diagnostic = quiet;
     if (harness) {
         cur_alloc = c;
-        static const weft_sim_test t = {"alloc_fail", make_work, sizeof(work), NULL, NULL};
+        static const weft_sim_test t = {"alloc_fail", make_work, sizeof(work), NULL, NULL, false};
         weft_sim_result r;
         int err = weft_sim_run(&t, &b, &r);
         return err;

@@ -834,7 +834,7 @@ ABORTS_(mutex_unlock_twice, "not locked") {
     weft_mutex_unlock(&m);
     return 0;
 }
-ABORTS_(mutex_lock_null_op, "weft_semaphore_acquire") {
+ABORTS_(mutex_lock_null_op, "weft_mutex_lock") {
     weft_mutex m;
     weft_mutex_init(&m);
     weft_mutex_lock(NULL, &m);
@@ -847,6 +847,27 @@ ABORTS_(rwlock_init_null, "weft_rwlock_init") { weft_rwlock_init(NULL); return 0
 RETURNS(rwlock_destroy_null, 0) { weft_rwlock_destroy(NULL); return 0; }
 RETURNS(rwlock_try_read_null, WEFT_EINVAL) { return weft_rwlock_try_read(NULL); }
 RETURNS(rwlock_try_write_null, WEFT_EINVAL) { return weft_rwlock_try_write(NULL); }
+ABORTS_(mutex_lock_null_mutex, "weft_mutex_lock") {
+    weft_lock_op op;
+    weft_mutex_lock_init(&op, NULL, "t.c:1");
+    return 0;
+}
+ABORTS_(rwlock_read_null_op, "weft_rwlock_read") {
+    weft_rwlock l;
+    weft_rwlock_init(&l);
+    weft_rwlock_read(NULL, &l);
+    return 0;
+}
+ABORTS_(rwlock_write_null_lock, "weft_rwlock_write") {
+    weft_acquire_op op;
+    weft_rwlock_write_init(&op, NULL, "t.c:1");
+    return 0;
+}
+ABORTS_(notified_enable_null, "weft_notified_enable") {
+    weft_notified_enable(NULL);
+    return 0;
+}
+RETURNS(sim_escape_outside_a_run, 0) { return weft_sim_escape("clock_gettime", "x") ? 1 : 0; }
 ABORTS_(rwlock_read_unlock_null, "weft_rwlock_read_unlock") { weft_rwlock_read_unlock(NULL); return 0; }
 ABORTS_(rwlock_write_unlock_null, "weft_rwlock_write_unlock") { weft_rwlock_write_unlock(NULL); return 0; }
 ABORTS_(rwlock_read_unlock_not_held, "not locked") {
@@ -1291,10 +1312,10 @@ RETURNS(sim_run_null_test, WEFT_EINVAL) {
     return weft_sim_run(NULL, NULL, &r);
 }
 static void mk_ready7(weft_future *slot) { *(ready7 *)slot = WEFT_NEW(ready7); }
-static const weft_sim_test t_ready7 = {"ready7", mk_ready7, sizeof(ready7), NULL, NULL};
-static const weft_sim_test t_nomake = {"nomake", NULL, sizeof(ready7), NULL, NULL};
-static const weft_sim_test t_small = {"small", mk_ready7, 4, NULL, NULL};
-static const weft_sim_test t_huge = {"huge", mk_ready7, SIZE_MAX, NULL, NULL};
+static const weft_sim_test t_ready7 = {"ready7", mk_ready7, sizeof(ready7), NULL, NULL, false};
+static const weft_sim_test t_nomake = {"nomake", NULL, sizeof(ready7), NULL, NULL, false};
+static const weft_sim_test t_small = {"small", mk_ready7, 4, NULL, NULL, false};
+static const weft_sim_test t_huge = {"huge", mk_ready7, SIZE_MAX, NULL, NULL, false};
 RETURNS(sim_run_null_result, WEFT_EINVAL) { return weft_sim_run(&t_ready7, NULL, NULL); }
 RETURNS(sim_run_null_make, WEFT_EINVAL) {
     weft_sim_result r;

@@ -66,11 +66,10 @@ static void each_configuration_ran(void **state) {
 }
 
 int main(int argc, char **argv) {
-    weft_sim_test_args(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(crowd_of_two),
         cmocka_unit_test(crowd_of_twelve),
         cmocka_unit_test(each_configuration_ran),
     };
-    return cmocka_run_group_tests_name("sim_params", tests, NULL, NULL);
+    return weft_sim_run_tests(argc, argv, "sim_params", tests);
 }

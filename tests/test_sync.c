@@ -691,6 +691,96 @@ static void notify_semantics(void **state) {
         assert_int_equal(atomic_load(&m[i].c.refs), 0);
 }
 
+/* weft_notified_enable (Tokio's Notified::enable): a waiter registered
+ * before it is polled, in line from then on. */
+static void notify_enable_registers(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_NONE(env);
+    weft_notify n;
+    weft_notify_init(&n);
+    manual m[2];
+    weft_notified_op op[2];
+    int rc = 9;
+    for (int i = 0; i < 2; i++)
+        manual_init(&m[i]);
+    /* registered first, polled later: the notify_one is kept for it, not
+     * for the waiter polled in between */
+    weft_notified(&op[0], &n);
+    assert_false(weft_notified_enable(&op[0]));
+    assert_false(weft_notified_enable(&op[0])); /* twice: still one registration */
+    assert_int_equal(mpoll(&m[1], weft_notified(&op[1], &n), &rc), WEFT_PENDING);
+    weft_notify_one(&n);
+    assert_int_equal(atomic_load(&m[1].c.wakes), 0);
+    assert_true(weft_notified_enable(&op[0])); /* it came */
+    assert_int_equal(mpoll(&m[0], &op[0].base, &rc), WEFT_READY);
+    assert_int_equal(rc, 0);
+    weft_future_drop(&op[0].base);
+    /* an enabled op handed a notify_one and dropped unused passes it on */
+    weft_notified(&op[0], &n);
+    assert_false(weft_notified_enable(&op[0]));
+    weft_notify_one(&n); /* to op[1], first in line now */
+    assert_int_equal(atomic_load(&m[1].c.wakes), 1);
+    assert_int_equal(mpoll(&m[1], &op[1].base, &rc), WEFT_READY);
+    weft_future_drop(&op[1].base);
+    weft_notify_one(&n); /* to the enabled op[0] */
+    assert_int_equal(mpoll(&m[1], weft_notified(&op[1], &n), &rc), WEFT_PENDING);
+    weft_future_drop(&op[0].base); /* never polled: passed on */
+    assert_int_equal(atomic_load(&m[1].c.wakes), 2);
+    assert_int_equal(mpoll(&m[1], &op[1].base, &rc), WEFT_READY);
+    weft_future_drop(&op[1].base);
+    /* a stored permit: enable takes it and says so */
+    weft_notify_one(&n);
+    weft_notified(&op[0], &n);
+    assert_true(weft_notified_enable(&op[0]));
+    assert_int_equal(mpoll(&m[0], &op[0].base, &rc), WEFT_READY);
+    weft_future_drop(&op[0].base);
+    /* a notify_waiters after the op was made counts, as for a poll */
+    weft_notified(&op[0], &n);
+    weft_notify_waiters(&n);
+    assert_true(weft_notified_enable(&op[0]));
+    weft_future_drop(&op[0].base);
+    /* registered, the condition already true: dropped unpolled, and that
+     * is no "forgot to await" (WEFT_TEST_ENV fails on a diagnostic) */
+    weft_notified(&op[0], &n);
+    assert_false(weft_notified_enable(&op[0]));
+    weft_future_drop(&op[0].base);
+    assert_null(n.weft__waiters.weft__head); /* nobody left in line */
+    weft_notify_destroy(&n);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(atomic_load(&m[i].c.refs), 0);
+}
+
+/* The register-then-check pattern in a task: never a forgotten future. */
+typedef struct check_after_enable {
+    weft_future base;
+    weft_notify n;
+    weft_notified_op op;
+    bool ready;
+} check_after_enable;
+static weft_poll check_after_enable_poll(weft_future *f, weft_context *cx, void *out) {
+    check_after_enable *c = (check_after_enable *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    weft_notify_init(&c->n);
+    c->ready = true;
+    weft_notified(&c->op, &c->n);
+    weft_notified_enable(&c->op);
+    if (!c->ready)
+        WEFT_AWAIT(f, cx, &c->op.base, NULL);
+    else
+        weft_future_drop(&c->op.base);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(check_after_enable, check_after_enable_poll, NULL);
+
+static void notify_enable_then_drop_is_no_diagnostic(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_NONE(env);
+    check_after_enable c = WEFT_NEW(check_after_enable);
+    wt_block_on(env, &c.base, NULL);
+    assert_int_equal(atomic_load(&env->diags), 0);
+}
+
 /* Ping-pong between two tasks over two Notify. */
 typedef struct ponger {
     weft_future base;
@@ -1173,6 +1263,8 @@ int main(void) {
         WT_FLAVORS(mutex_lock_timeout),
         WT_FLAVORS(rwlock_fair),
         WT_FLAVORS(notify_semantics),
+        WT_FLAVORS(notify_enable_registers),
+        WT_FLAVORS(notify_enable_then_drop_is_no_diagnostic),
         WT_FLAVORS(notify_ping_pong),
         WT_FLAVORS(watch_latest_and_close),
         WT_FLAVORS(broadcast_lag_and_close),

@@ -125,7 +125,7 @@ WEFT_FUTURE_DEFINE_VOID(scenario, scenario_poll, NULL);
 
 static void make_scenario(weft_future *slot) { *(scenario *)slot = WEFT_NEW(scenario); }
 static const weft_sim_test scenario_test = {"sync_scenario", make_scenario, sizeof(scenario),
-                                            NULL, NULL};
+                                            NULL, NULL, false};
 
 static void sync_scenario_sweep(void **state) {
     (void)state;

@@ -97,7 +97,7 @@ static weft_poll napper_poll(weft_future *f, weft_context *cx, void *out) {
 }
 WEFT_FUTURE_DEFINE_VOID(napper, napper_poll, NULL);
 static void make_napper(weft_future *slot) { *(napper *)slot = WEFT_NEW(napper); }
-static const weft_sim_test napper_test = {"napper", make_napper, sizeof(napper), NULL, NULL};
+static const weft_sim_test napper_test = {"napper", make_napper, sizeof(napper), NULL, NULL, false};
 
 /* A lost update: each adder reads, awaits a round trip, writes back +1.
  * The second adder first does `lookups` round trips, so the race needs
@@ -145,7 +145,7 @@ static void race_drop(weft_future *f) {
 }
 WEFT_FUTURE_DEFINE_VOID(race, race_poll, race_drop);
 static void make_race(weft_future *slot) { *(race *)slot = WEFT_NEW(race); }
-static const weft_sim_test race_test = {"race", make_race, sizeof(race), NULL, NULL};
+static const weft_sim_test race_test = {"race", make_race, sizeof(race), NULL, NULL, false};
 
 /* Workers that sleep random times and take fault points, then a body that
  * always fails: every decision kind in one run, and nothing of it needed
@@ -196,7 +196,7 @@ static void doomed_drop(weft_future *f) {
 }
 WEFT_FUTURE_DEFINE_VOID(doomed, doomed_poll, doomed_drop);
 static void make_doomed(weft_future *slot) { *(doomed *)slot = WEFT_NEW(doomed); }
-static const weft_sim_test doomed_test = {"doomed", make_doomed, sizeof(doomed), NULL, NULL};
+static const weft_sim_test doomed_test = {"doomed", make_doomed, sizeof(doomed), NULL, NULL, false};
 
 /* --------------------------------------------------------- the text trace */
 
@@ -349,7 +349,7 @@ static void make_spinning(weft_future *slot) { *(spinning *)slot = WEFT_NEW(spin
 
 static void timeline_of_a_livelock_keeps_its_end(void **state) {
     (void)state;
-    static const weft_sim_test t = {"spinning", make_spinning, sizeof(spinning), NULL, NULL};
+    static const weft_sim_test t = {"spinning", make_spinning, sizeof(spinning), NULL, NULL, false};
     char path[64];
     snprintf(path, sizeof path, "/tmp/weft-tl-%d.json", (int)getpid());
     weft_builder b;
@@ -432,12 +432,17 @@ static void shrink_into(const weft_sim_test *t, uint64_t seed, const char *path,
     char num[32];
     snprintf(num, sizeof num, "%llu", (unsigned long long)seed);
     setenv("WEFT_SEED", num, 1);
+    /* uniform random: the replay is then the very run weft_sim_run makes
+     * with a default builder (a PCT run's priority events are not
+     * decisions, and a replay has none) */
+    setenv("WEFT_SIM_STRATEGY", "random", 1);
     setenv("WEFT_SHRINK", "1", 1);
     setenv("WEFT_SHRINK_OUT", path, 1);
     if (runs)
         setenv("WEFT_SHRINK_RUNS", runs, 1);
     captured_sweep(t, out, n);
     unsetenv("WEFT_SEED");
+    unsetenv("WEFT_SIM_STRATEGY");
     unsetenv("WEFT_SHRINK");
     unsetenv("WEFT_SHRINK_OUT");
     unsetenv("WEFT_SHRINK_RUNS");

@@ -2,9 +2,11 @@
  *
  * A sim runtime (flavor WEFT_SIM) runs every task on the thread that calls
  * block_on and takes every decision from one seed:
- *  - which ready task runs next (uniform random, or PCT);
- *  - virtual time: starts at 0, moves only when nothing is ready, then
- *    jumps to the next timer (equal deadlines fire in insertion order);
+ *  - which ready task runs next (uniform random, PCT, or swarm: the seed
+ *    draws one of them and its knobs);
+ *  - virtual time: starts at 0, jumps to the next timer when nothing is
+ *    ready (equal deadlines fire in insertion order), and with a step time
+ *    passes while tasks run; a timer may fire late, never early;
  *  - weft_random_* (a seeded stream);
  *  - fault points (WEFT_BUGGIFY).
  * Every decision is an event folded into a rolling XXH3 hash, the run's
@@ -20,8 +22,12 @@
  * WEFT_SIM_TEST (below).  Environment, read by the sweep only:
  *   WEFT_SEEDS=n            seeds per sweep (default 100)
  *   WEFT_SEED=s             run just seed s (a replay)
- *   WEFT_SEED_BASE=b        first seed of the sweep (shard a sweep: b, b+n..)
- *   WEFT_SIM_STRATEGY=pct   PCT instead of uniform random
+ *   WEFT_SEED_BASE=b        first seed of the sweep
+ *   WEFT_SHARD=i/n          the i-th of n shards of the sweep (1 <= i <= n)
+ *   WEFT_JOBS=n             run the sweep on n worker processes (unset: the
+ *                           cores, for a sweep of 20,000 seeds or more)
+ *   WEFT_SIM_STRATEGY=s     swarm (default), random or pct
+ *   WEFT_PCT_DEPTH=d        PCT's depth (1-16), with WEFT_SIM_STRATEGY=pct
  *   WEFT_TRACE=path         write each run's events as text, one per line ("-": stderr)
  *   WEFT_CHECK_DETERMINISM=1  run each seed twice, compare fingerprints
  *   WEFT_SEEDS_DIR=dir      where regression seeds live (see seeds/README)
@@ -59,6 +65,9 @@ extern "C" {
 enum {
     WEFT_SIM_RANDOM = 0, /* each step picks uniformly among the ready tasks */
     WEFT_SIM_PCT = 1,    /* random priorities, d-1 change points (PCT) */
+    WEFT_SIM_SWARM = 2,  /* the seed draws the strategy and its knobs: uniform
+                          * random or PCT of depth 2-5, time passing while
+                          * tasks run, late timers (the sweep's default) */
 };
 
 /* ------------------------------------------------------------ fault points
@@ -110,6 +119,15 @@ WEFT_EXTERN void weft_sim_note(const char *fmt, ...) __attribute__((format(print
  * returns WEFT_EFAILED).  Outside a simulation it prints the message. */
 WEFT_EXTERN void weft_sim_fail_at(const char *site, const char *what);
 
+/* Reports a call that leaks real non-determinism (`call`, and `why` with
+ * what to use instead) into the simulated run polling a task on this
+ * thread: fails the run (the first failure wins) naming the call, the task
+ * and where it waits, and returns true.  False, doing nothing, outside a
+ * task's poll under the simulator.  The escape guard (sim/escape_guard.c,
+ * the weft_escape_guard dependency) calls it for the real clock, libc's
+ * and the kernel's randomness, thread creation and sleeping. */
+WEFT_EXTERN bool weft_sim_escape(const char *call, const char *why);
+
 /* In an async function: fails the run and the task when `cond` is false. */
 #define WEFT_SIM_ASSERT(f, cx, cond)                                           \
     do {                                                                       \
@@ -129,6 +147,9 @@ typedef struct weft_sim_test {
     const char *seeds_dir;           /* where <name>.txt lives, or NULL */
     const weft_allocator *alloc;     /* the sweep's runtimes and the body's
                                       * copy allocate here (NULL: malloc) */
+    bool exact_time;                 /* the body asserts exact instants: no
+                                      * seed lets time pass while tasks run
+                                      * or fires a timer late */
 } weft_sim_test;
 
 /* What one seed did. */
@@ -140,6 +161,7 @@ typedef struct weft_sim_result {
     uint64_t events;
     weft_instant end_time; /* virtual time at the end */
     char failure[1024];
+    char strategy[160];   /* what the seed ran: "pct depth 3 horizon 40, ..." */
 } weft_sim_result;
 
 /* Runs the test once with the builder's seed and options (a WEFT_SIM
@@ -184,6 +206,15 @@ WEFT_EXTERN int weft_sim_sweep(const weft_sim_test *t);
  * WEFT_SIM_ON_FAILURE of a program without cmocka). */
 WEFT_EXTERN _Noreturn void weft__sim_abort(const char *name, int failures);
 
+/* WEFT_SIM_TEST's tests let time pass while tasks run; a file whose
+ * bodies assert exact instants defines WEFT_SIM_TEST_EXACT_TIME 1 before
+ * including this header (or sets weft_sim_test.exact_time itself). */
+#ifdef WEFT_SIM_TEST_EXACT_TIME
+#define WEFT__SIM_EXACT true
+#else
+#define WEFT__SIM_EXACT false
+#endif
+
 /* Declares `static void name(void **state)`, a cmocka test that sweeps the
  * async body `type` (a future type made with WEFT_FUTURE_DEFINE*).  Each
  * seed gets a fresh body, WEFT_NEW(type, ...): the optional arguments are
@@ -203,7 +234,8 @@ WEFT_EXTERN _Noreturn void weft__sim_abort(const char *name, int failures);
         (void)state;                                                           \
         static const weft_sim_test name##__test = {#name, name##__make,         \
                                                    sizeof(type),               \
-                                                   WEFT__SIM_SEEDS_DIR, NULL}; \
+                                                   WEFT__SIM_SEEDS_DIR, NULL,  \
+                                                   WEFT__SIM_EXACT};           \
         int name##__failed = weft_sim_sweep(&name##__test);                    \
         if (name##__failed)                                                    \
             WEFT_SIM_ON_FAILURE(#name, name##__failed);                        \
@@ -216,6 +248,30 @@ WEFT_EXTERN _Noreturn void weft__sim_abort(const char *name, int failures);
     weft__sim_test_args((argc), (argv), cmocka_set_test_filter)
 WEFT_EXTERN void weft__sim_test_args(int argc, char **argv,
                                      void (*set_filter)(const char *pattern));
+
+/* A test program's main in one line: `--test NAME` as weft_sim_test_args,
+ * then the cmocka group `tests` (an array of cmocka_unit_test entries)
+ * named `group`.  A NAME (cmocka's patterns: * and ?) that matches none of
+ * the group's tests fails with one line naming the tests there are and
+ * status 2, rather than running nothing and passing:
+ *
+ *   int main(int argc, char **argv) {
+ *       const struct CMUnitTest tests[] = {cmocka_unit_test(my_property)};
+ *       return weft_sim_run_tests(argc, argv, "my_group", tests);
+ *   }
+ */
+#define weft_sim_run_tests(argc, argv, group, tests)                           \
+    (weft__sim_test_args((argc), (argv), cmocka_set_test_filter),              \
+     weft__sim_filter_matches((argc), (argv), &(tests)[0].name, sizeof((tests)[0]), \
+                              sizeof(tests) / sizeof((tests)[0]))              \
+         ? _cmocka_run_group_tests((group), (tests), sizeof(tests) / sizeof((tests)[0]), \
+                                   NULL, NULL)                                 \
+         : 2)
+/* True when no --test was given or its pattern matches one of the `n`
+ * names (the first at `first`, each `stride` bytes after the last); else
+ * says so on stderr, naming the tests. */
+WEFT_EXTERN bool weft__sim_filter_matches(int argc, char **argv, const char *const *first,
+                                          size_t stride, size_t n);
 
 #ifdef __cplusplus
 }

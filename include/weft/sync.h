@@ -21,7 +21,9 @@
  *  - Mutex, RwLock, Semaphore, Notify and Barrier are caller-owned objects
  *    (init / destroy; destroy only once nobody waits).  Channels are
  *    reference counted heap objects: each end is released by its _drop,
- *    the memory goes with the last end.  `alloc` may be NULL (malloc).
+ *    the memory goes with the last end.  `alloc` may be NULL: the
+ *    allocator of the runtime this thread is in (so a test's leak check
+ *    counts it), malloc outside one.
  *  - NULL and out-of-range arguments (guide section 7): calls returning an
  *    int give WEFT_EINVAL (a value pointer may be NULL only for a channel
  *    of 0-byte values; sizes that overflow are WEFT_EINVAL); _drop,
@@ -134,6 +136,11 @@ WEFT_EXTERN weft_future *weft_semaphore_acquire_init(weft_acquire_op *op, weft_s
  * the first waiter.  Protects whatever the caller keeps beside it. */
 typedef struct weft_mutex {
     weft_semaphore weft__sem;
+    /* who holds it, for reports (the simulator's deadlock report): the
+     * holding task's id + 1 (1: block_on's future; 0: unknown or free),
+     * and the site of the lock that took it */
+    uint64_t weft__holder;
+    const char *weft__locked_at;
 } weft_mutex;
 
 /* An unlocked mutex; aborts on NULL. */
@@ -148,7 +155,10 @@ WEFT_EXTERN int weft_mutex_try_lock(weft_mutex *m);
 WEFT_EXTERN void weft_mutex_unlock(weft_mutex *m);
 /* Lock: output int 0 (locked: unlock it). */
 typedef weft_acquire_op weft_lock_op;
-#define weft_mutex_lock(op, m) weft_semaphore_acquire_init((op), &(m)->weft__sem, 1, WEFT__SITE)
+/* Makes `*op` the locking of `m` (use the weft_mutex_lock(op, m) macro);
+ * aborts on NULL. */
+WEFT_EXTERN weft_future *weft_mutex_lock_init(weft_lock_op *op, weft_mutex *m, const char *site);
+#define weft_mutex_lock(op, m) weft_mutex_lock_init((op), (m), WEFT__SITE)
 
 /* ------------------------------------------------------------------ rwlock
  *
@@ -175,9 +185,17 @@ WEFT_EXTERN int weft_rwlock_try_write(weft_rwlock *l);
 WEFT_EXTERN void weft_rwlock_read_unlock(weft_rwlock *l);
 /* Gives back the write lock, handing it on to the waiters in order. */
 WEFT_EXTERN void weft_rwlock_write_unlock(weft_rwlock *l);
-#define weft_rwlock_read(op, l) weft_semaphore_acquire_init((op), &(l)->weft__sem, 1, WEFT__SITE)
-#define weft_rwlock_write(op, l)                                                \
-    weft_semaphore_acquire_init((op), &(l)->weft__sem, WEFT_RWLOCK_MAX_READERS, WEFT__SITE)
+/* Makes `*op` the taking of a read lock, or of the write lock, of `l`
+ * (use the weft_rwlock_read(op, l) and weft_rwlock_write(op, l) macros):
+ * output int 0.  A report (a deadlock) names the op as one of these.
+ * Abort on NULL. */
+WEFT_EXTERN weft_future *weft_rwlock_read_init(weft_acquire_op *op, weft_rwlock *l,
+                                               const char *site);
+/* The write lock's op: see weft_rwlock_read_init. */
+WEFT_EXTERN weft_future *weft_rwlock_write_init(weft_acquire_op *op, weft_rwlock *l,
+                                                const char *site);
+#define weft_rwlock_read(op, l) weft_rwlock_read_init((op), (l), WEFT__SITE)
+#define weft_rwlock_write(op, l) weft_rwlock_write_init((op), (l), WEFT__SITE)
 
 /* ------------------------------------------------------------------ notify
  *
@@ -212,6 +230,21 @@ typedef struct weft_notified_op {
 WEFT_EXTERN weft_future *weft_notified_init(weft_notified_op *op, weft_notify *n,
                                             const char *site);
 #define weft_notified(op, n) weft_notified_init((op), (n), WEFT__SITE)
+/* Registers `op` (made by weft_notified, not yet polled) as a waiter now,
+ * without polling it (Tokio's Notified::enable): a notify_one from here on
+ * is kept for it, so the register-then-check pattern loses nothing:
+ *
+ *   weft_notified(&s->op, &s->n);
+ *   weft_notified_enable(&s->op);        // from here no notify is missed
+ *   if (!s->ready)                       // the condition, checked after
+ *       WEFT_AWAIT(f, cx, &s->op.base, NULL);
+ *   else
+ *       weft_future_drop(&s->op.base);   // not "forgot to await": it was used
+ *
+ * True when a notification has already come (the await is then ready at
+ * once).  Dropping an enabled op passes a notify_one it was given to the
+ * next waiter, as a polled one does.  Aborts on NULL. */
+WEFT_EXTERN bool weft_notified_enable(weft_notified_op *op);
 
 /* ----------------------------------------------------------------- barrier */
 typedef struct weft_barrier {
@@ -436,7 +469,8 @@ typedef struct weft_join_set {
 } weft_join_set;
 
 /* An empty set spawning on the runtime of `h` (NULL: the calling
- * thread's) and allocating its entries from `alloc` (NULL: malloc). */
+ * thread's) and allocating its entries from `alloc` (NULL: that runtime's
+ * allocator, malloc outside one). */
 WEFT_EXTERN void weft_join_set_init(weft_join_set *s, weft_handle *h, const weft_allocator *alloc);
 /* Spawns `fut` into the set; returns as weft_spawn.  `*id` (may be NULL)
  * gets the task id. */

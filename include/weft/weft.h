@@ -360,8 +360,18 @@ typedef struct weft_builder {
     void *diagnostic_ctx;
     /* sim (see weft/sim.h) */
     uint64_t sim_seed;           /* fixes every choice of the run (default 0) */
-    int sim_strategy;            /* WEFT_SIM_RANDOM (default) or WEFT_SIM_PCT */
+    int sim_strategy;            /* WEFT_SIM_RANDOM (default), WEFT_SIM_PCT or
+                                  * WEFT_SIM_SWARM (each seed draws its own) */
     uint32_t sim_pct_depth;      /* PCT: d, so d-1 priority change points (3) */
+    uint64_t sim_pct_horizon;    /* PCT: change points fall in steps 1..this
+                                  * (0: log-uniform up to 8192; the sweep
+                                  * sets it from the test's run lengths) */
+    int64_t sim_step_time;       /* each step costs up to this many ns of
+                                  * virtual time, seeded (0: none) */
+    int64_t sim_timer_slack;     /* a timer fires up to this many ns late,
+                                  * seeded (0: on time) */
+    bool sim_exact_time;         /* swarm draws no step time nor slack: for
+                                  * tests that assert exact instants */
     uint64_t sim_max_steps;      /* livelock past this many steps (default
                                   * WEFT_SIM_DEFAULT_MAX_STEPS; 0: unlimited) */
     int64_t sim_max_time;        /* livelock past this virtual time, ns (0: none) */

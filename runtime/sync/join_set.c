@@ -22,7 +22,7 @@ void weft_join_set_init(weft_join_set *s, weft_handle *h, const weft_allocator *
     WEFT__NEED(s, "weft_join_set_init", "set");
     s->weft__head = NULL;
     s->weft__len = 0;
-    s->weft__alloc = weft__sync_allocator(a);
+    s->weft__alloc = weft__sync_allocator_of(a, (weft__rt *)h);
     s->weft__handle = h;
 }
 

@@ -89,6 +89,41 @@ static weft_poll notified_poll(weft_future *f, weft_context *cx, void *out) {
     return WEFT_READY;
 }
 
+bool weft_notified_enable(weft_notified_op *op) {
+    WEFT__NEED(op, "weft_notified_enable", "op");
+    WEFT__NEED(op->notify, "weft_notified_enable", "op (not made by weft_notified)");
+    weft_future *f = &op->base;
+    /* registered for a notification: used, not a future forgotten */
+    f->flags |= WEFT__F_NOREPORT;
+    if (f->resume == WEFT__DONE)
+        return true;
+    weft_notify *n = op->notify;
+    weft_waiter *w = &op->node;
+    bool notified = false;
+    weft__spin_lock(&n->weft__lock);
+    if (w->weft__state == WEFT__W_IDLE) {
+        if (n->weft__gen != op->gen) {
+            w->weft__state = WEFT__W_GRANTED; /* by notify_waiters: nothing to pass on */
+            w->weft__need = 0;
+            notified = true;
+        } else if (n->weft__permit) {
+            n->weft__permit = false; /* taken: the drop passes it on if unused */
+            w->weft__state = WEFT__W_GRANTED;
+            w->weft__need = BY_ONE;
+            notified = true;
+        } else {
+            w->weft__need = 0;
+            w->weft__waker = (weft_waker){0}; /* the first poll sets it */
+            weft__wl_push(&n->weft__waiters, w);
+        }
+        f->resume = QUEUED_ONCE; /* poll and drop read the node under the lock */
+    } else {
+        notified = w->weft__state == WEFT__W_GRANTED;
+    }
+    weft__spin_unlock(&n->weft__lock);
+    return notified;
+}
+
 static void notified_drop(weft_future *f) {
     weft_notified_op *op = (weft_notified_op *)f;
     weft_waiter *w = &op->node;

@@ -231,7 +231,7 @@ static int acquire_slow(weft_acquire_op *op, weft_context *cx) {
     return rc;
 }
 
-static weft_poll acquire_poll(weft_future *f, weft_context *cx, void *out) {
+weft_poll weft__acquire_poll(weft_future *f, weft_context *cx, void *out) {
     weft_acquire_op *op = (weft_acquire_op *)f;
     weft_semaphore *s = op->sem;
     weft_waiter *w = &op->node;
@@ -263,7 +263,7 @@ static weft_poll acquire_poll(weft_future *f, weft_context *cx, void *out) {
     return WEFT_READY;
 }
 
-static void acquire_drop(weft_future *f) {
+void weft__acquire_drop(weft_future *f) {
     weft_acquire_op *op = (weft_acquire_op *)f;
     weft_waiter *w = &op->node;
     if (f->resume != QUEUED_ONCE)
@@ -287,7 +287,8 @@ static void acquire_drop(weft_future *f) {
         weft__semaphore_release_as(s, op->n, "weft_semaphore_acquire", overflow_msg);
 }
 
-static const weft_future_vtable acquire_vt = {acquire_poll, acquire_drop, sizeof(weft_acquire_op),
+static const weft_future_vtable acquire_vt = {weft__acquire_poll, weft__acquire_drop,
+                                              sizeof(weft_acquire_op),
                                               sizeof(int), "weft_semaphore_acquire", 0};
 
 weft_future *weft_semaphore_acquire_init(weft_acquire_op *op, weft_semaphore *s, size_t n,

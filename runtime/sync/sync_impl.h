@@ -15,11 +15,18 @@
 #include <string.h>
 
 #include "../checked.h"
+#include "../rt.h"
 #include "../misuse.h"
 #include "../spin.h"
 
 
 enum { WEFT__W_IDLE = 0, WEFT__W_QUEUED, WEFT__W_GRANTED, WEFT__W_CLOSED };
+
+/* A semaphore acquisition's poll and drop (semaphore.c), for the ops
+ * built on it that report themselves under their own name (a mutex's
+ * lock is a mutex's lock in a deadlock report, not a semaphore's). */
+weft_poll weft__acquire_poll(weft_future *f, weft_context *cx, void *out);
+void weft__acquire_drop(weft_future *f);
 
 /* An op's `base.resume` once its node was queued: from then on its poll and
  * drop read the node's state under the lock only (another thread may be
@@ -157,10 +164,21 @@ static inline void weft__sync_default_free(void *ctx, void *p, size_t n) {
     (void)n;
     free(p);
 }
-static inline weft_allocator weft__sync_allocator(const weft_allocator *a) {
+/* The allocator of a primitive made with `a`: that one, else (NULL) the
+ * allocator of runtime `rt` (NULL: the runtime this thread is in), so what
+ * a test makes inside a runtime is counted by the runtime's allocator (the
+ * harness's leak check sees a channel never dropped), else malloc. */
+static inline weft_allocator weft__sync_allocator_of(const weft_allocator *a, weft__rt *rt) {
     if (a && a->alloc && a->free)
         return *a;
+    if (!rt)
+        rt = weft__cur.rt;
+    if (rt && rt->config.allocator.alloc && rt->config.allocator.free)
+        return rt->config.allocator;
     return (weft_allocator){weft__sync_default_alloc, weft__sync_default_free, NULL};
+}
+static inline weft_allocator weft__sync_allocator(const weft_allocator *a) {
+    return weft__sync_allocator_of(a, NULL);
 }
 
 #endif
