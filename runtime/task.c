@@ -14,7 +14,7 @@
 
 #define REFS(s) ((s) / WEFT__T_REF_ONE)
 
-static const weft_waker_vtable task_waker_vt;
+#define task_waker_vt weft__task_waker_vt
 
 static inline uint64_t load_state(weft__task *t) {
     return atomic_load_explicit(&t->state, memory_order_acquire);
@@ -235,6 +235,12 @@ static void task_waker_wake(const void *data) {
 
 static void task_waker_wake_by_ref(const void *data) {
     weft__task *t = (weft__task *)data;
+    /* Woken by its own poll (a yield, a spent budget): its poller sees to
+     * it when the poll returns, without touching the state word. */
+    if (t == weft__coop_cur.task) {
+        weft__coop_cur.self_woken = true;
+        return;
+    }
     bool dealloc;
     if (transition_to_notified(t, false, &dealloc))
         schedule(t, WEFT__SCHED_WAKE);
@@ -242,8 +248,8 @@ static void task_waker_wake_by_ref(const void *data) {
 
 static void task_waker_drop(const void *data) { weft__task_unref((weft__task *)data); }
 
-static const weft_waker_vtable task_waker_vt = {task_waker_clone, task_waker_wake,
-                                                task_waker_wake_by_ref, task_waker_drop};
+const weft_waker_vtable weft__task_waker_vt = {task_waker_clone, task_waker_wake,
+                                               task_waker_wake_by_ref, task_waker_drop};
 
 /* ------------------------------------------------------------ completion */
 
@@ -329,8 +335,15 @@ static void cancel(weft__task *t) {
 
 /* ------------------------------------------------------------------- run */
 
-bool weft__task_run(weft__task *t) {
+/* Claims an entry's task for a poll: from NOTIFIED to RUNNING for an
+ * ordinary entry (a resumed one holds RUNNING already).  False for a
+ * stale entry, whose reference it drops.  `*state` gets the state. */
+static bool claim(weft__task *t, uint64_t *state) {
     uint64_t cur = load_state(t), next;
+    if (weft__task_resumed(cur)) {
+        *state = cur;
+        return true;
+    }
     do {
         if (!(cur & WEFT__T_NOTIFIED))
             weft__die("task run without being notified");
@@ -340,52 +353,121 @@ bool weft__task_run(weft__task *t) {
         }
         next = (cur & ~(uint64_t)WEFT__T_NOTIFIED) | WEFT__T_RUNNING;
     } while (!cas_state(t, &cur, next));
+    *state = next;
+    return true;
+}
 
-    if (next & WEFT__T_CANCELLED) {
+/* After a poll that returned PENDING: back to idle, unless it was woken
+ * (or woke itself: `again`) or aborted while running.  Returns what is
+ * left to weft__task_poll's caller. */
+static int after_pending(weft__task *t, uint64_t state, bool again, bool yielded) {
+    if (again && !(state & WEFT__T_OWNER)) {
+        /* A resumed entry: still RUNNING, the poller's reference goes
+         * with it.  An owner's queue (a local set, the blocking pool)
+         * takes ordinary entries only. */
+        if (load_state(t) & WEFT__T_CANCELLED) {
+            cancel(t);
+            return WEFT__RUN_POLLED;
+        }
+        return yielded ? WEFT__RUN_YIELDED : WEFT__RUN_AGAIN;
+    }
+    uint64_t cur = load_state(t), next;
+    do {
+        if (cur & WEFT__T_CANCELLED) {
+            cancel(t);
+            return WEFT__RUN_POLLED;
+        }
+        next = cur & ~(uint64_t)WEFT__T_RUNNING;
+        if (again)
+            next |= WEFT__T_NOTIFIED;
+        if (!(next & WEFT__T_NOTIFIED))
+            next -= WEFT__T_REF_ONE; /* the queue's reference is used up */
+    } while (!cas_state(t, &cur, next));
+    if (next & WEFT__T_NOTIFIED)
+        schedule(t, yielded ? WEFT__SCHED_YIELD : WEFT__SCHED_WAKE);
+    else if (REFS(next) == 0)
+        task_dealloc(t);
+    return WEFT__RUN_POLLED;
+}
+
+int weft__task_poll(weft__task *t) {
+    uint64_t state;
+    if (!claim(t, &state))
+        return WEFT__RUN_SKIPPED;
+    if (state & WEFT__T_CANCELLED) {
         cancel(t);
-        return false;
+        return WEFT__RUN_SKIPPED;
     }
     weft_future *f = weft__task_future(t);
     weft_waker w = {t, &task_waker_vt};
     weft_context cx = {&w, t->rt, 0, 0};
-    void *out = (char *)f + weft__output_offset(f->vt);
+    const weft_future_vtable *vt = f->vt;
+    void *out = vt->output_size ? (char *)f + weft__output_offset(vt) : NULL;
     /* A task polled from inside another's poll (a local set) gets its own
-     * budget; the outer one resumes with what it had left. */
+     * frame; the outer one resumes with what it had left. */
     weft__coop outer = weft__coop_cur;
-    weft__coop_cur = (weft__coop){WEFT__COOP_BUDGET, true};
+    weft__coop_cur = (weft__coop){WEFT__COOP_BUDGET, true, false, t};
     struct weft__prof *prof = t->rt->prof; /* WEFT_TIMELINE: NULL unless asked */
     uint64_t t0 = 0;
-    const char *what = NULL;
-    if (__builtin_expect(prof != NULL, 0)) {
-        t0 = weft__os_now_ns();
-        what = f->vt->name;
-    }
-    weft_poll ready = weft_future_poll(f, &cx, f->vt->output_size ? out : NULL);
     if (__builtin_expect(prof != NULL, 0))
-        weft__prof_poll(prof, t->id, what, t0);
+        t0 = weft__os_now_ns();
+    /* The task's own future: neither dropped nor complete while the task
+     * runs, so weft_future_poll's checks cannot fail here. */
+    f->flags |= WEFT__F_POLLED;
+    weft_poll ready = vt->poll(f, &cx, out);
+    if (__builtin_expect(prof != NULL, 0))
+        weft__prof_poll(prof, t->id, vt->name, t0);
+    bool again = weft__coop_cur.self_woken;
     weft__coop_cur = outer;
     if (ready == WEFT_READY) {
         drop_future(t);
         *status_of(t) = cx.weft__fail;
         complete(t);
-        return true;
+        return WEFT__RUN_POLLED;
     }
-    /* Back to idle, unless it was woken or aborted while running. */
-    cur = load_state(t);
+    return after_pending(t, state, again, cx.weft__yielded != 0);
+}
+
+bool weft__task_run(weft__task *t) {
+    int r = weft__task_poll(t);
+    if (r >= WEFT__RUN_AGAIN)
+        t->rt->sched->schedule(t->rt, t, r == WEFT__RUN_YIELDED ? WEFT__SCHED_YIELD
+                                                                : WEFT__SCHED_WAKE);
+    return r != WEFT__RUN_SKIPPED;
+}
+
+/* Entries are discarded at shutdown, while (or after) the owned lists are
+ * walked.  A resumed entry goes back to being an ordinary one, which the
+ * walk claims, cancels and reports as it does every task still alive,
+ * unless the walk found it running already (it set CANCELLED and left
+ * the task to its poller: us) or an abort did. */
+void weft__task_discard(weft__task *t) {
+    uint64_t cur = load_state(t);
+    if (!weft__task_resumed(cur)) {
+        weft__task_unref(t);
+        return;
+    }
     do {
         if (cur & WEFT__T_CANCELLED) {
+            /* Aborted, with the walk still to come: report it for the walk. */
+            if (owned_remove(t)) {
+                weft__diag(t->rt, "task still alive at shutdown (cancelled)",
+                           weft__task_site(t));
+                weft__task_unref(t); /* the list's reference */
+            }
             cancel(t);
-            return true;
+            return;
         }
-        next = cur & ~(uint64_t)WEFT__T_RUNNING;
-        if (!(next & WEFT__T_NOTIFIED))
-            next -= WEFT__T_REF_ONE; /* the queue's reference is used up */
-    } while (!cas_state(t, &cur, next));
-    if (next & WEFT__T_NOTIFIED)
-        schedule(t, cx.weft__yielded ? WEFT__SCHED_YIELD : WEFT__SCHED_WAKE);
-    else if (REFS(next) == 0)
-        task_dealloc(t);
-    return true;
+    } while (!cas_state(t, &cur, (cur & ~(uint64_t)WEFT__T_RUNNING) | WEFT__T_NOTIFIED));
+    weft__task_unref(t);
+}
+
+void weft__task_settle(weft__task *t) {
+    uint64_t cur = load_state(t);
+    do {
+        if (!weft__task_resumed(cur))
+            return;
+    } while (!cas_state(t, &cur, (cur & ~(uint64_t)WEFT__T_RUNNING) | WEFT__T_NOTIFIED));
 }
 
 void weft__task_shutdown(weft__task *t) {
@@ -393,9 +475,10 @@ void weft__task_shutdown(weft__task *t) {
     bool claimed;
     do {
         claimed = !(cur & (WEFT__T_RUNNING | WEFT__T_COMPLETE));
-        next = cur | WEFT__T_CANCELLED | (claimed ? WEFT__T_RUNNING : 0);
+        next = cur | WEFT__T_CANCELLED | (claimed ? WEFT__T_RUNNING | WEFT__T_CLAIMED : 0);
     } while (!cas_state(t, &cur, next));
-    /* A task being polled right now is alive too: its poller cancels it. */
+    /* A task being polled right now (or in a resumed entry) is alive
+     * too: its poller cancels it. */
     if (!(cur & WEFT__T_COMPLETE))
         weft__diag(t->rt, "task still alive at shutdown (cancelled)", weft__task_site(t));
     if (!claimed) {

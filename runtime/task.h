@@ -5,6 +5,15 @@
  * count, as in Tokio.  References are held by: the JoinHandle, the owned
  * list (until the task completes), each queue entry (NOTIFIED), each waker
  * clone, and whoever is polling it.
+ *
+ * A queue entry is ordinary (the task NOTIFIED, not RUNNING) or resumed:
+ * a task that woke itself by reference while polled (a yield, a spent
+ * budget) goes back to its scheduler still RUNNING, with the poller's
+ * reference, and its next poll starts from there.  A yield so costs no
+ * read-modify-write of the state word at all; to the rest of the world
+ * the task is simply being polled (a wake sets NOTIFIED, an abort sets
+ * CANCELLED, and the next poll sees them).  The two kinds tell apart by
+ * the state: RUNNING without CLAIMED is the entry holder's own poll.
  */
 #ifndef WEFT_RUNTIME_TASK_H
 #define WEFT_RUNTIME_TASK_H
@@ -25,7 +34,9 @@
 #define WEFT__T_LIST_TO_JOIN 256u /* complete and left on its shard: the
                                    * JoinHandle takes it off (and drops the
                                    * list's reference) */
-#define WEFT__T_REF_ONE 512u
+#define WEFT__T_CLAIMED 512u      /* shutdown took the task from its queue
+                                   * entry (RUNNING): that entry is stale */
+#define WEFT__T_REF_ONE 1024u
 #define WEFT__T_FLAGS (WEFT__T_REF_ONE - 1)
 
 /* The header: 64 bytes, one cache line.  What a task needs only now and
@@ -97,10 +108,50 @@ static inline const char *weft__task_site(weft__task *t) { return weft__task_fut
 int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char *site,
                 weft__task_owner *owner);
 
+/* Whether an entry whose task is in state `s` is resumed (see the top). */
+static inline bool weft__task_resumed(uint64_t s) {
+    return (s & (WEFT__T_RUNNING | WEFT__T_CLAIMED | WEFT__T_COMPLETE)) == WEFT__T_RUNNING;
+}
+
+/* Whether running an entry whose task is in state `s` polls its future
+ * (neither a cancellation nor a stale entry). */
+static inline bool weft__task_will_poll(uint64_t s) {
+    if (s & WEFT__T_CANCELLED)
+        return false;
+    return weft__task_resumed(s) || !(s & (WEFT__T_RUNNING | WEFT__T_COMPLETE));
+}
+
+/* The task waker's vtable (a waker that is `{t, &weft__task_waker_vt}`
+ * wakes task t). */
+extern const weft_waker_vtable weft__task_waker_vt;
+
+/* What weft__task_poll did, and what it leaves to its caller. */
+enum {
+    WEFT__RUN_SKIPPED = 0, /* not polled: cancelled, or a stale entry */
+    WEFT__RUN_POLLED = 1,  /* polled; the task is where the poll left it */
+    WEFT__RUN_AGAIN = 2,   /* polled and woke itself: the caller queues the
+                            * resumed entry (hint WEFT__SCHED_WAKE) */
+    WEFT__RUN_YIELDED = 3, /* the same, having yielded (WEFT__SCHED_YIELD) */
+};
+
 /* Runs one poll of a task the scheduler took from a queue (with the
- * queue's reference), including cancellation and completion.  Returns
- * whether the future was polled (not for a cancellation or a stale entry). */
+ * queue's reference), including cancellation and completion.  For
+ * WEFT__RUN_AGAIN and _YIELDED the caller must queue `t` as its scheduler's
+ * `schedule` would (the entry takes the poller's reference); this saves
+ * the trip through `schedule` on the poll's own thread. */
+int weft__task_poll(weft__task *t);
+/* weft__task_poll that queues a resumed entry through the scheduler's
+ * `schedule`.  Returns whether the future was polled. */
 bool weft__task_run(weft__task *t);
+/* Drops a queue entry without polling it, at shutdown: its reference goes
+ * (a resumed entry is made ordinary first, for the owned lists' walk to
+ * cancel), or, for a resumed entry whose task was cancelled meanwhile,
+ * the task is cancelled here (its poller's job). */
+void weft__task_discard(weft__task *t);
+/* Makes a resumed entry an ordinary one (NOTIFIED, not RUNNING), as if its
+ * poll had ended the usual way; others are left as they are.  For the
+ * schedulers' settle (rt.h). */
+void weft__task_settle(weft__task *t);
 /* Runtime shutdown: cancels the task, or leaves it to its poller if it is
  * running.  Consumes the owned list's reference (the caller unlinked it). */
 void weft__task_shutdown(weft__task *t);

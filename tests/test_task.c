@@ -7,6 +7,7 @@
  * harness fails any test that leaks an allocation past the runtime.
  */
 #include "harness.h"
+#include "weft/time.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -1191,6 +1192,84 @@ static void join_waker_is_replaced(void **state) {
     assert_int_equal(atomic_load(&s.c.drops), 1);
 }
 
+/* ------------------------------------------- a wake while it waits again */
+
+/* What the two tasks below share (it lives in the root's state). */
+typedef struct late_cell {
+    _Atomic int polls;
+    _Atomic int stored;
+    weft_waker w;
+} late_cell;
+
+/* Polled three times: the first stores its waker and yields, the second
+ * waits (no wake of its own), the third completes.  Between the first
+ * two it sits in its queue after waking itself (a resumed entry, still
+ * marked running); a wake that comes then must bring the third poll. */
+typedef struct late_woken {
+    weft_future base;
+    late_cell *cell;
+} late_woken;
+static weft_poll late_woken_poll(weft_future *f, weft_context *cx, void *out) {
+    late_cell *c = ((late_woken *)f)->cell;
+    (void)out;
+    int n = atomic_fetch_add(&c->polls, 1) + 1;
+    if (n == 1) {
+        c->w = weft_waker_clone(weft_cx_waker(cx));
+        atomic_store(&c->stored, 1);
+        weft_yield_request(cx);
+        return WEFT_PENDING;
+    }
+    return n >= 3 ? WEFT_READY : WEFT_PENDING;
+}
+WEFT_FUTURE_DEFINE_VOID(late_woken, late_woken_poll, NULL);
+
+/* Waits (yielding) until the task stored its waker, then wakes it. */
+typedef struct late_waker {
+    weft_future base;
+    late_cell *cell;
+    weft_yield_now y;
+} late_waker;
+static weft_poll late_waker_poll(weft_future *f, weft_context *cx, void *out) {
+    late_waker *s = (late_waker *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    while (!atomic_load(&s->cell->stored))
+        WEFT_AWAIT(f, cx, weft_yield_now(&s->y), NULL);
+    weft_waker_wake(&s->cell->w);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(late_waker, late_waker_poll, NULL);
+
+typedef struct late_root {
+    weft_future base;
+    late_cell cell;
+    weft_join_handle a, b;
+    weft_timeout t;
+} late_root;
+static weft_poll late_root_poll(weft_future *f, weft_context *cx, void *out) {
+    late_root *s = (late_root *)f;
+    WEFT_BEGIN(f);
+    assert_int_equal(weft_spawn(&WEFT_NEW(late_woken, .cell = &s->cell), &s->a), 0);
+    assert_int_equal(weft_spawn(&WEFT_NEW(late_waker, .cell = &s->cell), &s->b), 0);
+    /* Lost, the wake would leave the task waiting forever. */
+    WEFT_AWAIT(f, cx, weft_timeout(&s->t, WEFT_SECS(5), weft_join(&s->a)), out);
+    if (weft_timeout_status(&s->t) != 0)
+        weft_join_abort(&s->a);
+    WEFT_AWAIT(f, cx, weft_join(&s->b), out);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(late_root, late_root_poll, NULL);
+
+static void wake_while_queued_after_yield(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    late_root s = WEFT_NEW(late_root);
+    wt_block_on(env, &s.base, NULL);
+    assert_int_equal(weft_timeout_status(&s.t), 0);
+    assert_int_equal(atomic_load(&s.cell.polls), 3);
+    assert_int_equal(weft_join_status(&s.a), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         WT_FLAVORS(spawn_join_copies_output),
@@ -1221,6 +1300,7 @@ int main(void) {
         WT_FLAVORS(drop_parent_drops_child_first),
         WT_FLAVORS(wake_after_abort_is_safe),
         WT_FLAVORS(join_waker_is_replaced),
+        WT_FLAVORS(wake_while_queued_after_yield),
     };
     return WT_RUN("task", tests);
 }
