@@ -216,10 +216,10 @@ static int ct_block_on(weft__rt *rt, weft_future *f, void *out) {
             if (cx.weft__yielded)
                 root_deferred = atomic_exchange(&c->root_woken, false);
         }
-        uint32_t n = 0;
-        for (; n < batch; n++) {
-            if (atomic_load_explicit(&c->root_woken, memory_order_relaxed))
-                break;
+        /* A batch runs to its end even when the root is woken meanwhile
+         * (as Tokio's does): joining a finished task, the root finds a
+         * row of them finished at its next poll, not one per batch. */
+        for (uint32_t n = 0; n < batch; n++) {
             weft__task *t = next_task(c);
             if (!t)
                 break;

@@ -53,6 +53,17 @@ static void task_unref_n(weft__task *t, uint64_t n) {
 
 void weft__task_unref(weft__task *t) { task_unref_n(t, 1); }
 
+/* Drops one reference and clears `flags` (all set, and owned by the
+ * caller) in the same step. */
+static void task_unref_n_flags(weft__task *t, uint64_t flags) {
+    uint64_t prev = atomic_fetch_sub_explicit(&t->state, WEFT__T_REF_ONE + flags,
+                                              memory_order_acq_rel);
+    if (REFS(prev) < 1)
+        weft__die("task reference count underflow");
+    if (REFS(prev) == 1)
+        task_dealloc(t);
+}
+
 static inline void task_ref(weft__task *t) {
     atomic_fetch_add_explicit(&t->state, WEFT__T_REF_ONE, memory_order_relaxed);
 }
@@ -320,9 +331,12 @@ static void complete(weft__task *t) {
 static void drop_future(weft__task *t) {
     weft_future *f = weft__task_future(t);
     f->flags |= WEFT__F_NOREPORT;
+    if (weft__cur.rt) {
+        weft_future_drop(f);
+        return;
+    }
     weft__tls saved = weft__cur;
-    if (!weft__cur.rt)
-        weft__cur.rt = t->rt; /* cleanup may need its runtime (timers) */
+    weft__cur.rt = t->rt; /* cleanup may need its runtime (timers) */
     weft_future_drop(f);
     weft__cur = saved;
 }
@@ -531,7 +545,10 @@ int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char
      * it goes on a locked shard, as do tasks spawned off a driving thread. */
     weft__owned *local = weft__cur.rt == rt && !owner ? weft__cur.owned : NULL;
     uint64_t refs = jh ? 3 : 2; /* owned list + first notification (+ handle) */
-    atomic_init(&t->state, refs * WEFT__T_REF_ONE | WEFT__T_NOTIFIED |
+    /* The first entry is a resumed one, as if the task had just woken
+     * itself: its first poll needs no read-modify-write either.  An
+     * owner's queue takes ordinary entries only. */
+    atomic_init(&t->state, refs * WEFT__T_REF_ONE | (owner ? WEFT__T_NOTIFIED : WEFT__T_RUNNING) |
                                (jh ? WEFT__T_JOIN_INTEREST : 0) |
                                (local ? WEFT__T_OWNED_LOCAL : 0) | (owner ? WEFT__T_OWNER : 0));
     t->next = NULL;
@@ -639,6 +656,15 @@ static void join_drop(weft_future *f) {
         return;
     jh->task = NULL;
     uint64_t cur = load_state(t), next;
+    if ((cur & (WEFT__T_COMPLETE | WEFT__T_JOIN_WAKER | WEFT__T_LIST_TO_JOIN)) ==
+        WEFT__T_COMPLETE) {
+        /* Complete, the join waker slot handed back, off its list: nothing
+         * changes the word but us now, and the slot is ours.  Leaving and
+         * dropping the handle's reference is then one step. */
+        weft_waker_drop(&t->join_waker);
+        task_unref_n_flags(t, WEFT__T_JOIN_INTEREST);
+        return;
+    }
     do {
         next = cur & ~(uint64_t)WEFT__T_JOIN_INTEREST;
         if (!(cur & WEFT__T_COMPLETE))
