@@ -138,6 +138,8 @@ typedef struct weft__rt {
 typedef struct weft__task_cache {
     void *head[WEFT__CACHE_CLASSES];
     uint32_t count[WEFT__CACHE_CLASSES];
+    uint8_t grown[WEFT__CACHE_CLASSES]; /* refills so far, up to the full batch */
+    uint64_t used; /* classes refilled since the cache was last cleared */
     /* Task blocks allocated and freed through it: written by its thread
      * only, summed by weft__slab_alive. */
     _Atomic uint64_t allocs, frees;

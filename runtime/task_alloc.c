@@ -4,6 +4,10 @@
  * only, so a block costs its size and nothing more (malloc would add its
  * header and round up: 144 bytes for a 128-byte task).  A chunk is aligned
  * to its size, so a freed block finds its chunk by masking its address.
+ * A simulated runtime, made and freed once per seed with a handful of
+ * tasks, takes 16 KiB chunks instead: that much comes from malloc's heap
+ * and goes back there, where the 512 KiB a big chunk asks for is mapped
+ * and unmapped (and faulted in again) for every seed and size class.
  *
  * Each driving thread keeps an unlocked cache of free blocks per class and
  * trades with the runtime's slab in batches; other threads take and give
@@ -43,8 +47,10 @@
 #endif
 
 #define CHUNK_SIZE ((size_t)256 * 1024)
+#define SIM_CHUNK_SIZE ((size_t)16 * 1024)
 #define CHUNK_HDR ((size_t)64) /* the chunk's header, then its blocks */
-#define BATCH 64u              /* blocks a thread cache takes at once */
+#define BATCH 64u              /* blocks a thread cache takes at once, at most:
+                                * 4 the first time, twice as many each next */
 #define LOCAL_CAP 512u         /* blocks a thread cache keeps per class */
 
 typedef struct chunk {
@@ -67,6 +73,8 @@ typedef struct slab_class {
 /* One lock for every field: threads come here once per batch. */
 struct weft__slab {
     weft__mutex lock;
+    size_t chunk_size;     /* CHUNK_SIZE, or SIM_CHUNK_SIZE (a power of two) */
+    uint64_t touched;      /* classes that ever had a chunk */
     uint64_t out;          /* blocks out of the chunks, and large blocks */
     uint64_t allocs, frees; /* task blocks not counted by a listed cache */
     weft__task_cache *caches; /* listed caches */
@@ -87,8 +95,8 @@ static inline bool out_sub(weft__rt *rt) { return --rt->slab->out == 0; }
 
 static inline size_t class_size(unsigned cls) { return (size_t)(cls + 1) * WEFT__CACHE_GRAIN; }
 
-static inline chunk *chunk_of(void *block) {
-    return (chunk *)((uintptr_t)block & ~(uintptr_t)(CHUNK_SIZE - 1));
+static inline chunk *chunk_of(weft__rt *rt, void *block) {
+    return (chunk *)((uintptr_t)block & ~(uintptr_t)(rt->slab->chunk_size - 1));
 }
 
 static inline void *next_of(void *block) {
@@ -111,21 +119,23 @@ static inline void park_block(void *block, size_t size, void *next) {
 static chunk *chunk_new(weft__rt *rt, unsigned cls) {
     /* Twice the size, to align within it; the half not used is never
      * touched, so it costs address space, not memory. */
-    void *raw = weft__alloc(rt, 2 * CHUNK_SIZE);
+    size_t csize = rt->slab->chunk_size;
+    void *raw = weft__alloc(rt, 2 * csize);
     if (!raw)
         return NULL;
-    chunk *ch = (chunk *)(((uintptr_t)raw + CHUNK_SIZE - 1) & ~(uintptr_t)(CHUNK_SIZE - 1));
+    chunk *ch = (chunk *)(((uintptr_t)raw + csize - 1) & ~(uintptr_t)(csize - 1));
     size_t size = class_size(cls);
-    *ch = (chunk){.raw = raw, .nblocks = (uint32_t)((CHUNK_SIZE - CHUNK_HDR) / size),
+    *ch = (chunk){.raw = raw, .nblocks = (uint32_t)((csize - CHUNK_HDR) / size),
                   .size = (uint32_t)size};
-    POISON((char *)ch + CHUNK_HDR, CHUNK_SIZE - CHUNK_HDR);
+    POISON((char *)ch + CHUNK_HDR, csize - CHUNK_HDR);
     return ch;
 }
 
 static void chunk_release(weft__rt *rt, chunk *ch) {
     void *raw = ch->raw;
-    UNPOISON((char *)ch + CHUNK_HDR, CHUNK_SIZE - CHUNK_HDR);
-    weft__free(rt, raw, 2 * CHUNK_SIZE);
+    size_t csize = rt->slab->chunk_size;
+    UNPOISON((char *)ch + CHUNK_HDR, csize - CHUNK_HDR);
+    weft__free(rt, raw, 2 * csize);
 }
 
 static void partial_push(slab_class *c, chunk *ch) {
@@ -179,6 +189,7 @@ static uint32_t slab_take(weft__rt *rt, unsigned cls, uint32_t n, void **out, bo
                 ch = chunk_new(rt, cls);
             if (!ch)
                 break;
+            rt->slab->touched |= UINT64_C(1) << cls;
             partial_push(c, ch);
         }
         void *b = chunk_take(c, ch);
@@ -195,7 +206,7 @@ static uint32_t slab_take(weft__rt *rt, unsigned cls, uint32_t n, void **out, bo
 
 /* Gives back one block (slab lock held); true if it was the last out. */
 static bool slab_give_one(weft__rt *rt, slab_class *c, void *b) {
-    chunk *ch = chunk_of(b);
+    chunk *ch = chunk_of(rt, b);
     park_block(b, ch->size, ch->free);
     ch->free = b;
     if (!ch->partial)
@@ -211,7 +222,7 @@ static bool slab_give_one(weft__rt *rt, slab_class *c, void *b) {
     }
     ch->free = NULL;
     ch->carved = 0;
-    POISON((char *)ch + CHUNK_HDR, CHUNK_SIZE - CHUNK_HDR);
+    POISON((char *)ch + CHUNK_HDR, rt->slab->chunk_size - CHUNK_HDR);
     c->spare = ch;
     return last;
 }
@@ -266,6 +277,7 @@ int weft__slab_create(weft__rt *rt) {
     if (!rt->slab)
         return WEFT_ENOMEM;
     memset(rt->slab, 0, sizeof *rt->slab);
+    rt->slab->chunk_size = rt->config.flavor == WEFT_SIM ? SIM_CHUNK_SIZE : CHUNK_SIZE;
     weft__mutex_init(&rt->slab->lock);
     return 0;
 }
@@ -288,8 +300,8 @@ uint64_t weft__slab_alive(weft__rt *rt) {
 void weft__slab_destroy(weft__rt *rt) {
     if (!rt->slab)
         return;
-    for (unsigned i = 0; i < WEFT__CACHE_CLASSES; i++) {
-        slab_class *c = &rt->slab->cls[i];
+    for (uint64_t m = rt->slab->touched; m; m &= m - 1) {
+        slab_class *c = &rt->slab->cls[__builtin_ctzll(m)];
         while (c->partial) {
             chunk *ch = c->partial;
             partial_remove(c, ch);
@@ -339,8 +351,15 @@ void *weft__block_alloc(weft__rt *rt, size_t size) {
         if (slab_take(rt, cls, 1, &b, true))
             UNPOISON(b, class_size(cls));
     } else {
-        if (!c->head[cls])
-            c->count[cls] = slab_take(rt, cls, BATCH, &c->head[cls], false);
+        if (!c->head[cls]) {
+            /* A class used a little takes a little (a seed of the
+             * simulator spawns a few tasks, and gives all back). */
+            uint32_t batch = 4u << c->grown[cls];
+            if (batch < BATCH)
+                c->grown[cls]++;
+            c->count[cls] = slab_take(rt, cls, batch, &c->head[cls], false);
+            c->used |= UINT64_C(1) << cls;
+        }
         b = c->head[cls];
         if (b) {
             c->head[cls] = next_of(b);
@@ -369,6 +388,7 @@ void weft__block_free(weft__rt *rt, void *b, size_t size) {
     }
     park_block(b, class_size(cls), c->head[cls]);
     c->head[cls] = b;
+    c->used |= UINT64_C(1) << cls;
     if (++c->count[cls] <= LOCAL_CAP)
         return;
     /* Over the cap: give the older half back. */
@@ -398,12 +418,18 @@ void weft__task_cache_clear(weft__rt *rt, weft__task_cache *c) {
     atomic_store_explicit(&c->allocs, 0, memory_order_relaxed);
     atomic_store_explicit(&c->frees, 0, memory_order_relaxed);
     void *lists[WEFT__CACHE_CLASSES];
-    for (unsigned cls = 0; cls < WEFT__CACHE_CLASSES; cls++) {
+    uint64_t used = c->used;
+    c->used = 0;
+    for (uint64_t m = used; m; m &= m - 1) {
+        unsigned cls = (unsigned)__builtin_ctzll(m);
         lists[cls] = c->head[cls];
         c->head[cls] = NULL;
         c->count[cls] = 0;
+        c->grown[cls] = 0;
     }
-    for (unsigned cls = 0; cls < WEFT__CACHE_CLASSES; cls++)
+    for (uint64_t m = used; m; m &= m - 1) {
+        unsigned cls = (unsigned)__builtin_ctzll(m);
         if (lists[cls])
             slab_give(rt, cls, lists[cls], false);
+    }
 }
