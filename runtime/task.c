@@ -30,7 +30,7 @@ static inline bool cas_state(weft__task *t, uint64_t *cur, uint64_t next) {
 /* The block's size, from the future's vtable (still in the dead future). */
 static size_t block_size(weft__task *t) {
     uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
-    return weft__task_size(weft__task_future(t)->vt, s & WEFT__T_OWNER);
+    return weft__task_size(weft__task_future(t)->vt, s & WEFT__T_OWNER, s & WEFT__T_JOINABLE);
 }
 
 /* The block goes back to the runtime's slab; the last one out may free
@@ -270,13 +270,13 @@ const weft_waker_vtable weft__task_waker_vt = {task_waker_clone, task_waker_wake
  * still wants the wake; if the handle left meanwhile the slot is ours to
  * drop. */
 static bool take_join_waker(weft__task *t, weft_waker *w) {
-    *w = weft_waker_clone(&t->join_waker);
+    *w = weft_waker_clone(weft__task_join_waker(t));
     uint64_t cur = load_state(t);
     while (!cas_state(t, &cur, cur & ~(uint64_t)WEFT__T_JOIN_WAKER))
         ;
     if (cur & WEFT__T_JOIN_INTEREST)
         return true;
-    weft_waker_drop(&t->join_waker);
+    weft_waker_drop(weft__task_join_waker(t));
     return false;
 }
 
@@ -535,7 +535,7 @@ int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char
         weft_future_drop(fut);
         return WEFT_ENORUNTIME;
     }
-    weft__task *t = weft__block_alloc(rt, weft__task_size(fut->vt, owner != NULL));
+    weft__task *t = weft__block_alloc(rt, weft__task_size(fut->vt, owner != NULL, jh != NULL));
     if (!t) {
         fut->flags |= WEFT__F_NOREPORT;
         weft_future_drop(fut);
@@ -550,14 +550,16 @@ int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char
      * owner's queue takes ordinary entries only. */
     atomic_init(&t->state, refs * WEFT__T_REF_ONE | (owner ? WEFT__T_NOTIFIED : WEFT__T_RUNNING) |
                                (jh ? WEFT__T_JOIN_INTEREST : 0) |
-                               (local ? WEFT__T_OWNED_LOCAL : 0) | (owner ? WEFT__T_OWNER : 0));
+                               (local ? WEFT__T_OWNED_LOCAL : 0) | (owner ? WEFT__T_OWNER : 0) |
+                               (jh ? WEFT__T_JOINABLE : 0));
     t->next = NULL;
     t->rt = rt;
     t->id = atomic_fetch_add_explicit(&rt->next_task_id, 1, memory_order_relaxed) + 1;
-    t->join_waker = (weft_waker){0};
     weft_future *f = weft__task_future(t);
     memcpy(f, fut, fut->vt->state_size);
     f->site = site ? site : fut->site; /* reported as the task's spawn site */
+    if (jh)
+        *weft__task_join_waker(t) = (weft_waker){0};
     if (owner)
         *weft__task_owner_slot(t) = owner;
     fut->flags |= WEFT__F_DROPPED | WEFT__F_NOREPORT; /* moved into the task */
@@ -604,11 +606,11 @@ static void read_output(weft__task *t, weft_join_handle *jh, void *out) {
 /* Stores the waker while JOIN_WAKER is clear (the handle owns the slot),
  * then publishes it.  False when the task completed first. */
 static bool set_join_waker(weft__task *t, const weft_waker *w) {
-    t->join_waker = weft_waker_clone(w);
+    *weft__task_join_waker(t) = weft_waker_clone(w);
     uint64_t cur = load_state(t);
     do {
         if (cur & WEFT__T_COMPLETE) {
-            weft_waker_drop(&t->join_waker);
+            weft_waker_drop(weft__task_join_waker(t));
             return false;
         }
     } while (!cas_state(t, &cur, cur | WEFT__T_JOIN_WAKER));
@@ -629,7 +631,7 @@ static weft_poll join_poll(weft_future *f, weft_context *cx, void *out) {
         if (!(cur & WEFT__T_JOIN_WAKER)) {
             if (set_join_waker(t, cx->weft__waker))
                 return WEFT_PENDING;
-        } else if (weft_waker_will_wake(&t->join_waker, cx->weft__waker)) {
+        } else if (weft_waker_will_wake(weft__task_join_waker(t), cx->weft__waker)) {
             return WEFT_PENDING;
         } else {
             /* Take the slot back, swap the waker, publish again. */
@@ -637,7 +639,7 @@ static weft_poll join_poll(weft_future *f, weft_context *cx, void *out) {
                 if (cur & WEFT__T_COMPLETE)
                     goto done;
             } while (!cas_state(t, &cur, cur & ~(uint64_t)WEFT__T_JOIN_WAKER));
-            weft_waker_drop(&t->join_waker);
+            weft_waker_drop(weft__task_join_waker(t));
             if (set_join_waker(t, cx->weft__waker))
                 return WEFT_PENDING;
         }
@@ -661,7 +663,7 @@ static void join_drop(weft_future *f) {
         /* Complete, the join waker slot handed back, off its list: nothing
          * changes the word but us now, and the slot is ours.  Leaving and
          * dropping the handle's reference is then one step. */
-        weft_waker_drop(&t->join_waker);
+        weft_waker_drop(weft__task_join_waker(t));
         task_unref_n_flags(t, WEFT__T_JOIN_INTEREST);
         return;
     }
@@ -672,7 +674,7 @@ static void join_drop(weft_future *f) {
     } while (!cas_state(t, &cur, next));
     /* The handle owns the waker unless the completing side still holds it. */
     if (!(next & WEFT__T_JOIN_WAKER))
-        weft_waker_drop(&t->join_waker);
+        weft_waker_drop(weft__task_join_waker(t));
     /* Left on its shard for us: off it, with the list's reference, unless
      * shutdown took it off first (and dropped that reference itself). */
     if ((next & WEFT__T_LIST_TO_JOIN) && owned_remove(t))

@@ -36,15 +36,18 @@
                                    * list's reference) */
 #define WEFT__T_CLAIMED 512u      /* shutdown took the task from its queue
                                    * entry (RUNNING): that entry is stale */
-#define WEFT__T_REF_ONE 1024u
+/* Set at spawn, never changed: */
+#define WEFT__T_JOINABLE 1024u    /* spawned with a JoinHandle: its join
+                                   * waker lives in the trailer */
+#define WEFT__T_REF_ONE 2048u
 #define WEFT__T_FLAGS (WEFT__T_REF_ONE - 1)
 
-/* The header: 64 bytes, one cache line.  What a task needs only now and
- * then lives elsewhere in its block: the spawn site in the future's own
- * header, the size follows from the future's vtable, the completion status
- * takes the place of the future once it is dropped, and a task queued by
- * an owner (a local set, the blocking pool) keeps that owner in a trailer
- * after its output. */
+/* The header: 48 bytes.  What a task needs only now and then lives
+ * elsewhere in its block: the spawn site in the future's own header, the
+ * size follows from the future's vtable, the completion status takes the
+ * place of the future once it is dropped, and two trailers after its
+ * output: the join waker of a task spawned with a JoinHandle (a detached
+ * task has none to keep), then the owner of a task queued by one. */
 typedef struct weft__task {
     _Atomic uint64_t state;
     union {
@@ -54,8 +57,7 @@ typedef struct weft__task {
     weft__rt *rt;
     uint64_t id;
     weft__link owned;      /* on an owned list until complete */
-    weft_waker join_waker; /* who awaits the JoinHandle */
-    /* then, aligned to 16: the future's state, then its output */
+    /* then, aligned to 16: the future's state, its output, the trailers */
 } weft__task;
 
 /* Something other than the runtime's scheduler that queues its tasks: a
@@ -65,7 +67,7 @@ typedef struct weft__task_owner {
     void (*schedule)(struct weft__task_owner *o, weft__task *t, int hint);
 } weft__task_owner;
 
-_Static_assert(sizeof(weft__task) == 64, "the task header is one cache line");
+_Static_assert(sizeof(weft__task) == 48, "the task header is 48 bytes");
 
 #define WEFT__TASK_HDR ((sizeof(weft__task) + 15u) & ~(size_t)15u)
 
@@ -86,18 +88,31 @@ static inline bool weft__task_sizes_ok(const weft_future_vtable *vt) {
            vt->output_size <= (size_t)PTRDIFF_MAX / 4;
 }
 
-/* Bytes of the block: header, state, output, and the owner trailer. */
-static inline size_t weft__task_size(const weft_future_vtable *vt, bool owner) {
-    size_t end = WEFT__TASK_HDR + weft__output_offset(vt) + vt->output_size;
-    if (owner)
-        end = ((end + 7u) & ~(size_t)7u) + sizeof(weft__task_owner *);
-    return end;
+/* Where the trailers start: past the output, aligned for pointers. */
+static inline size_t weft__task_trailer(const weft_future_vtable *vt) {
+    return (WEFT__TASK_HDR + weft__output_offset(vt) + vt->output_size + 7u) & ~(size_t)7u;
+}
+
+/* Bytes of the block: header, state, output, and the trailers (the join
+ * waker if `joinable`, then the owner if `owner`). */
+static inline size_t weft__task_size(const weft_future_vtable *vt, bool owner, bool joinable) {
+    if (!owner && !joinable)
+        return WEFT__TASK_HDR + weft__output_offset(vt) + vt->output_size;
+    return weft__task_trailer(vt) + (joinable ? sizeof(weft_waker) : 0) +
+           (owner ? sizeof(struct weft__task_owner *) : 0);
+}
+
+/* The join waker of a task spawned with a JoinHandle (WEFT__T_JOINABLE). */
+static inline weft_waker *weft__task_join_waker(weft__task *t) {
+    return (weft_waker *)(void *)((char *)t + weft__task_trailer(weft__task_future(t)->vt));
 }
 
 /* The trailer of a task spawned with an owner (WEFT__T_OWNER). */
 static inline weft__task_owner **weft__task_owner_slot(weft__task *t) {
-    size_t at = weft__task_size(weft__task_future(t)->vt, true) - sizeof(weft__task_owner *);
-    return (weft__task_owner **)((char *)t + at);
+    uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+    size_t at = weft__task_trailer(weft__task_future(t)->vt) +
+                ((s & WEFT__T_JOINABLE) ? sizeof(weft_waker) : 0);
+    return (weft__task_owner **)(void *)((char *)t + at);
 }
 
 /* The spawn site (the future's header outlives the future's drop). */

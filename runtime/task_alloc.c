@@ -4,10 +4,14 @@
  * only, so a block costs its size and nothing more (malloc would add its
  * header and round up: 144 bytes for a 128-byte task).  A chunk is aligned
  * to its size, so a freed block finds its chunk by masking its address.
- * A simulated runtime, made and freed once per seed with a handful of
- * tasks, takes 16 KiB chunks instead: that much comes from malloc's heap
- * and goes back there, where the 512 KiB a big chunk asks for is mapped
- * and unmapped (and faulted in again) for every seed and size class.
+ *
+ * A simulated runtime instead carves blocks of every class from arenas
+ * that grow from 16 KiB (doubling up to 1 MiB) and keeps freed blocks on
+ * per-class lists until it is freed.  It is made and freed once per seed
+ * with a handful of tasks: per-class chunks would ask malloc for 512 KiB
+ * per size class, memory malloc maps (or grows its heap for) and gives
+ * back to the OS at every seed, to be faulted in again at the next; one
+ * small arena stays in malloc's heap from seed to seed.
  *
  * Each driving thread keeps an unlocked cache of free blocks per class and
  * trades with the runtime's slab in batches; other threads take and give
@@ -47,7 +51,8 @@
 #endif
 
 #define CHUNK_SIZE ((size_t)256 * 1024)
-#define SIM_CHUNK_SIZE ((size_t)16 * 1024)
+#define ARENA_FIRST ((size_t)16 * 1024) /* the simulator's first arena */
+#define ARENA_MAX ((size_t)1024 * 1024)
 #define CHUNK_HDR ((size_t)64) /* the chunk's header, then its blocks */
 #define BATCH 64u              /* blocks a thread cache takes at once, at most:
                                 * 4 the first time, twice as many each next */
@@ -68,13 +73,23 @@ _Static_assert(sizeof(chunk) <= CHUNK_HDR, "the chunk header fits its slot");
 typedef struct slab_class {
     chunk *partial; /* chunks with a block to give */
     chunk *spare;   /* one empty chunk kept for the next burst */
+    void *free;     /* arena mode: blocks given back */
 } slab_class;
+
+/* An arena (the simulator's): its header, then blocks of any class. */
+typedef struct arena {
+    struct arena *next; /* every arena, for the slab's destroy */
+    size_t size;
+} arena;
+#define ARENA_HDR ((sizeof(arena) + 15u) & ~(size_t)15u)
 
 /* One lock for every field: threads come here once per batch. */
 struct weft__slab {
     weft__mutex lock;
-    size_t chunk_size;     /* CHUNK_SIZE, or SIM_CHUNK_SIZE (a power of two) */
     uint64_t touched;      /* classes that ever had a chunk */
+    bool arenas;           /* arena mode (a simulated runtime) */
+    arena *arena_list;     /* newest first */
+    char *bump, *bump_end; /* what the newest arena has not handed out */
     uint64_t out;          /* blocks out of the chunks, and large blocks */
     uint64_t allocs, frees; /* task blocks not counted by a listed cache */
     weft__task_cache *caches; /* listed caches */
@@ -95,8 +110,8 @@ static inline bool out_sub(weft__rt *rt) { return --rt->slab->out == 0; }
 
 static inline size_t class_size(unsigned cls) { return (size_t)(cls + 1) * WEFT__CACHE_GRAIN; }
 
-static inline chunk *chunk_of(weft__rt *rt, void *block) {
-    return (chunk *)((uintptr_t)block & ~(uintptr_t)(rt->slab->chunk_size - 1));
+static inline chunk *chunk_of(void *block) {
+    return (chunk *)((uintptr_t)block & ~(uintptr_t)(CHUNK_SIZE - 1));
 }
 
 static inline void *next_of(void *block) {
@@ -119,7 +134,7 @@ static inline void park_block(void *block, size_t size, void *next) {
 static chunk *chunk_new(weft__rt *rt, unsigned cls) {
     /* Twice the size, to align within it; the half not used is never
      * touched, so it costs address space, not memory. */
-    size_t csize = rt->slab->chunk_size;
+    size_t csize = CHUNK_SIZE;
     void *raw = weft__alloc(rt, 2 * csize);
     if (!raw)
         return NULL;
@@ -133,7 +148,7 @@ static chunk *chunk_new(weft__rt *rt, unsigned cls) {
 
 static void chunk_release(weft__rt *rt, chunk *ch) {
     void *raw = ch->raw;
-    size_t csize = rt->slab->chunk_size;
+    size_t csize = CHUNK_SIZE;
     UNPOISON((char *)ch + CHUNK_HDR, csize - CHUNK_HDR);
     weft__free(rt, raw, 2 * csize);
 }
@@ -173,6 +188,35 @@ static void *chunk_take(slab_class *c, chunk *ch) {
     return b;
 }
 
+/* Arena mode: one block of class `cls` (slab lock held), or NULL. */
+static void *arena_take(weft__rt *rt, slab_class *c, size_t size) {
+    struct weft__slab *sl = rt->slab;
+    void *b = c->free;
+    if (b) {
+        c->free = next_of(b);
+        UNPOISON(b, size);
+        return b;
+    }
+    if ((size_t)(sl->bump_end - sl->bump) < size) {
+        size_t grow = sl->arena_list ? 2 * sl->arena_list->size : ARENA_FIRST;
+        if (grow > ARENA_MAX)
+            grow = ARENA_MAX;
+        arena *a = weft__alloc(rt, grow);
+        if (!a)
+            return NULL;
+        /* What the last one had left goes unused: at most a block. */
+        *a = (arena){sl->arena_list, grow};
+        sl->arena_list = a;
+        sl->bump = (char *)a + ARENA_HDR;
+        sl->bump_end = (char *)a + grow;
+        POISON(sl->bump, (size_t)(sl->bump_end - sl->bump));
+    }
+    b = sl->bump;
+    sl->bump += size;
+    UNPOISON(b, size);
+    return b;
+}
+
 /* Takes up to `n` blocks of class `cls` onto the list `*out`; returns how
  * many (0: out of memory). `task`: the one block is for a task right away
  * (no cache counts it). */
@@ -180,7 +224,15 @@ static uint32_t slab_take(weft__rt *rt, unsigned cls, uint32_t n, void **out, bo
     slab_class *c = &rt->slab->cls[cls];
     uint32_t got = 0;
     weft__mutex_lock(&rt->slab->lock);
-    while (got < n) {
+    while (got < n && rt->slab->arenas) {
+        void *b = arena_take(rt, c, class_size(cls));
+        if (!b)
+            break;
+        park_block(b, class_size(cls), *out);
+        *out = b;
+        got++;
+    }
+    while (got < n && !rt->slab->arenas) {
         chunk *ch = c->partial;
         if (!ch) {
             ch = c->spare;
@@ -205,8 +257,13 @@ static uint32_t slab_take(weft__rt *rt, unsigned cls, uint32_t n, void **out, bo
 }
 
 /* Gives back one block (slab lock held); true if it was the last out. */
-static bool slab_give_one(weft__rt *rt, slab_class *c, void *b) {
-    chunk *ch = chunk_of(rt, b);
+static bool slab_give_one(weft__rt *rt, slab_class *c, void *b, size_t size) {
+    if (rt->slab->arenas) {
+        park_block(b, size, c->free);
+        c->free = b;
+        return out_sub(rt);
+    }
+    chunk *ch = chunk_of(b);
     park_block(b, ch->size, ch->free);
     ch->free = b;
     if (!ch->partial)
@@ -222,7 +279,7 @@ static bool slab_give_one(weft__rt *rt, slab_class *c, void *b) {
     }
     ch->free = NULL;
     ch->carved = 0;
-    POISON((char *)ch + CHUNK_HDR, rt->slab->chunk_size - CHUNK_HDR);
+    POISON((char *)ch + CHUNK_HDR, CHUNK_SIZE - CHUNK_HDR);
     c->spare = ch;
     return last;
 }
@@ -239,7 +296,7 @@ static void slab_give(weft__rt *rt, unsigned cls, void *blocks, bool task) {
     while (blocks) {
         void *b = blocks;
         blocks = next_of(b);
-        last = slab_give_one(rt, c, b);
+        last = slab_give_one(rt, c, b, class_size(cls));
     }
     weft__mutex_unlock(&rt->slab->lock);
     if (last)
@@ -277,7 +334,7 @@ int weft__slab_create(weft__rt *rt) {
     if (!rt->slab)
         return WEFT_ENOMEM;
     memset(rt->slab, 0, sizeof *rt->slab);
-    rt->slab->chunk_size = rt->config.flavor == WEFT_SIM ? SIM_CHUNK_SIZE : CHUNK_SIZE;
+    rt->slab->arenas = rt->config.flavor == WEFT_SIM;
     weft__mutex_init(&rt->slab->lock);
     return 0;
 }
@@ -300,6 +357,11 @@ uint64_t weft__slab_alive(weft__rt *rt) {
 void weft__slab_destroy(weft__rt *rt) {
     if (!rt->slab)
         return;
+    for (arena *a = rt->slab->arena_list, *next; a; a = next) {
+        next = a->next;
+        UNPOISON((char *)a + ARENA_HDR, a->size - ARENA_HDR);
+        weft__free(rt, a, a->size);
+    }
     for (uint64_t m = rt->slab->touched; m; m &= m - 1) {
         slab_class *c = &rt->slab->cls[__builtin_ctzll(m)];
         while (c->partial) {
