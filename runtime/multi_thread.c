@@ -341,6 +341,12 @@ static bool should_wake(mt *m) {
     return searching_of(s) == 0 && unparked_of(s) < m->n;
 }
 
+/* A look without the fence: could some worker be parked, none searching? */
+static inline bool siblings_may_sleep(mt *m) {
+    uint32_t s = atomic_load_explicit(&m->idle, memory_order_relaxed);
+    return searching_of(s) == 0 && unparked_of(s) < m->n;
+}
+
 /* Wakes `w` wherever it sleeps: on its parker, or in the I/O driver if it
  * holds it.  A worker taking the driver publishes itself as the holder,
  * then reads its parker's word (both seq_cst), and we write the word,
@@ -480,8 +486,12 @@ static void schedule_local(mt *m, worker *w, weft__task *t, int hint) {
     }
     push_local(w, t);
     /* A batch of I/O events wakes one sibling at its end, not one per
-     * event (io_wait below), as Tokio's parked core does. */
-    if (!w->in_driver)
+     * event (io_wait below), as Tokio's parked core does.  A task on our
+     * own queue runs here anyway: a sibling is woken only to share the
+     * work, so when every worker is awake, or one searches already, a
+     * plain look spares the fence of notify_parked (a worker parking
+     * meanwhile is seen at the next push). */
+    if (!w->in_driver && siblings_may_sleep(m))
         notify_parked(m);
 }
 

@@ -417,9 +417,9 @@ int weft__task_poll(weft__task *t) {
     weft_context cx = {&w, t->rt, 0, 0};
     const weft_future_vtable *vt = f->vt;
     void *out = vt->output_size ? (char *)f + weft__output_offset(vt) : NULL;
-    /* A task polled from inside another's poll (a local set) gets its own
-     * frame; the outer one resumes with what it had left. */
-    weft__coop outer = weft__coop_cur;
+    /* The thread's poll frame: no task is polled around this one (a local
+     * set, which polls its tasks inside another's poll, keeps the outer
+     * frame itself). */
     weft__coop_cur = (weft__coop){WEFT__COOP_BUDGET, true, false, t};
     struct weft__prof *prof = t->rt->prof; /* WEFT_TIMELINE: NULL unless asked */
     uint64_t t0 = 0;
@@ -432,7 +432,7 @@ int weft__task_poll(weft__task *t) {
     if (__builtin_expect(prof != NULL, 0))
         weft__prof_poll(prof, t->id, vt->name, t0);
     bool again = weft__coop_cur.self_woken;
-    weft__coop_cur = outer;
+    weft__coop_cur = (weft__coop){0};
     if (ready == WEFT_READY) {
         drop_future(t);
         *status_of(t) = cx.weft__fail;
