@@ -355,7 +355,13 @@ static void cancel(weft__task *t) {
 static bool claim(weft__task *t, uint64_t *state) {
     uint64_t cur = load_state(t), next;
     if (weft__task_resumed(cur)) {
-        *state = cur;
+        /* A wake that came while it waited in the queue is seen by this
+         * poll: taken back, or the poll would be followed by a needless
+         * one (rare, hence a look before the read-modify-write). */
+        while ((cur & WEFT__T_NOTIFIED) &&
+               !cas_state(t, &cur, cur & ~(uint64_t)WEFT__T_NOTIFIED))
+            ;
+        *state = cur & ~(uint64_t)WEFT__T_NOTIFIED;
         return true;
     }
     do {
