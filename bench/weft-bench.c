@@ -12,7 +12,12 @@
  * Timing as the anchors: warm up for 20% of --secs, then time single
  * iterations until --secs is spent (at least 10), report the median.
  *
- *   weft-bench [--secs S] [--only NAME] [--flavor NAME]
+ *   weft-bench [--secs S] [--only NAME] [--flavor NAME] [--iters N]
+ *
+ * `--iters N` runs exactly N iterations after one warm-up iteration, with
+ * no clock in the loop: under `valgrind --tool=callgrind` two runs with
+ * different N give the instructions one op costs, a figure the machine's
+ * load does not move.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +54,13 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static double measure(double secs, bench_ctx *b, void (*iter)(bench_ctx *), size_t *iters) {
+    if (*iters) { /* fixed count */
+        iter(b);
+        uint64_t t0 = wall_ns();
+        for (size_t i = 0; i < *iters; i++)
+            iter(b);
+        return (double)(wall_ns() - t0) / (double)*iters;
+    }
     uint64_t warm = (uint64_t)(secs * 0.2e9), budget = (uint64_t)(secs * 1e9);
     uint64_t t0 = wall_ns();
     while (wall_ns() - t0 < warm)
@@ -184,6 +196,9 @@ weft_runtime *bench_runtime(const bench_flavor *fl) {
     weft_builder_init(&b, fl->flavor);
     if (fl->workers)
         b.worker_threads = fl->workers;
+    /* One runtime serves every iteration of a bench: its steps add up, and
+     * a fast one would pass the livelock limit meant for tests. */
+    b.sim_max_steps = 0;
     weft_runtime *rt;
     int err = weft_runtime_new(&b, &rt);
     if (err) {
@@ -196,6 +211,7 @@ weft_runtime *bench_runtime(const bench_flavor *fl) {
 int main(int argc, char **argv) {
     double secs = 1.5;
     const char *only = NULL, *flavor = NULL;
+    size_t fixed_iters = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--secs") && i + 1 < argc)
             secs = atof(argv[++i]);
@@ -203,8 +219,11 @@ int main(int argc, char **argv) {
             only = argv[++i];
         else if (!strcmp(argv[i], "--flavor") && i + 1 < argc)
             flavor = argv[++i];
+        else if (!strcmp(argv[i], "--iters") && i + 1 < argc)
+            fixed_iters = (size_t)strtoull(argv[++i], NULL, 10);
         else {
-            fprintf(stderr, "usage: %s [--secs S] [--only NAME] [--flavor NAME]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--secs S] [--only NAME] [--flavor NAME] [--iters N]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -222,7 +241,7 @@ int main(int argc, char **argv) {
                 bench_ctx b = {.flavor = fl, .rt = bench_runtime(fl)};
                 if (def->setup)
                     def->setup(&b);
-                size_t iters;
+                size_t iters = fixed_iters;
                 double ns = measure(secs, &b, def->iter, &iters);
                 if (def->teardown)
                     def->teardown(&b);

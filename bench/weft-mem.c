@@ -4,7 +4,7 @@
  * polled once (it stays pending, never woken: idle), and reports the
  * growth of peak RSS per task, and what it costs above the 64-byte state.
  *
- *   weft-mem [--flavor current_thread|multi_thread] [--tasks N]
+ *   weft-mem [--flavor current_thread|multi_thread|sim] [--tasks N]
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -72,7 +72,9 @@ int main(int argc, char **argv) {
     long n = 1000000;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--flavor"))
-            flavor = strcmp(argv[i + 1], "current_thread") ? WEFT_MULTI_THREAD : WEFT_CURRENT_THREAD;
+            flavor = !strcmp(argv[i + 1], "current_thread") ? WEFT_CURRENT_THREAD
+                     : !strcmp(argv[i + 1], "sim")          ? WEFT_SIM
+                                                            : WEFT_MULTI_THREAD;
         else if (!strcmp(argv[i], "--tasks"))
             n = atol(argv[i + 1]);
     }
@@ -80,6 +82,7 @@ int main(int argc, char **argv) {
     weft_builder_init(&b, flavor);
     if (flavor == WEFT_MULTI_THREAD)
         b.worker_threads = 2;
+    b.sim_max_steps = 0; /* a million tasks' first polls are a million steps */
     b.on_diagnostic = quiet;
     weft_runtime *rt;
     if (weft_runtime_new(&b, &rt))
@@ -95,7 +98,10 @@ int main(int argc, char **argv) {
     double per = (double)(after - before) * 1024.0 / (double)n;
     printf("%-16s idle tasks %ld (alive %llu): %.1f bytes/task peak RSS, %.1f above the "
            "64-byte state\n",
-           flavor == WEFT_MULTI_THREAD ? "multi_thread(2)" : "current_thread", n,
+           flavor == WEFT_MULTI_THREAD ? "multi_thread(2)"
+           : flavor == WEFT_SIM        ? "sim"
+                                       : "current_thread",
+           n,
            (unsigned long long)st.alive_tasks, per, per - 64.0);
     weft_runtime_free(rt);
     return 0;

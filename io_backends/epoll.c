@@ -4,13 +4,15 @@
  * with its weft_io_source as the token (mio's rules: the runtime retries
  * the call until it would block before it waits again).  An eventfd wakes
  * a thread blocked in epoll_wait from another thread.  Timers stay in
- * weft's wheel: wait gets the next deadline, rounded up to epoll's
- * millisecond, so it never returns before a timer is due.
+ * weft's wheel: wait gets the next deadline, to the nanosecond through
+ * epoll_pwait2 (Linux 5.11), else rounded up to epoll_wait's millisecond
+ * (up to a millisecond late, never early).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +24,7 @@ typedef struct epoll_driver {
     weft__posix posix; /* first: the socket calls find it */
     int ep;
     int wake_fd;
+    bool no_pwait2; /* the kernel (or a seccomp filter) refused epoll_pwait2 */
     weft_allocator alloc;
     struct epoll_event events[EVENTS_MAX];
 } epoll_driver;
@@ -31,6 +34,7 @@ static int ep_create(const weft_allocator *a, void **out) {
     if (!d)
         return WEFT_ENOMEM;
     d->alloc = *a;
+    d->no_pwait2 = false;
     d->ep = epoll_create1(EPOLL_CLOEXEC);
     d->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     int err = 0;
@@ -87,24 +91,51 @@ static uint32_t readiness_of(uint32_t ev) {
     return r;
 }
 
+/* Nanoseconds from now until `deadline_ns` (0 if it passed). */
+static uint64_t ns_until(uint64_t deadline_ns) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return deadline_ns <= now ? 0 : deadline_ns - now;
+}
+
 /* Milliseconds to wait for `deadline_ns`, rounded up. */
 static int timeout_ms(uint64_t deadline_ns) {
     if (deadline_ns == 0)
         return 0;
     if (deadline_ns == UINT64_MAX)
         return -1;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-    if (deadline_ns <= now)
-        return 0;
-    uint64_t ms = (deadline_ns - now + 999999u) / 1000000u;
+    uint64_t ms = (ns_until(deadline_ns) + 999999u) / 1000000u;
     return ms > 86400000u ? 86400000 : (int)ms;
+}
+
+/* epoll_wait until `deadline_ns` to the nanosecond, or -2 when the kernel
+ * has no epoll_pwait2 (glibc's wrapper is newer than some systems' libc,
+ * hence the raw call). */
+static int wait_precise(epoll_driver *d, uint64_t deadline_ns) {
+#ifdef SYS_epoll_pwait2
+    if (d->no_pwait2 || deadline_ns == 0 || deadline_ns == UINT64_MAX)
+        return -2;
+    uint64_t ns = ns_until(deadline_ns);
+    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+    long n = syscall(SYS_epoll_pwait2, d->ep, d->events, EVENTS_MAX, &ts, NULL, (size_t)0);
+    if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
+        d->no_pwait2 = true;
+        return -2;
+    }
+    return (int)n;
+#else
+    (void)d;
+    (void)deadline_ns;
+    return -2;
+#endif
 }
 
 static int ep_wait(void *drv, uint64_t deadline_ns) {
     epoll_driver *d = drv;
-    int n = epoll_wait(d->ep, d->events, EVENTS_MAX, timeout_ms(deadline_ns));
+    int n = wait_precise(d, deadline_ns);
+    if (n == -2)
+        n = epoll_wait(d->ep, d->events, EVENTS_MAX, timeout_ms(deadline_ns));
     if (n < 0)
         return errno == EINTR ? 0 : weft_translate_errno(errno);
     for (int i = 0; i < n; i++) {

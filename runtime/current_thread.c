@@ -49,7 +49,9 @@ typedef struct ct {
     weft__rt *rt;
     task_list run;      /* ready, driving thread only */
     task_list deferred; /* yielded, driving thread only */
-    uint32_t tick;
+    uint32_t inject_in; /* picks until the inject queue goes first (a
+                         * countdown from global_queue_interval: no
+                         * division per pick) */
     _Atomic bool driving;    /* a block_on owns the scheduler */
     _Atomic bool root_woken; /* the block_on future was woken */
     _Atomic size_t inject_len;
@@ -113,7 +115,8 @@ static weft__task *pop_inject(ct *c) {
 
 static weft__task *next_task(ct *c) {
     weft__task *t;
-    if (++c->tick % c->rt->config.global_queue_interval == 0) {
+    if (--c->inject_in == 0) {
+        c->inject_in = c->rt->config.global_queue_interval;
         if ((t = pop_inject(c)))
             return t;
         return list_pop(&c->run);
@@ -213,14 +216,17 @@ static int ct_block_on(weft__rt *rt, weft_future *f, void *out) {
             if (cx.weft__yielded)
                 root_deferred = atomic_exchange(&c->root_woken, false);
         }
-        uint32_t n = 0;
-        for (; n < batch; n++) {
-            if (atomic_load_explicit(&c->root_woken, memory_order_relaxed))
-                break;
+        /* A batch runs to its end even when the root is woken meanwhile
+         * (as Tokio's does): joining a finished task, the root finds a
+         * row of them finished at its next poll, not one per batch. */
+        for (uint32_t n = 0; n < batch; n++) {
             weft__task *t = next_task(c);
             if (!t)
                 break;
-            c->polls += weft__task_run(t);
+            int r = weft__task_poll(t);
+            c->polls += r != WEFT__RUN_SKIPPED;
+            if (r >= WEFT__RUN_AGAIN) /* it woke itself: as ct_schedule would */
+                list_push(r == WEFT__RUN_YIELDED ? &c->deferred : &c->run, t);
         }
         if (root_deferred) {
             atomic_store(&c->root_woken, true);
@@ -245,7 +251,7 @@ static int ct_create(weft__rt *rt, const weft_builder *b) {
     ct *c = weft__alloc(rt, sizeof *c);
     if (!c)
         return WEFT_ENOMEM;
-    *c = (ct){.rt = rt};
+    *c = (ct){.rt = rt, .inject_in = rt->config.global_queue_interval};
     weft__owned_init(&c->owned);
     weft__mutex_init(&c->lock);
     weft__cond_init(&c->cond);
@@ -256,7 +262,22 @@ static int ct_create(weft__rt *rt, const weft_builder *b) {
 static void drain(task_list *l) {
     weft__task *t;
     while ((t = list_pop(l)))
-        weft__task_unref(t);
+        weft__task_discard(t);
+}
+
+static void settle_list(task_list *l) {
+    for (weft__task *t = l->head; t; t = t->next)
+        weft__task_settle(t);
+}
+
+/* No block_on runs at shutdown, so no thread takes from the queues. */
+static void ct_settle(weft__rt *rt) {
+    ct *c = ct_of(rt);
+    settle_list(&c->run);
+    settle_list(&c->deferred);
+    weft__mutex_lock(&c->lock);
+    settle_list(&c->inject);
+    weft__mutex_unlock(&c->lock);
 }
 
 static void ct_shutdown(weft__rt *rt) {
@@ -295,4 +316,5 @@ const weft__sched_ops weft__current_thread_ops = {
     .shutdown = ct_shutdown,
     .destroy = ct_destroy,
     .stats = ct_stats,
+    .settle = ct_settle,
 };

@@ -1,5 +1,5 @@
 /* weft — futures, wakers and the context: the generic half of polling. */
-#include "rt.h"
+#include "task.h"
 
 /* ----------------------------------------------------------------- wakers */
 
@@ -50,10 +50,17 @@ const weft_waker *weft_cx_waker(weft_context *cx) {
     return cx->weft__waker;
 }
 
+/* The task's own waker (the common case) is told straight away, without
+ * the calls: its poller queues it again when the poll returns (task.c). */
 void weft_yield_request(weft_context *cx) {
     WEFT__NEED(cx, "weft_yield_request", "context");
     cx->weft__yielded = 1;
-    weft_waker_wake_by_ref(cx->weft__waker);
+    const weft_waker *w = cx->weft__waker;
+    if (w && w->vt == &weft__task_waker_vt && w->data == weft__coop_cur.task && w->data) {
+        weft__coop_cur.self_woken = true;
+        return;
+    }
+    weft_waker_wake_by_ref(w);
 }
 
 void weft_cx_fail(weft_context *cx, int err) {

@@ -149,7 +149,11 @@ static weft_poll run_poll(weft_future *f, weft_context *cx, void *out) {
         weft__task *t = set_pop(ls);
         if (!t)
             return WEFT_PENDING;
+        /* Its poll takes over the thread's poll frame: keep ours (our
+         * budget, and whether our task woke itself). */
+        weft__coop outer = weft__coop_cur;
         weft__task_run(t);
+        weft__coop_cur = outer;
     }
     /* More are ready: come back after the others had a turn. */
     weft_yield_request(cx);

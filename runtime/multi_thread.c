@@ -62,7 +62,9 @@ typedef struct worker {
     weft__thread thread;
     bool started;     /* `thread` is joinable */
     weft__task *lifo; /* owner only */
-    uint32_t tick;    /* owner only */
+    uint32_t inject_in; /* owner only: picks until the inject queue goes
+                         * first (counts down: no division per pick) */
+    uint32_t events_in; /* owner only: picks until the drivers run */
     uint32_t rand;    /* owner only: where stealing starts */
     bool searching;   /* owner only: counted in the idle word */
     bool sleeping;    /* guarded by idle_lock: on the sleepers list */
@@ -175,7 +177,7 @@ static void parker_unpark(parker *p) {
 static void drop_chain(weft__task *t) {
     while (t) {
         weft__task *next = t->next;
-        weft__task_unref(t);
+        weft__task_discard(t);
         t = next;
     }
 }
@@ -339,6 +341,12 @@ static bool should_wake(mt *m) {
     return searching_of(s) == 0 && unparked_of(s) < m->n;
 }
 
+/* A look without the fence: could some worker be parked, none searching? */
+static inline bool siblings_may_sleep(mt *m) {
+    uint32_t s = atomic_load_explicit(&m->idle, memory_order_relaxed);
+    return searching_of(s) == 0 && unparked_of(s) < m->n;
+}
+
 /* Wakes `w` wherever it sleeps: on its parker, or in the I/O driver if it
  * holds it.  A worker taking the driver publishes itself as the holder,
  * then reads its parker's word (both seq_cst), and we write the word,
@@ -464,14 +472,8 @@ static worker *this_worker(weft__rt *rt) {
     return weft__cur.rt == rt ? (worker *)weft__cur.worker : NULL;
 }
 
-static void mt_schedule(weft__rt *rt, weft__task *t, int hint) {
-    mt *m = mt_of(rt);
-    worker *w = this_worker(rt);
-    if (!w) {
-        inject_push(m, t, t);
-        notify_parked(m);
-        return;
-    }
+/* Queues `t` on the worker `w` (the calling thread's). */
+static void schedule_local(mt *m, worker *w, weft__task *t, int hint) {
     if (hint != WEFT__SCHED_YIELD) {
         /* The woken (or just spawned) task runs next, as in Tokio; the
          * one it displaces becomes stealable, which is worth waking a
@@ -484,9 +486,24 @@ static void mt_schedule(weft__rt *rt, weft__task *t, int hint) {
     }
     push_local(w, t);
     /* A batch of I/O events wakes one sibling at its end, not one per
-     * event (io_wait below), as Tokio's parked core does. */
-    if (!w->in_driver)
+     * event (io_wait below), as Tokio's parked core does.  A task on our
+     * own queue runs here anyway: a sibling is woken only to share the
+     * work, so when every worker is awake, or one searches already, a
+     * plain look spares the fence of notify_parked (a worker parking
+     * meanwhile is seen at the next push). */
+    if (!w->in_driver && siblings_may_sleep(m))
         notify_parked(m);
+}
+
+static void mt_schedule(weft__rt *rt, weft__task *t, int hint) {
+    mt *m = mt_of(rt);
+    worker *w = this_worker(rt);
+    if (!w) {
+        inject_push(m, t, t);
+        notify_parked(m);
+        return;
+    }
+    schedule_local(m, w, t, hint);
 }
 
 /* Waits in (or polls) the I/O driver; what its reports made runnable is
@@ -543,7 +560,8 @@ static weft__task *refill_from_inject(worker *w) {
 
 static weft__task *next_task(worker *w) {
     weft__task *t;
-    if (w->tick % w->m->rt->config.global_queue_interval == 0) {
+    if (--w->inject_in == 0) {
+        w->inject_in = w->m->rt->config.global_queue_interval;
         weft__task_batch b = inject_pop(w->m, 1);
         if (b.head)
             return b.head;
@@ -591,14 +609,17 @@ static weft__task *steal_work(worker *w) {
  * (reporting it) wherever the walk has not been yet. */
 static void poll_task(worker *w, weft__task *t) {
     if (atomic_load_explicit(&w->m->rt->shutdown, memory_order_acquire)) {
-        weft__task_unref(t);
+        weft__task_discard(t);
         return;
     }
     uint64_t s = atomic_load_explicit(&t->state, memory_order_acquire);
-    bool will_poll = !(s & (WEFT__T_RUNNING | WEFT__T_COMPLETE | WEFT__T_CANCELLED));
+    bool will_poll = weft__task_will_poll(s);
     if (will_poll)
         count(&w->polls, 1);
-    bool polled = weft__task_run(t);
+    int r = weft__task_poll(t);
+    if (r >= WEFT__RUN_AGAIN) /* it woke itself: as mt_schedule would */
+        schedule_local(w->m, w, t, r == WEFT__RUN_YIELDED ? WEFT__SCHED_YIELD : WEFT__SCHED_WAKE);
+    bool polled = r != WEFT__RUN_SKIPPED;
     if (polled != will_poll)
         atomic_store_explicit(&w->polls,
                               atomic_load_explicit(&w->polls, memory_order_relaxed) +
@@ -743,9 +764,10 @@ static void worker_loop(worker *w) {
     mt *m = w->m;
     uint32_t events = m->rt->config.event_interval;
     while (!stopped(m)) {
-        w->tick++;
-        if (w->tick % events == 0)
+        if (--w->events_in == 0) {
+            w->events_in = events;
             run_drivers(w);
+        }
         weft__task *t = next_task(w);
         if (!t)
             t = steal_work(w);
@@ -959,6 +981,8 @@ static int mt_create(weft__rt *rt, const weft_builder *b) {
         w->m = m;
         w->index = i;
         w->rand = 0x9e3779b9u * (i + 1);
+        w->inject_in = rt->config.global_queue_interval;
+        w->events_in = rt->config.event_interval;
         parker_init(&w->park);
         weft__runq_init(&w->queue);
     }
@@ -985,10 +1009,10 @@ static void mt_shutdown(weft__rt *rt) {
         worker *w = &m->workers[i];
         weft__task *t;
         if (w->lifo)
-            weft__task_unref(w->lifo);
+            weft__task_discard(w->lifo);
         w->lifo = NULL;
         while ((t = weft__runq_pop(&w->queue)))
-            weft__task_unref(t);
+            weft__task_discard(t);
     }
     for (uint32_t i = 0; i < m->n; i++)
         weft__task_cache_clear(rt, &m->workers[i].cache);

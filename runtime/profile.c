@@ -53,9 +53,11 @@ static _Thread_local struct {
 } prof_tls;
 
 void weft__prof_create(weft__rt *rt) {
-    const char *path = getenv("WEFT_TIMELINE");
-    if (!path || !*path || rt->config.flavor == WEFT_SIM)
+    if (rt->config.flavor == WEFT_SIM)
         return; /* the simulator has its own, in virtual time (WEFT_TRACE) */
+    const char *path = getenv("WEFT_TIMELINE");
+    if (!path || !*path)
+        return;
     weft__prof *p = calloc(1, sizeof *p);
     if (!p)
         return;

@@ -79,6 +79,12 @@ typedef struct weft__sched_ops {
     /* Optional: makes the scheduler's own I/O driver (the simulator's
      * network) after `create`, instead of the builder's choice. */
     int (*create_io)(struct weft__rt *rt);
+    /* Optional: at shutdown, before the owned lists are walked, turns the
+     * resumed entries in the queues into ordinary ones (weft__task_settle),
+     * so that the walk itself cancels every task, in list order.  For a
+     * scheduler whose queues no thread runs meanwhile; without it, resumed
+     * entries are cancelled where they are dropped (weft__task_discard). */
+    void (*settle)(struct weft__rt *rt);
 } weft__sched_ops;
 
 extern const weft__sched_ops weft__current_thread_ops;
@@ -132,6 +138,8 @@ typedef struct weft__rt {
 typedef struct weft__task_cache {
     void *head[WEFT__CACHE_CLASSES];
     uint32_t count[WEFT__CACHE_CLASSES];
+    uint8_t grown[WEFT__CACHE_CLASSES]; /* refills so far, up to the full batch */
+    uint64_t used; /* classes refilled since the cache was last cleared */
     /* Task blocks allocated and freed through it: written by its thread
      * only, summed by weft__slab_alive. */
     _Atomic uint64_t allocs, frees;
@@ -163,10 +171,13 @@ typedef struct weft__tls {
 
 extern _Thread_local weft__tls weft__cur;
 
-/* The cooperative budget of the task this thread is polling (coop.c). */
+/* The task poll under way on this thread: its cooperative budget
+ * (coop.c) and whether the task woke itself (task.c). */
 typedef struct weft__coop {
-    uint32_t left; /* leaf polls it may still make */
-    bool active;   /* a task poll is under way: the budget applies */
+    uint32_t left;   /* leaf polls it may still make */
+    bool active;     /* a task poll is under way: the budget applies */
+    bool self_woken; /* `task` woke itself by reference: poll it again */
+    struct weft__task *task; /* the task being polled, or NULL */
 } weft__coop;
 
 extern _Thread_local weft__coop weft__coop_cur;

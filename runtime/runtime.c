@@ -221,6 +221,8 @@ static void shutdown_tasks(weft__rt *rt) {
      * so their cleanup finds it. */
     weft__tls saved = weft__cur;
     weft__cur = (weft__tls){.rt = rt};
+    if (rt->sched->settle)
+        rt->sched->settle(rt);
     weft__owned_shutdown(rt, NULL);
     rt->sched->shutdown(rt);
     weft__io_shutdown(rt);

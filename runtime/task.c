@@ -14,7 +14,7 @@
 
 #define REFS(s) ((s) / WEFT__T_REF_ONE)
 
-static const weft_waker_vtable task_waker_vt;
+#define task_waker_vt weft__task_waker_vt
 
 static inline uint64_t load_state(weft__task *t) {
     return atomic_load_explicit(&t->state, memory_order_acquire);
@@ -30,7 +30,7 @@ static inline bool cas_state(weft__task *t, uint64_t *cur, uint64_t next) {
 /* The block's size, from the future's vtable (still in the dead future). */
 static size_t block_size(weft__task *t) {
     uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
-    return weft__task_size(weft__task_future(t)->vt, s & WEFT__T_OWNER);
+    return weft__task_size(weft__task_future(t)->vt, s & WEFT__T_OWNER, s & WEFT__T_JOINABLE);
 }
 
 /* The block goes back to the runtime's slab; the last one out may free
@@ -52,6 +52,17 @@ static void task_unref_n(weft__task *t, uint64_t n) {
 }
 
 void weft__task_unref(weft__task *t) { task_unref_n(t, 1); }
+
+/* Drops one reference and clears `flags` (all set, and owned by the
+ * caller) in the same step. */
+static void task_unref_n_flags(weft__task *t, uint64_t flags) {
+    uint64_t prev = atomic_fetch_sub_explicit(&t->state, WEFT__T_REF_ONE + flags,
+                                              memory_order_acq_rel);
+    if (REFS(prev) < 1)
+        weft__die("task reference count underflow");
+    if (REFS(prev) == 1)
+        task_dealloc(t);
+}
 
 static inline void task_ref(weft__task *t) {
     atomic_fetch_add_explicit(&t->state, WEFT__T_REF_ONE, memory_order_relaxed);
@@ -235,6 +246,12 @@ static void task_waker_wake(const void *data) {
 
 static void task_waker_wake_by_ref(const void *data) {
     weft__task *t = (weft__task *)data;
+    /* Woken by its own poll (a yield, a spent budget): its poller sees to
+     * it when the poll returns, without touching the state word. */
+    if (t == weft__coop_cur.task) {
+        weft__coop_cur.self_woken = true;
+        return;
+    }
     bool dealloc;
     if (transition_to_notified(t, false, &dealloc))
         schedule(t, WEFT__SCHED_WAKE);
@@ -242,8 +259,8 @@ static void task_waker_wake_by_ref(const void *data) {
 
 static void task_waker_drop(const void *data) { weft__task_unref((weft__task *)data); }
 
-static const weft_waker_vtable task_waker_vt = {task_waker_clone, task_waker_wake,
-                                                task_waker_wake_by_ref, task_waker_drop};
+const weft_waker_vtable weft__task_waker_vt = {task_waker_clone, task_waker_wake,
+                                               task_waker_wake_by_ref, task_waker_drop};
 
 /* ------------------------------------------------------------ completion */
 
@@ -253,13 +270,13 @@ static const weft_waker_vtable task_waker_vt = {task_waker_clone, task_waker_wak
  * still wants the wake; if the handle left meanwhile the slot is ours to
  * drop. */
 static bool take_join_waker(weft__task *t, weft_waker *w) {
-    *w = weft_waker_clone(&t->join_waker);
+    *w = weft_waker_clone(weft__task_join_waker(t));
     uint64_t cur = load_state(t);
     while (!cas_state(t, &cur, cur & ~(uint64_t)WEFT__T_JOIN_WAKER))
         ;
     if (cur & WEFT__T_JOIN_INTEREST)
         return true;
-    weft_waker_drop(&t->join_waker);
+    weft_waker_drop(weft__task_join_waker(t));
     return false;
 }
 
@@ -314,9 +331,12 @@ static void complete(weft__task *t) {
 static void drop_future(weft__task *t) {
     weft_future *f = weft__task_future(t);
     f->flags |= WEFT__F_NOREPORT;
+    if (weft__cur.rt) {
+        weft_future_drop(f);
+        return;
+    }
     weft__tls saved = weft__cur;
-    if (!weft__cur.rt)
-        weft__cur.rt = t->rt; /* cleanup may need its runtime (timers) */
+    weft__cur.rt = t->rt; /* cleanup may need its runtime (timers) */
     weft_future_drop(f);
     weft__cur = saved;
 }
@@ -329,8 +349,21 @@ static void cancel(weft__task *t) {
 
 /* ------------------------------------------------------------------- run */
 
-bool weft__task_run(weft__task *t) {
+/* Claims an entry's task for a poll: from NOTIFIED to RUNNING for an
+ * ordinary entry (a resumed one holds RUNNING already).  False for a
+ * stale entry, whose reference it drops.  `*state` gets the state. */
+static bool claim(weft__task *t, uint64_t *state) {
     uint64_t cur = load_state(t), next;
+    if (weft__task_resumed(cur)) {
+        /* A wake that came while it waited in the queue is seen by this
+         * poll: taken back, or the poll would be followed by a needless
+         * one (rare, hence a look before the read-modify-write). */
+        while ((cur & WEFT__T_NOTIFIED) &&
+               !cas_state(t, &cur, cur & ~(uint64_t)WEFT__T_NOTIFIED))
+            ;
+        *state = cur & ~(uint64_t)WEFT__T_NOTIFIED;
+        return true;
+    }
     do {
         if (!(cur & WEFT__T_NOTIFIED))
             weft__die("task run without being notified");
@@ -340,52 +373,121 @@ bool weft__task_run(weft__task *t) {
         }
         next = (cur & ~(uint64_t)WEFT__T_NOTIFIED) | WEFT__T_RUNNING;
     } while (!cas_state(t, &cur, next));
+    *state = next;
+    return true;
+}
 
-    if (next & WEFT__T_CANCELLED) {
-        cancel(t);
-        return false;
+/* After a poll that returned PENDING: back to idle, unless it was woken
+ * (or woke itself: `again`) or aborted while running.  Returns what is
+ * left to weft__task_poll's caller. */
+static int after_pending(weft__task *t, uint64_t state, bool again, bool yielded) {
+    if (again && !(state & WEFT__T_OWNER)) {
+        /* A resumed entry: still RUNNING, the poller's reference goes
+         * with it.  An owner's queue (a local set, the blocking pool)
+         * takes ordinary entries only. */
+        if (load_state(t) & WEFT__T_CANCELLED) {
+            cancel(t);
+            return WEFT__RUN_POLLED;
+        }
+        return yielded ? WEFT__RUN_YIELDED : WEFT__RUN_AGAIN;
     }
-    weft_future *f = weft__task_future(t);
-    weft_waker w = {t, &task_waker_vt};
-    weft_context cx = {&w, t->rt, 0, 0};
-    void *out = (char *)f + weft__output_offset(f->vt);
-    /* A task polled from inside another's poll (a local set) gets its own
-     * budget; the outer one resumes with what it had left. */
-    weft__coop outer = weft__coop_cur;
-    weft__coop_cur = (weft__coop){WEFT__COOP_BUDGET, true};
-    struct weft__prof *prof = t->rt->prof; /* WEFT_TIMELINE: NULL unless asked */
-    uint64_t t0 = 0;
-    const char *what = NULL;
-    if (__builtin_expect(prof != NULL, 0)) {
-        t0 = weft__os_now_ns();
-        what = f->vt->name;
-    }
-    weft_poll ready = weft_future_poll(f, &cx, f->vt->output_size ? out : NULL);
-    if (__builtin_expect(prof != NULL, 0))
-        weft__prof_poll(prof, t->id, what, t0);
-    weft__coop_cur = outer;
-    if (ready == WEFT_READY) {
-        drop_future(t);
-        *status_of(t) = cx.weft__fail;
-        complete(t);
-        return true;
-    }
-    /* Back to idle, unless it was woken or aborted while running. */
-    cur = load_state(t);
+    uint64_t cur = load_state(t), next;
     do {
         if (cur & WEFT__T_CANCELLED) {
             cancel(t);
-            return true;
+            return WEFT__RUN_POLLED;
         }
         next = cur & ~(uint64_t)WEFT__T_RUNNING;
+        if (again)
+            next |= WEFT__T_NOTIFIED;
         if (!(next & WEFT__T_NOTIFIED))
             next -= WEFT__T_REF_ONE; /* the queue's reference is used up */
     } while (!cas_state(t, &cur, next));
     if (next & WEFT__T_NOTIFIED)
-        schedule(t, cx.weft__yielded ? WEFT__SCHED_YIELD : WEFT__SCHED_WAKE);
+        schedule(t, yielded ? WEFT__SCHED_YIELD : WEFT__SCHED_WAKE);
     else if (REFS(next) == 0)
         task_dealloc(t);
-    return true;
+    return WEFT__RUN_POLLED;
+}
+
+int weft__task_poll(weft__task *t) {
+    uint64_t state;
+    if (!claim(t, &state))
+        return WEFT__RUN_SKIPPED;
+    if (state & WEFT__T_CANCELLED) {
+        cancel(t);
+        return WEFT__RUN_SKIPPED;
+    }
+    weft_future *f = weft__task_future(t);
+    weft_waker w = {t, &task_waker_vt};
+    weft_context cx = {&w, t->rt, 0, 0};
+    const weft_future_vtable *vt = f->vt;
+    void *out = vt->output_size ? (char *)f + weft__output_offset(vt) : NULL;
+    /* The thread's poll frame: no task is polled around this one (a local
+     * set, which polls its tasks inside another's poll, keeps the outer
+     * frame itself). */
+    weft__coop_cur = (weft__coop){WEFT__COOP_BUDGET, true, false, t};
+    struct weft__prof *prof = t->rt->prof; /* WEFT_TIMELINE: NULL unless asked */
+    uint64_t t0 = 0;
+    if (__builtin_expect(prof != NULL, 0))
+        t0 = weft__os_now_ns();
+    /* The task's own future: neither dropped nor complete while the task
+     * runs, so weft_future_poll's checks cannot fail here. */
+    f->flags |= WEFT__F_POLLED;
+    weft_poll ready = vt->poll(f, &cx, out);
+    if (__builtin_expect(prof != NULL, 0))
+        weft__prof_poll(prof, t->id, vt->name, t0);
+    bool again = weft__coop_cur.self_woken;
+    weft__coop_cur = (weft__coop){0};
+    if (ready == WEFT_READY) {
+        drop_future(t);
+        *status_of(t) = cx.weft__fail;
+        complete(t);
+        return WEFT__RUN_POLLED;
+    }
+    return after_pending(t, state, again, cx.weft__yielded != 0);
+}
+
+bool weft__task_run(weft__task *t) {
+    int r = weft__task_poll(t);
+    if (r >= WEFT__RUN_AGAIN)
+        t->rt->sched->schedule(t->rt, t, r == WEFT__RUN_YIELDED ? WEFT__SCHED_YIELD
+                                                                : WEFT__SCHED_WAKE);
+    return r != WEFT__RUN_SKIPPED;
+}
+
+/* Entries are discarded at shutdown, while (or after) the owned lists are
+ * walked.  A resumed entry goes back to being an ordinary one, which the
+ * walk claims, cancels and reports as it does every task still alive,
+ * unless the walk found it running already (it set CANCELLED and left
+ * the task to its poller: us) or an abort did. */
+void weft__task_discard(weft__task *t) {
+    uint64_t cur = load_state(t);
+    if (!weft__task_resumed(cur)) {
+        weft__task_unref(t);
+        return;
+    }
+    do {
+        if (cur & WEFT__T_CANCELLED) {
+            /* Aborted, with the walk still to come: report it for the walk. */
+            if (owned_remove(t)) {
+                weft__diag(t->rt, "task still alive at shutdown (cancelled)",
+                           weft__task_site(t));
+                weft__task_unref(t); /* the list's reference */
+            }
+            cancel(t);
+            return;
+        }
+    } while (!cas_state(t, &cur, (cur & ~(uint64_t)WEFT__T_RUNNING) | WEFT__T_NOTIFIED));
+    weft__task_unref(t);
+}
+
+void weft__task_settle(weft__task *t) {
+    uint64_t cur = load_state(t);
+    do {
+        if (!weft__task_resumed(cur))
+            return;
+    } while (!cas_state(t, &cur, (cur & ~(uint64_t)WEFT__T_RUNNING) | WEFT__T_NOTIFIED));
 }
 
 void weft__task_shutdown(weft__task *t) {
@@ -393,9 +495,10 @@ void weft__task_shutdown(weft__task *t) {
     bool claimed;
     do {
         claimed = !(cur & (WEFT__T_RUNNING | WEFT__T_COMPLETE));
-        next = cur | WEFT__T_CANCELLED | (claimed ? WEFT__T_RUNNING : 0);
+        next = cur | WEFT__T_CANCELLED | (claimed ? WEFT__T_RUNNING | WEFT__T_CLAIMED : 0);
     } while (!cas_state(t, &cur, next));
-    /* A task being polled right now is alive too: its poller cancels it. */
+    /* A task being polled right now (or in a resumed entry) is alive
+     * too: its poller cancels it. */
     if (!(cur & WEFT__T_COMPLETE))
         weft__diag(t->rt, "task still alive at shutdown (cancelled)", weft__task_site(t));
     if (!claimed) {
@@ -438,7 +541,7 @@ int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char
         weft_future_drop(fut);
         return WEFT_ENORUNTIME;
     }
-    weft__task *t = weft__block_alloc(rt, weft__task_size(fut->vt, owner != NULL));
+    weft__task *t = weft__block_alloc(rt, weft__task_size(fut->vt, owner != NULL, jh != NULL));
     if (!t) {
         fut->flags |= WEFT__F_NOREPORT;
         weft_future_drop(fut);
@@ -448,16 +551,21 @@ int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char
      * it goes on a locked shard, as do tasks spawned off a driving thread. */
     weft__owned *local = weft__cur.rt == rt && !owner ? weft__cur.owned : NULL;
     uint64_t refs = jh ? 3 : 2; /* owned list + first notification (+ handle) */
-    atomic_init(&t->state, refs * WEFT__T_REF_ONE | WEFT__T_NOTIFIED |
+    /* The first entry is a resumed one, as if the task had just woken
+     * itself: its first poll needs no read-modify-write either.  An
+     * owner's queue takes ordinary entries only. */
+    atomic_init(&t->state, refs * WEFT__T_REF_ONE | (owner ? WEFT__T_NOTIFIED : WEFT__T_RUNNING) |
                                (jh ? WEFT__T_JOIN_INTEREST : 0) |
-                               (local ? WEFT__T_OWNED_LOCAL : 0) | (owner ? WEFT__T_OWNER : 0));
+                               (local ? WEFT__T_OWNED_LOCAL : 0) | (owner ? WEFT__T_OWNER : 0) |
+                               (jh ? WEFT__T_JOINABLE : 0));
     t->next = NULL;
     t->rt = rt;
     t->id = atomic_fetch_add_explicit(&rt->next_task_id, 1, memory_order_relaxed) + 1;
-    t->join_waker = (weft_waker){0};
     weft_future *f = weft__task_future(t);
     memcpy(f, fut, fut->vt->state_size);
     f->site = site ? site : fut->site; /* reported as the task's spawn site */
+    if (jh)
+        *weft__task_join_waker(t) = (weft_waker){0};
     if (owner)
         *weft__task_owner_slot(t) = owner;
     fut->flags |= WEFT__F_DROPPED | WEFT__F_NOREPORT; /* moved into the task */
@@ -504,11 +612,11 @@ static void read_output(weft__task *t, weft_join_handle *jh, void *out) {
 /* Stores the waker while JOIN_WAKER is clear (the handle owns the slot),
  * then publishes it.  False when the task completed first. */
 static bool set_join_waker(weft__task *t, const weft_waker *w) {
-    t->join_waker = weft_waker_clone(w);
+    *weft__task_join_waker(t) = weft_waker_clone(w);
     uint64_t cur = load_state(t);
     do {
         if (cur & WEFT__T_COMPLETE) {
-            weft_waker_drop(&t->join_waker);
+            weft_waker_drop(weft__task_join_waker(t));
             return false;
         }
     } while (!cas_state(t, &cur, cur | WEFT__T_JOIN_WAKER));
@@ -529,7 +637,7 @@ static weft_poll join_poll(weft_future *f, weft_context *cx, void *out) {
         if (!(cur & WEFT__T_JOIN_WAKER)) {
             if (set_join_waker(t, cx->weft__waker))
                 return WEFT_PENDING;
-        } else if (weft_waker_will_wake(&t->join_waker, cx->weft__waker)) {
+        } else if (weft_waker_will_wake(weft__task_join_waker(t), cx->weft__waker)) {
             return WEFT_PENDING;
         } else {
             /* Take the slot back, swap the waker, publish again. */
@@ -537,7 +645,7 @@ static weft_poll join_poll(weft_future *f, weft_context *cx, void *out) {
                 if (cur & WEFT__T_COMPLETE)
                     goto done;
             } while (!cas_state(t, &cur, cur & ~(uint64_t)WEFT__T_JOIN_WAKER));
-            weft_waker_drop(&t->join_waker);
+            weft_waker_drop(weft__task_join_waker(t));
             if (set_join_waker(t, cx->weft__waker))
                 return WEFT_PENDING;
         }
@@ -556,6 +664,15 @@ static void join_drop(weft_future *f) {
         return;
     jh->task = NULL;
     uint64_t cur = load_state(t), next;
+    if ((cur & (WEFT__T_COMPLETE | WEFT__T_JOIN_WAKER | WEFT__T_LIST_TO_JOIN)) ==
+        WEFT__T_COMPLETE) {
+        /* Complete, the join waker slot handed back, off its list: nothing
+         * changes the word but us now, and the slot is ours.  Leaving and
+         * dropping the handle's reference is then one step. */
+        weft_waker_drop(weft__task_join_waker(t));
+        task_unref_n_flags(t, WEFT__T_JOIN_INTEREST);
+        return;
+    }
     do {
         next = cur & ~(uint64_t)WEFT__T_JOIN_INTEREST;
         if (!(cur & WEFT__T_COMPLETE))
@@ -563,7 +680,7 @@ static void join_drop(weft_future *f) {
     } while (!cas_state(t, &cur, next));
     /* The handle owns the waker unless the completing side still holds it. */
     if (!(next & WEFT__T_JOIN_WAKER))
-        weft_waker_drop(&t->join_waker);
+        weft_waker_drop(weft__task_join_waker(t));
     /* Left on its shard for us: off it, with the list's reference, unless
      * shutdown took it off first (and dropped that reference itself). */
     if ((next & WEFT__T_LIST_TO_JOIN) && owned_remove(t))

@@ -5,6 +5,15 @@
  * count, as in Tokio.  References are held by: the JoinHandle, the owned
  * list (until the task completes), each queue entry (NOTIFIED), each waker
  * clone, and whoever is polling it.
+ *
+ * A queue entry is ordinary (the task NOTIFIED, not RUNNING) or resumed:
+ * a task that woke itself by reference while polled (a yield, a spent
+ * budget) goes back to its scheduler still RUNNING, with the poller's
+ * reference, and its next poll starts from there.  A yield so costs no
+ * read-modify-write of the state word at all; to the rest of the world
+ * the task is simply being polled (a wake sets NOTIFIED, an abort sets
+ * CANCELLED, and the next poll sees them).  The two kinds tell apart by
+ * the state: RUNNING without CLAIMED is the entry holder's own poll.
  */
 #ifndef WEFT_RUNTIME_TASK_H
 #define WEFT_RUNTIME_TASK_H
@@ -25,15 +34,20 @@
 #define WEFT__T_LIST_TO_JOIN 256u /* complete and left on its shard: the
                                    * JoinHandle takes it off (and drops the
                                    * list's reference) */
-#define WEFT__T_REF_ONE 512u
+#define WEFT__T_CLAIMED 512u      /* shutdown took the task from its queue
+                                   * entry (RUNNING): that entry is stale */
+/* Set at spawn, never changed: */
+#define WEFT__T_JOINABLE 1024u    /* spawned with a JoinHandle: its join
+                                   * waker lives in the trailer */
+#define WEFT__T_REF_ONE 2048u
 #define WEFT__T_FLAGS (WEFT__T_REF_ONE - 1)
 
-/* The header: 64 bytes, one cache line.  What a task needs only now and
- * then lives elsewhere in its block: the spawn site in the future's own
- * header, the size follows from the future's vtable, the completion status
- * takes the place of the future once it is dropped, and a task queued by
- * an owner (a local set, the blocking pool) keeps that owner in a trailer
- * after its output. */
+/* The header: 48 bytes.  What a task needs only now and then lives
+ * elsewhere in its block: the spawn site in the future's own header, the
+ * size follows from the future's vtable, the completion status takes the
+ * place of the future once it is dropped, and two trailers after its
+ * output: the join waker of a task spawned with a JoinHandle (a detached
+ * task has none to keep), then the owner of a task queued by one. */
 typedef struct weft__task {
     _Atomic uint64_t state;
     union {
@@ -43,8 +57,7 @@ typedef struct weft__task {
     weft__rt *rt;
     uint64_t id;
     weft__link owned;      /* on an owned list until complete */
-    weft_waker join_waker; /* who awaits the JoinHandle */
-    /* then, aligned to 16: the future's state, then its output */
+    /* then, aligned to 16: the future's state, its output, the trailers */
 } weft__task;
 
 /* Something other than the runtime's scheduler that queues its tasks: a
@@ -54,7 +67,7 @@ typedef struct weft__task_owner {
     void (*schedule)(struct weft__task_owner *o, weft__task *t, int hint);
 } weft__task_owner;
 
-_Static_assert(sizeof(weft__task) == 64, "the task header is one cache line");
+_Static_assert(sizeof(weft__task) == 48, "the task header is 48 bytes");
 
 #define WEFT__TASK_HDR ((sizeof(weft__task) + 15u) & ~(size_t)15u)
 
@@ -75,18 +88,31 @@ static inline bool weft__task_sizes_ok(const weft_future_vtable *vt) {
            vt->output_size <= (size_t)PTRDIFF_MAX / 4;
 }
 
-/* Bytes of the block: header, state, output, and the owner trailer. */
-static inline size_t weft__task_size(const weft_future_vtable *vt, bool owner) {
-    size_t end = WEFT__TASK_HDR + weft__output_offset(vt) + vt->output_size;
-    if (owner)
-        end = ((end + 7u) & ~(size_t)7u) + sizeof(weft__task_owner *);
-    return end;
+/* Where the trailers start: past the output, aligned for pointers. */
+static inline size_t weft__task_trailer(const weft_future_vtable *vt) {
+    return (WEFT__TASK_HDR + weft__output_offset(vt) + vt->output_size + 7u) & ~(size_t)7u;
+}
+
+/* Bytes of the block: header, state, output, and the trailers (the join
+ * waker if `joinable`, then the owner if `owner`). */
+static inline size_t weft__task_size(const weft_future_vtable *vt, bool owner, bool joinable) {
+    if (!owner && !joinable)
+        return WEFT__TASK_HDR + weft__output_offset(vt) + vt->output_size;
+    return weft__task_trailer(vt) + (joinable ? sizeof(weft_waker) : 0) +
+           (owner ? sizeof(struct weft__task_owner *) : 0);
+}
+
+/* The join waker of a task spawned with a JoinHandle (WEFT__T_JOINABLE). */
+static inline weft_waker *weft__task_join_waker(weft__task *t) {
+    return (weft_waker *)(void *)((char *)t + weft__task_trailer(weft__task_future(t)->vt));
 }
 
 /* The trailer of a task spawned with an owner (WEFT__T_OWNER). */
 static inline weft__task_owner **weft__task_owner_slot(weft__task *t) {
-    size_t at = weft__task_size(weft__task_future(t)->vt, true) - sizeof(weft__task_owner *);
-    return (weft__task_owner **)((char *)t + at);
+    uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+    size_t at = weft__task_trailer(weft__task_future(t)->vt) +
+                ((s & WEFT__T_JOINABLE) ? sizeof(weft_waker) : 0);
+    return (weft__task_owner **)(void *)((char *)t + at);
 }
 
 /* The spawn site (the future's header outlives the future's drop). */
@@ -97,10 +123,50 @@ static inline const char *weft__task_site(weft__task *t) { return weft__task_fut
 int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char *site,
                 weft__task_owner *owner);
 
+/* Whether an entry whose task is in state `s` is resumed (see the top). */
+static inline bool weft__task_resumed(uint64_t s) {
+    return (s & (WEFT__T_RUNNING | WEFT__T_CLAIMED | WEFT__T_COMPLETE)) == WEFT__T_RUNNING;
+}
+
+/* Whether running an entry whose task is in state `s` polls its future
+ * (neither a cancellation nor a stale entry). */
+static inline bool weft__task_will_poll(uint64_t s) {
+    if (s & WEFT__T_CANCELLED)
+        return false;
+    return weft__task_resumed(s) || !(s & (WEFT__T_RUNNING | WEFT__T_COMPLETE));
+}
+
+/* The task waker's vtable (a waker that is `{t, &weft__task_waker_vt}`
+ * wakes task t). */
+extern const weft_waker_vtable weft__task_waker_vt;
+
+/* What weft__task_poll did, and what it leaves to its caller. */
+enum {
+    WEFT__RUN_SKIPPED = 0, /* not polled: cancelled, or a stale entry */
+    WEFT__RUN_POLLED = 1,  /* polled; the task is where the poll left it */
+    WEFT__RUN_AGAIN = 2,   /* polled and woke itself: the caller queues the
+                            * resumed entry (hint WEFT__SCHED_WAKE) */
+    WEFT__RUN_YIELDED = 3, /* the same, having yielded (WEFT__SCHED_YIELD) */
+};
+
 /* Runs one poll of a task the scheduler took from a queue (with the
- * queue's reference), including cancellation and completion.  Returns
- * whether the future was polled (not for a cancellation or a stale entry). */
+ * queue's reference), including cancellation and completion.  For
+ * WEFT__RUN_AGAIN and _YIELDED the caller must queue `t` as its scheduler's
+ * `schedule` would (the entry takes the poller's reference); this saves
+ * the trip through `schedule` on the poll's own thread. */
+int weft__task_poll(weft__task *t);
+/* weft__task_poll that queues a resumed entry through the scheduler's
+ * `schedule`.  Returns whether the future was polled. */
 bool weft__task_run(weft__task *t);
+/* Drops a queue entry without polling it, at shutdown: its reference goes
+ * (a resumed entry is made ordinary first, for the owned lists' walk to
+ * cancel), or, for a resumed entry whose task was cancelled meanwhile,
+ * the task is cancelled here (its poller's job). */
+void weft__task_discard(weft__task *t);
+/* Makes a resumed entry an ordinary one (NOTIFIED, not RUNNING), as if its
+ * poll had ended the usual way; others are left as they are.  For the
+ * schedulers' settle (rt.h). */
+void weft__task_settle(weft__task *t);
 /* Runtime shutdown: cancels the task, or leaves it to its poller if it is
  * running.  Consumes the owned list's reference (the caller unlinked it). */
 void weft__task_shutdown(weft__task *t);

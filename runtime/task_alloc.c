@@ -5,6 +5,14 @@
  * header and round up: 144 bytes for a 128-byte task).  A chunk is aligned
  * to its size, so a freed block finds its chunk by masking its address.
  *
+ * A simulated runtime instead carves blocks of every class from arenas
+ * that grow from 16 KiB (doubling up to 1 MiB) and keeps freed blocks on
+ * per-class lists until it is freed.  It is made and freed once per seed
+ * with a handful of tasks: per-class chunks would ask malloc for 512 KiB
+ * per size class, memory malloc maps (or grows its heap for) and gives
+ * back to the OS at every seed, to be faulted in again at the next; one
+ * small arena stays in malloc's heap from seed to seed.
+ *
  * Each driving thread keeps an unlocked cache of free blocks per class and
  * trades with the runtime's slab in batches; other threads take and give
  * one block at a time under the slab's lock.  A chunk hands out its never
@@ -43,8 +51,11 @@
 #endif
 
 #define CHUNK_SIZE ((size_t)256 * 1024)
+#define ARENA_FIRST ((size_t)16 * 1024) /* the simulator's first arena */
+#define ARENA_MAX ((size_t)1024 * 1024)
 #define CHUNK_HDR ((size_t)64) /* the chunk's header, then its blocks */
-#define BATCH 64u              /* blocks a thread cache takes at once */
+#define BATCH 64u              /* blocks a thread cache takes at once, at most:
+                                * 4 the first time, twice as many each next */
 #define LOCAL_CAP 512u         /* blocks a thread cache keeps per class */
 
 typedef struct chunk {
@@ -62,11 +73,23 @@ _Static_assert(sizeof(chunk) <= CHUNK_HDR, "the chunk header fits its slot");
 typedef struct slab_class {
     chunk *partial; /* chunks with a block to give */
     chunk *spare;   /* one empty chunk kept for the next burst */
+    void *free;     /* arena mode: blocks given back */
 } slab_class;
+
+/* An arena (the simulator's): its header, then blocks of any class. */
+typedef struct arena {
+    struct arena *next; /* every arena, for the slab's destroy */
+    size_t size;
+} arena;
+#define ARENA_HDR ((sizeof(arena) + 15u) & ~(size_t)15u)
 
 /* One lock for every field: threads come here once per batch. */
 struct weft__slab {
     weft__mutex lock;
+    uint64_t touched;      /* classes that ever had a chunk */
+    bool arenas;           /* arena mode (a simulated runtime) */
+    arena *arena_list;     /* newest first */
+    char *bump, *bump_end; /* what the newest arena has not handed out */
     uint64_t out;          /* blocks out of the chunks, and large blocks */
     uint64_t allocs, frees; /* task blocks not counted by a listed cache */
     weft__task_cache *caches; /* listed caches */
@@ -111,21 +134,23 @@ static inline void park_block(void *block, size_t size, void *next) {
 static chunk *chunk_new(weft__rt *rt, unsigned cls) {
     /* Twice the size, to align within it; the half not used is never
      * touched, so it costs address space, not memory. */
-    void *raw = weft__alloc(rt, 2 * CHUNK_SIZE);
+    size_t csize = CHUNK_SIZE;
+    void *raw = weft__alloc(rt, 2 * csize);
     if (!raw)
         return NULL;
-    chunk *ch = (chunk *)(((uintptr_t)raw + CHUNK_SIZE - 1) & ~(uintptr_t)(CHUNK_SIZE - 1));
+    chunk *ch = (chunk *)(((uintptr_t)raw + csize - 1) & ~(uintptr_t)(csize - 1));
     size_t size = class_size(cls);
-    *ch = (chunk){.raw = raw, .nblocks = (uint32_t)((CHUNK_SIZE - CHUNK_HDR) / size),
+    *ch = (chunk){.raw = raw, .nblocks = (uint32_t)((csize - CHUNK_HDR) / size),
                   .size = (uint32_t)size};
-    POISON((char *)ch + CHUNK_HDR, CHUNK_SIZE - CHUNK_HDR);
+    POISON((char *)ch + CHUNK_HDR, csize - CHUNK_HDR);
     return ch;
 }
 
 static void chunk_release(weft__rt *rt, chunk *ch) {
     void *raw = ch->raw;
-    UNPOISON((char *)ch + CHUNK_HDR, CHUNK_SIZE - CHUNK_HDR);
-    weft__free(rt, raw, 2 * CHUNK_SIZE);
+    size_t csize = CHUNK_SIZE;
+    UNPOISON((char *)ch + CHUNK_HDR, csize - CHUNK_HDR);
+    weft__free(rt, raw, 2 * csize);
 }
 
 static void partial_push(slab_class *c, chunk *ch) {
@@ -163,6 +188,35 @@ static void *chunk_take(slab_class *c, chunk *ch) {
     return b;
 }
 
+/* Arena mode: one block of class `cls` (slab lock held), or NULL. */
+static void *arena_take(weft__rt *rt, slab_class *c, size_t size) {
+    struct weft__slab *sl = rt->slab;
+    void *b = c->free;
+    if (b) {
+        c->free = next_of(b);
+        UNPOISON(b, size);
+        return b;
+    }
+    if ((size_t)(sl->bump_end - sl->bump) < size) {
+        size_t grow = sl->arena_list ? 2 * sl->arena_list->size : ARENA_FIRST;
+        if (grow > ARENA_MAX)
+            grow = ARENA_MAX;
+        arena *a = weft__alloc(rt, grow);
+        if (!a)
+            return NULL;
+        /* What the last one had left goes unused: at most a block. */
+        *a = (arena){sl->arena_list, grow};
+        sl->arena_list = a;
+        sl->bump = (char *)a + ARENA_HDR;
+        sl->bump_end = (char *)a + grow;
+        POISON(sl->bump, (size_t)(sl->bump_end - sl->bump));
+    }
+    b = sl->bump;
+    sl->bump += size;
+    UNPOISON(b, size);
+    return b;
+}
+
 /* Takes up to `n` blocks of class `cls` onto the list `*out`; returns how
  * many (0: out of memory). `task`: the one block is for a task right away
  * (no cache counts it). */
@@ -170,7 +224,15 @@ static uint32_t slab_take(weft__rt *rt, unsigned cls, uint32_t n, void **out, bo
     slab_class *c = &rt->slab->cls[cls];
     uint32_t got = 0;
     weft__mutex_lock(&rt->slab->lock);
-    while (got < n) {
+    while (got < n && rt->slab->arenas) {
+        void *b = arena_take(rt, c, class_size(cls));
+        if (!b)
+            break;
+        park_block(b, class_size(cls), *out);
+        *out = b;
+        got++;
+    }
+    while (got < n && !rt->slab->arenas) {
         chunk *ch = c->partial;
         if (!ch) {
             ch = c->spare;
@@ -179,6 +241,7 @@ static uint32_t slab_take(weft__rt *rt, unsigned cls, uint32_t n, void **out, bo
                 ch = chunk_new(rt, cls);
             if (!ch)
                 break;
+            rt->slab->touched |= UINT64_C(1) << cls;
             partial_push(c, ch);
         }
         void *b = chunk_take(c, ch);
@@ -194,7 +257,12 @@ static uint32_t slab_take(weft__rt *rt, unsigned cls, uint32_t n, void **out, bo
 }
 
 /* Gives back one block (slab lock held); true if it was the last out. */
-static bool slab_give_one(weft__rt *rt, slab_class *c, void *b) {
+static bool slab_give_one(weft__rt *rt, slab_class *c, void *b, size_t size) {
+    if (rt->slab->arenas) {
+        park_block(b, size, c->free);
+        c->free = b;
+        return out_sub(rt);
+    }
     chunk *ch = chunk_of(b);
     park_block(b, ch->size, ch->free);
     ch->free = b;
@@ -228,7 +296,7 @@ static void slab_give(weft__rt *rt, unsigned cls, void *blocks, bool task) {
     while (blocks) {
         void *b = blocks;
         blocks = next_of(b);
-        last = slab_give_one(rt, c, b);
+        last = slab_give_one(rt, c, b, class_size(cls));
     }
     weft__mutex_unlock(&rt->slab->lock);
     if (last)
@@ -266,6 +334,7 @@ int weft__slab_create(weft__rt *rt) {
     if (!rt->slab)
         return WEFT_ENOMEM;
     memset(rt->slab, 0, sizeof *rt->slab);
+    rt->slab->arenas = rt->config.flavor == WEFT_SIM;
     weft__mutex_init(&rt->slab->lock);
     return 0;
 }
@@ -288,8 +357,13 @@ uint64_t weft__slab_alive(weft__rt *rt) {
 void weft__slab_destroy(weft__rt *rt) {
     if (!rt->slab)
         return;
-    for (unsigned i = 0; i < WEFT__CACHE_CLASSES; i++) {
-        slab_class *c = &rt->slab->cls[i];
+    for (arena *a = rt->slab->arena_list, *next; a; a = next) {
+        next = a->next;
+        UNPOISON((char *)a + ARENA_HDR, a->size - ARENA_HDR);
+        weft__free(rt, a, a->size);
+    }
+    for (uint64_t m = rt->slab->touched; m; m &= m - 1) {
+        slab_class *c = &rt->slab->cls[__builtin_ctzll(m)];
         while (c->partial) {
             chunk *ch = c->partial;
             partial_remove(c, ch);
@@ -339,8 +413,15 @@ void *weft__block_alloc(weft__rt *rt, size_t size) {
         if (slab_take(rt, cls, 1, &b, true))
             UNPOISON(b, class_size(cls));
     } else {
-        if (!c->head[cls])
-            c->count[cls] = slab_take(rt, cls, BATCH, &c->head[cls], false);
+        if (!c->head[cls]) {
+            /* A class used a little takes a little (a seed of the
+             * simulator spawns a few tasks, and gives all back). */
+            uint32_t batch = 4u << c->grown[cls];
+            if (batch < BATCH)
+                c->grown[cls]++;
+            c->count[cls] = slab_take(rt, cls, batch, &c->head[cls], false);
+            c->used |= UINT64_C(1) << cls;
+        }
         b = c->head[cls];
         if (b) {
             c->head[cls] = next_of(b);
@@ -369,6 +450,7 @@ void weft__block_free(weft__rt *rt, void *b, size_t size) {
     }
     park_block(b, class_size(cls), c->head[cls]);
     c->head[cls] = b;
+    c->used |= UINT64_C(1) << cls;
     if (++c->count[cls] <= LOCAL_CAP)
         return;
     /* Over the cap: give the older half back. */
@@ -398,12 +480,18 @@ void weft__task_cache_clear(weft__rt *rt, weft__task_cache *c) {
     atomic_store_explicit(&c->allocs, 0, memory_order_relaxed);
     atomic_store_explicit(&c->frees, 0, memory_order_relaxed);
     void *lists[WEFT__CACHE_CLASSES];
-    for (unsigned cls = 0; cls < WEFT__CACHE_CLASSES; cls++) {
+    uint64_t used = c->used;
+    c->used = 0;
+    for (uint64_t m = used; m; m &= m - 1) {
+        unsigned cls = (unsigned)__builtin_ctzll(m);
         lists[cls] = c->head[cls];
         c->head[cls] = NULL;
         c->count[cls] = 0;
+        c->grown[cls] = 0;
     }
-    for (unsigned cls = 0; cls < WEFT__CACHE_CLASSES; cls++)
+    for (uint64_t m = used; m; m &= m - 1) {
+        unsigned cls = (unsigned)__builtin_ctzll(m);
         if (lists[cls])
             slab_give(rt, cls, lists[cls], false);
+    }
 }

@@ -87,6 +87,7 @@ static void push_ready(weft__sim *s, weft__task *t) {
         weft__task **a = weft__alloc(s->rt, cap * sizeof *a);
         if (!a) {
             weft__sim_set_failure(s, WEFT_ENOMEM, "sim: out of memory growing the ready set");
+            weft__task_settle(t); /* a resumed entry too is left to shutdown */
             weft__task_unref(t);
             return;
         }
@@ -348,7 +349,10 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
         s->current = t->id;
         s->cur_task = t;
         s->polling = true;
-        s->polls += weft__task_run(t);
+        int r = weft__task_poll(t);
+        s->polls += r != WEFT__RUN_SKIPPED;
+        if (r >= WEFT__RUN_AGAIN) /* it woke itself */
+            sim_schedule(rt, t, r == WEFT__RUN_YIELDED ? WEFT__SCHED_YIELD : WEFT__SCHED_WAKE);
         s->polling = false;
         s->cur_task = NULL;
         if (s->step_time) /* the step took time: timers it passed fire now */
@@ -482,8 +486,15 @@ static void sim_shutdown(weft__rt *rt) {
     weft__sim *s = weft__sim_of(rt);
     weft__owned_shutdown(rt, &s->owned);
     while (s->nready)
-        weft__task_unref(s->ready[--s->nready]);
+        weft__task_discard(s->ready[--s->nready]);
     weft__task_cache_clear(rt, &s->cache);
+}
+
+/* Nothing runs the ready set at shutdown. */
+static void sim_settle(weft__rt *rt) {
+    weft__sim *s = weft__sim_of(rt);
+    for (size_t i = 0; i < s->nready; i++)
+        weft__task_settle(s->ready[i]);
 }
 
 static void sim_destroy(weft__rt *rt) {
@@ -512,6 +523,7 @@ const weft__sched_ops weft__sim_ops = {
     .destroy = sim_destroy,
     .create_io = weft__sim_net_create,
     .stats = sim_stats,
+    .settle = sim_settle,
 };
 
 /* ------------------------------------------------------------ inspection */

@@ -581,6 +581,58 @@ static void shutdown_drops_pending_tasks(void **state) {
     wt_free_rt(env); /* every allocation is gone now */
 }
 
+/* Yields forever (or self-wakes by reference without yielding), counting
+ * its polls and its drop: such a task waits in its scheduler's queue
+ * still marked as running (a resumed entry), never as an ordinary one. */
+typedef struct self_waker {
+    weft_future base;
+    counts *c;
+    bool by_ref; /* wake itself through its waker instead of yielding */
+} self_waker;
+static weft_poll self_waker_poll(weft_future *f, weft_context *cx, void *out) {
+    self_waker *s = (self_waker *)f;
+    (void)out;
+    atomic_fetch_add(&s->c->polls, 1);
+    if (s->by_ref)
+        weft_waker_wake_by_ref(weft_cx_waker(cx));
+    else
+        weft_yield_request(cx);
+    return WEFT_PENDING;
+}
+static void self_waker_drop(weft_future *f) { atomic_fetch_add(&((self_waker *)f)->c->drops, 1); }
+WEFT_FUTURE_DEFINE_VOID(self_waker, self_waker_poll, self_waker_drop);
+
+/* Shutdown cancels tasks that keep waking themselves: each is dropped
+ * once, its JoinHandle reports the cancellation, nothing leaks. */
+static void shutdown_drops_self_waking_tasks(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    counts c = {0};
+    enum { N = 6 };
+    weft_join_handle jh[N];
+    diag_log d = {0};
+    env->builder.on_diagnostic = log_diag;
+    env->builder.diagnostic_ctx = &d;
+    weft_handle *h = H(env);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(
+            weft_handle_spawn(h, &WEFT_NEW(self_waker, .c = &c, .by_ref = i % 2), &jh[i]), 0);
+    wt_block_on(env, &WEFT_NEW(until_polled, .c = &c, .n = 4 * N).base, NULL);
+    weft_runtime_free(env->rt);
+    env->rt = NULL;
+    assert_int_equal(atomic_load(&c.drops), N);
+    assert_int_equal(d.n, N);
+    int polls = atomic_load(&c.polls);
+    weft_context cx = {&noop_waker, NULL, 0, 0};
+    for (int i = 0; i < N; i++) {
+        assert_true(weft_join_is_finished(&jh[i]));
+        assert_int_equal(weft_future_poll(weft_join(&jh[i]), &cx, NULL), WEFT_READY);
+        assert_int_equal(weft_join_status(&jh[i]), WEFT_ECANCELED);
+    }
+    assert_int_equal(atomic_load(&c.polls), polls);
+    wt_free_rt(env);
+}
+
 static void spawn_after_shutdown(void **state) {
     wt_env *env = WT_ENV(state);
     SKIP_IF_ABSENT(env);
@@ -1107,6 +1159,7 @@ int main(void) {
         WT_CT(second_block_on_is_busy),
         WT_THREADED(plain_thread_sleeps_on_real_clock),
         WT_FLAVORS(shutdown_drops_pending_tasks),
+        WT_FLAVORS(shutdown_drops_self_waking_tasks),
         WT_FLAVORS(spawn_after_shutdown),
         WT_FLAVORS(shutdown_tangle),
         WT_FLAVORS(forgot_to_await_reports_site),

@@ -725,9 +725,14 @@ static void many_tasks(void **state) {
     assert_true(st.polls >= MANY);
     /* The blocks of 10,000 tasks take several slab chunks (a chunk holds
      * about 2,000 of them); once the tasks are gone the chunks go back to
-     * the allocator, bar what thread caches hold and one spare. */
+     * the allocator, bar what thread caches hold and one spare.  The
+     * simulator's arenas stay until its runtime is freed (a run is short),
+     * and the blocks in them serve the next spawns. */
     assert_true(s.allocs_spawned >= allocs_before + 4);
-    assert_true(st.live_allocs <= allocs_before + 3);
+    if (env->flavor == WEFT_SIM)
+        assert_true(st.live_allocs <= s.allocs_spawned);
+    else
+        assert_true(st.live_allocs <= allocs_before + 3);
     free(s.jh);
 }
 
@@ -1191,6 +1196,96 @@ static void join_waker_is_replaced(void **state) {
     assert_int_equal(atomic_load(&s.c.drops), 1);
 }
 
+/* ------------------------------------------- a wake while it waits again */
+
+/* What the two tasks below share (it lives in the root's state). */
+typedef struct late_cell {
+    _Atomic int polls;
+    _Atomic int stored; /* the task's waker is in `w` */
+    _Atomic int flag;   /* set by the waker task before its wake */
+    weft_waker w;
+} late_cell;
+
+/* Stores its waker and yields; then yields until it sees the flag, and
+ * from there on waits for nothing (an abort ends it).  After its first
+ * poll it sits in its queue having woken itself (a resumed entry, still
+ * marked running); the wake that comes then is one its next poll sees:
+ * it must not bring another poll after that one. */
+typedef struct late_woken {
+    weft_future base;
+    late_cell *cell;
+} late_woken;
+static weft_poll late_woken_poll(weft_future *f, weft_context *cx, void *out) {
+    late_cell *c = ((late_woken *)f)->cell;
+    (void)out;
+    if (atomic_fetch_add(&c->polls, 1) == 0) {
+        c->w = weft_waker_clone(weft_cx_waker(cx));
+        atomic_store(&c->stored, 1);
+        weft_yield_request(cx);
+    } else if (!atomic_load(&c->flag)) {
+        weft_yield_request(cx);
+    }
+    return WEFT_PENDING;
+}
+WEFT_FUTURE_DEFINE_VOID(late_woken, late_woken_poll, NULL);
+
+/* Waits (yielding) until the task stored its waker, sets the flag and
+ * wakes it. */
+typedef struct late_waker {
+    weft_future base;
+    late_cell *cell;
+    weft_yield_now y;
+} late_waker;
+static weft_poll late_waker_poll(weft_future *f, weft_context *cx, void *out) {
+    late_waker *s = (late_waker *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    while (!atomic_load(&s->cell->stored))
+        WEFT_AWAIT(f, cx, weft_yield_now(&s->y), NULL);
+    atomic_store(&s->cell->flag, 1);
+    weft_waker_wake(&s->cell->w);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(late_waker, late_waker_poll, NULL);
+
+typedef struct late_root {
+    weft_future base;
+    late_cell cell;
+    weft_join_handle a, b;
+    weft_yield_now y;
+    int i, polls;
+} late_root;
+static weft_poll late_root_poll(weft_future *f, weft_context *cx, void *out) {
+    late_root *s = (late_root *)f;
+    WEFT_BEGIN(f);
+    assert_int_equal(weft_spawn(&WEFT_NEW(late_woken, .cell = &s->cell), &s->a), 0);
+    assert_int_equal(weft_spawn(&WEFT_NEW(late_waker, .cell = &s->cell), &s->b), 0);
+    WEFT_AWAIT(f, cx, weft_join(&s->b), out);
+    /* Time for a needless poll to happen, if one were coming. */
+    for (s->i = 0; s->i < 4; s->i++)
+        WEFT_AWAIT(f, cx, weft_yield_now(&s->y), NULL);
+    s->polls = atomic_load(&s->cell.polls);
+    weft_join_abort(&s->a);
+    WEFT_AWAIT(f, cx, weft_join(&s->a), out);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(late_root, late_root_poll, NULL);
+
+static void wake_while_queued_after_yield(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    late_root s = WEFT_NEW(late_root);
+    wt_block_on(env, &s.base, NULL);
+    assert_int_equal(weft_join_status(&s.a), WEFT_ECANCELED);
+    /* current_thread: A yields, B wakes A while it waits in the queue, A
+     * sees the flag: two polls, no third.  Elsewhere B may come later, and
+     * A polls (yielding) until it sees the flag. */
+    if (env->flavor == WEFT_CURRENT_THREAD)
+        assert_int_equal(s.polls, 2);
+    else
+        assert_true(s.polls >= 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         WT_FLAVORS(spawn_join_copies_output),
@@ -1221,6 +1316,7 @@ int main(void) {
         WT_FLAVORS(drop_parent_drops_child_first),
         WT_FLAVORS(wake_after_abort_is_safe),
         WT_FLAVORS(join_waker_is_replaced),
+        WT_FLAVORS(wake_while_queued_after_yield),
     };
     return WT_RUN("task", tests);
 }

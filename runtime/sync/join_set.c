@@ -102,7 +102,7 @@ static weft_poll join_next_poll(weft_future *f, weft_context *cx, void *out) {
      * would yield at the same handle every time). */
     if (s->weft__head && !weft_coop_proceed(cx))
         return WEFT_PENDING;
-    weft__coop saved = weft__coop_cur;
+    bool budgeted = weft__coop_cur.active; /* the rest of the frame stays live */
     weft__coop_cur.active = false;
     for (weft__join_entry *e = s->weft__head; e; e = e->next) {
         if (weft_future_poll(&e->jh.base, cx, op->dst) == WEFT_PENDING)
@@ -114,7 +114,7 @@ static weft_poll join_next_poll(weft_future *f, weft_context *cx, void *out) {
         rc = 0;
         break;
     }
-    weft__coop_cur = saved;
+    weft__coop_cur.active = budgeted;
     if (rc == WEFT_ECLOSED && s->weft__head)
         return WEFT_PENDING;
     f->resume = WEFT__DONE;

@@ -1,0 +1,187 @@
+/* weft-lateness — how late timers fire, as a distribution.
+ *
+ * A sleep's deadline is rounded up to the wheel's millisecond; it must
+ * fire at that instant, never before, and as soon after as it can.  Each
+ * sample is the time the sleeping task was polled again (weft_now) minus
+ * its rounded deadline: what a task sees, so it includes the wait behind
+ * the other tasks woken in the same millisecond.  Two loads:
+ *
+ *   burst   the timer_fire bench: 10,000 tasks, task i sleeps 1 + i % 10 ms
+ *           (a thousand timers share each millisecond);
+ *   sparse  100 tasks, each sleeping 20 times for 1-10 ms (seeded), so
+ *           that few timers share a millisecond: the wheel and the park
+ *           alone.
+ *
+ * Output, per flavor and load: p50, p99, max and min in microseconds.  A
+ * sleep whose deadline passed before its first poll (its thread was
+ * preempted between making and polling it) completes at once, which may
+ * be before the rounded deadline: a negative sample, but no early timer.
+ * A task polled before its deadline itself would be one: the program then
+ * fails.
+ *
+ *   weft-lateness [--flavor current_thread|multi_thread] [--rounds N]
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "weft/time.h"
+#include "weft/weft.h"
+
+#define BURST_TASKS 10000
+#define SPARSE_TASKS 100
+#define SPARSE_SLEEPS 20
+#define NS_PER_MS INT64_C(1000000)
+
+typedef struct samples {
+    int64_t *v;
+    size_t n, cap;
+} samples;
+
+static void add(samples *s, int64_t x) {
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 4096;
+        s->v = realloc(s->v, s->cap * sizeof *s->v);
+        if (!s->v)
+            abort();
+    }
+    s->v[s->n++] = x;
+}
+
+/* One sleeper: `count` sleeps of `ms` each (0: drawn from `seed`). */
+typedef struct sleeper {
+    weft_future base;
+    int64_t *out;   /* one lateness per sleep */
+    int64_t *early; /* its own: how long before its deadline a sleep ended (max) */
+    int count, i, ms;
+    uint64_t seed;
+    weft_instant due; /* the sleep's deadline rounded up to the millisecond */
+    weft_sleep nap;
+} sleeper;
+static weft_poll sleeper_poll(weft_future *f, weft_context *cx, void *out) {
+    sleeper *s = (sleeper *)f;
+    WEFT_BEGIN(f);
+    for (s->i = 0; s->i < s->count; s->i++) {
+        {
+            int ms = s->ms;
+            if (!ms) {
+                s->seed = s->seed * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+                ms = 1 + (int)((s->seed >> 33) % 10);
+            }
+            weft_sleep(&s->nap, WEFT_MS(ms));
+            s->due = (s->nap.deadline + NS_PER_MS - 1) / NS_PER_MS * NS_PER_MS;
+        }
+        WEFT_AWAIT(f, cx, &s->nap.base, out);
+        {
+            int64_t now = (int64_t)weft_now();
+            s->out[s->i] = now - (int64_t)s->due;
+            if ((int64_t)s->nap.deadline - now > *s->early)
+                *s->early = (int64_t)s->nap.deadline - now;
+        }
+    }
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(sleeper, sleeper_poll, NULL);
+
+typedef struct round_root {
+    weft_future base;
+    int tasks, sleeps, sparse;
+    int64_t *out, *early;
+    weft_join_handle *jh;
+    int i;
+} round_root;
+static weft_poll round_root_poll(weft_future *f, weft_context *cx, void *out) {
+    round_root *s = (round_root *)f;
+    WEFT_BEGIN(f);
+    for (int i = 0; i < s->tasks; i++) {
+        sleeper t = WEFT_NEW(sleeper, .out = s->out + (size_t)i * (size_t)s->sleeps,
+                             .early = s->early + i,
+                             .count = s->sleeps, .ms = s->sparse ? 0 : 1 + i % 10,
+                             .seed = UINT64_C(0x853c49e6748fea9b) + (uint64_t)i);
+        if (weft_spawn(&t.base, &s->jh[i]))
+            abort();
+    }
+    for (s->i = 0; s->i < s->tasks; s->i++)
+        WEFT_AWAIT(f, cx, weft_join(&s->jh[s->i]), out);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(round_root, round_root_poll, NULL);
+
+static int cmp64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static double us_at(const samples *s, double q) {
+    size_t i = (size_t)(q * (double)(s->n - 1) + 0.5);
+    return (double)s->v[i] / 1000.0;
+}
+
+static bool run(weft_flavor flavor, const char *name, int sparse, int rounds) {
+    weft_builder b;
+    weft_builder_init(&b, flavor);
+    if (flavor == WEFT_MULTI_THREAD)
+        b.worker_threads = 2;
+    weft_runtime *rt;
+    if (weft_runtime_new(&b, &rt))
+        abort();
+    int tasks = sparse ? SPARSE_TASKS : BURST_TASKS, sleeps = sparse ? SPARSE_SLEEPS : 1;
+    int64_t *out = calloc((size_t)tasks * (size_t)sleeps, sizeof *out);
+    weft_join_handle *jh = calloc((size_t)tasks, sizeof *jh);
+    samples all = {0};
+    int64_t *early_of = calloc((size_t)tasks, sizeof *early_of), early = 0;
+    for (int r = 0; r <= rounds; r++) { /* round 0 warms up */
+        round_root root = WEFT_NEW(round_root, .tasks = tasks, .sleeps = sleeps,
+                                   .sparse = sparse, .out = out, .early = early_of, .jh = jh);
+        if (weft_runtime_block_on(rt, &root.base, NULL))
+            abort();
+        for (size_t i = 0; r && i < (size_t)tasks * (size_t)sleeps; i++)
+            add(&all, out[i]);
+        for (int i = 0; i < tasks; i++)
+            early = early_of[i] > early ? early_of[i] : early;
+    }
+    weft_runtime_free(rt);
+    qsort(all.v, all.n, sizeof *all.v, cmp64);
+    printf("%-16s %-7s p50 %8.1f us  p99 %8.1f us  max %8.1f us  min %6.1f us  (n=%zu)\n", name,
+           sparse ? "sparse" : "burst", us_at(&all, 0.5), us_at(&all, 0.99), us_at(&all, 1.0),
+           us_at(&all, 0.0), all.n);
+    fflush(stdout);
+    if (early > 0)
+        fprintf(stderr, "weft-lateness: %s: a sleep ended %.1f us before its deadline\n", name,
+                (double)early / 1000.0);
+    free(all.v);
+    free(out);
+    free(early_of);
+    free(jh);
+    return early <= 0;
+}
+
+int main(int argc, char **argv) {
+    const char *only = NULL;
+    int rounds = 5;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--flavor") && i + 1 < argc)
+            only = argv[++i];
+        else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+            rounds = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: %s [--flavor current_thread|multi_thread] [--rounds N]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    static const struct {
+        const char *name, *label;
+        weft_flavor flavor;
+    } flavors[] = {{"current_thread", "current_thread", WEFT_CURRENT_THREAD},
+                   {"multi_thread", "multi_thread(2)", WEFT_MULTI_THREAD}};
+    bool ok = true;
+    for (size_t f = 0; f < sizeof flavors / sizeof flavors[0]; f++) {
+        if (only && strcmp(only, flavors[f].name))
+            continue;
+        ok &= run(flavors[f].flavor, flavors[f].label, 0, rounds);
+        ok &= run(flavors[f].flavor, flavors[f].label, 1, rounds);
+    }
+    return ok ? 0 : 1;
+}
