@@ -192,7 +192,8 @@ static void report(fsock *f, uint32_t bits) {
         weft_io_source_ready(f->src, bits);
 }
 
-static uint64_t now_ns(void) { return weft_now(); }
+/* The runtime's virtual clock (not a host's, and right outside block_on too). */
+static uint64_t now_ns(sim_net *n) { return weft__time_now(n->rt); }
 
 /* ------------------------------------------------- the network's stream
  *
@@ -526,24 +527,17 @@ static void draw_knobs(sim_net *n) {
     n->def = l;
 }
 
-/* The knobs into the trace, once, when the network is first used (a run
- * that never touches it shows nothing and hashes nothing new). */
+/* The knobs into the fingerprint, once, when the network is first used
+ * (a run that never touches it hashes nothing new: its fingerprint stays
+ * what it was before the network had knobs). */
 static void announce(sim_net *n) {
     if (n->announced)
         return;
     n->announced = true;
-    weft__sim *s = n->sim;
     ctl_ev(n, WEFT__NET_LINK, HOST_ANY, HOST_ANY,
            n->def.latency_min_ns ^ n->def.latency_tail_ns << 20 ^ (uint64_t)n->def.loss_ppm << 40 ^
                (uint64_t)n->def.dup_ppm << 8 ^ (uint64_t)n->def.reorder_ppm << 28 ^
                (uint64_t)n->def.connect_fail_ppm << 48);
-    if (s->trace) {
-        char text[256];
-        describe(n, text, sizeof text);
-        fprintf(s->trace, "# network: %s\n# host0: localhost\n", text);
-        for (int h = 0; h < n->nhosts; h++)
-            fprintf(s->trace, "# host%d: %s\n", h + 1, n->hosts[h].name);
-    }
 }
 
 /* ------------------------------------------------------ deliveries */
@@ -602,7 +596,7 @@ static weft_waker timer_clone(const void *d);
 static void timer_fire(const void *d) {
     sim_net *n = (sim_net *)d;
     n->armed = false;
-    uint64_t now = now_ns();
+    uint64_t now = now_ns(n);
     while (n->nheap && n->heap[0]->at <= now) {
         packet *p = heap_pop(n);
         if (p->where == W_RTO)
@@ -718,7 +712,7 @@ static void retry_later(sim_net *n, packet *p, int where) {
     }
     uint64_t rto = (syn ? SYN_RTO_NS : DATA_RTO_NS) << p->tries;
     p->tries++;
-    schedule(n, p, where, now_ns() + rto);
+    schedule(n, p, where, now_ns(n) + rto);
 }
 
 /* A stream's packet whose sender gave up, or a connect nobody awaits. */
@@ -762,7 +756,7 @@ static void transmit(sim_net *n, packet *p) {
             packet_free(n, p);
         return;
     }
-    uint64_t now = now_ns(), at = now + latency(n, l);
+    uint64_t now = now_ns(n), at = now + latency(n, l);
     if (p->kind == P_DGRAM && chance(n, l->reorder_ppm)) {
         /* out of line: a delay of up to twice the link's, no order kept */
         at += 1 + net_below(n, 2 * (l->latency_min_ns + l->latency_tail_ns) + 1000000);
@@ -1143,7 +1137,7 @@ static void arrive(sim_net *n, packet *p) {
 /* A clog's packets go on, in the order they came, after the link's
  * minimum latency. */
 static void release(sim_net *n, clog *c) {
-    uint64_t now = now_ns();
+    uint64_t now = now_ns(n);
     for (packet *p = c->head, *next; p; p = next) {
         next = p->next;
         p->next = NULL;
@@ -1674,6 +1668,11 @@ int weft__sim_net_create(weft__rt *rt) {
     n->def = (weft_sim_link){.latency_min_ns = 1000000}; /* 1 ms: the wheel's grain */
     if (n->profile == WEFT_SIM_NET_SWARM)
         draw_knobs(n);
+    if (n->sim->trace) { /* the trace's header: the knobs of the run */
+        char text[256];
+        describe(n, text, sizeof text);
+        fprintf(n->sim->trace, "# network: %s (host0 is localhost)\n", text);
+    }
     return 0;
 }
 
@@ -1715,8 +1714,8 @@ int weft_sim_host_add(weft_handle *h, const char *name, const char *const *addrs
         n->hosts_cap = cap;
     }
     n->hosts[n->nhosts++] = hst;
-    if (n->announced && n->sim->trace)
-        fprintf(n->sim->trace, "# host%d: %s\n", n->nhosts, name);
+    if (n->sim->trace) /* the trace names hosts by number */
+        fprintf(n->sim->trace, "   host%d is %s\n", n->nhosts, name);
     return 0;
 }
 
@@ -1768,6 +1767,11 @@ int weft_sim_link_set(weft_handle *h, const char *a, const char *b, const weft_s
         err = link_put(n, x, y, l);
         if (err)
             return err;
+    }
+    if (n->sim->trace) {
+        char text[160];
+        link_text(text, sizeof text, l);
+        fprintf(n->sim->trace, "   link %s - %s: %s\n", a, b, text);
     }
     ctl_ev(n, WEFT__NET_LINK, x, y,
            l->latency_min_ns ^ l->latency_tail_ns << 20 ^ (uint64_t)l->loss_ppm << 40 ^
