@@ -54,7 +54,8 @@ enum { W_FLY, W_RTO, W_GHOST, W_ARRIVED, W_HELD };
 
 #define RX_CAP (64 * 1024)    /* a stream's receive buffer */
 #define DGRAM_QUEUE 64        /* datagrams a socket holds */
-#define DGRAM_MAX 65507
+#define DGRAM_MAX 65507       /* UDP over IPv4 (and Unix): 65535 - 20 - 8 */
+#define DGRAM_MAX6 65527      /* UDP over IPv6: 65535 - 8 */
 #define EPHEMERAL_FIRST 49152
 #define SYN_RETRIES 6         /* then the connect times out (as Linux's 6) */
 #define SYN_RTO_NS 1000000000ull /* first retransmission after 1 s, doubling */
@@ -1544,8 +1545,8 @@ static int64_t sn_send(void *drv, weft_os_socket s, const weft_iovec *iov, int i
         const weft_addr *dst = to ? to : f->has_peer ? &f->peer : NULL;
         if (!dst)
             return WEFT_ENOTCONN;
-        if (len > DGRAM_MAX)
-            return WEFT_EMSGSIZE;
+        if (len > (f->family == WEFT_AF_INET6 ? DGRAM_MAX6 : DGRAM_MAX))
+            return WEFT_EMSGSIZE; /* as the OS says, before anything is sent */
         if (dst->family != f->family)
             return WEFT_EAFNOSUPPORT;
         if (!is_local_addr(n, dst))

@@ -484,6 +484,14 @@ static void datagram_size_limit(void **state) {
     assert_int_equal(block(rt, weft_datagram_recv_from(&op, ub, big, sizeof big, &from)), 65507);
     weft_socket_close(ua);
     weft_socket_close(ub);
+    ua = bind_on(rt, weft_addr_loopback6(0), false);
+    weft_addr to6 = weft_addr_loopback6(9001);
+    ub = bind_on(rt, to6, false);
+    assert_int_equal(block(rt, weft_datagram_send_to(&op, ua, big, 65528, &to6)), WEFT_EMSGSIZE);
+    assert_int_equal(block(rt, weft_datagram_send_to(&op, ua, big, 65527, &to6)), 65527);
+    assert_int_equal(block(rt, weft_datagram_recv_from(&op, ub, big, sizeof big, &from)), 65527);
+    weft_socket_close(ua);
+    weft_socket_close(ub);
     weft_runtime_free(rt);
 }
 

@@ -117,7 +117,8 @@ WEFT_EXTERN int weft_sim_host_add(weft_handle *h, const char *name, const char *
  *    some 63 s), so nothing hangs on a broken path.  The peer learns
  *    nothing, as on a real network.
  *  - UDP datagrams are lost, duplicated, reordered and delayed; at most
- *    65507 bytes (WEFT_EMSGSIZE beyond, as the OS says).
+ *    65507 bytes over IPv4, 65527 over IPv6 (WEFT_EMSGSIZE beyond, as the
+ *    OS says).
  *  - A partition drops what crosses it (TCP retransmits into it); a clog
  *    holds what arrives on the link and releases it, in order, at the
  *    unclog.  Traffic within one host is never partitioned or clogged.
