@@ -59,8 +59,9 @@ enum { W_FLY, W_RTO, W_GHOST, W_ARRIVED, W_HELD };
 #define EPHEMERAL_FIRST 49152
 #define SYN_RETRIES 6         /* then the connect times out (as Linux's 6) */
 #define SYN_RTO_NS 1000000000ull /* first retransmission after 1 s, doubling */
-#define DATA_RETRIES 8        /* then the connection times out (~102 s) */
-#define DATA_RTO_NS 200000000ull /* Linux's minimum RTO, doubling */
+#define DATA_RETRIES 15               /* Linux's tcp_retries2: then the stream times out */
+#define DATA_RTO_NS 200000000ull      /* first retransmission after 200 ms, doubling */
+#define DATA_RTO_MAX_NS 120000000000ull /* up to 120 s (Linux's TCP_RTO_MAX): 804.6 s in all */
 #define HOST_ANY UINT32_MAX   /* "*" */
 #define MAX_LATENCY_NS (3600ull * 1000000000ull)
 
@@ -798,7 +799,9 @@ static void retry_later(sim_net *n, packet *p, int where) {
         packet_free(n, p);
         return;
     }
-    uint64_t rto = (syn ? SYN_RTO_NS : DATA_RTO_NS) << p->tries;
+    uint64_t rto = (syn ? SYN_RTO_NS : DATA_RTO_NS) << p->tries; /* tries < 16: no overflow */
+    if (!syn && rto > DATA_RTO_MAX_NS)
+        rto = DATA_RTO_MAX_NS;
     p->tries++;
     schedule(n, p, where, now_ns(n) + rto);
 }

@@ -112,8 +112,9 @@ WEFT_EXTERN int weft_sim_host_add(weft_handle *h, const char *name, const char *
  * What the faults do:
  *  - TCP stays reliable and in order while its path works: a lost segment
  *    is retransmitted after 200 ms, doubling (a lost SYN after 1 s,
- *    doubling); a segment still not across after 8 retransmissions (51 s)
- *    fails the connection with WEFT_ETIMEDOUT (a connect, after 6:
+ *    doubling up to 120 s); a segment still not across after 15
+ *    retransmissions (Linux's tcp_retries2: 804.6 s) fails the stream with
+ *    WEFT_ETIMEDOUT (a connect, after 6:
  *    some 63 s), so nothing hangs on a broken path.  The peer learns
  *    nothing, as on a real network.
  *  - UDP datagrams are lost, duplicated, reordered and delayed; at most
