@@ -549,6 +549,65 @@ static void swarm_draws_per_seed(void **state) {
     weft_runtime_free(rt);
 }
 
+/* Pings a -> b every 100 ms for `n` rounds; returns how many did not
+ * arrive within their round (lost to a partition, or held by a clog). */
+static int pings_missed(weft_runtime *rt, weft_datagram *ua, weft_datagram *ub, int n) {
+    weft_addr to_b = at("10.0.0.2", 9000), from;
+    weft_net_op op;
+    int missed = 0;
+    for (int i = 0; i < n; i++) {
+        unsigned char m[2] = {(unsigned char)(i >> 8), (unsigned char)i}, r[2] = {0, 0};
+        int64_t round = vnow(rt);
+        assert_int_equal(block(rt, weft_datagram_send_to(&op, ua, m, 2, &to_b)), 2);
+        int64_t got = within(rt, WEFT_MS(100), weft_datagram_recv_from(&op, ub, r, 2, &from));
+        missed += got != 2 || memcmp(r, m, 2) != 0;
+        while (got == 2 && memcmp(r, m, 2) != 0) /* late ones first: drain to this round's */
+            got = within(rt, WEFT_MS(1), weft_datagram_recv_from(&op, ub, r, 2, &from));
+        int64_t left = round + WEFT_MS(100) - vnow(rt);
+        weft_sleep nap;
+        if (left > 0) /* the rest of the round */
+            assert_int_equal(weft_runtime_block_on(rt, weft_sleep(&nap, left), NULL), 0);
+    }
+    return missed;
+}
+
+/* The swarm's nemesis partitions and clogs hosts now and then, and ends
+ * each fault by itself; weft_sim_heal_all ends the nemesis too; a calm
+ * network has none.  (The links are set calm here, so what is missed is
+ * the nemesis's doing.) */
+static void nemesis_comes_and_goes(void **state) {
+    (void)state;
+    uint64_t seed = 0;
+    char text[256] = "";
+    for (; seed < 64; seed++) {
+        weft_runtime *rt = world(seed, true);
+        weft_sim_net_describe(weft_runtime_handle(rt), text, sizeof text);
+        weft_runtime_free(rt);
+        if (strstr(text, "nemesis=every"))
+            break;
+    }
+    assert_true(seed < 64);
+    for (int calm = 0; calm < 2; calm++) {
+        weft_runtime *rt = world(seed, !calm);
+        weft_handle *h = weft_runtime_handle(rt);
+        weft_sim_link l = {.latency_min_ns = WEFT_MS(1)};
+        assert_int_equal(weft_sim_link_set(h, "*", "*", &l), 0);
+        weft_datagram *ua = bind_on(rt, at("10.0.0.1", 9000), false);
+        weft_datagram *ub = bind_on(rt, at("10.0.0.2", 9000), false);
+        int chaos = pings_missed(rt, ua, ub, 3000); /* 5 minutes */
+        if (calm) {
+            assert_int_equal(chaos, 0);
+        } else {
+            assert_true(chaos > 10 && chaos < 2000); /* faults that came and went */
+            assert_int_equal(weft_sim_heal_all(h), 0);
+            assert_int_equal(pings_missed(rt, ua, ub, 3000), 0);
+        }
+        weft_socket_close(ua);
+        weft_socket_close(ub);
+        weft_runtime_free(rt);
+    }
+}
+
 /* ---------------------------------------------------- liveness, sweep */
 
 /* Three replicas gossip a value over UDP (each resends its best to both
@@ -831,6 +890,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(udp_loss_dup_reorder),
         cmocka_unit_test(datagram_size_limit),
         cmocka_unit_test(swarm_draws_per_seed),
+        cmocka_unit_test(nemesis_comes_and_goes),
         cmocka_unit_test(liveness_after_heal_all),
         cmocka_unit_test(failure_line_shows_the_network),
         cmocka_unit_test(sweep_network_from_env),

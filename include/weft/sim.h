@@ -125,11 +125,16 @@ WEFT_EXTERN int weft_sim_host_add(weft_handle *h, const char *name, const char *
  *    unclog.  Traffic within one host is never partitioned or clogged.
  *  - connect_fail_ppm: a connection attempt is refused (WEFT_ECONNREFUSED)
  *    though the port listens.
+ *  - The swarm's nemesis (half the swarm runs, with two hosts or more):
+ *    every few seconds a partition or a clog between hosts drawn at
+ *    random, ended again after a while; it only takes turns while the
+ *    network is used.  weft_sim_heal_all ends it; a calm network has none.
  *  - WEFT_BUGGIFY sites in the fake network (a slow packet, a segment
  *    lost, a slow accept, short reads and writes, a small window) bend
  *    timing and chunking on a swarm network; a calm one has none.
  * Every send, delivery, drop (with its reason), duplicate, retransmission,
- * partition, heal and clog is an event of the run's fingerprint. */
+ * partition, heal and clog (the nemesis's marked by=nemesis) is an event of
+ * the run's fingerprint. */
 typedef struct weft_sim_link {
     uint64_t latency_min_ns;  /* every message takes at least this long */
     uint64_t latency_tail_ns; /* plus an exponential delay of this mean (0: none) */
@@ -178,8 +183,9 @@ WEFT_EXTERN int weft_sim_clog(weft_handle *h, const char *a, const char *b);
  * WEFT_ENOTFOUND when no such clog is in force. */
 WEFT_EXTERN int weft_sim_unclog(weft_handle *h, const char *a, const char *b);
 /* Ends the chaos phase (TigerBeetle's liveness mode): heals every
- * partition, releases every clog and sets loss, duplication, reordering
- * and connection failures to 0 on every link; latencies stay.  A test
+ * partition, releases every clog, stops the nemesis and sets loss,
+ * duplication, reordering and connection failures to 0 on every link;
+ * latencies stay.  A test
  * then requires progress within a virtual-time bound, e.g. a
  * weft_timeout around the wait for convergence (docs/simulation.md). */
 WEFT_EXTERN int weft_sim_heal_all(weft_handle *h);
