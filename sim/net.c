@@ -749,8 +749,11 @@ static void schedule(sim_net *n, packet *p, int where, uint64_t at) {
     arm(n);
 }
 
+/* Sent again when lost.  A reset too: a real stack answers each later
+ * segment of the peer with another, and a lost one must not leave the
+ * peer waiting forever. */
 static bool reliable(const packet *p) {
-    return p->kind == P_SYN || p->kind == P_DATA || p->kind == P_FIN;
+    return p->kind == P_SYN || p->kind == P_DATA || p->kind == P_FIN || p->kind == P_RST;
 }
 
 /* A new packet from socket `from` (NULL: none) to socket `to` (0: by
@@ -820,7 +823,7 @@ static void retry_later(sim_net *n, packet *p, int where) {
     bool syn = p->kind == P_SYN;
     fsock *from = sock_of(n, p->from);
     if (!from || p->tries >= (syn ? SYN_RETRIES : DATA_RETRIES)) {
-        if (from)
+        if (from && p->kind != P_RST) /* a reset's sender is done with the stream */
             stream_timeout(n, from, p);
         packet_free(n, p);
         return;
