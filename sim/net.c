@@ -12,7 +12,8 @@
  * per message in flight, never per host pair); each send, delivery and drop
  * is a trace event, so it is part of the run's fingerprint.
  *
- * Faults (the section "faults" below): each link between two hosts has a
+ * Faults (sections "links" to "the knobs", and the API in "faults" at the
+ * end): each link between two hosts has a
  * latency (a minimum plus an exponential tail) and loss, duplication,
  * reordering and connection-failure rates, drawn from the seed unless the
  * test sets them; partitions drop, clogs hold.  Only the links that differ
@@ -22,9 +23,11 @@
  * lost segment holds back those behind it, as on a real stack.  Acks are
  * modelled by the path back: a segment that got across while the way back
  * is cut is retransmitted as if unacknowledged, so a one-way partition
- * times the sender out.  The network draws from a stream of its own,
- * seeded from the run's seed: network decisions never shift the
- * scheduler's draws.
+ * times the sender out.  The swarm's nemesis (section "nemesis") adds
+ * partitions and clogs that come and go.  The network draws from a stream
+ * of its own, seeded from the run's seed: network decisions never shift
+ * the scheduler's draws (its fault points, WEFT_BUGGIFY's, do draw from
+ * the scheduler's stream, and are schedule decisions like any other).
  *
  * Streams have bounded buffers with real backpressure: a writer may have
  * at most the peer's receive space in flight or buffered, and waits
