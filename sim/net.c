@@ -13,10 +13,9 @@
  * is a trace event, so it is part of the run's fingerprint.
  *
  * Faults (sections "links" to "the knobs", and the API in "faults" at the
- * end): each link between two hosts has a
- * latency (a minimum plus an exponential tail) and loss, duplication,
- * reordering and connection-failure rates, drawn from the seed unless the
- * test sets them; partitions drop, clogs hold.  Only the links that differ
+ * end): each link between two hosts has a latency (a minimum plus an
+ * exponential tail) and loss, duplication, reordering and
+ * connection-failure rates, drawn from the seed unless the test sets them; partitions drop, clogs hold.  Only the links that differ
  * from the default are stored (a small hash by host pair).  TCP turns loss
  * into retransmission with backoff and stays in order: each stream keeps
  * its segments in send order and hands them over only from the front, so a
