@@ -19,12 +19,18 @@
  *
  * Single-threaded, like the rest of the simulator: nothing here locks.
  *
- * Not yet (the simulated network issue goes on): tasks owned by hosts,
- * crashes and restarts, partitions, loss and the other fault knobs.
+ * Hosts (sim/host.c): every socket belongs to the host whose task opened
+ * it (NULL: the root's, on "localhost"); each host has its own ports and
+ * its own loopback, and a crash or a pause of a host reaches its sockets
+ * through the section "hosts" at the end of this file.
+ *
+ * Not yet (the simulated network issue goes on): partitions, loss and the
+ * other fault knobs.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "host.h"
 #include "net_impl.h"
 #include "sim.h"
 #include "timer_wheel.h"
@@ -55,6 +61,8 @@ typedef struct packet {
 typedef struct fsock {
     uint32_t id;
     int type, family, state;
+    weft_sim_host *host;   /* its machine (NULL: the root's); sockets of one host share ports */
+    bool vanished;         /* its host crashed under it */
     weft_io_source *src;
     weft_addr local, peer;
     bool has_local, has_peer;
@@ -79,6 +87,8 @@ typedef struct host {
     char name[64];
     weft_addr addrs[4];
     int naddrs;
+    weft_sim_host *owner;    /* its weft_sim_host */
+    packet *held, *held_tail; /* deliveries waiting while the host is paused */
 } host;
 
 typedef struct sim_net {
@@ -160,7 +170,9 @@ static packet *heap_pop(sim_net *n) {
     return top;
 }
 
-static uint64_t now_ns(void) { return weft_now(); }
+/* The true virtual time (not the clock of the host whose task runs), also
+ * for calls from outside the sim's block_on. */
+static uint64_t now_ns(const sim_net *n) { return weft__time_now(n->rt); }
 
 static void arm(sim_net *n);
 
@@ -171,7 +183,7 @@ static weft_waker timer_clone(const void *d);
 static void timer_fire(const void *d) {
     sim_net *n = (sim_net *)d;
     n->armed = false;
-    uint64_t now = now_ns();
+    uint64_t now = now_ns(n);
     while (n->nheap && n->heap[0]->at <= now)
         deliver(n, heap_pop(n));
     arm(n);
@@ -206,7 +218,7 @@ static packet *packet_new(sim_net *n, int kind, fsock *from, uint32_t to, size_t
     p->to = to;
     p->len = len;
     uint64_t lat = n->min_latency_ns + (n->jitter_ns ? weft__sim_below(n->sim, n->jitter_ns) : 0);
-    p->at = now_ns() + lat;
+    p->at = now_ns(n) + lat;
     if (from) {
         int dir = kind == P_DGRAM ? 1 : 0;
         if (p->at < from->last_at[dir])
@@ -295,10 +307,11 @@ static bool matches(const weft_addr *bound, const weft_addr *to) {
             bound->u.v4[0] == 127);
 }
 
-static fsock *find_bound(sim_net *n, const weft_addr *to, int type, bool listening) {
+static fsock *find_bound(sim_net *n, weft_sim_host *on, const weft_addr *to, int type,
+                         bool listening) {
     for (uint32_t i = 0; i < n->nsocks; i++) {
         fsock *f = n->socks[i];
-        if (!f || f->type != type || !f->has_local || f->state == S_CLOSED)
+        if (!f || f->type != type || !f->has_local || f->state == S_CLOSED || f->host != on)
             continue;
         if (listening && f->state != S_LISTENING)
             continue;
@@ -308,10 +321,10 @@ static fsock *find_bound(sim_net *n, const weft_addr *to, int type, bool listeni
     return NULL;
 }
 
-static bool port_taken(sim_net *n, const weft_addr *a, int type) {
+static bool port_taken(sim_net *n, weft_sim_host *on, const weft_addr *a, int type) {
     for (uint32_t i = 0; i < n->nsocks; i++) {
         fsock *f = n->socks[i];
-        if (!f || f->type != type || !f->has_local || f->state == S_CLOSED)
+        if (!f || f->type != type || !f->has_local || f->state == S_CLOSED || f->host != on)
             continue;
         if (a->family == WEFT_AF_UNIX) {
             if (f->local.family == WEFT_AF_UNIX && strcmp(f->local.u.path, a->u.path) == 0)
@@ -325,6 +338,8 @@ static bool port_taken(sim_net *n, const weft_addr *a, int type) {
     return false;
 }
 
+static weft_addr source_toward(sim_net *n, const fsock *f, const weft_addr *to);
+
 static int autobind(sim_net *n, fsock *f, const weft_addr *toward) {
     if (f->has_local)
         return 0;
@@ -335,11 +350,11 @@ static int autobind(sim_net *n, fsock *f, const weft_addr *toward) {
         a = weft_addr_loopback6(0);
     if (f->family != WEFT_AF_UNIX) {
         if (toward && !is_wild(toward))
-            a = *toward;
+            a = source_toward(n, f, toward);
         for (int tries = 0; tries < 16384; tries++) {
             a.port = n->next_port;
             n->next_port = n->next_port == 65535 ? EPHEMERAL_FIRST : n->next_port + 1;
-            if (!port_taken(n, &a, f->type))
+            if (!port_taken(n, f->host, &a, f->type))
                 break;
         }
     }
@@ -370,13 +385,18 @@ static void trace_packet(sim_net *n, packet *p) {
     weft__sim_ev(n->sim, EV_NET, (uint64_t)p->kind << 32 | p->to, p->len, NULL);
 }
 
+static weft_sim_host *dest_host(sim_net *n, const fsock *from, const weft_addr *to);
+static bool host_intercept(sim_net *n, packet *p);
+
 static void deliver(sim_net *n, packet *p) {
     trace_packet(n, p);
+    if (host_intercept(n, p)) /* a paused or crashed host's */
+        return;
     fsock *to = p->to ? sock_of(n, p->to) : NULL;
     fsock *from = p->from ? sock_of(n, p->from) : NULL;
     switch (p->kind) {
     case P_SYN: {
-        fsock *l = find_bound(n, &p->dst, WEFT_SOCK_STREAM, true);
+        fsock *l = find_bound(n, dest_host(n, from, &p->dst), &p->dst, WEFT_SOCK_STREAM, true);
         if (!l) {
             if (from)
                 send_packet(n, packet_new(n, P_REFUSE, NULL, from->id, 0));
@@ -400,13 +420,14 @@ static void deliver(sim_net *n, packet *p) {
             again->src = p->src;
             again->dst = p->dst;
             again->tries = p->tries + 1;
-            again->at = now_ns() + (SYN_RTO_NS << p->tries);
+            again->at = now_ns(n) + (SYN_RTO_NS << p->tries);
             send_packet(n, again);
             break;
         }
         fsock *s = sock_new(n, l->family, WEFT_SOCK_STREAM);
         if (!s)
             break;
+        s->host = l->host;
         s->state = S_CONNECTED;
         s->local = p->dst;
         s->has_local = true;
@@ -457,7 +478,7 @@ static void deliver(sim_net *n, packet *p) {
         }
         break;
     case P_DGRAM: {
-        fsock *d = find_bound(n, &p->dst, WEFT_SOCK_DGRAM, false);
+        fsock *d = find_bound(n, dest_host(n, from, &p->dst), &p->dst, WEFT_SOCK_DGRAM, false);
         if (!d || d->dq_len >= DGRAM_QUEUE ||
             (d->has_peer && !weft_addr_equal(&d->peer, &p->src)))
             break; /* dropped, as an OS drops it */
@@ -481,9 +502,13 @@ static int sn_open(void *drv, int family, int type, weft_os_socket *out) {
     sim_net *n = drv;
     if (family != WEFT_AF_INET && family != WEFT_AF_INET6 && family != WEFT_AF_UNIX)
         return WEFT_EAFNOSUPPORT;
+    weft_sim_host *on = weft__host_cur(n->sim);
+    if (on && on->state == WEFT__HOST_CRASHED)
+        return WEFT_ENETDOWN; /* a drop of a crashed host's task */
     fsock *f = sock_new(n, family, type);
     if (!f)
         return WEFT_ENOMEM;
+    f->host = on;
     *out = f->id;
     return 0;
 }
@@ -528,6 +553,8 @@ static void sn_close(void *drv, weft_os_socket s) {
     f->src = NULL;
 }
 
+static bool may_bind(sim_net *n, const fsock *f, const weft_addr *a);
+
 static int sn_bind(void *drv, weft_os_socket s, const weft_addr *a) {
     sim_net *n = drv;
     fsock *f = sock_of(n, s);
@@ -535,14 +562,14 @@ static int sn_bind(void *drv, weft_os_socket s, const weft_addr *a) {
         return WEFT_EINVAL;
     if (a->family != f->family)
         return WEFT_EAFNOSUPPORT;
-    if (!is_local_addr(n, a))
+    if (!is_local_addr(n, a) || !may_bind(n, f, a))
         return WEFT_EADDRNOTAVAIL;
     weft_addr b = *a;
     if (b.family != WEFT_AF_UNIX && b.port == 0) {
         f->local = b;
         return autobind(n, f, &b);
     }
-    if (port_taken(n, &b, f->type))
+    if (port_taken(n, f->host, &b, f->type))
         return WEFT_EADDRINUSE;
     f->local = b;
     f->has_local = true;
@@ -564,6 +591,8 @@ static int sn_listen(void *drv, weft_os_socket s, int backlog) {
     return 0;
 }
 
+static bool has_route(sim_net *n, const fsock *f, const weft_addr *to);
+
 static int sn_connect(void *drv, weft_os_socket s, const weft_addr *a) {
     sim_net *n = drv;
     fsock *f = sock_of(n, s);
@@ -571,7 +600,7 @@ static int sn_connect(void *drv, weft_os_socket s, const weft_addr *a) {
         return f ? WEFT_EISCONN : WEFT_EINVAL;
     if (a->family != f->family)
         return WEFT_EAFNOSUPPORT;
-    if (!is_local_addr(n, a) || is_wild(a))
+    if (!is_local_addr(n, a) || is_wild(a) || !has_route(n, f, a))
         return WEFT_ENETUNREACH;
     autobind(n, f, a);
     f->peer = *a;
@@ -709,7 +738,7 @@ static int64_t sn_send(void *drv, weft_os_socket s, const weft_iovec *iov, int i
             return WEFT_EMSGSIZE;
         if (dst->family != f->family)
             return WEFT_EAFNOSUPPORT;
-        if (!is_local_addr(n, dst))
+        if (!is_local_addr(n, dst) || !has_route(n, f, dst))
             return WEFT_ENETUNREACH;
         autobind(n, f, dst);
         packet *p = packet_new(n, P_DGRAM, f, 0, len);
@@ -735,7 +764,7 @@ static int64_t sn_send(void *drv, weft_os_socket s, const weft_iovec *iov, int i
     if (f->state != S_CONNECTED)
         return WEFT_ENOTCONN;
     fsock *peer = sock_of(n, f->peer_id);
-    if (!peer || peer->state == S_CLOSED)
+    if (!peer || (peer->state == S_CLOSED && !peer->vanished)) /* vanished: bytes go, unanswered */
         return WEFT_EPIPE;
     size_t used = peer->rx_len + peer->inbound;
     if (used >= RX_CAP)
@@ -852,6 +881,9 @@ static int sn_connect_dgram(void *drv, weft_os_socket s, const weft_addr *a) {
 static int sn_lookup(void *drv, const char *name, uint16_t port, weft_addr *out, size_t cap) {
     sim_net *n = drv;
     size_t k = 0;
+    int fault = weft__hosts_lookup_fault(n->sim, name); /* weft_sim_lookup_fail */
+    if (fault)
+        return fault;
     if (strcmp(name, "localhost") == 0) {
         out[k++] = weft_addr_loopback4(port);
         if (k < cap)
@@ -934,6 +966,11 @@ static void sn_destroy(void *drv) {
         net_free(n, f, sizeof *f);
     }
     net_free(n, n->socks, n->cap * sizeof *n->socks);
+    for (int h = 0; h < n->nhosts; h++) /* held for a host still paused */
+        for (packet *p = n->hosts[h].held, *next; p; p = next) {
+            next = p->next;
+            net_free(n, p, sizeof *p + p->len);
+        }
     net_free(n, n->hosts, (size_t)n->hosts_cap * sizeof *n->hosts);
     weft_allocator a = n->alloc;
     a.free(a.ctx, n, sizeof *n);
@@ -976,21 +1013,278 @@ int weft__sim_net_create(weft__rt *rt) {
     return 0;
 }
 
-int weft_sim_host_add(weft_handle *h, const char *name, const char *const *addrs, int naddrs) {
-    weft__rt *rt = h ? (weft__rt *)h : weft__cur.rt;
-    if (!rt || !name || strlen(name) >= sizeof((host *)0)->name || naddrs < 1 || naddrs > 4 ||
-        !addrs)
-        return WEFT_EINVAL;
+
+/* ---------------------------------------------------------------- hosts
+ *
+ * Each socket belongs to a host (fsock.host; NULL: the root's), and the
+ * host is a namespace: its ports, its loopback and its Unix paths are its
+ * own.  The addresses of a host made without a start function
+ * (weft_sim_host_add) are the root's to bind: no task of its own could.
+ *
+ * A crash makes the host's sockets vanish: marked, emptied, closed under
+ * the application (whose close is then a no-op).  Packets that later reach
+ * a vanished socket meet what a real network would: with RESET (a kernel
+ * is alive) or after a restart (a fresh stack that knows no such
+ * connection), a reset back; after a SILENT crash, nothing: the sender's
+ * data is retransmitted with backoff until it gives up (WEFT_ETIMEDOUT),
+ * and a SYN goes unanswered until the connect times out.
+ */
+
+#define DATA_RETRIES 15               /* Linux's tcp_retries2 */
+#define DATA_RTO_NS 200000000ull      /* first retransmission after 200 ms, doubling */
+#define DATA_RTO_MAX_NS 120000000000ull /* up to 120 s (Linux's TCP_RTO_MAX) */
+
+static bool is_loopback(const weft_addr *a) {
+    static const uint8_t lo6[16] = {[15] = 1};
+    return (a->family == WEFT_AF_INET && a->u.v4[0] == 127) ||
+           (a->family == WEFT_AF_INET6 && memcmp(a->u.v6, lo6, 16) == 0);
+}
+
+/* The table entry holding address `a` (its port ignored), or -1. */
+static int addr_slot(const sim_net *n, const weft_addr *a) {
+    if (a->family != WEFT_AF_INET && a->family != WEFT_AF_INET6)
+        return -1;
+    for (int h = 0; h < n->nhosts; h++)
+        for (int i = 0; i < n->hosts[h].naddrs; i++) {
+            const weft_addr *x = &n->hosts[h].addrs[i];
+            if (x->family == a->family &&
+                memcmp(&x->u, &a->u, a->family == WEFT_AF_INET ? 4 : 16) == 0)
+                return h;
+        }
+    return -1;
+}
+
+/* Whose sockets an address of entry `slot` reaches: its host's, when the
+ * host runs tasks of its own; else the root's. */
+static weft_sim_host *owner_of_slot(const sim_net *n, int slot) {
+    if (slot < 0)
+        return NULL;
+    weft_sim_host *o = n->hosts[slot].owner;
+    return o && o->start ? o : NULL;
+}
+
+/* The host whose sockets a packet from `from` to `to` is for: loopback,
+ * wildcard and Unix paths stay on the sender's host. */
+static weft_sim_host *dest_host(sim_net *n, const fsock *from, const weft_addr *to) {
+    if (to->family == WEFT_AF_UNIX || is_loopback(to) || is_wild(to))
+        return from ? from->host : NULL;
+    return owner_of_slot(n, addr_slot(n, to));
+}
+
+/* A host binds its own addresses, its loopback and the wildcard; the root
+ * binds any address but a host's that runs tasks. */
+static bool may_bind(sim_net *n, const fsock *f, const weft_addr *a) {
+    if (a->family == WEFT_AF_UNIX || is_wild(a) || is_loopback(a))
+        return true;
+    int slot = addr_slot(n, a);
+    if (f->host)
+        return slot >= 0 && n->hosts[slot].owner == f->host;
+    return owner_of_slot(n, slot) == NULL;
+}
+
+/* A host has a route to another only in a family it has an address of. */
+static bool has_route(sim_net *n, const fsock *f, const weft_addr *to) {
+    if (!f->host || to->family == WEFT_AF_UNIX || is_loopback(to) || is_wild(to) ||
+        (f->has_local && !is_wild(&f->local)))
+        return true;
+    const host *mine = &n->hosts[f->host->net_slot];
+    for (int i = 0; i < mine->naddrs; i++)
+        if (mine->addrs[i].family == to->family)
+            return true;
+    return false;
+}
+
+/* The address a socket speaks from toward `to`: `to` itself when it is
+ * the socket's own host's (loopback too); else its host's first address of
+ * the family (the root's: its loopback). */
+static weft_addr source_toward(sim_net *n, const fsock *f, const weft_addr *to) {
+    int slot = addr_slot(n, to);
+    if (is_loopback(to) || (slot >= 0 && owner_of_slot(n, slot) == f->host))
+        return *to;
+    if (f->host) {
+        const host *mine = &n->hosts[f->host->net_slot];
+        for (int i = 0; i < mine->naddrs; i++)
+            if (mine->addrs[i].family == to->family)
+                return mine->addrs[i];
+        return *to;
+    }
+    return to->family == WEFT_AF_INET6 ? weft_addr_loopback6(0) : weft_addr_loopback4(0);
+}
+
+static void free_packet(sim_net *n, packet *p) { net_free(n, p, sizeof *p + p->len); }
+
+/* The receiving stack knows no such connection: it answers with a reset. */
+static void reset_back(sim_net *n, fsock *gone, packet *p) {
+    if (p->from)
+        send_packet(n, packet_new(n, P_RST, gone, p->from, 0));
+}
+
+/* Data sent to a silently crashed host: nobody acknowledges it, so it is
+ * sent again later, until the sender gives up. */
+static void retransmit(sim_net *n, packet *p, fsock *gone) {
+    fsock *from = p->from ? sock_of(n, p->from) : NULL;
+    if (!from || from->state == S_CLOSED || from->reset) {
+        gone->inbound -= p->len;
+        free_packet(n, p);
+        return;
+    }
+    if (p->tries >= DATA_RETRIES) {
+        from->reset = true;
+        from->error = WEFT_ETIMEDOUT;
+        report(from, WEFT_IO_READABLE | WEFT_IO_WRITABLE | WEFT_IO_READ_CLOSED |
+                         WEFT_IO_WRITE_CLOSED | WEFT_IO_ERROR);
+        gone->inbound -= p->len;
+        free_packet(n, p);
+        return;
+    }
+    uint64_t rto = DATA_RTO_NS << p->tries;
+    p->at = now_ns(n) + (rto < DATA_RTO_MAX_NS ? rto : DATA_RTO_MAX_NS);
+    p->tries++;
+    p->seq = n->seq++;
+    send_packet(n, p);
+}
+
+/* A SYN nobody answers: sent again with backoff, then the connect times out. */
+static void syn_unanswered(sim_net *n, packet *p) {
+    fsock *from = p->from ? sock_of(n, p->from) : NULL;
+    if (!from || from->state != S_CONNECTING)
+        return;
+    if (p->tries >= SYN_RETRIES) {
+        from->error = WEFT_ETIMEDOUT;
+        from->state = S_BOUND;
+        report(from, WEFT_IO_WRITABLE | WEFT_IO_ERROR);
+        return;
+    }
+    packet *again = packet_new(n, P_SYN, NULL, 0, 0);
+    if (!again)
+        return;
+    again->from = p->from;
+    again->src = p->src;
+    again->dst = p->dst;
+    again->tries = p->tries + 1;
+    again->at = now_ns(n) + (SYN_RTO_NS << p->tries);
+    send_packet(n, again);
+}
+
+static void hold_packet(sim_net *n, weft_sim_host *h, packet *p) {
+    host *e = &n->hosts[h->net_slot];
+    p->next = NULL;
+    if (e->held_tail)
+        e->held_tail->next = p;
+    else
+        e->held = p;
+    e->held_tail = p;
+}
+
+/* Before a delivery: true when the packet's host is paused (the packet
+ * waits) or crashed, and this took care of it. */
+static bool host_intercept(sim_net *n, packet *p) {
+    fsock *to = p->to ? sock_of(n, p->to) : NULL;
+    fsock *from = p->from ? sock_of(n, p->from) : NULL;
+    weft_sim_host *d = p->kind == P_SYN || p->kind == P_DGRAM ? dest_host(n, from, &p->dst)
+                                                              : to ? to->host : NULL;
+    if (!d)
+        return false; /* the root's: never paused nor crashed */
+    if (d->state == WEFT__HOST_PAUSED) {
+        hold_packet(n, d, p);
+        return true;
+    }
+    /* Is a kernel there to answer?  A running host's, or a killed
+     * process's (RESET); not a machine without power (SILENT). */
+    bool answers = d->state == WEFT__HOST_RUNNING || d->how == WEFT_SIM_CRASH_RESET;
+    if (to && to->vanished) {
+        if (p->kind == P_DATA && !answers) {
+            retransmit(n, p, to);
+            return true;
+        }
+        if (p->kind == P_DATA)
+            to->inbound -= p->len;
+        if ((p->kind == P_DATA || p->kind == P_FIN) && answers)
+            reset_back(n, to, p);
+        free_packet(n, p);
+        return true;
+    }
+    if (!answers && (p->kind == P_SYN || p->kind == P_DGRAM)) {
+        if (p->kind == P_SYN)
+            syn_unanswered(n, p);
+        free_packet(n, p);
+        return true;
+    }
+    return false;
+}
+
+/* The held packets back into the network, due now, in their order. */
+static void release_held(sim_net *n, weft_sim_host *h) {
+    host *e = &n->hosts[h->net_slot];
+    packet *p = e->held;
+    e->held = e->held_tail = NULL;
+    uint64_t now = now_ns(n);
+    while (p) {
+        packet *next = p->next;
+        p->next = NULL;
+        p->at = now;
+        p->seq = n->seq++;
+        heap_push(n, p);
+        p = next;
+    }
+    arm(n);
+}
+
+void weft__sim_net_crash(weft__rt *rt, weft_sim_host *h, int how) {
+    sim_net *n = rt->io->drv;
+    for (uint32_t i = 0; i < n->nsocks; i++) {
+        fsock *f = n->socks[i];
+        if (!f || f->host != h || f->vanished || f->state == S_CLOSED)
+            continue;
+        if (how == WEFT_SIM_CRASH_RESET && f->type == WEFT_SOCK_STREAM && f->peer_id && !f->reset)
+            send_packet(n, packet_new(n, P_RST, f, f->peer_id, 0));
+        net_free(n, f->backlog, (size_t)f->backlog_cap * sizeof *f->backlog);
+        f->backlog = NULL;
+        f->nbacklog = 0;
+        net_free(n, f->rx, RX_CAP);
+        f->rx = NULL;
+        f->rx_len = f->rx_off = 0;
+        free_dgrams(n, f);
+        f->vanished = true;
+        f->state = S_CLOSED;
+        f->reset = true;
+        f->error = WEFT_ENETDOWN; /* whoever still holds it: its machine is gone */
+        report(f, WEFT_IO_READABLE | WEFT_IO_WRITABLE | WEFT_IO_READ_CLOSED |
+                      WEFT_IO_WRITE_CLOSED | WEFT_IO_ERROR);
+    }
+    release_held(n, h); /* they meet the crashed host */
+}
+
+void weft__sim_net_resume(weft__rt *rt, weft_sim_host *h) { release_held(rt->io->drv, h); }
+
+bool weft__sim_net_addr_taken(weft__rt *rt, const weft_addr *a) {
+    return addr_slot(rt->io->drv, a) >= 0;
+}
+
+int weft__sim_net_host_add(weft__rt *rt, const char *name, const weft_addr *addrs, int naddrs,
+                           weft_sim_host *owner, int *slot) {
     if (!rt->io || rt->io->ops != &weft__io_sim)
         return WEFT_ENOTSUP;
     sim_net *n = rt->io->drv;
     host hst = {0};
+    if (strlen(name) >= sizeof hst.name || naddrs < 1 || naddrs > 4)
+        return WEFT_EINVAL;
+    for (int h = 0; h < n->nhosts; h++)
+        if (strcmp(n->hosts[h].name, name) == 0)
+            return WEFT_EINVAL;
     strcpy(hst.name, name);
     for (int i = 0; i < naddrs; i++) {
-        if (!addrs[i] || weft_addr_from_ip(addrs[i], 0, &hst.addrs[i]))
+        const weft_addr *a = &addrs[i];
+        if ((a->family != WEFT_AF_INET && a->family != WEFT_AF_INET6) || is_loopback(a) ||
+            is_wild(a) || addr_slot(n, a) >= 0)
             return WEFT_EINVAL;
+        if (addr_slot(&(sim_net){.hosts = &hst, .nhosts = 1}, a) >= 0)
+            return WEFT_EINVAL; /* twice in the list */
+        hst.addrs[i] = *a;
+        hst.addrs[i].port = 0;
+        hst.naddrs = i + 1;
     }
-    hst.naddrs = naddrs;
+    hst.owner = owner;
     if (n->nhosts == n->hosts_cap) {
         int cap = n->hosts_cap ? 2 * n->hosts_cap : 8;
         host *t = net_alloc(n, (size_t)cap * sizeof *t);
@@ -1002,6 +1296,7 @@ int weft_sim_host_add(weft_handle *h, const char *name, const char *const *addrs
         n->hosts = t;
         n->hosts_cap = cap;
     }
+    *slot = n->nhosts;
     n->hosts[n->nhosts++] = hst;
     return 0;
 }

@@ -109,6 +109,7 @@ typedef struct weft__sim {
     bool has_last;
     uint64_t preemptions;    /* steps that switched away from a still-ready task */
     uint64_t faults;         /* fault points that fired */
+    struct weft__hosts *hosts; /* simulated hosts (host.c), NULL until the first */
     /* the first failure */
     int fail_code;
     char failure[1024];
