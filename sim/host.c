@@ -17,6 +17,7 @@
  *
  * Single-threaded: every call must come from the simulator's thread.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,6 +86,39 @@ static void leave(weft__rt *saved) { weft__cur.rt = saved; }
 
 static void host_event(weft_sim_host *h, int op, uint64_t b) {
     weft__sim_ev(h->sim, WEFT__EV_HOST, (uint64_t)op << 32 | h->id, b, NULL);
+}
+
+void weft__host_format(unsigned long long seq, uint64_t a, uint64_t b, char *buf, size_t n) {
+    unsigned long long id = a & 0xffffffffu;
+    switch (a >> 32) {
+    case WEFT__HOST_EV_CREATE:
+        snprintf(buf, n, "%llu host create host=%llu clock_offset=%llu.%09llu", seq, id,
+                 (unsigned long long)(b / 1000000000u), (unsigned long long)(b % 1000000000u));
+        break;
+    case WEFT__HOST_EV_DRIFT:
+        snprintf(buf, n, "%llu host clock host=%llu drift_ppm=%lld", seq, id, (long long)(int64_t)b);
+        break;
+    case WEFT__HOST_EV_CRASH:
+        snprintf(buf, n, "%llu host crash host=%llu how=%s", seq, id,
+                 b == WEFT_SIM_CRASH_SILENT ? "silent" : "reset");
+        break;
+    case WEFT__HOST_EV_RESTART:
+        snprintf(buf, n, "%llu host restart host=%llu restarts=%llu", seq, id, (unsigned long long)b);
+        break;
+    case WEFT__HOST_EV_PAUSE:
+        snprintf(buf, n, "%llu host pause host=%llu", seq, id);
+        break;
+    case WEFT__HOST_EV_RESUME:
+        snprintf(buf, n, "%llu host resume host=%llu", seq, id);
+        break;
+    case WEFT__HOST_EV_LOOKUP_FAIL:
+        snprintf(buf, n, "%llu lookup fail host=%llu err=%s", seq, id,
+                 weft_err_name((int)(int64_t)b));
+        break;
+    default:
+        snprintf(buf, n, "%llu host op=%llu host=%llu b=%llu", seq, (unsigned long long)(a >> 32),
+                 id, (unsigned long long)b);
+    }
 }
 
 /* ----------------------------------------------------- task -> host map */
@@ -361,6 +395,8 @@ int weft_sim_host_create(weft_handle *handle, const weft_sim_host_config *c,
                          weft_sim_host **out) {
     if (out)
         *out = NULL;
+    if (!c)
+        return WEFT_EINVAL;
     weft__rt *rt = handle ? (weft__rt *)handle : weft__cur.rt;
     if (!rt)
         return WEFT_ENORUNTIME;
@@ -424,6 +460,8 @@ int weft_sim_host_create(weft_handle *handle, const weft_sim_host_config *c,
     hs->all[hs->n++] = h;
     host_event(h, WEFT__HOST_EV_CREATE, (uint64_t)h->offset_ns);
     host_event(h, WEFT__HOST_EV_DRIFT, (uint64_t)(int64_t)h->drift_ppm);
+    if (s->trace) /* the events name hosts by id */
+        fprintf(s->trace, "   host %u is %s\n", h->id, h->name);
     if (out)
         *out = h;
     run_start(h);

@@ -82,6 +82,9 @@ static inline void weft__hosts_leave(weft__sim *s) { s->hosts->cur = NULL; }
 void weft__hosts_shutdown(weft__sim *s);
 void weft__hosts_destroy(weft__sim *s);
 
+/* A host event as a line of the text trace (no newline). */
+void weft__host_format(unsigned long long seq, uint64_t a, uint64_t b, char *buf, size_t n);
+
 /* The clock of `h` at true virtual time `ns` (identity for NULL), and back:
  * the first true instant at which it reads at least `local`. */
 uint64_t weft__host_to_local(const weft_sim_host *h, uint64_t ns);

@@ -144,6 +144,7 @@ static weft_sim_host *make_srv(const char *name, const char *addr, srv_disk *d) 
 static int64_t run(wt_env *env, uint64_t seed, weft_future *f) {
     env->builder.sim_seed = seed;
     env->builder.sim_max_time = WEFT_SECS(3600);
+    env->builder.sim_trace_path = getenv("WEFT_TRACE"); /* "-": the run, on stderr */
     int64_t out = -12345;
     int err = weft_runtime_block_on(wt_rt(env), f, &out);
     if (err)

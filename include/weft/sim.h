@@ -88,10 +88,12 @@ WEFT_EXTERN bool weft_buggify_at(const char *site, uint32_t percent);
 WEFT_EXTERN uint64_t weft_sim_fingerprint(weft_handle *h);
 
 /* The simulated network (weft/net.h on the sim runtime).  Adds a host
- * `name` with `naddrs` (1-4) IP literals to the simulation: sockets may
- * bind to its addresses and weft_lookup resolves its name.  127.0.0.1,
- * ::1 and "localhost" always exist.  `h` may be NULL for the runtime of
- * this thread.  WEFT_ENOTSUP on a runtime that is not simulated. */
+ * `name` with `naddrs` (1-4) IP literals to the simulation, with no start
+ * function (weft_sim_host_create below, with an exact clock): the root's
+ * sockets may bind to its addresses and weft_lookup resolves its name.
+ * 127.0.0.1, ::1 and "localhost" always exist.  `h` may be NULL for the
+ * runtime of this thread.  WEFT_EINVAL for a name or address taken or
+ * malformed; WEFT_ENOTSUP on a runtime that is not simulated. */
 WEFT_EXTERN int weft_sim_host_add(weft_handle *h, const char *name, const char *const *addrs,
                                   int naddrs);
 /* Scheduling steps taken so far (a step polls one task or the root). */
