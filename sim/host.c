@@ -362,15 +362,15 @@ static int parse_addrs(weft__hosts *hs, weft__rt *rt, const weft_sim_host_config
     *n = c->naddrs;
     if (*n)
         return 0;
-    /* None given: 10.0.0.1, 10.0.0.2, ... by creation order, skipping any
-     * taken (a fixed choice: it needs no draw). */
+    /* None given: 10.0.0.1, 10.0.0.2, ... by creation order (no .0, no
+     * .255), skipping any taken: a fixed choice, it needs no draw. */
     for (uint32_t k = (uint32_t)hs->n + 1;; k++) {
         weft_addr a = {.family = WEFT_AF_INET};
         a.u.v4[0] = 10;
         a.u.v4[1] = (uint8_t)(k >> 16);
         a.u.v4[2] = (uint8_t)(k >> 8);
         a.u.v4[3] = (uint8_t)k;
-        if (!(uint8_t)k || weft__sim_net_addr_taken(rt, &a))
+        if (!(uint8_t)k || (uint8_t)k == 255 || weft__sim_net_addr_taken(rt, &a))
             continue;
         out[0] = a;
         *n = 1;

@@ -105,6 +105,8 @@ typedef struct sim_net {
     uint16_t next_port;
     host *hosts;
     int nhosts, hosts_cap;
+    uint32_t *addr_tab;   /* host addresses: (slot << 2 | index) + 1, open addressing; 0: free */
+    size_t addr_cap, addr_count;
     uint64_t min_latency_ns, jitter_ns;
 } sim_net;
 
@@ -262,6 +264,8 @@ static fsock *sock_new(sim_net *n, int family, int type) {
     return f;
 }
 
+static int addr_slot(const sim_net *n, const weft_addr *a);
+
 static bool is_local_addr(sim_net *n, const weft_addr *a) {
     if (a->family == WEFT_AF_UNIX)
         return true;
@@ -274,14 +278,7 @@ static bool is_local_addr(sim_net *n, const weft_addr *a) {
         return true;
     if (a->family == WEFT_AF_INET && a->u.v4[0] == 127)
         return true;
-    for (int h = 0; h < n->nhosts; h++)
-        for (int i = 0; i < n->hosts[h].naddrs; i++) {
-            weft_addr x = n->hosts[h].addrs[i];
-            x.port = a->port;
-            if (weft_addr_equal(&x, a))
-                return true;
-        }
-    return false;
+    return addr_slot(n, a) >= 0; /* a host's */
 }
 
 static bool is_wild(const weft_addr *a) {
@@ -972,6 +969,7 @@ static void sn_destroy(void *drv) {
             net_free(n, p, sizeof *p + p->len);
         }
     net_free(n, n->hosts, (size_t)n->hosts_cap * sizeof *n->hosts);
+    net_free(n, n->addr_tab, n->addr_cap * sizeof *n->addr_tab);
     weft_allocator a = n->alloc;
     a.free(a.ctx, n, sizeof *n);
 }
@@ -1040,18 +1038,63 @@ static bool is_loopback(const weft_addr *a) {
            (a->family == WEFT_AF_INET6 && memcmp(a->u.v6, lo6, 16) == 0);
 }
 
-/* The table entry holding address `a` (its port ignored), or -1. */
+static size_t ip_len(const weft_addr *a) { return a->family == WEFT_AF_INET ? 4 : 16; }
+
+/* FNV-1a over family and address bytes. */
+static uint64_t ip_hash(const weft_addr *a) {
+    uint64_t h = UINT64_C(1469598103934665603) ^ a->family;
+    for (size_t i = 0; i < ip_len(a); i++) {
+        h ^= a->u.v6[i];
+        h *= UINT64_C(1099511628211);
+    }
+    return h;
+}
+
+static const weft_addr *tab_addr(const sim_net *n, uint32_t v) {
+    return &n->hosts[(v - 1) >> 2].addrs[(v - 1) & 3];
+}
+
+/* The table entry holding address `a` (its port ignored), or -1: O(1), so
+ * a packet costs the same with 5 hosts or 500. */
 static int addr_slot(const sim_net *n, const weft_addr *a) {
-    if (a->family != WEFT_AF_INET && a->family != WEFT_AF_INET6)
+    if ((a->family != WEFT_AF_INET && a->family != WEFT_AF_INET6) || !n->addr_cap)
         return -1;
-    for (int h = 0; h < n->nhosts; h++)
-        for (int i = 0; i < n->hosts[h].naddrs; i++) {
-            const weft_addr *x = &n->hosts[h].addrs[i];
-            if (x->family == a->family &&
-                memcmp(&x->u, &a->u, a->family == WEFT_AF_INET ? 4 : 16) == 0)
-                return h;
-        }
+    size_t mask = n->addr_cap - 1;
+    for (size_t i = (size_t)ip_hash(a) & mask; n->addr_tab[i]; i = (i + 1) & mask) {
+        const weft_addr *x = tab_addr(n, n->addr_tab[i]);
+        if (x->family == a->family && memcmp(&x->u, &a->u, ip_len(a)) == 0)
+            return (int)((n->addr_tab[i] - 1) >> 2);
+    }
     return -1;
+}
+
+static void tab_put(sim_net *n, uint32_t v) {
+    size_t mask = n->addr_cap - 1, i = (size_t)ip_hash(tab_addr(n, v)) & mask;
+    while (n->addr_tab[i])
+        i = (i + 1) & mask;
+    n->addr_tab[i] = v;
+    n->addr_count++;
+}
+
+/* Room in the address table for `more` addresses (at most half full). */
+static int tab_reserve(sim_net *n, size_t more) {
+    if (2 * (n->addr_count + more) <= n->addr_cap)
+        return 0;
+    size_t cap = n->addr_cap ? n->addr_cap : 64;
+    while (2 * (n->addr_count + more) > cap)
+        cap *= 2;
+    uint32_t *t = net_alloc(n, cap * sizeof *t);
+    if (!t)
+        return WEFT_ENOMEM;
+    memset(t, 0, cap * sizeof *t);
+    net_free(n, n->addr_tab, n->addr_cap * sizeof *t);
+    n->addr_tab = t;
+    n->addr_cap = cap;
+    n->addr_count = 0;
+    for (int h = 0; h < n->nhosts; h++)
+        for (int i = 0; i < n->hosts[h].naddrs; i++)
+            tab_put(n, ((uint32_t)h << 2 | (uint32_t)i) + 1);
+    return 0;
 }
 
 /* Whose sockets an address of entry `slot` reaches: its host's, when the
@@ -1278,13 +1321,16 @@ int weft__sim_net_host_add(weft__rt *rt, const char *name, const weft_addr *addr
         if ((a->family != WEFT_AF_INET && a->family != WEFT_AF_INET6) || is_loopback(a) ||
             is_wild(a) || addr_slot(n, a) >= 0)
             return WEFT_EINVAL;
-        if (addr_slot(&(sim_net){.hosts = &hst, .nhosts = 1}, a) >= 0)
-            return WEFT_EINVAL; /* twice in the list */
+        for (int j = 0; j < i; j++)
+            if (hst.addrs[j].family == a->family && memcmp(&hst.addrs[j].u, &a->u, ip_len(a)) == 0)
+                return WEFT_EINVAL; /* twice in the list */
         hst.addrs[i] = *a;
         hst.addrs[i].port = 0;
         hst.naddrs = i + 1;
     }
     hst.owner = owner;
+    if (tab_reserve(n, (size_t)naddrs))
+        return WEFT_ENOMEM;
     if (n->nhosts == n->hosts_cap) {
         int cap = n->hosts_cap ? 2 * n->hosts_cap : 8;
         host *t = net_alloc(n, (size_t)cap * sizeof *t);
@@ -1298,5 +1344,7 @@ int weft__sim_net_host_add(weft__rt *rt, const char *name, const weft_addr *addr
     }
     *slot = n->nhosts;
     n->hosts[n->nhosts++] = hst;
+    for (int i = 0; i < naddrs; i++)
+        tab_put(n, ((uint32_t)*slot << 2 | (uint32_t)i) + 1);
     return 0;
 }

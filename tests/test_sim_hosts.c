@@ -156,7 +156,7 @@ static int64_t run(wt_env *env, uint64_t seed, weft_future *f) {
     int err = weft_runtime_block_on(wt_rt(env), f, &out);
     if (err)
         fail_msg("block_on: %s (%s)", weft_err_name(err),
-                 weft_sim_failure(weft_runtime_handle(wt_rt(env))) ?: "");
+                 weft_sim_failure(weft_runtime_handle(wt_rt(env))) ? weft_sim_failure(weft_runtime_handle(wt_rt(env))) : "");
     last_fp = weft_sim_fingerprint(weft_runtime_handle(wt_rt(env)));
     last_events = weft_sim_events(weft_runtime_handle(wt_rt(env)));
     wt_free_rt(env);
@@ -916,6 +916,57 @@ static void lookup_resolves_hosts_and_fails_on_demand(void **state) {
     assert_true(failed > 10 && failed < 54);
 }
 
+/* Hundreds of hosts: addresses drawn for each (10.0.0.1, ...), one port
+ * space each, every name resolved. */
+typedef struct many_body {
+    weft_future base;
+    weft_lookup lk;
+    weft_addr got[4];
+    int64_t r;
+    int i;
+    srv_disk d[300];
+} many_body;
+
+static weft_poll many_body_poll(weft_future *f, weft_context *cx, void *out) {
+    many_body *self = (many_body *)f;
+    WEFT_BEGIN(f);
+    for (int i = 0; i < 300; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "n%d", i);
+        weft_sim_host_config c = {.name = name, .start = srv_start, .disk = &self->d[i]};
+        assert_int_equal(weft_sim_host_create(NULL, &c, NULL), 0); /* each binds 0.0.0.0:7000 */
+    }
+    for (self->i = 0; self->i < 300; self->i += 37) {
+        {
+            char name[16];
+            snprintf(name, sizeof name, "n%d", self->i);
+            weft_lookup(&self->lk, name, 80, self->got, 4);
+        }
+        WEFT_AWAIT(f, cx, &self->lk.base, &self->r);
+        assert_int_equal(self->r, 1);
+        {
+            int k = 0; /* the (i+1)-th address of 10.0.0.1, 10.0.0.2, ... without .0 and .255 */
+            for (int left = self->i + 1; left; left -= (uint8_t)k != 0 && (uint8_t)k != 255)
+                k++;
+            weft_addr want = {.family = WEFT_AF_INET, .port = 80,
+                              .u.v4 = {10, 0, (uint8_t)(k >> 8), (uint8_t)k}};
+            assert_true(weft_addr_equal(&self->got[0], &want));
+        }
+    }
+    WEFT_RETURN(f, out, int64_t, 0);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE(many_body, many_body_poll, NULL, int64_t);
+
+static void hundreds_of_hosts(void **state) {
+    wt_env *env = WT_ENV(state);
+    static many_body b;
+    b = WEFT_NEW(many_body);
+    assert_int_equal(run(env, 14, &b.base), 0);
+    for (int i = 0; i < 300; i++)
+        assert_int_equal(b.d[i].starts, 1);
+}
+
 /* ---------------------------------------------------------- determinism */
 
 /* A client host pings a server host every 100 ms (by its own clock),
@@ -1097,6 +1148,7 @@ int main(void) {
         SIM(seeded_clocks_come_from_the_seed),
         SIM(lookup_resolves_hosts_and_fails_on_demand),
         SIM(same_seed_same_fingerprint),
+        SIM(hundreds_of_hosts),
         cmocka_unit_test(disk_keeps_what_was_synced),
         WT_CT(hosts_need_the_simulator),
     };

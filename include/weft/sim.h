@@ -190,7 +190,7 @@ enum { WEFT_SIM_CLOCK_SEEDED = 0, WEFT_SIM_CLOCK_EXACT = 1 };
 typedef struct weft_sim_host_config {
     const char *name;                     /* unique, < 64 bytes; weft_lookup resolves it */
     const char *const *addrs;             /* 1-4 IP literals (v4 or v6) ... */
-    int naddrs;                           /* ... or 0: one IPv4 address drawn by the sim */
+    int naddrs;                           /* ... or 0: one chosen by the sim (10.0.0.1, 10.0.0.2, ...) */
     void (*start)(weft_sim_host *host, void *disk); /* at create and at each restart */
     void *disk;                           /* survives restarts, handed to start each time */
     int64_t clock_offset_ns;              /* with WEFT_SIM_CLOCK_EXACT */
