@@ -1095,6 +1095,156 @@ static void same_seed_same_fingerprint(void **state) {
     assert_true(a.fp != c.fp);
 }
 
+/* A sweep: over many seeds (both strategies), the root crashes (either
+ * way), restarts, pauses and resumes a server host and a client host at
+ * random, then ends the chaos; the client checks every echo, and must make
+ * progress again within a bound of virtual time once the chaos is over. */
+typedef struct checker {
+    weft_future base;
+    uint64_t *pongs;
+    weft_addr to;
+    weft_stream *s;
+    weft_net_op op;
+    weft_sleep nap;
+    weft_timeout tmo;
+    int64_t r;
+    uint32_t seq, back;
+} checker;
+
+static weft_poll checker_poll(weft_future *f, weft_context *cx, void *out) {
+    checker *self = (checker *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    for (;;) {
+        weft_timeout(&self->tmo, WEFT_SECS(1),
+                     weft_stream_connect(&self->op, &self->to, NULL, &self->s));
+        self->r = WEFT_ETIMEDOUT;
+        WEFT_AWAIT(f, cx, &self->tmo.base, &self->r);
+        if (weft_timeout_status(&self->tmo))
+            self->r = WEFT_ETIMEDOUT;
+        while (self->r == 0) {
+            self->seq++;
+            WEFT_AWAIT(f, cx, weft_stream_write_all(&self->op, self->s, &self->seq, 4), &self->r);
+            if (self->r < 0)
+                break;
+            weft_timeout(&self->tmo, WEFT_SECS(1),
+                         weft_stream_read_exact(&self->op, self->s, &self->back, 4));
+            self->r = WEFT_ETIMEDOUT;
+            WEFT_AWAIT(f, cx, &self->tmo.base, &self->r);
+            if (weft_timeout_status(&self->tmo) || self->r < 0)
+                break;
+            if (self->back != self->seq) {
+                weft_sim_fail_at(WEFT__SITE, "an echo came back out of order");
+                break;
+            }
+            (*self->pongs)++;
+            WEFT_AWAIT(f, cx, weft_sleep(&self->nap, WEFT_MS(10 + weft_random_below(90))), NULL);
+            self->r = 0;
+        }
+        if (self->s) {
+            weft_socket_close(self->s);
+            self->s = NULL;
+        }
+        WEFT_AWAIT(f, cx, weft_sleep(&self->nap, WEFT_MS(50)), NULL);
+    }
+    WEFT_END(f);
+}
+static void checker_drop(weft_future *f) {
+    checker *self = (checker *)f;
+    if (self->s)
+        weft_socket_close(self->s);
+}
+WEFT_FUTURE_DEFINE(checker, checker_poll, checker_drop, int64_t);
+
+static void checker_start(weft_sim_host *h, void *disk) {
+    (void)h;
+    checker c = WEFT_NEW(checker, .pongs = disk, .to = ip("10.0.0.1", SRV_PORT));
+    if (weft_spawn(&c, NULL))
+        weft_sim_fail_at(WEFT__SITE, "spawn failed");
+}
+
+typedef struct sweep_body {
+    weft_future base;
+    srv_disk srv;
+    uint64_t pongs, before;
+    weft_sim_host *h[2];
+    int i;
+    weft_sleep nap;
+} sweep_body;
+
+static uint64_t sweep_pongs, sweep_runs; /* over the whole sweep: it did work */
+
+static weft_poll sweep_body_poll(weft_future *f, weft_context *cx, void *out) {
+    sweep_body *self = (sweep_body *)f;
+    WEFT_BEGIN(f);
+    {
+        const char *addrs[] = {"10.0.0.1"};
+        weft_sim_host_config s = {.name = "srv", .addrs = addrs, .naddrs = 1,
+                                  .start = srv_start, .disk = &self->srv};
+        weft_sim_host_config c = {.name = "cli", .start = checker_start, .disk = &self->pongs};
+        if (weft_sim_host_create(NULL, &s, &self->h[0]) ||
+            weft_sim_host_create(NULL, &c, &self->h[1]))
+            WEFT_FAIL(f, cx, WEFT_EFAILED);
+    }
+    for (self->i = 0; self->i < 12; self->i++) {
+        WEFT_AWAIT(f, cx, weft_sleep(&self->nap, WEFT_MS(weft_random_below(800))), NULL);
+        {
+            weft_sim_host *h = self->h[weft_random_below(2)];
+            switch (weft_random_below(3)) {
+            case 0:
+                if (weft_sim_host_crash(h, (int)weft_random_below(2)))
+                    WEFT_SIM_ASSERT(f, cx, weft_sim_host_restart(h) == 0);
+                break;
+            case 1:
+                if (weft_sim_host_pause(h))
+                    weft_sim_host_resume(h); /* crashed or paused: either */
+                break;
+            default:
+                if (weft_sim_host_resume(h))
+                    weft_sim_host_restart(h);
+            }
+        }
+    }
+    /* The chaos ends: everything up again, and the client must get echoes
+     * within 5 s of virtual time. */
+    for (int k = 0; k < 2; k++) {
+        weft_sim_host_resume(self->h[k]);
+        weft_sim_host_restart(self->h[k]);
+        WEFT_SIM_ASSERT(f, cx, weft_sim_host_state(self->h[k]) == WEFT_SIM_HOST_RUNNING);
+    }
+    self->before = self->pongs;
+    WEFT_AWAIT(f, cx, weft_sleep(&self->nap, WEFT_SECS(5)), NULL);
+    WEFT_SIM_ASSERT(f, cx, self->pongs > self->before);
+    for (int k = 0; k < 2; k++) /* their tasks end here, not as leftovers at shutdown */
+        WEFT_SIM_ASSERT(f, cx, weft_sim_host_crash(self->h[k], WEFT_SIM_CRASH_RESET) == 0);
+    sweep_pongs += self->pongs;
+    sweep_runs++;
+    WEFT_RETURN(f, out, int64_t, 0);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE(sweep_body, sweep_body_poll, NULL, int64_t);
+static void make_sweep(weft_future *slot) { *(sweep_body *)slot = WEFT_NEW(sweep_body); }
+
+static void chaos_over_many_seeds(void **state) {
+    (void)state;
+    static const weft_sim_test t = {"hosts_chaos", make_sweep, sizeof(sweep_body), NULL, NULL};
+    for (int strategy = WEFT_SIM_RANDOM; strategy <= WEFT_SIM_PCT; strategy++)
+        for (uint64_t seed = 0; seed < 150; seed++) {
+            weft_builder b;
+            weft_builder_init(&b, WEFT_SIM);
+            b.sim_seed = seed;
+            b.sim_strategy = strategy;
+            b.sim_max_time = WEFT_SECS(600);
+            weft_sim_result r;
+            int err = weft_sim_run(&t, &b, &r);
+            if (err)
+                fail_msg("%s seed %llu: %s", strategy ? "pct" : "random",
+                         (unsigned long long)seed, r.failure);
+        }
+    assert_int_equal(sweep_runs, 300);
+    assert_true(sweep_pongs > 300 * 20);
+}
+
 /* --------------------------------------------------------------- disk */
 
 static void disk_keeps_what_was_synced(void **state) {
@@ -1149,6 +1299,7 @@ int main(void) {
         SIM(lookup_resolves_hosts_and_fails_on_demand),
         SIM(same_seed_same_fingerprint),
         SIM(hundreds_of_hosts),
+        cmocka_unit_test(chaos_over_many_seeds),
         cmocka_unit_test(disk_keeps_what_was_synced),
         WT_CT(hosts_need_the_simulator),
     };
