@@ -441,6 +441,11 @@ static void family_start(weft_sim_host *h, void *disk) {
     weft_addr theirs = ip("10.0.0.1", 1);
     weft_listener *l = NULL;
     assert_int_equal(weft_listener_bind(&theirs, NULL, &l), WEFT_EADDRNOTAVAIL);
+    /* Unix paths are per host: the root holds this one too. */
+    weft_addr path;
+    assert_int_equal(weft_addr_unix("/sim/shared.sock", &path), 0);
+    assert_int_equal(weft_listener_bind(&path, NULL, &l), 0);
+    weft_socket_close(l);
 }
 
 typedef struct own_body {
@@ -462,10 +467,15 @@ static weft_poll own_body_poll(weft_future *f, weft_context *cx, void *out) {
     self->ha = make_srv("a", "10.0.0.1", &self->a);
     self->hb = make_srv("b", "10.0.0.2", &self->b);
     {
+        weft_addr path;
+        weft_listener *mine = NULL;
+        assert_int_equal(weft_addr_unix("/sim/shared.sock", &path), 0);
+        assert_int_equal(weft_listener_bind(&path, NULL, &mine), 0);
         const char *addrs[] = {"10.0.0.3"};
         weft_sim_host_config c = {.name = "fam", .addrs = addrs, .naddrs = 1,
                                   .start = family_start, .disk = &self->root};
         assert_int_equal(weft_sim_host_create(NULL, &c, NULL), 0);
+        weft_socket_close(mine);
         /* the root may not bind a host's address either */
         weft_addr theirs = ip("10.0.0.1", 9);
         weft_listener *l = NULL;
