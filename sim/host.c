@@ -263,9 +263,11 @@ bool weft__hosts_schedule(weft__sim *s, weft__task *t, int hint) {
 }
 
 /* Cancels a task as weft_abort does: it is (or will be) queued with
- * CANCELLED, and its next run drops it instead of polling it. */
+ * CANCELLED, and its next run drops it instead of polling it.  Through a
+ * handle made for the call (abort reads it, takes no reference), so the
+ * task code keeps one abort path. */
 static void abort_task(weft__task *t) {
-    weft_join_handle jh = {.task = t};
+    weft_join_handle jh = {.task = t, .id = t->id};
     weft_join_abort(&jh);
 }
 
