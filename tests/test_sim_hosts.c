@@ -715,8 +715,12 @@ static void pause_holds_tasks_and_deliveries(void **state) {
 typedef struct clock_task {
     weft_future base;
     weft_instant *t0, *t1, *t2;
+    int *late_ticks;       /* interval ticks seen before their instant, or off schedule */
     weft_sleep nap;
     weft_timeout tmo;
+    weft_interval iv;
+    weft_instant tick, first;
+    int i;
     idle never;
     srv_disk *d;
 } clock_task;
@@ -731,6 +735,18 @@ static weft_poll clock_task_poll(weft_future *f, weft_context *cx, void *out) {
     weft_timeout(&self->tmo, WEFT_SECS(10), &self->never.base);
     WEFT_AWAIT(f, cx, &self->tmo.base, NULL);
     *self->t2 = weft_now();
+    /* An interval on the host ticks on the host's clock: each tick at its
+     * instant (never before it), one period apart. */
+    assert_int_equal(weft_interval_init(&self->iv, WEFT_SECS(1)), 0);
+    for (self->i = 0; self->i < 4; self->i++) {
+        WEFT_AWAIT(f, cx, weft_interval_tick(&self->iv), &self->tick);
+        if (self->i == 0)
+            self->first = self->tick;
+        if (weft_now() < self->tick || weft_now() > self->tick + WEFT_MS(2) ||
+            self->tick != self->first + (weft_instant)self->i * WEFT_SECS(1))
+            (*self->late_ticks)++;
+    }
+    weft_interval_drop(&self->iv);
     WEFT_RETURN(f, out, int64_t, 0);
     WEFT_END(f);
 }
@@ -739,12 +755,14 @@ WEFT_FUTURE_DEFINE(clock_task, clock_task_poll, NULL, int64_t);
 typedef struct clock_disk {
     srv_disk d;
     weft_instant t0, t1, t2;
+    int late_ticks;
 } clock_disk;
 
 static void clock_start(weft_sim_host *h, void *disk) {
     (void)h;
     clock_disk *c = disk;
-    clock_task t = WEFT_NEW(clock_task, .t0 = &c->t0, .t1 = &c->t1, .t2 = &c->t2, .d = &c->d);
+    clock_task t = WEFT_NEW(clock_task, .t0 = &c->t0, .t1 = &c->t1, .t2 = &c->t2,
+                            .late_ticks = &c->late_ticks, .d = &c->d);
     assert_int_equal(weft_spawn(&t, NULL), 0);
 }
 
@@ -800,6 +818,7 @@ static void host_clocks_offset_and_drift(void **state) {
         if (timed < WEFT_SECS(10) || timed > WEFT_SECS(10) + WEFT_MS(2))
             fail_msg("drift %d ppm: a 10 s timeout took %lld ns by the host's clock", drifts[i],
                      (long long)timed);
+        assert_int_equal(b.c.late_ticks, 0);
     }
 }
 
