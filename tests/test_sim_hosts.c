@@ -1001,6 +1001,60 @@ static void hundreds_of_hosts(void **state) {
         assert_int_equal(b.d[i].starts, 1);
 }
 
+/* A task that crashes its own host runs on to the end of that poll, and
+ * is dropped as it returns. */
+typedef struct suicide {
+    weft_future base;
+    srv_disk *d;
+} suicide;
+static weft_poll suicide_poll(weft_future *f, weft_context *cx, void *out) {
+    suicide *self = (suicide *)f;
+    (void)cx;
+    (void)out;
+    assert_int_equal(weft_sim_host_crash(weft_sim_host_current(), WEFT_SIM_CRASH_SILENT), 0);
+    self->d->served++; /* still running */
+    return WEFT_PENDING;
+}
+static void suicide_drop(weft_future *f) { ((suicide *)f)->d->drops++; }
+WEFT_FUTURE_DEFINE(suicide, suicide_poll, suicide_drop, int64_t);
+
+static void suicide_start(weft_sim_host *h, void *disk) {
+    (void)h;
+    suicide t = WEFT_NEW(suicide, .d = disk);
+    assert_int_equal(weft_spawn(&t, NULL), 0);
+    idle other = WEFT_NEW(idle, .d = disk);
+    assert_int_equal(weft_spawn(&other, NULL), 0);
+}
+
+typedef struct self_body {
+    weft_future base;
+    srv_disk d;
+    weft_sim_host *h;
+    weft_sleep nap;
+} self_body;
+static weft_poll self_body_poll(weft_future *f, weft_context *cx, void *out) {
+    self_body *self = (self_body *)f;
+    WEFT_BEGIN(f);
+    {
+        weft_sim_host_config c = {.name = "x", .start = suicide_start, .disk = &self->d};
+        assert_int_equal(weft_sim_host_create(NULL, &c, &self->h), 0);
+    }
+    WEFT_AWAIT(f, cx, weft_sleep(&self->nap, WEFT_MS(1)), NULL);
+    assert_int_equal(weft_sim_host_state(self->h), WEFT_SIM_HOST_CRASHED);
+    assert_int_equal(self->d.served, 1);
+    assert_int_equal(self->d.drops, 2); /* the other at the crash, itself after its poll */
+    WEFT_RETURN(f, out, int64_t, 0);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE(self_body, self_body_poll, NULL, int64_t);
+
+static void a_host_may_crash_itself(void **state) {
+    wt_env *env = WT_ENV(state);
+    static self_body b;
+    b = WEFT_NEW(self_body);
+    assert_int_equal(run(env, 15, &b.base), 0);
+}
+
 /* ---------------------------------------------------------- determinism */
 
 /* A client host pings a server host every 100 ms (by its own clock),
@@ -1333,6 +1387,7 @@ int main(void) {
         SIM(lookup_resolves_hosts_and_fails_on_demand),
         SIM(same_seed_same_fingerprint),
         SIM(hundreds_of_hosts),
+        SIM(a_host_may_crash_itself),
         cmocka_unit_test(chaos_over_many_seeds),
         cmocka_unit_test(disk_keeps_what_was_synced),
         WT_CT(hosts_need_the_simulator),
