@@ -130,7 +130,8 @@ WEFT_EXTERN void weft_sim_fail_at(const char *site, const char *what);
  * host: every task it spawns belongs to the host, and so does every task
  * those spawn and every socket any of them opens.  Tasks of the test body
  * (the root) and what they spawn belong to no host.  The sockets of the
- * root live on the built-in host "localhost" (127.0.0.1 and ::1); a host
+ * root live on the built-in host "localhost" (127.0.0.1 and ::1; it has no
+ * weft_sim_host, and cannot crash); a host
  * has its own loopback and its own ports (two hosts may both listen on
  * 0.0.0.0:80), and its sockets may bind only to its own addresses, its
  * loopback or the wildcard (else WEFT_EADDRNOTAVAIL); a connection or a
