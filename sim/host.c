@@ -346,6 +346,15 @@ uint64_t weft__host_to_global(const weft_sim_host *h, uint64_t local) {
     return x;
 }
 
+int weft_sim_host_addr(const weft_sim_host *host, int i, weft_addr *out) {
+    if (!host || !out)
+        return WEFT_EINVAL;
+    if (i < 0 || i >= host->naddrs)
+        return WEFT_ERANGE;
+    *out = host->addrs[i];
+    return 0;
+}
+
 weft_instant weft_sim_host_now(const weft_sim_host *host) {
     if (!host)
         return 0;
@@ -447,6 +456,10 @@ int weft_sim_host_create(weft_handle *handle, const weft_sim_host_config *c,
     h->start = c->start;
     h->disk = c->disk;
     h->state = WEFT__HOST_RUNNING;
+    memcpy(h->addrs, addrs, (size_t)naddrs * sizeof *addrs);
+    h->naddrs = naddrs;
+    for (int i = 0; i < naddrs; i++)
+        h->addrs[i].port = 0;
     err = weft__sim_net_host_add(rt, c->name, addrs, naddrs, h, &h->net_slot);
     if (err) {
         h_free(s, h, sizeof *h);

@@ -40,6 +40,8 @@ struct weft_sim_host {
     int64_t offset_ns;    /* the clock: offset + (1 + drift / 1e6) * true time */
     int32_t drift_ppm;
     int net_slot;         /* its entry in the network's address table */
+    weft_addr addrs[4];   /* its addresses (port 0) */
+    int naddrs;
     weft__task **held;    /* tasks woken while paused, in order, with their queue reference */
     size_t nheld, held_cap;
 };

@@ -1304,6 +1304,7 @@ RETURNS(sim_host_restart_null, WEFT_EINVAL) { return weft_sim_host_restart(NULL)
 RETURNS(sim_host_pause_null, WEFT_EINVAL) { return weft_sim_host_pause(NULL); }
 RETURNS(sim_host_resume_null, WEFT_EINVAL) { return weft_sim_host_resume(NULL); }
 RETURNS(sim_host_state_null, WEFT_EINVAL) { return weft_sim_host_state(NULL); }
+RETURNS(sim_host_addr_null, WEFT_EINVAL) { return weft_sim_host_addr(NULL, 0, NULL); }
 RETURNS(sim_host_queries_null, 0) {
     return weft_sim_host_find(NULL, NULL) != NULL || weft_sim_host_current() != NULL ||
            weft_sim_host_name(NULL)[0] != '\0' || weft_sim_host_restarts(NULL) != 0 ||

@@ -909,6 +909,17 @@ static weft_poll lookup_body_poll(weft_future *f, weft_context *cx, void *out) {
     assert_int_equal(self->r, 1);
     assert_int_equal(self->got[0].family, WEFT_AF_INET);
     assert_int_equal(self->got[0].u.v4[0], 10);
+    {
+        weft_addr a;
+        weft_sim_host *drawn = weft_sim_host_find(NULL, "drawn");
+        assert_int_equal(weft_sim_host_addr(drawn, 0, &a), 0);
+        a.port = 1;
+        assert_true(weft_addr_equal(&a, &self->got[0]));
+        assert_int_equal(weft_sim_host_addr(drawn, 1, &a), WEFT_ERANGE);
+        assert_int_equal(weft_sim_host_addr(drawn, -1, &a), WEFT_ERANGE);
+        assert_int_equal(weft_sim_host_addr(NULL, 0, &a), WEFT_EINVAL);
+        assert_int_equal(weft_sim_host_addr(drawn, 0, NULL), WEFT_EINVAL);
+    }
     /* misuse */
     assert_int_equal(weft_sim_lookup_fail(NULL, NULL, WEFT_ETRYAGAIN, 1), WEFT_EINVAL);
     assert_int_equal(weft_sim_lookup_fail(NULL, "srv", 0, 1), WEFT_EINVAL);

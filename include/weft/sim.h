@@ -48,6 +48,7 @@
 #include <string.h>
 
 #include "weft/export.h"
+#include "weft/net.h"
 #include "weft/time.h"
 #include "weft/weft.h"
 
@@ -234,6 +235,9 @@ WEFT_EXTERN int weft_sim_host_resume(weft_sim_host *host);
 WEFT_EXTERN int weft_sim_host_state(const weft_sim_host *host);
 /* Times the host was restarted. */
 WEFT_EXTERN uint32_t weft_sim_host_restarts(const weft_sim_host *host);
+/* The host's address number `i` (0 to 3, in the config's order; port 0)
+ * into *out.  WEFT_EINVAL for NULL, WEFT_ERANGE past its last address. */
+WEFT_EXTERN int weft_sim_host_addr(const weft_sim_host *host, int i, weft_addr *out);
 /* The host's clock now, read from anywhere (what weft_now says on it). */
 WEFT_EXTERN weft_instant weft_sim_host_now(const weft_sim_host *host);
 
