@@ -77,12 +77,13 @@ static weft__sim *sim_of_handle(weft_handle *h) {
 /* Host calls may come from the test's thread between two block_ons: the
  * start function spawns on this thread's runtime, and the network reads
  * its time, so the runtime is entered for the call. */
-static weft__rt *enter(weft__sim *s) {
-    weft__rt *saved = weft__cur.rt;
-    weft__cur.rt = s->rt;
+static weft__tls enter(weft__sim *s) {
+    weft__tls saved = weft__cur;
+    if (weft__cur.rt != s->rt) /* none of this thread's lists or caches are the sim's */
+        weft__cur = (weft__tls){.rt = s->rt};
     return saved;
 }
-static void leave(weft__rt *saved) { weft__cur.rt = saved; }
+static void leave(weft__tls saved) { weft__cur = saved; }
 
 static void host_event(weft_sim_host *h, int op, uint64_t b) {
     weft__sim_ev(h->sim, WEFT__EV_HOST, (uint64_t)op << 32 | h->id, b, NULL);
@@ -395,11 +396,11 @@ static void run_start(weft_sim_host *h) {
         return;
     weft__hosts *hs = h->sim->hosts;
     weft_sim_host *saved = hs->cur;
-    weft__rt *rt = enter(h->sim);
+    weft__tls tls = enter(h->sim);
     hs->cur = h;
     h->start(h, h->disk);
     hs->cur = saved;
-    leave(rt);
+    leave(tls);
 }
 
 int weft_sim_host_create(weft_handle *handle, const weft_sim_host_config *c,
@@ -557,7 +558,7 @@ int weft_sim_host_crash(weft_sim_host *host, int how) {
     host->state = WEFT__HOST_CRASHED;
     host->how = how;
     host_event(host, WEFT__HOST_EV_CRASH, (uint64_t)how);
-    weft__rt *rt = enter(s);
+    weft__tls tls = enter(s);
     /* Sockets first: the drops below close them, and a close would send
      * a FIN where the crash sends a reset or nothing. */
     weft__sim_net_crash(s->rt, host, how);
@@ -572,7 +573,7 @@ int weft_sim_host_crash(weft_sim_host *host, int how) {
         for (size_t i = 0; i < host->nheld; i++)
             weft__sim_push_ready(s, host->held[i]);
         host->nheld = 0;
-        leave(rt);
+        leave(tls);
         return 0;
     }
     size_t k = 0;
@@ -586,7 +587,7 @@ int weft_sim_host_crash(weft_sim_host *host, int how) {
         weft__task_run(victims[i]);
     hs->cur = saved;
     h_free(s, victims, n * sizeof *victims);
-    leave(rt);
+    leave(tls);
     return 0;
 }
 
@@ -624,9 +625,9 @@ int weft_sim_host_resume(weft_sim_host *host) {
     for (size_t i = 0; i < host->nheld; i++)
         weft__sim_push_ready(s, host->held[i]);
     host->nheld = 0;
-    weft__rt *rt = enter(s);
+    weft__tls tls = enter(s);
     weft__sim_net_resume(s->rt, host);
-    leave(rt);
+    leave(tls);
     return 0;
 }
 

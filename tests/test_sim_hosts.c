@@ -1063,6 +1063,65 @@ static void a_host_may_crash_itself(void **state) {
     assert_int_equal(run(env, 15, &b.base), 0);
 }
 
+/* The host calls also work from the test's thread between two block_ons. */
+typedef struct echo_once {
+    weft_future base;
+    weft_addr to;
+    weft_stream *s;
+    weft_net_op op;
+    int64_t r;
+    char buf[4];
+} echo_once;
+static weft_poll echo_once_poll(weft_future *f, weft_context *cx, void *out) {
+    echo_once *self = (echo_once *)f;
+    WEFT_BEGIN(f);
+    WEFT_AWAIT(f, cx, weft_stream_connect(&self->op, &self->to, NULL, &self->s), &self->r);
+    if (self->r == 0) {
+        WEFT_AWAIT(f, cx, weft_stream_write_all(&self->op, self->s, "echo", 4), &self->r);
+        WEFT_AWAIT(f, cx, weft_stream_read(&self->op, self->s, self->buf, 4), &self->r);
+        weft_socket_close(self->s);
+        self->s = NULL;
+    }
+    WEFT_RETURN(f, out, int64_t, self->r);
+    WEFT_END(f);
+}
+static void echo_once_drop(weft_future *f) {
+    echo_once *self = (echo_once *)f;
+    if (self->s)
+        weft_socket_close(self->s);
+}
+WEFT_FUTURE_DEFINE(echo_once, echo_once_poll, echo_once_drop, int64_t);
+
+static void host_calls_between_block_ons(void **state) {
+    wt_env *env = WT_ENV(state);
+    static srv_disk d;
+    d = (srv_disk){0};
+    weft_handle *h = weft_runtime_handle(wt_rt(env));
+    const char *addrs[] = {"10.0.0.1"};
+    weft_sim_host_config c = {.name = "srv", .addrs = addrs, .naddrs = 1, .start = srv_start,
+                              .disk = &d};
+    weft_sim_host *host;
+    assert_int_equal(weft_sim_host_create(h, &c, &host), 0); /* start runs here */
+    echo_once e = WEFT_NEW(echo_once, .to = ip("10.0.0.1", SRV_PORT));
+    int64_t r = 0;
+    assert_int_equal(weft_runtime_block_on(wt_rt(env), &e.base, &r), 0);
+    assert_true(r > 0);
+    assert_int_equal(weft_sim_host_crash(host, WEFT_SIM_CRASH_RESET), 0);
+    assert_int_equal(d.drops, 2);
+    echo_once again = WEFT_NEW(echo_once, .to = ip("10.0.0.1", SRV_PORT));
+    assert_int_equal(weft_runtime_block_on(wt_rt(env), &again.base, &r), 0);
+    assert_int_equal(r, WEFT_ECONNREFUSED);
+    assert_int_equal(weft_sim_host_restart(host), 0);
+    assert_int_equal(weft_sim_host_pause(host), 0);
+    assert_int_equal(weft_sim_host_resume(host), 0);
+    echo_once third = WEFT_NEW(echo_once, .to = ip("10.0.0.1", SRV_PORT));
+    assert_int_equal(weft_runtime_block_on(wt_rt(env), &third.base, &r), 0);
+    assert_true(r > 0);
+    assert_null(weft_sim_host_current());
+    wt_free_rt(env);
+    assert_int_equal(d.starts, 2);
+}
+
 /* ---------------------------------------------------------- determinism */
 
 /* A client host pings a server host every 100 ms (by its own clock),
@@ -1396,6 +1455,7 @@ int main(void) {
         SIM(same_seed_same_fingerprint),
         SIM(hundreds_of_hosts),
         SIM(a_host_may_crash_itself),
+        SIM(host_calls_between_block_ons),
         cmocka_unit_test(chaos_over_many_seeds),
         cmocka_unit_test(disk_keeps_what_was_synced),
         WT_CT(hosts_need_the_simulator),
