@@ -281,6 +281,23 @@ void weft__hosts_enter(weft__sim *s, weft__task *t) {
         abort_task(t); /* spawned for a host that is gone: never polled */
 }
 
+bool weft__hosts_paused(const weft__sim *s, char *buf, size_t n) {
+    const weft__hosts *hs = s->hosts;
+    size_t k = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < hs->n && k + 1 < n; i++) {
+        const weft_sim_host *h = hs->all[i];
+        if (h->state != WEFT__HOST_PAUSED)
+            continue;
+        int w = snprintf(buf + k, n - k, "%s%s (%zu task(s) held)", k ? ", " : "hosts paused: ",
+                         h->name, h->nheld);
+        if (w < 0)
+            break;
+        k += (size_t)w < n - k ? (size_t)w : n - k - 1;
+    }
+    return k > 0;
+}
+
 void weft__hosts_shutdown(weft__sim *s) {
     weft__hosts *hs = s->hosts;
     for (size_t i = 0; i < hs->n; i++) {

@@ -80,6 +80,9 @@ bool weft__hosts_schedule(weft__sim *s, weft__task *t, int hint);
 void weft__hosts_enter(weft__sim *s, weft__task *t);
 /* After the poll. */
 static inline void weft__hosts_leave(weft__sim *s) { s->hosts->cur = NULL; }
+/* For a deadlock report: "hosts paused: a (2 task(s) held), ..." into
+ * buf; false (buf empty) when none is paused. */
+bool weft__hosts_paused(const weft__sim *s, char *buf, size_t n);
 /* Scheduler shutdown: drops the queue references of held tasks. */
 void weft__hosts_shutdown(weft__sim *s);
 void weft__hosts_destroy(weft__sim *s);

@@ -209,6 +209,9 @@ static void deadlock(weft__sim *s, weft_future *root) {
     int blocked = 0;
     append(&t, "root ");
     describe(&t, root);
+    char paused[256];
+    if (s->hosts && weft__hosts_paused(s, paused, sizeof paused))
+        append(&t, "; %s", paused); /* their tasks are ready, but held */
     blocked_report br = {&t, 0};
     weft__owned_visit(s->rt, &s->owned, report_blocked, &br);
     blocked = br.count;

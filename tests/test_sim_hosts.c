@@ -1122,6 +1122,49 @@ static void host_calls_between_block_ons(void **state) {
     assert_int_equal(d.starts, 2);
 }
 
+/* A host paused and never resumed: the run deadlocks, and says why. */
+typedef struct forgot_body {
+    weft_future base;
+    srv_disk d;
+    weft_sim_host *h;
+    weft_join_handle jh;
+} forgot_body;
+static void forgot_start(weft_sim_host *h, void *disk) {
+    (void)h;
+    srv_disk *d = disk;
+    ticker t = WEFT_NEW(ticker, .d = d);
+    assert_int_equal(weft_spawn(&t, &d->jh), 0);
+}
+static weft_poll forgot_body_poll(weft_future *f, weft_context *cx, void *out) {
+    forgot_body *self = (forgot_body *)f;
+    WEFT_BEGIN(f);
+    {
+        weft_sim_host_config c = {.name = "sleepy", .start = forgot_start, .disk = &self->d};
+        assert_int_equal(weft_sim_host_create(NULL, &c, &self->h), 0);
+        assert_int_equal(weft_sim_host_pause(self->h), 0);
+    }
+    WEFT_AWAIT(f, cx, weft_join(&self->d.jh), NULL); /* never: the ticker is held */
+    WEFT_RETURN(f, out, int64_t, 0);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE(forgot_body, forgot_body_poll, NULL, int64_t);
+
+static void a_forgotten_pause_is_named_in_the_deadlock(void **state) {
+    wt_env *env = WT_ENV(state);
+    static forgot_body b;
+    b = WEFT_NEW(forgot_body);
+    weft_runtime *rt = wt_rt(env);
+    int64_t out = 0;
+    assert_int_equal(weft_runtime_block_on(rt, &b.base, &out), WEFT_EDEADLOCK);
+    const char *why = weft_sim_failure(weft_runtime_handle(rt));
+    assert_non_null(why);
+    if (getenv("WEFT_TRACE"))
+        fprintf(stderr, "%s\n", why);
+    if (!strstr(why, "hosts paused: sleepy (1 task(s) held)"))
+        fail_msg("the deadlock does not name the paused host: %s", why);
+    wt_free_rt(env);
+}
+
 /* ---------------------------------------------------------- determinism */
 
 /* A client host pings a server host every 100 ms (by its own clock),
@@ -1456,6 +1499,7 @@ int main(void) {
         SIM(hundreds_of_hosts),
         SIM(a_host_may_crash_itself),
         SIM(host_calls_between_block_ons),
+        SIM(a_forgotten_pause_is_named_in_the_deadlock),
         cmocka_unit_test(chaos_over_many_seeds),
         cmocka_unit_test(disk_keeps_what_was_synced),
         WT_CT(hosts_need_the_simulator),
