@@ -724,6 +724,7 @@ typedef struct clock_task {
     weft_sleep nap;
     weft_timeout tmo;
     weft_interval iv;
+    weft_sleep far;
     weft_instant tick, first;
     int i;
     idle never;
@@ -752,6 +753,12 @@ static weft_poll clock_task_poll(weft_future *f, weft_context *cx, void *out) {
             (*self->late_ticks)++;
     }
     weft_interval_drop(&self->iv);
+    /* A sleep to the end of time arms (at the clock's last instant) and is
+     * cut by its timeout, on any drift. */
+    weft_timeout(&self->tmo, WEFT_SECS(1), weft_sleep_until(&self->far, UINT64_MAX));
+    WEFT_AWAIT(f, cx, &self->tmo.base, NULL);
+    if (weft_timeout_status(&self->tmo) != WEFT_ETIMEDOUT)
+        (*self->late_ticks)++;
     WEFT_RETURN(f, out, int64_t, 0);
     WEFT_END(f);
 }
