@@ -37,7 +37,8 @@
 
 #define EV_NET (WEFT__EV_USER + 1) /* a = packet kind << 32 | to, b = bytes */
 
-enum { P_SYN = 1, P_SYNACK, P_REFUSE, P_DATA, P_FIN, P_RST, P_DGRAM };
+enum { P_SYN = 1, P_SYNACK, P_REFUSE, P_DATA, P_FIN, P_RST, P_DGRAM,
+       P_PROBE /* a keepalive probe's timer, to the probing socket (section hosts) */ };
 enum { S_NEW, S_BOUND, S_LISTENING, S_CONNECTING, S_CONNECTED, S_CLOSED };
 
 #define RX_CAP (64 * 1024)    /* a stream's receive buffer */
@@ -63,6 +64,7 @@ typedef struct fsock {
     int type, family, state;
     weft_sim_host *host;   /* its machine (NULL: the root's); sockets of one host share ports */
     bool vanished;         /* its host crashed under it */
+    int64_t keepalive_s;   /* SO_KEEPALIVE: idle seconds before probing (0: off) */
     weft_io_source *src;
     weft_addr local, peer;
     bool has_local, has_peer;
@@ -804,6 +806,8 @@ static int sn_shutdown(void *drv, weft_os_socket s, int how) {
     return 0;
 }
 
+static void keepalive_set(sim_net *n, fsock *f, int value);
+
 static int sn_setopt(void *drv, weft_os_socket s, int opt, int value) {
     fsock *f = sock_of(drv, s);
     if (!f)
@@ -812,6 +816,8 @@ static int sn_setopt(void *drv, weft_os_socket s, int opt, int value) {
         return WEFT_EINVAL;
     if (opt == WEFT_SO_LINGER)
         f->linger0 = value == 0;
+    if (opt == WEFT_SO_KEEPALIVE)
+        keepalive_set(drv, f, value);
     return opt == WEFT_SO_ERROR ? WEFT_EINVAL : 0; /* accepted; the fake stack has no knobs */
 }
 
@@ -1219,6 +1225,56 @@ static void hold_packet(sim_net *n, weft_sim_host *h, packet *p) {
     e->held_tail = p;
 }
 
+/* Keepalive.  Probes only matter once the peer is gone (a live peer's
+ * answer changes nothing), so the probe timer runs only for a socket whose
+ * peer vanished: idle seconds after the crash (or after keepalive was set,
+ * if later), then every 75 s; after 9 unanswered probes the connection
+ * times out, as Linux's defaults do.  A peer whose stack answers (RESET,
+ * or restarted) resets the connection at the first probe. */
+#define KEEPALIVE_DEFAULT_S 7200
+#define KEEPALIVE_INTVL_NS 75000000000ull
+#define KEEPALIVE_PROBES 9
+
+static void keepalive_arm(sim_net *n, fsock *f) {
+    fsock *peer = f ? sock_of(n, f->peer_id) : NULL;
+    if (!f || !f->keepalive_s || f->state != S_CONNECTED || f->reset || !peer || !peer->vanished)
+        return;
+    packet *p = packet_new(n, P_PROBE, NULL, f->id, 0);
+    if (!p)
+        return;
+    p->at = now_ns(n) + (uint64_t)f->keepalive_s * 1000000000u;
+    send_packet(n, p);
+}
+
+static void keepalive_set(sim_net *n, fsock *f, int value) {
+    bool was = f->keepalive_s != 0;
+    f->keepalive_s = value < 0 ? 0 : value == 0 ? KEEPALIVE_DEFAULT_S : value;
+    if (!was)
+        keepalive_arm(n, f);
+}
+
+static void keepalive_probe(sim_net *n, packet *p) {
+    fsock *f = sock_of(n, p->to);
+    fsock *peer = f ? sock_of(n, f->peer_id) : NULL;
+    if (!f || !f->keepalive_s || f->state != S_CONNECTED || f->reset || !peer)
+        return;
+    weft_sim_host *d = peer->host;
+    bool answers = !d || d->state == WEFT__HOST_RUNNING || d->how == WEFT_SIM_CRASH_RESET;
+    if (answers || p->tries >= KEEPALIVE_PROBES) {
+        f->reset = true;
+        f->error = answers ? WEFT_ECONNRESET : WEFT_ETIMEDOUT;
+        report(f, WEFT_IO_READABLE | WEFT_IO_WRITABLE | WEFT_IO_READ_CLOSED |
+                      WEFT_IO_WRITE_CLOSED | WEFT_IO_ERROR);
+        return;
+    }
+    packet *again = packet_new(n, P_PROBE, NULL, f->id, 0);
+    if (!again)
+        return;
+    again->tries = p->tries + 1;
+    again->at = now_ns(n) + KEEPALIVE_INTVL_NS;
+    send_packet(n, again);
+}
+
 /* Before a delivery: true when the packet's host is paused (the packet
  * waits) or crashed, and this took care of it. */
 static bool host_intercept(sim_net *n, packet *p) {
@@ -1226,12 +1282,17 @@ static bool host_intercept(sim_net *n, packet *p) {
     fsock *from = p->from ? sock_of(n, p->from) : NULL;
     weft_sim_host *d = p->kind == P_SYN || p->kind == P_DGRAM ? dest_host(n, from, &p->dst)
                                                               : to ? to->host : NULL;
-    if (!d)
-        return false; /* the root's: never paused nor crashed */
-    if (d->state == WEFT__HOST_PAUSED) {
+    if (d && d->state == WEFT__HOST_PAUSED) {
         hold_packet(n, d, p);
         return true;
     }
+    if (p->kind == P_PROBE) { /* a timer of the probing socket's own stack */
+        keepalive_probe(n, p);
+        free_packet(n, p);
+        return true;
+    }
+    if (!d)
+        return false; /* the root's: never paused nor crashed */
     /* Is a kernel there to answer?  A running host's, or a killed
      * process's (RESET); not a machine without power (SILENT). */
     bool answers = d->state == WEFT__HOST_RUNNING || d->how == WEFT_SIM_CRASH_RESET;
@@ -1290,6 +1351,8 @@ void weft__sim_net_crash(weft__rt *rt, weft_sim_host *h, int how) {
         free_dgrams(n, f);
         f->vanished = true;
         f->state = S_CLOSED;
+        if (how == WEFT_SIM_CRASH_SILENT && f->type == WEFT_SOCK_STREAM)
+            keepalive_arm(n, sock_of(n, f->peer_id)); /* the peer's probes find nobody */
         f->reset = true;
         f->error = WEFT_ENETDOWN; /* whoever still holds it: its machine is gone */
         report(f, WEFT_IO_READABLE | WEFT_IO_WRITABLE | WEFT_IO_READ_CLOSED |

@@ -396,6 +396,82 @@ static void restarted_host_resets_stale_connections(void **state) {
     assert_int_equal(b.read, WEFT_ECONNRESET);
 }
 
+/* Keepalive: a reader of a silently crashed host learns of it from its
+ * probes (9 of them, 75 s apart, after the idle time), or from a reset
+ * when the host is back first. */
+typedef struct keepalive_body {
+    weft_future base;
+    weft_duration restart_after; /* 0: never */
+    srv_disk d;
+    weft_sim_host *h;
+    weft_addr to;
+    weft_stream *s;
+    weft_net_op op;
+    weft_sleep nap;
+    weft_instant t0;
+    int64_t r, read;
+    weft_duration waited;
+    char buf[4];
+} keepalive_body;
+
+typedef struct restarter {
+    weft_future base;
+    weft_sim_host *h;
+    weft_duration after;
+    weft_sleep nap;
+} restarter;
+static weft_poll restarter_poll(weft_future *f, weft_context *cx, void *out) {
+    restarter *self = (restarter *)f;
+    WEFT_BEGIN(f);
+    WEFT_AWAIT(f, cx, weft_sleep(&self->nap, self->after), NULL);
+    assert_int_equal(weft_sim_host_restart(self->h), 0);
+    WEFT_RETURN(f, out, int64_t, 0);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE(restarter, restarter_poll, NULL, int64_t);
+
+static weft_poll keepalive_body_poll(weft_future *f, weft_context *cx, void *out) {
+    keepalive_body *self = (keepalive_body *)f;
+    WEFT_BEGIN(f);
+    self->h = make_srv("srv", "10.0.0.1", &self->d);
+    self->to = ip("10.0.0.1", SRV_PORT);
+    WEFT_AWAIT(f, cx, weft_stream_connect(&self->op, &self->to, NULL, &self->s), &self->r);
+    assert_int_equal(self->r, 0);
+    assert_int_equal(weft_stream_set_keepalive(self->s, true, 10), 0);
+    assert_int_equal(weft_sim_host_crash(self->h, WEFT_SIM_CRASH_SILENT), 0);
+    if (self->restart_after) {
+        restarter r = WEFT_NEW(restarter, .h = self->h, .after = self->restart_after);
+        assert_int_equal(weft_spawn(&r, NULL), 0);
+    }
+    self->t0 = weft_now();
+    WEFT_AWAIT(f, cx, weft_stream_read(&self->op, self->s, self->buf, sizeof self->buf),
+               &self->read);
+    self->waited = (weft_duration)(weft_now() - self->t0);
+    weft_socket_close(self->s);
+    self->s = NULL;
+    WEFT_RETURN(f, out, int64_t, 0);
+    WEFT_END(f);
+}
+static void keepalive_body_drop(weft_future *f) {
+    keepalive_body *self = (keepalive_body *)f;
+    if (self->s)
+        weft_socket_close(self->s);
+}
+WEFT_FUTURE_DEFINE(keepalive_body, keepalive_body_poll, keepalive_body_drop, int64_t);
+
+static void keepalive_finds_a_silent_crash(void **state) {
+    wt_env *env = WT_ENV(state);
+    static keepalive_body b;
+    b = WEFT_NEW(keepalive_body);
+    assert_int_equal(run(env, 16, &b.base), 0);
+    assert_int_equal(b.read, WEFT_ETIMEDOUT);
+    assert_int_equal(b.waited, WEFT_SECS(10) + 9 * WEFT_SECS(75)); /* idle, then 9 probes */
+    b = WEFT_NEW(keepalive_body, .restart_after = WEFT_SECS(100));
+    assert_int_equal(run(env, 16, &b.base), 0);
+    assert_int_equal(b.read, WEFT_ECONNRESET); /* the fresh stack answers the probe */
+    assert_int_equal(b.waited, WEFT_SECS(10) + 2 * WEFT_SECS(75));
+}
+
 /* --------------------------------------------------- ownership, ports */
 
 typedef struct leaf {
@@ -1496,6 +1572,7 @@ int main(void) {
         SIM(crash_resets_peers),
         SIM(silent_crash_gives_silence),
         SIM(restarted_host_resets_stale_connections),
+        SIM(keepalive_finds_a_silent_crash),
         SIM(tasks_and_ports_belong_to_hosts),
         SIM(connections_leave_from_the_host_address),
         SIM(pause_holds_tasks_and_deliveries),

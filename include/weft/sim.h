@@ -150,7 +150,9 @@ WEFT_EXTERN void weft_sim_fail_at(const char *site, const char *what);
  * retransmitted (200 ms, doubling to 120 s, 15 times, as Linux) and fails
  * with WEFT_ETIMEDOUT, unless the host restarts meanwhile, whose fresh
  * stack answers the stale connection with a reset; a connect to it times
- * out after its SYN retries.  A crashed host's clock keeps running.  A task
+ * out after its SYN retries.  A peer that only reads hears nothing, unless
+ * it set keepalive: after the idle time, 9 probes 75 s apart, then
+ * WEFT_ETIMEDOUT (a reset if the host restarted meanwhile).  A crashed host's clock keeps running.  A task
  * that crashes its own host runs on until its current poll returns.
  *
  * Restart (weft_sim_host_restart) calls start(host, disk) again, from
