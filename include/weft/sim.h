@@ -152,8 +152,9 @@ WEFT_EXTERN void weft_sim_fail_at(const char *site, const char *what);
  * stack answers the stale connection with a reset; a connect to it times
  * out after its SYN retries.  A peer that only reads hears nothing, unless
  * it set keepalive: after the idle time, 9 probes 75 s apart, then
- * WEFT_ETIMEDOUT (a reset if the host restarted meanwhile).  A crashed host's clock keeps running.  A task
- * that crashes its own host runs on until its current poll returns.
+ * WEFT_ETIMEDOUT (a reset if the host restarted meanwhile).  A crashed
+ * host's clock keeps running.  A task that crashes its own host runs on
+ * until its current poll returns.
  *
  * Restart (weft_sim_host_restart) calls start(host, disk) again, from
  * scratch: nothing of the old incarnation survives (its ports are free
