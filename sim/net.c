@@ -36,17 +36,25 @@
  *
  * Single-threaded, like the rest of the simulator: nothing here locks.
  *
- * Not yet (the simulated network issue goes on): tasks owned by hosts,
- * crashes and restarts.
+ * Hosts (sim/host.c): every socket belongs to the host whose task opened
+ * it (NULL: the root's, on "localhost"); each host has its own ports and
+ * its own loopback, and a crash or a pause of a host reaches its sockets
+ * through the section "hosts" at the end of this file.  A paused host's
+ * deliveries wait and go on in order at its resume; a crashed host's
+ * vanished sockets answer with a reset (RESET, or after a restart) or,
+ * after a SILENT crash, not at all: to the sender that is a black-hole
+ * path, and the same retransmission and timeout as for a cut link apply.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "host.h"
 #include "net_impl.h"
 #include "sim.h"
 #include "timer_wheel.h"
 
-enum { P_SYN = 1, P_SYNACK, P_REFUSE, P_DATA, P_FIN, P_RST, P_DGRAM };
+enum { P_SYN = 1, P_SYNACK, P_REFUSE, P_DATA, P_FIN, P_RST, P_DGRAM,
+       P_PROBE /* a keepalive probe's timer, to the probing socket (section hosts) */ };
 enum { S_NEW, S_BOUND, S_LISTENING, S_CONNECTING, S_CONNECTED, S_CLOSED };
 
 /* Where a packet is: on its way (arrives at `at`), lost and waiting for
@@ -86,6 +94,9 @@ typedef struct packet {
 typedef struct fsock {
     uint32_t id;
     int type, family, state;
+    weft_sim_host *host;   /* its machine (NULL: the root's); sockets of one host share ports */
+    bool vanished;         /* its host crashed under it */
+    int64_t keepalive_s;   /* SO_KEEPALIVE: idle seconds before probing (0: off) */
     weft_io_source *src;
     weft_addr local, peer;
     bool has_local, has_peer;
@@ -116,6 +127,8 @@ typedef struct host {
     char name[64];
     weft_addr addrs[4];
     int naddrs;
+    weft_sim_host *owner;    /* its weft_sim_host */
+    packet *held, *held_tail; /* deliveries waiting while the host is paused */
 } host;
 
 /* A link set by the test, by host pair (a <= b; b HOST_ANY: every link of a). */
@@ -393,9 +406,13 @@ static uint32_t host_of_addr(sim_net *n, const weft_addr *a) {
     return host_lookup(n, a);
 }
 
+/* A socket's host index: its owner's, else (the root's sockets) the host
+ * of its address. */
 static uint32_t sock_host(sim_net *n, fsock *f) {
     if (!f)
         return 0;
+    if (f->host)
+        return (uint32_t)f->host->net_slot + 1;
     if (!f->host1 && f->has_local)
         f->host1 = host_of_addr(n, &f->local) + 1;
     return f->host1 ? f->host1 - 1 : 0;
@@ -431,7 +448,7 @@ static void ctl_ev(sim_net *n, uint32_t what, uint32_t ha, uint32_t hb, uint64_t
 }
 
 static const char *const kind_names[] = {"?", "syn", "synack", "refuse", "data", "fin", "rst",
-                                         "dgram"};
+                                         "dgram", "probe"};
 static const char *const what_names[] = {
     [WEFT__NET_SEND] = "send",         [WEFT__NET_DELIVER] = "deliver",
     [WEFT__NET_DUP] = "duplicate",     [WEFT__NET_RETRANSMIT] = "retransmit",
@@ -443,6 +460,7 @@ static const char *const what_names[] = {
     [WEFT__NET_DROP_CLOSED] = "drop reason=closed",
     [WEFT__NET_DROP_CONNFAIL] = "drop reason=connect-failure",
     [WEFT__NET_ACK_LOST] = "ack-lost",
+    [WEFT__NET_DROP_HOST_DOWN] = "drop reason=host-down",
 };
 static const char *const ctl_names[] = {
     [WEFT__NET_PARTITION] = "partition", [WEFT__NET_PARTITION_ONE_WAY] = "partition one-way",
@@ -461,7 +479,7 @@ void weft__sim_net_format(const weft__sim_event *e, char *buf, size_t len) {
         const char *w = what < sizeof what_names / sizeof *what_names && what_names[what]
                             ? what_names[what] : "?";
         snprintf(buf, len, "%llu net %s %s host%llu->host%llu id=%llu len=%llu", seq, w,
-                 kind < 8 ? kind_names[kind] : "?", ha, hb, (unsigned long long)(e->b >> 32),
+                 kind < sizeof kind_names / sizeof *kind_names ? kind_names[kind] : "?", ha, hb, (unsigned long long)(e->b >> 32),
                  (unsigned long long)(e->b & 0xffffffff));
         return;
     }
@@ -704,9 +722,11 @@ static packet *heap_pop(sim_net *n) {
 }
 
 static void arm(sim_net *n);
+static void probe_fire(sim_net *n, packet *p);
 static void arrive(sim_net *n, packet *p);
 static void transmit(sim_net *n, packet *p);
 static void ghost_check(sim_net *n, packet *p);
+static bool silent_dest(sim_net *n, const packet *p);
 
 /* The timer's waker: deliver what is due, re-arm for the rest. */
 static weft_waker timer_clone(const void *d);
@@ -716,7 +736,9 @@ static void timer_fire(const void *d) {
     uint64_t now = now_ns(n);
     while (n->nheap && n->heap[0]->at <= now) {
         packet *p = heap_pop(n);
-        if (p->where == W_RTO)
+        if (p->kind == P_PROBE)
+            probe_fire(n, p);
+        else if (p->where == W_RTO)
             transmit(n, p);
         else if (p->where == W_GHOST)
             ghost_check(n, p);
@@ -785,6 +807,25 @@ static void tx_append(fsock *f, packet *p) {
     f->tx_tail = p;
 }
 
+/* The sender's queue dropped (its stream timed out, or its host crashed).
+ * Packets still in the heap, a clog or a paused host's hold are freed
+ * when they come up (their sender is dead); those waiting in the queue
+ * are freed here. */
+static void tx_abandon(sim_net *n, fsock *f) {
+    fsock *peer = sock_of(n, f->peer_id);
+    for (packet *q = f->tx_head, *next; q; q = next) {
+        next = q->tnext;
+        if (peer && q->kind == P_DATA)
+            peer->inbound -= q->len;
+        q->tnext = NULL;
+        if (q->where == W_ARRIVED)
+            packet_free(n, q);
+        else
+            q->where = W_FLY; /* orphaned: freed where it is */
+    }
+    f->tx_head = f->tx_tail = NULL;
+}
+
 /* The stream timed out: error on the sender, its queue dropped.  Packets
  * still in the heap or a clog are freed when they come up (their sender
  * is dead); those waiting in the queue are freed here. */
@@ -799,18 +840,7 @@ static void stream_timeout(sim_net *n, fsock *f, packet *p) {
         report(f, WEFT_IO_WRITABLE | WEFT_IO_ERROR);
         return;
     }
-    fsock *peer = sock_of(n, f->peer_id);
-    for (packet *q = f->tx_head, *next; q; q = next) {
-        next = q->tnext;
-        if (peer && q->kind == P_DATA)
-            peer->inbound -= q->len;
-        q->tnext = NULL;
-        if (q->where == W_ARRIVED)
-            packet_free(n, q);
-        else
-            q->where = W_FLY; /* orphaned: freed where it is */
-    }
-    f->tx_head = f->tx_tail = NULL;
+    tx_abandon(n, f);
     if (f->state != S_CLOSED) {
         f->reset = true;
         f->error = WEFT_ETIMEDOUT;
@@ -844,7 +874,7 @@ static bool orphan(sim_net *n, const packet *p) {
     fsock *from = sock_of(n, p->from);
     if (!from)
         return true;
-    return p->kind == P_SYN ? from->state != S_CONNECTING : from->timed_out;
+    return p->kind == P_SYN ? from->state != S_CONNECTING : from->timed_out || from->vanished;
 }
 
 /* One try across the path from p->shost to p->dhost: scheduled to arrive,
@@ -1096,24 +1126,27 @@ static bool matches(const weft_addr *bound, const weft_addr *to) {
             bound->u.v4[0] == 127);
 }
 
-/* The bound index: listeners and bound datagram sockets by (type,
- * address, port), chained through fsock.bnext.  A wildcard binding is
- * found under the wildcard address of its family; a live binding never
- * overlaps another of its type (port_taken), so at most one matches. */
-static uint64_t bind_hash(int type, const weft_addr *a) {
-    uint64_t h = fnv(UINT64_C(0xcbf29ce484222325) ^ (uint64_t)type, &a->family, sizeof a->family);
+/* The bound index: listeners and bound datagram sockets by (owner host,
+ * type, address, port), chained through fsock.bnext.  A wildcard binding
+ * is found under the wildcard address of its family; a live binding never
+ * overlaps another of its type on its host (port_taken), so at most one
+ * matches. */
+static uint64_t bind_hash(const weft_sim_host *on, int type, const weft_addr *a) {
+    uint64_t h = fnv(UINT64_C(0xcbf29ce484222325) ^ (uint64_t)type ^
+                         (uint64_t)(on ? on->id : 0) << 8,
+                     &a->family, sizeof a->family);
     if (a->family == WEFT_AF_UNIX)
         return fnv(h, a->u.path, strlen(a->u.path));
     h = fnv(h, &a->port, sizeof a->port);
     return fnv(h, &a->u, a->family == WEFT_AF_INET ? 4 : 16);
 }
 
-static uint32_t *bucket_of(sim_net *n, int type, const weft_addr *a) {
-    return &n->bound[bind_hash(type, a) & (n->bound_cap - 1)];
+static uint32_t *bucket_of(sim_net *n, const weft_sim_host *on, int type, const weft_addr *a) {
+    return &n->bound[bind_hash(on, type, a) & (n->bound_cap - 1)];
 }
 
 static void index_link(sim_net *n, fsock *f) {
-    uint32_t *b = bucket_of(n, f->type, &f->local);
+    uint32_t *b = bucket_of(n, f->host, f->type, &f->local);
     f->bnext = *b;
     *b = f->id;
 }
@@ -1146,7 +1179,8 @@ static void index_add(sim_net *n, fsock *f) {
 static void index_del(sim_net *n, fsock *f) {
     if (!f->indexed)
         return;
-    for (uint32_t *p = bucket_of(n, f->type, &f->local); *p; p = &n->socks[*p - 1]->bnext)
+    for (uint32_t *p = bucket_of(n, f->host, f->type, &f->local); *p;
+         p = &n->socks[*p - 1]->bnext)
         if (*p == f->id) {
             *p = f->bnext;
             break;
@@ -1155,41 +1189,45 @@ static void index_del(sim_net *n, fsock *f) {
     n->nbound--;
 }
 
-static bool bound_fits(const fsock *f, const weft_addr *to, int type, bool listening) {
-    return f && f->type == type && f->has_local && f->state != S_CLOSED &&
+static bool bound_fits(const fsock *f, const weft_sim_host *on, const weft_addr *to, int type,
+                       bool listening) {
+    return f && f->host == on && f->type == type && f->has_local && f->state != S_CLOSED &&
            (!listening || f->state == S_LISTENING) && matches(&f->local, to);
 }
 
-static fsock *index_find(sim_net *n, const weft_addr *key, const weft_addr *to, int type,
-                         bool listening) {
-    for (uint32_t id = *bucket_of(n, type, key); id; id = n->socks[id - 1]->bnext)
-        if (bound_fits(n->socks[id - 1], to, type, listening))
+static fsock *index_find(sim_net *n, weft_sim_host *on, const weft_addr *key, const weft_addr *to,
+                         int type, bool listening) {
+    for (uint32_t id = *bucket_of(n, on, type, key); id; id = n->socks[id - 1]->bnext)
+        if (bound_fits(n->socks[id - 1], on, to, type, listening))
             return n->socks[id - 1];
     return NULL;
 }
 
-static fsock *find_bound(sim_net *n, const weft_addr *to, int type, bool listening) {
+/* The socket of host `on` (NULL: the root) bound to receive what is sent
+ * to `to`. */
+static fsock *find_bound(sim_net *n, weft_sim_host *on, const weft_addr *to, int type,
+                         bool listening) {
     bool bcast = to->family == WEFT_AF_INET && to->u.v4[0] == 127 && to->u.v4[3] == 255;
     if (n->nbound && !bcast) {
-        fsock *f = index_find(n, to, to, type, listening);
+        fsock *f = index_find(n, on, to, to, type, listening);
         if (!f && to->family != WEFT_AF_UNIX) {
             weft_addr wild = {.family = to->family, .port = to->port};
-            f = index_find(n, &wild, to, type, listening);
+            f = index_find(n, on, &wild, to, type, listening);
         }
         if (f || !n->index_lost)
             return f;
     }
     /* broadcast, or an index that lost a socket to out of memory */
     for (uint32_t i = 0; i < n->nsocks; i++)
-        if (bound_fits(n->socks[i], to, type, listening))
+        if (bound_fits(n->socks[i], on, to, type, listening))
             return n->socks[i];
     return NULL;
 }
 
-static bool port_taken(sim_net *n, const weft_addr *a, int type) {
+static bool port_taken(sim_net *n, weft_sim_host *on, const weft_addr *a, int type) {
     for (uint32_t i = 0; i < n->nsocks; i++) {
         fsock *f = n->socks[i];
-        if (!f || f->type != type || !f->has_local || f->state == S_CLOSED)
+        if (!f || f->type != type || !f->has_local || f->state == S_CLOSED || f->host != on)
             continue;
         if (a->family == WEFT_AF_UNIX) {
             if (f->local.family == WEFT_AF_UNIX && strcmp(f->local.u.path, a->u.path) == 0)
@@ -1203,6 +1241,8 @@ static bool port_taken(sim_net *n, const weft_addr *a, int type) {
     return false;
 }
 
+static weft_addr source_toward(sim_net *n, const fsock *f, const weft_addr *to);
+
 static int autobind(sim_net *n, fsock *f, const weft_addr *toward) {
     if (f->has_local)
         return 0;
@@ -1213,11 +1253,11 @@ static int autobind(sim_net *n, fsock *f, const weft_addr *toward) {
         a = weft_addr_loopback6(0);
     if (f->family != WEFT_AF_UNIX) {
         if (toward && !is_wild(toward))
-            a = *toward;
+            a = source_toward(n, f, toward);
         for (int tries = 0; tries < 16384; tries++) {
             a.port = n->next_port;
             n->next_port = n->next_port == 65535 ? EPHEMERAL_FIRST : n->next_port + 1;
-            if (!port_taken(n, &a, f->type))
+            if (!port_taken(n, f->host, &a, f->type))
                 break;
         }
     }
@@ -1287,12 +1327,13 @@ static void hand_over(sim_net *n, fsock *f) {
  * the path works both ways. */
 static void ghost_check(sim_net *n, packet *p) {
     fsock *from = sock_of(n, p->from);
-    if (!from || from->timed_out) {
+    if (!from || from->timed_out || from->vanished) {
         packet_free(n, p);
         return;
     }
     net_ev(n, WEFT__NET_RETRANSMIT, p);
-    if (path_cut(n, p->shost, p->dhost) || path_cut(n, p->dhost, p->shost)) {
+    if (path_cut(n, p->shost, p->dhost) || path_cut(n, p->dhost, p->shost) ||
+        silent_dest(n, p)) { /* a host that went down acknowledges nothing */
         net_ev(n, WEFT__NET_ACK_LOST, p);
         retry_later(n, p, W_GHOST);
         return;
@@ -1300,8 +1341,11 @@ static void ghost_check(sim_net *n, packet *p) {
     packet_free(n, p);
 }
 
-static fsock *find_bound(sim_net *n, const weft_addr *to, int type, bool listening);
+static fsock *find_bound(sim_net *n, weft_sim_host *on, const weft_addr *to, int type,
+                         bool listening);
 static fsock *sock_new(sim_net *n, int family, int type);
+static weft_sim_host *dest_host(sim_net *n, const fsock *from, const weft_addr *to);
+static bool host_arrive(sim_net *n, packet *p);
 
 /* A connection request reaches the listener's host. */
 static void arrive_syn(sim_net *n, packet *p) {
@@ -1313,7 +1357,7 @@ static void arrive_syn(sim_net *n, packet *p) {
         retry_later(n, p, W_RTO);
         return;
     }
-    fsock *lsn = find_bound(n, &p->dst, WEFT_SOCK_STREAM, true);
+    fsock *lsn = find_bound(n, dest_host(n, from, &p->dst), &p->dst, WEFT_SOCK_STREAM, true);
     if (!lsn) {
         net_ev(n, WEFT__NET_DROP_NOSOCK, p);
         answer(n, P_REFUSE, NULL, p);
@@ -1339,6 +1383,7 @@ static void arrive_syn(sim_net *n, packet *p) {
         packet_free(n, p);
         return;
     }
+    s->host = lsn->host;
     s->state = S_CONNECTED;
     s->local = p->dst;
     s->has_local = true;
@@ -1371,6 +1416,8 @@ static void arrive(sim_net *n, packet *p) {
         c->tail = p;
         return;
     }
+    if (host_arrive(n, p)) /* a paused or crashed host's */
+        return;
     fsock *to = p->to ? sock_of(n, p->to) : NULL;
     switch (p->kind) {
     case P_DATA:
@@ -1406,7 +1453,8 @@ static void arrive(sim_net *n, packet *p) {
         }
         break;
     case P_DGRAM: {
-        fsock *d = find_bound(n, &p->dst, WEFT_SOCK_DGRAM, false);
+        fsock *d = find_bound(n, dest_host(n, sock_of(n, p->from), &p->dst), &p->dst,
+                              WEFT_SOCK_DGRAM, false);
         if (!d || (d->has_peer && !weft_addr_equal(&d->peer, &p->src))) {
             net_ev(n, WEFT__NET_DROP_NOSOCK, p); /* dropped, as an OS drops it */
             break;
@@ -1449,9 +1497,13 @@ static int sn_open(void *drv, int family, int type, weft_os_socket *out) {
     sim_net *n = drv;
     if (family != WEFT_AF_INET && family != WEFT_AF_INET6 && family != WEFT_AF_UNIX)
         return WEFT_EAFNOSUPPORT;
+    weft_sim_host *on = weft__host_cur(n->sim);
+    if (on && on->state == WEFT__HOST_CRASHED)
+        return WEFT_ENETDOWN; /* a drop of a crashed host's task */
     fsock *f = sock_new(n, family, type);
     if (!f)
         return WEFT_ENOMEM;
+    f->host = on;
     *out = f->id;
     return 0;
 }
@@ -1497,6 +1549,8 @@ static void sn_close(void *drv, weft_os_socket s) {
     f->src = NULL;
 }
 
+static bool may_bind(sim_net *n, const fsock *f, const weft_addr *a);
+
 static int sn_bind(void *drv, weft_os_socket s, const weft_addr *a) {
     sim_net *n = drv;
     fsock *f = sock_of(n, s);
@@ -1504,14 +1558,14 @@ static int sn_bind(void *drv, weft_os_socket s, const weft_addr *a) {
         return WEFT_EINVAL;
     if (a->family != f->family)
         return WEFT_EAFNOSUPPORT;
-    if (!is_local_addr(n, a))
+    if (!is_local_addr(n, a) || !may_bind(n, f, a))
         return WEFT_EADDRNOTAVAIL;
     weft_addr b = *a;
     if (b.family != WEFT_AF_UNIX && b.port == 0) {
         f->local = b;
         return autobind(n, f, &b);
     }
-    if (port_taken(n, &b, f->type))
+    if (port_taken(n, f->host, &b, f->type))
         return WEFT_EADDRINUSE;
     f->local = b;
     f->has_local = true;
@@ -1536,6 +1590,9 @@ static int sn_listen(void *drv, weft_os_socket s, int backlog) {
     return 0;
 }
 
+static bool has_route(sim_net *n, const fsock *f, const weft_addr *to);
+static uint32_t dest_index(sim_net *n, fsock *from, const weft_addr *to);
+
 static int sn_connect(void *drv, weft_os_socket s, const weft_addr *a) {
     sim_net *n = drv;
     fsock *f = sock_of(n, s);
@@ -1543,7 +1600,7 @@ static int sn_connect(void *drv, weft_os_socket s, const weft_addr *a) {
         return f ? WEFT_EISCONN : WEFT_EINVAL;
     if (a->family != f->family)
         return WEFT_EAFNOSUPPORT;
-    if (!is_local_addr(n, a) || is_wild(a))
+    if (!is_local_addr(n, a) || is_wild(a) || !has_route(n, f, a))
         return WEFT_ENETUNREACH;
     autobind(n, f, a);
     f->peer = *a;
@@ -1554,7 +1611,7 @@ static int sn_connect(void *drv, weft_os_socket s, const weft_addr *a) {
         return WEFT_ENOMEM;
     p->src = f->local;
     p->dst = *a;
-    p->dhost = host_of_addr(n, a);
+    p->dhost = dest_index(n, f, a);
     send_packet(n, p);
     return WEFT_EAGAIN;
 }
@@ -1682,7 +1739,7 @@ static int64_t sn_send(void *drv, weft_os_socket s, const weft_iovec *iov, int i
             return WEFT_EMSGSIZE; /* as the OS says, before anything is sent */
         if (dst->family != f->family)
             return WEFT_EAFNOSUPPORT;
-        if (!is_local_addr(n, dst))
+        if (!is_local_addr(n, dst) || !has_route(n, f, dst))
             return WEFT_ENETUNREACH;
         autobind(n, f, dst);
         packet *p = packet_new(n, P_DGRAM, f, 0, len);
@@ -1695,7 +1752,7 @@ static int64_t sn_send(void *drv, weft_os_socket s, const weft_iovec *iov, int i
         }
         p->src = f->local;
         p->dst = *dst;
-        p->dhost = host_of_addr(n, dst);
+        p->dhost = dest_index(n, f, dst);
         send_packet(n, p);
         return (int64_t)len;
     }
@@ -1709,7 +1766,7 @@ static int64_t sn_send(void *drv, weft_os_socket s, const weft_iovec *iov, int i
     if (f->state != S_CONNECTED)
         return WEFT_ENOTCONN;
     fsock *peer = sock_of(n, f->peer_id);
-    if (!peer || peer->state == S_CLOSED)
+    if (!peer || (peer->state == S_CLOSED && !peer->vanished)) /* vanished: bytes go, unanswered */
         return WEFT_EPIPE;
     size_t used = peer->rx_len + peer->inbound;
     if (used >= RX_CAP)
@@ -1754,6 +1811,8 @@ static int sn_shutdown(void *drv, weft_os_socket s, int how) {
     return 0;
 }
 
+static void keepalive_set(sim_net *n, fsock *f, int value);
+
 static int sn_setopt(void *drv, weft_os_socket s, int opt, int value) {
     fsock *f = sock_of(drv, s);
     if (!f)
@@ -1762,6 +1821,8 @@ static int sn_setopt(void *drv, weft_os_socket s, int opt, int value) {
         return WEFT_EINVAL;
     if (opt == WEFT_SO_LINGER)
         f->linger0 = value == 0;
+    if (opt == WEFT_SO_KEEPALIVE)
+        keepalive_set(drv, f, value);
     return opt == WEFT_SO_ERROR ? WEFT_EINVAL : 0; /* accepted; the fake stack has no knobs */
 }
 
@@ -1828,6 +1889,9 @@ static int sn_connect_dgram(void *drv, weft_os_socket s, const weft_addr *a) {
 static int sn_lookup(void *drv, const char *name, uint16_t port, weft_addr *out, size_t cap) {
     sim_net *n = drv;
     size_t k = 0;
+    int fault = weft__hosts_lookup_fault(n->sim, name); /* weft_sim_lookup_fail */
+    if (fault)
+        return fault;
     if (strcmp(name, "localhost") == 0) {
         out[k++] = weft_addr_loopback4(port);
         if (k < cap)
@@ -1927,6 +1991,11 @@ static void sn_destroy(void *drv) {
         net_free(n, f, sizeof *f);
     }
     net_free(n, n->socks, n->cap * sizeof *n->socks);
+    for (int h = 0; h < n->nhosts; h++) /* held for a host still paused */
+        for (packet *p = n->hosts[h].held, *next; p; p = next) {
+            next = p->next;
+            net_free(n, p, sizeof *p + p->len);
+        }
     net_free(n, n->hosts, (size_t)n->hosts_cap * sizeof *n->hosts);
     net_free(n, n->addr_tab, n->addr_cap * sizeof *n->addr_tab);
     net_free(n, n->bound, n->bound_cap * sizeof *n->bound);
@@ -1994,21 +2063,294 @@ const char *weft__sim_net_knobs(weft__rt *rt, char *buf, size_t len) {
     return buf;
 }
 
-int weft_sim_host_add(weft_handle *h, const char *name, const char *const *addrs, int naddrs) {
-    weft__rt *rt = h ? (weft__rt *)h : weft__cur.rt;
-    if (!rt || !name || strlen(name) >= sizeof((host *)0)->name || naddrs < 1 || naddrs > 4 ||
-        !addrs)
-        return WEFT_EINVAL;
+/* ---------------------------------------------------------------- hosts
+ *
+ * Each socket belongs to a host (fsock.host; NULL: the root's), and the
+ * host is a namespace: its ports, its loopback and its Unix paths are its
+ * own.  The addresses of a host made without a start function
+ * (weft_sim_host_add) are the root's to bind: no task of its own could.
+ * A host's addresses are in the one address table of section "hosts"
+ * above (host index by address, O(1)); its entry there names its owner.
+ *
+ * A crash makes the host's sockets vanish: marked, emptied, closed under
+ * the application (whose close is then a no-op); what they still had to
+ * send goes with them.  Packets that later reach a vanished socket meet
+ * what a real network would: with RESET (a kernel is alive) or after a
+ * restart (a fresh stack that knows no such connection), a reset back;
+ * after a SILENT crash, nothing.  To the sender that host is a black-hole
+ * path, and the faults' machinery does the rest (retry_later): data is
+ * retransmitted with backoff until the stream gives up (WEFT_ETIMEDOUT,
+ * after Linux's 15 retries, 804.6 s), and a SYN goes unanswered until the
+ * connect times out.  A paused host's deliveries wait in its entry and go
+ * on, in order, at its resume (or meet its crash).
+ */
+
+static bool is_loopback(const weft_addr *a) {
+    static const uint8_t lo6[16] = {[15] = 1};
+    return (a->family == WEFT_AF_INET && a->u.v4[0] == 127) ||
+           (a->family == WEFT_AF_INET6 && memcmp(a->u.v6, lo6, 16) == 0);
+}
+
+/* The index in n->hosts of the host holding address `a` (port ignored),
+ * or -1. */
+static int host_index(sim_net *n, const weft_addr *a) { return (int)host_lookup(n, a) - 1; }
+
+/* Whose sockets an address of host entry `slot` reaches: its host's, when
+ * the host runs tasks of its own; else the root's. */
+static weft_sim_host *owner_of_slot(const sim_net *n, int slot) {
+    if (slot < 0)
+        return NULL;
+    weft_sim_host *o = n->hosts[slot].owner;
+    return o && o->start ? o : NULL;
+}
+
+/* The host whose sockets a packet from `from` to `to` is for: loopback,
+ * wildcard and Unix paths stay on the sender's host. */
+static weft_sim_host *dest_host(sim_net *n, const fsock *from, const weft_addr *to) {
+    if (to->family == WEFT_AF_UNIX || is_loopback(to) || is_wild(to))
+        return from ? from->host : NULL;
+    return owner_of_slot(n, host_index(n, to));
+}
+
+/* The host index (0: localhost) a packet from `from` to `to` goes to, for
+ * the links, partitions and clogs: the sender's own for its loopback,
+ * wildcard and Unix paths. */
+static uint32_t dest_index(sim_net *n, fsock *from, const weft_addr *to) {
+    if (to->family == WEFT_AF_UNIX || is_loopback(to) || is_wild(to))
+        return sock_host(n, from);
+    return host_lookup(n, to);
+}
+
+/* A host binds its own addresses, its loopback and the wildcard; the root
+ * binds any address but a host's that runs tasks. */
+static bool may_bind(sim_net *n, const fsock *f, const weft_addr *a) {
+    if (a->family == WEFT_AF_UNIX || is_wild(a) || is_loopback(a))
+        return true;
+    int slot = host_index(n, a);
+    if (f->host)
+        return slot >= 0 && n->hosts[slot].owner == f->host;
+    return owner_of_slot(n, slot) == NULL;
+}
+
+/* A host has a route to another only in a family it has an address of. */
+static bool has_route(sim_net *n, const fsock *f, const weft_addr *to) {
+    if (!f->host || to->family == WEFT_AF_UNIX || is_loopback(to) || is_wild(to) ||
+        (f->has_local && !is_wild(&f->local)))
+        return true;
+    const host *mine = &n->hosts[f->host->net_slot];
+    for (int i = 0; i < mine->naddrs; i++)
+        if (mine->addrs[i].family == to->family)
+            return true;
+    return false;
+}
+
+/* The address a socket speaks from toward `to`: `to` itself when it is
+ * the socket's own host's (loopback too); else its host's first address of
+ * the family (the root's: its loopback). */
+static weft_addr source_toward(sim_net *n, const fsock *f, const weft_addr *to) {
+    int slot = host_index(n, to);
+    if (is_loopback(to) || (slot >= 0 && owner_of_slot(n, slot) == f->host))
+        return *to;
+    if (f->host) {
+        const host *mine = &n->hosts[f->host->net_slot];
+        for (int i = 0; i < mine->naddrs; i++)
+            if (mine->addrs[i].family == to->family)
+                return mine->addrs[i];
+        return *to;
+    }
+    return to->family == WEFT_AF_INET6 ? weft_addr_loopback6(0) : weft_addr_loopback4(0);
+}
+
+/* Is a kernel there to answer for host `d`?  A running host's, or a
+ * killed process's (RESET); not a machine without power (SILENT). */
+static bool host_answers(const weft_sim_host *d) {
+    return !d || d->state != WEFT__HOST_CRASHED || d->how == WEFT_SIM_CRASH_RESET;
+}
+
+/* The host a packet is for, once it got across. */
+static weft_sim_host *packet_host(sim_net *n, const packet *p) {
+    if (p->kind == P_SYN || p->kind == P_DGRAM)
+        return dest_host(n, sock_of(n, p->from), &p->dst);
+    fsock *to = p->to ? sock_of(n, p->to) : NULL;
+    return to ? to->host : NULL;
+}
+
+static bool silent_dest(sim_net *n, const packet *p) {
+    return !host_answers(packet_host(n, p));
+}
+
+static void hold_packet(sim_net *n, weft_sim_host *h, packet *p) {
+    host *e = &n->hosts[h->net_slot];
+    net_ev(n, WEFT__NET_HOLD, p);
+    p->where = W_HELD;
+    p->next = NULL;
+    if (e->held_tail)
+        e->held_tail->next = p;
+    else
+        e->held = p;
+    e->held_tail = p;
+}
+
+/* After its trip and any clog: true when the packet's host is paused (the
+ * packet waits) or down (a black hole), and this took care of it. */
+static bool host_arrive(sim_net *n, packet *p) {
+    weft_sim_host *d = packet_host(n, p);
+    if (!d)
+        return false; /* the root's: never paused nor crashed */
+    if (d->state == WEFT__HOST_PAUSED) {
+        hold_packet(n, d, p);
+        return true;
+    }
+    if (host_answers(d)) {
+        fsock *to = p->to ? sock_of(n, p->to) : NULL;
+        if (to && to->vanished && (p->kind == P_DATA || p->kind == P_FIN) && p->from)
+            /* The stack knows no such connection: a reset back; the
+             * segment is then handed over to the closed socket (dropped). */
+            send_packet(n, packet_new(n, P_RST, to, p->from, 0));
+        return false;
+    }
+    /* Nothing answers: as on a cut path, a reliable packet is sent again
+     * later, until its sender gives up. */
+    net_ev(n, WEFT__NET_DROP_HOST_DOWN, p);
+    if (p->kind == P_SYN || p->kind == P_DATA || p->kind == P_FIN)
+        retry_later(n, p, W_RTO);
+    else
+        packet_free(n, p);
+    return true;
+}
+
+/* Keepalive.  Probes only matter once the peer is gone (a live peer's
+ * answer changes nothing), so the probe timer runs only for a socket whose
+ * peer vanished: idle seconds after the crash (or after keepalive was set,
+ * if later), then every 75 s; after 9 unanswered probes the connection
+ * times out, as Linux's defaults do.  A peer whose stack answers (RESET,
+ * or restarted) resets the connection at the first probe.  The probe is a
+ * timer of the probing socket's own stack (a P_PROBE in the heap, never on
+ * a link): the path's faults do not touch it. */
+#define KEEPALIVE_DEFAULT_S 7200
+#define KEEPALIVE_INTVL_NS 75000000000ull
+#define KEEPALIVE_PROBES 9
+
+static void keepalive_arm(sim_net *n, fsock *f) {
+    fsock *peer = f ? sock_of(n, f->peer_id) : NULL;
+    if (!f || !f->keepalive_s || f->state != S_CONNECTED || f->reset || !peer || !peer->vanished)
+        return;
+    packet *p = packet_new(n, P_PROBE, NULL, f->id, 0);
+    if (p)
+        schedule(n, p, W_FLY, now_ns(n) + (uint64_t)f->keepalive_s * 1000000000u);
+}
+
+static void keepalive_set(sim_net *n, fsock *f, int value) {
+    bool was = f->keepalive_s != 0;
+    f->keepalive_s = value < 0 ? 0 : value == 0 ? KEEPALIVE_DEFAULT_S : value;
+    if (!was)
+        keepalive_arm(n, f);
+}
+
+/* A probe's timer fired (timer_fire): probe the peer, or give up. */
+static void probe_fire(sim_net *n, packet *p) {
+    fsock *f = sock_of(n, p->to);
+    if (f && f->host && f->host->state == WEFT__HOST_PAUSED) {
+        hold_packet(n, f->host, p); /* its stack is stopped too */
+        return;
+    }
+    fsock *peer = f ? sock_of(n, f->peer_id) : NULL;
+    if (!f || !f->keepalive_s || f->state != S_CONNECTED || f->reset || !peer) {
+        packet_free(n, p);
+        return;
+    }
+    weft_sim_host *d = peer->host; /* a paused peer answers no probe either */
+    bool answers = !d || d->state == WEFT__HOST_RUNNING ||
+                   (d->state == WEFT__HOST_CRASHED && d->how == WEFT_SIM_CRASH_RESET);
+    net_ev(n, WEFT__NET_SEND, p);
+    if (answers || p->tries >= KEEPALIVE_PROBES) {
+        if (!answers)
+            net_ev(n, WEFT__NET_TIMEOUT, p);
+        f->reset = true;
+        f->error = answers ? WEFT_ECONNRESET : WEFT_ETIMEDOUT;
+        report(f, WEFT_IO_READABLE | WEFT_IO_WRITABLE | WEFT_IO_READ_CLOSED |
+                      WEFT_IO_WRITE_CLOSED | WEFT_IO_ERROR);
+        packet_free(n, p);
+        return;
+    }
+    p->tries++;
+    schedule(n, p, W_FLY, now_ns(n) + KEEPALIVE_INTVL_NS);
+}
+
+/* The held packets back into the network, due now, in their order. */
+static void release_held(sim_net *n, weft_sim_host *h) {
+    host *e = &n->hosts[h->net_slot];
+    packet *p = e->held;
+    e->held = e->held_tail = NULL;
+    uint64_t now = now_ns(n);
+    while (p) {
+        packet *next = p->next;
+        p->next = NULL;
+        schedule(n, p, W_FLY, now);
+        p = next;
+    }
+}
+
+void weft__sim_net_crash(weft__rt *rt, weft_sim_host *h, int how) {
+    sim_net *n = rt->io->drv;
+    for (uint32_t i = 0; i < n->nsocks; i++) {
+        fsock *f = n->socks[i];
+        if (!f || f->host != h || f->vanished || f->state == S_CLOSED)
+            continue;
+        tx_abandon(n, f); /* what it had yet to get across dies with it */
+        if (how == WEFT_SIM_CRASH_RESET && f->type == WEFT_SOCK_STREAM && f->peer_id && !f->reset)
+            send_packet(n, packet_new(n, P_RST, f, f->peer_id, 0));
+        net_free(n, f->backlog, (size_t)f->backlog_cap * sizeof *f->backlog);
+        f->backlog = NULL;
+        f->nbacklog = 0;
+        net_free(n, f->rx, RX_CAP);
+        f->rx = NULL;
+        f->rx_len = f->rx_off = 0;
+        free_dgrams(n, f);
+        index_del(n, f);
+        f->vanished = true;
+        f->state = S_CLOSED;
+        if (how == WEFT_SIM_CRASH_SILENT && f->type == WEFT_SOCK_STREAM)
+            keepalive_arm(n, sock_of(n, f->peer_id)); /* the peer's probes find nobody */
+        f->reset = true;
+        f->error = WEFT_ENETDOWN; /* whoever still holds it: its machine is gone */
+        report(f, WEFT_IO_READABLE | WEFT_IO_WRITABLE | WEFT_IO_READ_CLOSED |
+                      WEFT_IO_WRITE_CLOSED | WEFT_IO_ERROR);
+    }
+    release_held(n, h); /* they meet the crashed host */
+}
+
+void weft__sim_net_resume(weft__rt *rt, weft_sim_host *h) { release_held(rt->io->drv, h); }
+
+bool weft__sim_net_addr_taken(weft__rt *rt, const weft_addr *a) {
+    return host_lookup(rt->io->drv, a) != 0;
+}
+
+int weft__sim_net_host_add(weft__rt *rt, const char *name, const weft_addr *addrs, int naddrs,
+                           weft_sim_host *owner, int *slot) {
     if (!rt->io || rt->io->ops != &weft__io_sim)
         return WEFT_ENOTSUP;
     sim_net *n = rt->io->drv;
     host hst = {0};
+    if (strlen(name) >= sizeof hst.name || naddrs < 1 || naddrs > 4)
+        return WEFT_EINVAL;
+    for (int h = 0; h < n->nhosts; h++)
+        if (strcmp(n->hosts[h].name, name) == 0)
+            return WEFT_EINVAL;
     strcpy(hst.name, name);
     for (int i = 0; i < naddrs; i++) {
-        if (!addrs[i] || weft_addr_from_ip(addrs[i], 0, &hst.addrs[i]))
+        const weft_addr *a = &addrs[i];
+        if ((a->family != WEFT_AF_INET && a->family != WEFT_AF_INET6) || is_loopback(a) ||
+            is_wild(a) || host_lookup(n, a))
             return WEFT_EINVAL;
+        for (int j = 0; j < i; j++)
+            if (same_ip(&hst.addrs[j], a))
+                return WEFT_EINVAL; /* twice in the list */
+        hst.addrs[i] = *a;
+        hst.addrs[i].port = 0;
+        hst.naddrs = i + 1;
     }
-    hst.naddrs = naddrs;
+    hst.owner = owner;
     if (addr_reserve(n, (size_t)naddrs))
         return WEFT_ENOMEM;
     if (n->nhosts == n->hosts_cap) {
@@ -2022,11 +2364,10 @@ int weft_sim_host_add(weft_handle *h, const char *name, const char *const *addrs
         n->hosts = t;
         n->hosts_cap = cap;
     }
+    *slot = n->nhosts;
     n->hosts[n->nhosts++] = hst;
     for (int i = 0; i < naddrs; i++)
         addr_put(n, n->nhosts - 1, i);
-    if (n->sim->trace) /* the trace names hosts by number */
-        fprintf(n->sim->trace, "   host%d is %s\n", n->nhosts, name);
     return 0;
 }
 

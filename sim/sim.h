@@ -48,6 +48,7 @@ enum {
     WEFT__NET_DROP_CLOSED,
     WEFT__NET_DROP_CONNFAIL,
     WEFT__NET_ACK_LOST,
+    WEFT__NET_DROP_HOST_DOWN, /* its host is down (crashed SILENT): nothing answers */
 };
 enum {
     WEFT__NET_PARTITION = 1,
@@ -139,6 +140,7 @@ typedef struct weft__sim {
     bool has_last;
     uint64_t preemptions;    /* steps that switched away from a still-ready task */
     uint64_t faults;         /* fault points that fired */
+    struct weft__hosts *hosts; /* simulated hosts (host.c), NULL until the first */
     /* the first failure */
     int fail_code;
     char failure[1024];
