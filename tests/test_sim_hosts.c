@@ -1,6 +1,8 @@
 /* weft tests — simulated hosts: tasks and sockets owned by a host, crash
  * (reset or silent), restart, pause and resume, the disk, per-host clocks,
- * injected lookup failures, and determinism of all of it.
+ * injected lookup failures, hosts in the faults network (partitions by
+ * host name, a silent crash as a black-hole path), and determinism of all
+ * of it.
  *
  * Each test runs on a fresh sim runtime whose counting allocator fails the
  * test if anything outlives it; every run is bounded by virtual time (and
@@ -1569,6 +1571,170 @@ static void hosts_need_the_simulator(void **state) {
     assert_string_equal(weft_sim_host_name(NULL), "");
 }
 
+/* ------------------------------------------- hosts in the faults network */
+
+/* A UDP peer on a host: bound to the wildcard, it sends to `to` every
+ * 100 ms and counts what it receives. */
+typedef struct udp_disk {
+    uint16_t port;
+    weft_addr to;
+    int got;
+} udp_disk;
+
+typedef struct udp_peer {
+    weft_future base;
+    udp_disk *d;
+    weft_datagram *u;
+    weft_net_op op;
+    weft_sleep nap;
+    int64_t r;
+    char buf[16];
+} udp_peer;
+
+static weft_poll udp_peer_poll(weft_future *f, weft_context *cx, void *out) {
+    udp_peer *self = (udp_peer *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    for (;;) {
+        WEFT_AWAIT(f, cx, weft_datagram_send_to(&self->op, self->u, "x", 1, &self->d->to),
+                   &self->r);
+        while (weft_datagram_try_recv_from(self->u, self->buf, sizeof self->buf, NULL) > 0)
+            self->d->got++;
+        WEFT_AWAIT(f, cx, weft_sleep(&self->nap, WEFT_MS(100)), NULL);
+    }
+    WEFT_END(f);
+}
+static void udp_peer_drop(weft_future *f) { weft_socket_close(((udp_peer *)f)->u); }
+WEFT_FUTURE_DEFINE_VOID(udp_peer, udp_peer_poll, udp_peer_drop);
+
+static void udp_start(weft_sim_host *h, void *disk) {
+    (void)h;
+    udp_disk *d = disk;
+    weft_addr any = ip("0.0.0.0", d->port);
+    weft_datagram *u;
+    assert_int_equal(weft_datagram_bind(&any, NULL, &u), 0);
+    assert_int_equal(weft_spawn(&WEFT_NEW(udp_peer, .d = d, .u = u), NULL), 0);
+}
+
+typedef struct named_body {
+    weft_future base;
+    udp_disk a, b;
+    weft_sim_host *ha, *hb;
+    int a_cut, b_cut, b_healed;
+    weft_sleep nap;
+} named_body;
+
+static weft_poll named_body_poll(weft_future *f, weft_context *cx, void *out) {
+    named_body *self = (named_body *)f;
+    WEFT_BEGIN(f);
+    {
+        const char *aa[] = {"10.0.0.1"}, *ba[] = {"10.0.0.2"};
+        self->a = (udp_disk){.port = 5353, .to = ip("10.0.0.2", 53)};
+        self->b = (udp_disk){.port = 53, .to = ip("10.0.0.1", 5353)};
+        weft_sim_host_config ca = {.name = "a", .addrs = aa, .naddrs = 1, .start = udp_start,
+                                   .disk = &self->a, .clock = WEFT_SIM_CLOCK_EXACT};
+        weft_sim_host_config cb = {.name = "b", .addrs = ba, .naddrs = 1, .start = udp_start,
+                                   .disk = &self->b, .clock = WEFT_SIM_CLOCK_EXACT};
+        assert_int_equal(weft_sim_partition(NULL, "a", "b", WEFT_SIM_ONE_WAY), WEFT_ENOTFOUND);
+        assert_int_equal(weft_sim_host_create(NULL, &ca, &self->ha), 0);
+        assert_int_equal(weft_sim_host_create(NULL, &cb, &self->hb), 0);
+        assert_int_equal(weft_sim_partition(NULL, "a", "b", WEFT_SIM_ONE_WAY), 0);
+    }
+    WEFT_AWAIT(f, cx, weft_sleep(&self->nap, WEFT_MS(1050)), NULL);
+    self->a_cut = self->a.got;
+    self->b_cut = self->b.got;
+    assert_int_equal(weft_sim_heal(NULL, "a", "b"), 0);
+    WEFT_AWAIT(f, cx, weft_sleep(&self->nap, WEFT_MS(1000)), NULL);
+    self->b_healed = self->b.got;
+    weft_sim_host_crash(self->ha, WEFT_SIM_CRASH_RESET);
+    weft_sim_host_crash(self->hb, WEFT_SIM_CRASH_RESET);
+    WEFT_RETURN(f, out, int64_t, 0);
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE(named_body, named_body_poll, NULL, int64_t);
+
+/* Partitions name hosts made by weft_sim_host_create, whatever their
+ * sockets bind: both peers here are bound to the wildcard, and a one-way
+ * cut a -> b stops a's datagrams only. */
+static void partitions_name_created_hosts(void **state) {
+    wt_env *env = WT_ENV(state);
+    static named_body b;
+    b = WEFT_NEW(named_body);
+    assert_int_equal(run(env, 5, &b.base), 0);
+    assert_int_equal(b.b_cut, 0); /* a -> b cut */
+    /* b -> a not: b sends at 0, 100, ..., 1000 ms, each 1 ms on the way,
+     * and a counts them at its next turn, 100 ms later: those of 0 to 900
+     * by 1050 ms */
+    assert_int_equal(b.a_cut, 10);
+    /* healed at 1050: a's datagrams of 1100 to 1900 are counted by b by
+     * 2050 */
+    assert_int_equal(b.b_healed, 9);
+}
+
+/* A stream's writer toward a host that stops answering: silently crashed,
+ * or cut off by a partition.  Both are one black-hole path to the TCP
+ * model: the same retransmissions, the same backoff, the same timeout. */
+typedef struct hole_body {
+    weft_future base;
+    srv_disk d;
+    bool crash; /* else a partition */
+    weft_sim_host *h;
+    weft_addr to;
+    weft_stream *s;
+    weft_net_op op;
+    int64_t r, wrote, read;
+    uint64_t t0, waited;
+    char buf[8];
+} hole_body;
+
+static weft_poll hole_body_poll(weft_future *f, weft_context *cx, void *out) {
+    hole_body *self = (hole_body *)f;
+    WEFT_BEGIN(f);
+    self->h = make_srv("srv", "10.0.0.1", &self->d);
+    self->to = ip("10.0.0.1", SRV_PORT);
+    WEFT_AWAIT(f, cx, weft_stream_connect(&self->op, &self->to, NULL, &self->s), &self->r);
+    assert_int_equal(self->r, 0);
+    if (self->crash)
+        assert_int_equal(weft_sim_host_crash(self->h, WEFT_SIM_CRASH_SILENT), 0);
+    else
+        assert_int_equal(weft_sim_partition(NULL, "srv", "localhost", WEFT_SIM_BOTH_WAYS), 0);
+    self->t0 = weft_now();
+    WEFT_AWAIT(f, cx, weft_stream_write(&self->op, self->s, "lost", 4), &self->wrote);
+    WEFT_AWAIT(f, cx, weft_stream_read(&self->op, self->s, self->buf, sizeof self->buf),
+               &self->read);
+    self->waited = weft_now() - self->t0;
+    weft_socket_close(self->s);
+    self->s = NULL;
+    if (!self->crash)
+        weft_sim_host_crash(self->h, WEFT_SIM_CRASH_RESET);
+    WEFT_RETURN(f, out, int64_t, 0);
+    WEFT_END(f);
+}
+static void hole_body_drop(weft_future *f) {
+    hole_body *self = (hole_body *)f;
+    if (self->s)
+        weft_socket_close(self->s);
+}
+WEFT_FUTURE_DEFINE(hole_body, hole_body_poll, hole_body_drop, int64_t);
+
+static void a_silent_crash_is_a_black_hole(void **state) {
+    wt_env *env = WT_ENV(state);
+    static hole_body crash, cut;
+    crash = WEFT_NEW(hole_body, .crash = true);
+    cut = WEFT_NEW(hole_body, .crash = false);
+    assert_int_equal(run(env, 6, &crash.base), 0);
+    assert_int_equal(run(env, 6, &cut.base), 0);
+    assert_int_equal(crash.wrote, 4);
+    assert_int_equal(cut.wrote, 4);
+    assert_int_equal(crash.read, WEFT_ETIMEDOUT);
+    assert_int_equal(cut.read, WEFT_ETIMEDOUT);
+    /* Linux's schedule: 15 retransmissions, 200 ms doubling up to 120 s,
+     * 804.6 s after the write; a partition drops each try as it leaves,
+     * a crashed host as it arrives, 1 ms later: 16 tries, 16 ms. */
+    assert_int_equal(cut.waited, WEFT_MS(804600));
+    assert_int_equal(crash.waited, cut.waited + WEFT_MS(16));
+}
+
 #define SIM(fn) WT_ONE(fn, 2, "sim")
 
 int main(void) {
@@ -1589,6 +1755,8 @@ int main(void) {
         SIM(a_host_may_crash_itself),
         SIM(host_calls_between_block_ons),
         SIM(a_forgotten_pause_is_named_in_the_deadlock),
+        SIM(partitions_name_created_hosts),
+        SIM(a_silent_crash_is_a_black_hole),
         cmocka_unit_test(chaos_over_many_seeds),
         cmocka_unit_test(disk_keeps_what_was_synced),
         WT_CT(hosts_need_the_simulator),
