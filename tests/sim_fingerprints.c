@@ -1,7 +1,8 @@
 /* weft tests — prints the fingerprints of a mixed simulated workload
- * (spawns, joins, timers, random draws, fault points, both strategies) and
- * of a simulated network under the seed's swarm draw (latency tails from
- * integer-only exponentials, loss, duplication, retransmissions, a
+ * (spawns, joins, timers, random draws, fault points, both strategies), of
+ * simulated hosts (crash both ways, restart, pause, seeded clocks, lookups)
+ * and of a simulated network under the seed's swarm draw (latency tails
+ * from integer-only exponentials, loss, duplication, retransmissions, a
  * partition healed), so .ci/fingerprints.sh can compare builds:
  * compilers, -O levels, operating systems. */
 #include <inttypes.h>
