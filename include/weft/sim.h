@@ -101,9 +101,10 @@ WEFT_EXTERN int weft_sim_host_add(weft_handle *h, const char *name, const char *
                                   int naddrs);
 /* ------------------------------------------------------ network faults
  *
- * Every link between two hosts (named as in weft_sim_host_add; the
- * built-in one holding 127.0.0.1 and ::1 is "localhost"; "*" stands for
- * every host) has a latency and fault rates.  By default a run draws them
+ * Every link between two hosts (named as in weft_sim_host_create or
+ * weft_sim_host_add, whatever their sockets bind; the built-in one
+ * holding 127.0.0.1 and ::1 is "localhost"; "*" stands for every host)
+ * has a latency and fault rates.  By default a run draws them
  * from its seed (swarm testing, as TigerBeetle's VOPR does: some runs calm,
  * some lossy, some with long tails, some duplicating, reordering or
  * failing connections), so a sweep covers many network conditions without
