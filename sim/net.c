@@ -324,10 +324,12 @@ static uint64_t latency(sim_net *n, const weft_sim_link *l) {
     return l->latency_min_ns + exp_delay(n, l->latency_tail_ns);
 }
 
-/* ------------------------------------------------------------- hosts
+/* ---------------------------------------------------- host addresses
  *
  * Host 0 is "localhost" (127.0.0.0/8, ::1, and the wildcard); host i + 1
- * is hosts[i]. */
+ * is hosts[i], whose weft_sim_host (host.c) has the same number.  One
+ * table finds a host by address for the links, partitions and clogs and
+ * for the owner of a packet's destination (section "hosts"). */
 
 static bool is_wild(const weft_addr *a);
 
@@ -2069,8 +2071,8 @@ const char *weft__sim_net_knobs(weft__rt *rt, char *buf, size_t len) {
  * host is a namespace: its ports, its loopback and its Unix paths are its
  * own.  The addresses of a host made without a start function
  * (weft_sim_host_add) are the root's to bind: no task of its own could.
- * A host's addresses are in the one address table of section "hosts"
- * above (host index by address, O(1)); its entry there names its owner.
+ * A host's addresses are in the one address table (section "host
+ * addresses": host index by address, O(1)); its entry names its owner.
  *
  * A crash makes the host's sockets vanish: marked, emptied, closed under
  * the application (whose close is then a no-op); what they still had to
