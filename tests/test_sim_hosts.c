@@ -1805,8 +1805,9 @@ static weft_poll clog_pause_body_poll(weft_future *f, weft_context *cx, void *ou
         weft_sim_host_config cb = {.name = "b", .addrs = ba, .naddrs = 1, .start = seq_start,
                                    .disk = &self->b, .clock = WEFT_SIM_CLOCK_EXACT};
         assert_int_equal(weft_sim_host_create(NULL, &cb, &self->hb), 0);
-        assert_int_equal(weft_sim_clog(NULL, "a", "b"), 0);
         assert_int_equal(weft_sim_host_create(NULL, &ca, &self->ha), 0);
+        /* before a's task first runs */
+        assert_int_equal(weft_sim_clog(NULL, "a", "b"), 0);
     }
     WEFT_AWAIT(f, cx, weft_sleep(&self->nap, WEFT_MS(55)), NULL);
     assert_int_equal(weft_sim_host_pause(self->hb), 0);
