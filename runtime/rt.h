@@ -232,6 +232,20 @@ void weft__io_shutdown(weft__rt *rt);
 bool weft__timer_arm(weft__rt *rt, weft_timer_entry *e, uint64_t deadline_ns, weft_waker w);
 void weft__timer_disarm(weft__rt *rt, weft_timer_entry *e);
 
+/* The clock the running code reads when it is not the runtime's own (the
+ * simulator's per-host clocks): `to_local` maps an instant of the
+ * runtime's clock to it (monotonic), `to_global` maps one of its instants
+ * back to the first instant of the runtime's clock at which it reads at
+ * least that.  weft_now, sleeps, timeouts and intervals go through it; the
+ * wheel and the schedulers keep the runtime's clock. */
+typedef struct weft__clock_view {
+    uint64_t (*to_local)(void *ctx, uint64_t ns);
+    uint64_t (*to_global)(void *ctx, uint64_t local_ns);
+    void *ctx;
+} weft__clock_view;
+/* Installs a view (NULL: none) on a runtime with time. */
+void weft__time_set_view(weft__rt *rt, const weft__clock_view *v);
+
 /* Timers armed in the wheel. */
 uint64_t weft__time_count(weft__rt *rt);
 /* The runtime's clock (virtual time under the simulator); 0 without time. */

@@ -22,6 +22,7 @@ typedef struct weft__time {
     int64_t offset_ns;  /* added to the OS clock's reading after a resume */
     uint64_t paused_ns; /* the clock's reading while paused */
     bool paused;
+    weft__clock_view view; /* what the running code reads (a simulated host's clock) */
 } weft__time;
 
 /* ----------------------------------------------------------------- clock */
@@ -39,6 +40,26 @@ static uint64_t clock_now(weft__time *d) {
     return now;
 }
 
+/* The running code's clock (the runtime's own unless a view is set):
+ * instants a task sees and gives (weft_now, sleep deadlines) are on it;
+ * the wheel holds the runtime's. */
+static inline uint64_t to_local(const weft__time *d, uint64_t ns) {
+    return d->view.to_local ? d->view.to_local(d->view.ctx, ns) : ns;
+}
+static inline uint64_t to_global(const weft__time *d, uint64_t local) {
+    return d->view.to_global ? d->view.to_global(d->view.ctx, local) : local;
+}
+static uint64_t local_now(weft__time *d) { return to_local(d, clock_now(d)); }
+
+void weft__time_set_view(weft__rt *rt, const weft__clock_view *v) {
+    weft__time *d = rt->time;
+    if (!d)
+        return;
+    weft__spin_lock(&d->lock);
+    d->view = v ? *v : (weft__clock_view){0};
+    weft__spin_unlock(&d->lock);
+}
+
 static inline uint64_t ms_ceil(uint64_t ns) { return ns / NS_PER_MS + (ns % NS_PER_MS != 0); }
 
 /* Clock arithmetic saturates at the clock's last instant instead of
@@ -53,7 +74,7 @@ static inline uint64_t ms_to_ns(uint64_t ms) {
 weft_instant weft_now(void) {
     weft__rt *rt = weft__cur.rt;
     if (rt && rt->time)
-        return clock_now(rt->time);
+        return local_now(rt->time);
     return weft__os_now_ns();
 }
 
@@ -80,6 +101,7 @@ int weft__time_create(weft__rt *rt, bool start_paused) {
     d->offset_ns = 0;
     d->paused_ns = 0;
     d->paused = start_paused;
+    d->view = (weft__clock_view){0};
     rt->time = d;
     return 0;
 }
@@ -275,7 +297,7 @@ weft_future *weft_sleep_init(weft_sleep *s, weft_duration dur, const char *site)
     s->duration = dur < 0 ? 0 : dur;
     weft__rt *rt = weft__cur.rt;
     if (rt && rt->time) {
-        s->deadline = sat_add(clock_now(rt->time), (uint64_t)s->duration);
+        s->deadline = sat_add(local_now(rt->time), (uint64_t)s->duration);
         s->has_deadline = true;
     }
     return &s->base;
@@ -296,8 +318,9 @@ static weft_poll sleep_poll(weft_future *f, weft_context *cx, void *out) {
     weft__time *d = s->driver;
     weft_waker old = {0};
     weft__spin_lock(&d->lock);
+    uint64_t now = to_local(d, clock_now_locked(d));
     if (!s->has_deadline) {
-        s->deadline = sat_add(clock_now_locked(d), (uint64_t)s->duration);
+        s->deadline = sat_add(now, (uint64_t)s->duration);
         s->has_deadline = true;
     }
     weft_timer_entry *e = &s->entry;
@@ -308,8 +331,10 @@ static weft_poll sleep_poll(weft_future *f, weft_context *cx, void *out) {
     bool wake_driver = false;
     uint64_t os_deadline = 0;
     if (e->weft__state == WEFT__TIMER_IDLE) {
-        if (s->deadline <= clock_now_locked(d) ||
-            !weft__wheel_insert(&d->wheel, e, ms_ceil(s->deadline))) {
+        /* On the wheel at the first tick at which the running code's
+         * clock has reached the deadline: never early by that clock. */
+        uint64_t at = to_global(d, s->deadline);
+        if (s->deadline <= now || !weft__wheel_insert(&d->wheel, e, ms_ceil(at))) {
             e->weft__state = WEFT__TIMER_FIRED;
             weft__spin_unlock(&d->lock);
             return WEFT_READY;
@@ -318,7 +343,7 @@ static weft_poll sleep_poll(weft_future *f, weft_context *cx, void *out) {
         /* Its parker may sleep past us. */
         wake_driver = !weft__cur.worker || d->rt->sched->timer_armed;
         if (!d->paused) /* else 0: a paused clock has no OS deadline */
-            os_deadline = sat_add(ms_to_ns(ms_ceil(s->deadline)) - (uint64_t)d->offset_ns,
+            os_deadline = sat_add(ms_to_ns(ms_ceil(at)) - (uint64_t)d->offset_ns,
                                   d->origin_ns);
     } else if (!weft_waker_will_wake(&e->weft__waker, cx->weft__waker)) {
         old = e->weft__waker;
@@ -429,7 +454,7 @@ weft_future *weft_timeout_init(weft_timeout *t, weft_duration dur, weft_future *
 
 static void timeout_finish(weft_timeout *t, weft__time *d, int status) {
     t->status = status;
-    t->elapsed = (weft_duration)(clock_now(d) - t->started);
+    t->elapsed = (weft_duration)(local_now(d) - t->started);
     weft_future_drop(t->inner);
     t->inner = NULL;
     weft_future_drop(&t->sleep.base);
@@ -441,7 +466,7 @@ static weft_poll timeout_poll(weft_future *f, weft_context *cx, void *out) {
         weft__die("weft_timeout polled without an inner future");
     weft__time *d = driver_of(cx);
     if (!t->sleep.has_deadline) {
-        t->started = clock_now(d);
+        t->started = local_now(d);
         t->sleep.deadline = t->started + (uint64_t)t->sleep.duration;
         t->sleep.has_deadline = true;
     }
@@ -487,7 +512,7 @@ int weft_interval_init(weft_interval *iv, weft_duration period) {
     interval_setup(iv, period);
     weft__rt *rt = weft__cur.rt;
     if (rt && rt->time) {
-        iv->next = clock_now(rt->time);
+        iv->next = local_now(rt->time);
         iv->started = true;
         weft_sleep_reset(&iv->sleep, iv->next);
     }
@@ -537,14 +562,14 @@ static weft_poll tick_poll(weft_future *f, weft_context *cx, void *out) {
     weft_interval *iv = (weft_interval *)((char *)f - offsetof(weft_interval, tick));
     weft__time *d = driver_of(cx);
     if (!iv->started) {
-        iv->next = clock_now(d);
+        iv->next = local_now(d);
         iv->started = true;
         weft_sleep_reset(&iv->sleep, iv->next);
     }
     if (weft_future_poll(&iv->sleep.base, cx, NULL) == WEFT_PENDING)
         return WEFT_PENDING;
     weft_instant due = iv->next;
-    iv->next = next_tick(iv, due, clock_now(d));
+    iv->next = next_tick(iv, due, local_now(d));
     weft_sleep_reset(&iv->sleep, iv->next);
     if (out)
         *(weft_instant *)out = due;

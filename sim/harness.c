@@ -32,6 +32,7 @@ typedef struct sweep_opts {
     int strategy;        /* WEFT_SIM_STRATEGY (default swarm) */
     uint32_t depth;      /* WEFT_PCT_DEPTH (0: the builder's) */
     uint64_t horizon;    /* PCT: measured by probe runs (probe_horizon) */
+    int net;             /* WEFT_SIM_NET: swarm (default) or calm */
     const char *trace;   /* WEFT_TRACE */
     bool check;          /* WEFT_CHECK_DETERMINISM */
     bool quiet;          /* WEFT_SIM_QUIET: no summary line */
@@ -151,6 +152,13 @@ static sweep_opts read_opts(void) {
         } else
             o.depth = (uint32_t)depth;
     }
+    const char *net = getenv("WEFT_SIM_NET");
+    if (net && *net && strcmp(net, "calm") == 0)
+        o.net = WEFT_SIM_NET_CALM;
+    else if (net && *net && strcmp(net, "swarm") != 0) {
+        fprintf(stderr, "weft-sim: WEFT_SIM_NET=%s: not a network (swarm or calm)\n", net);
+        o.bad = true;
+    }
     o.trace = getenv("WEFT_TRACE");
     if (o.trace && !*o.trace)
         o.trace = NULL;
@@ -191,14 +199,15 @@ static sweep_opts read_opts(void) {
 /* What the replay line must set besides the seed: nothing for the
  * default (swarm: the seed draws the rest). */
 static const char *strategy_env(const sweep_opts *o, char *buf, size_t n) {
+    const char *net = o->net == WEFT_SIM_NET_CALM ? " WEFT_SIM_NET=calm" : "";
     if (o->strategy == WEFT_SIM_SWARM)
-        snprintf(buf, n, " ");
+        snprintf(buf, n, "%s ", net);
     else if (o->strategy == WEFT_SIM_RANDOM)
-        snprintf(buf, n, " WEFT_SIM_STRATEGY=random ");
+        snprintf(buf, n, "%s WEFT_SIM_STRATEGY=random ", net);
     else if (o->depth)
-        snprintf(buf, n, " WEFT_SIM_STRATEGY=pct WEFT_PCT_DEPTH=%u ", (unsigned)o->depth);
+        snprintf(buf, n, "%s WEFT_SIM_STRATEGY=pct WEFT_PCT_DEPTH=%u ", net, (unsigned)o->depth);
     else
-        snprintf(buf, n, " WEFT_SIM_STRATEGY=pct ");
+        snprintf(buf, n, "%s WEFT_SIM_STRATEGY=pct ", net);
     return buf;
 }
 
@@ -228,6 +237,7 @@ static void builder_for(weft_builder *b, const sweep_opts *o, uint64_t seed,
     b->sim_pct_horizon = o->horizon;
     if (t->exact_time)
         b->sim_exact_time = true;
+    b->sim_net = o->net;
     b->sim_max_steps = 1000000;
     b->sim_max_time = WEFT_SECS(86400);
     b->sim_trace_path = o->trace_dir ? NULL : o->trace;
@@ -361,6 +371,7 @@ static int run_seed_x(const weft_sim_test *t, const weft_builder *given, weft_si
     /* the sweep's passing seeds say nothing: no text made for them */
     if (err || !sweeping)
         snprintf(r->strategy, sizeof r->strategy, "%s", weft__sim_strategy_text(s));
+    weft__sim_net_knobs((weft__rt *)rt, r->network, sizeof r->network);
     if (s->fail_code)
         snprintf(r->failure, sizeof r->failure, "%s", s->failure);
     else if (err)
@@ -498,7 +509,7 @@ typedef struct sweep {
     const weft_sim_test *t;
     sweep_opts o;
     char prog[512];
-    char env[64];         /* strategy_env: for the replay lines */
+    char env[96];         /* strategy_env: for the replay lines */
     uint64_t ran, failed, from_file;
     bool stop;            /* an error every further seed would repeat (the trace) */
     bool shrunk;          /* WEFT_SHRINK: done once per sweep */
@@ -763,10 +774,11 @@ static void run_and_report(sweep *sw, uint64_t seed, const char *note) {
             return;
     }
     say(sw,
-            "weft-sim: FAIL %s seed=%" PRIu64 "%s%s fingerprint=%016" PRIx64 " (%s) [%s]"
+            "weft-sim: FAIL %s seed=%" PRIu64 "%s%s fingerprint=%016" PRIx64 " (%s) [%s]%s%s"
             " replay: WEFT_SEED=%" PRIu64 "%.*s%s%s %s --test %s%s%s\n",
             sw->t->name, seed, note ? " from seeds file: " : "", note ? note : "",
-            r.fingerprint, r.failure, r.strategy, seed, (int)strlen(sw->env) - 1, sw->env,
+            r.fingerprint, r.failure, r.strategy, r.network[0] ? " network: " : "", r.network,
+            seed, (int)strlen(sw->env) - 1, sw->env,
             sw->o.trace_dir ? " WEFT_TRACE=" : "", sw->o.trace_dir ? sw->o.trace : "", sw->prog,
             sw->t->name, sw->o.trace_dir ? " timeline: " : "", sw->o.trace_dir ? rf.html : "");
     if (sw->o.shrink && !sw->shrunk) {

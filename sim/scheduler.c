@@ -23,6 +23,7 @@
 
 #include "weft/sync.h"
 
+#include "host.h"
 #include "schedule.h"
 #include "sim.h"
 
@@ -100,6 +101,8 @@ static void push_ready(weft__sim *s, weft__task *t) {
     s->ready[s->nready++] = t;
 }
 
+void weft__sim_push_ready(weft__sim *s, weft__task *t) { push_ready(s, t); }
+
 static void sim_schedule(weft__rt *rt, weft__task *t, int hint) {
     weft__sim *s = weft__sim_of(rt);
     check_thread(s);
@@ -115,6 +118,9 @@ static void sim_schedule(weft__rt *rt, weft__task *t, int hint) {
     if (s->strategy == WEFT_SIM_PCT)
         weft__pct_on_ready(s, t, hint == WEFT__SCHED_WAKE && t->id == s->current && s->current
                                      ? WEFT__SCHED_YIELD : hint);
+    /* Hosts (host.c): a spawn records its owner; a paused host's task waits. */
+    if (s->hosts && weft__hosts_schedule(s, t, hint))
+        return;
     push_ready(s, t);
 }
 
@@ -254,6 +260,9 @@ static void deadlock(weft__sim *s, weft_future *root) {
     int blocked = 0;
     append(&t, "root ");
     describe(&t, root);
+    char paused[256];
+    if (s->hosts && weft__hosts_paused(s, paused, sizeof paused))
+        append(&t, "; %s", paused); /* their tasks are ready, but held */
     blocked_report br = {&t, 0};
     weft__owned_visit(s->rt, &s->owned, report_blocked, &br);
     blocked = br.count;
@@ -349,7 +358,11 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
         s->current = t->id;
         s->cur_task = t;
         s->polling = true;
+        if (s->hosts)
+            weft__hosts_enter(s, t); /* its host's clock and sockets */
         int r = weft__task_poll(t);
+        if (s->hosts)
+            weft__hosts_leave(s);
         s->polls += r != WEFT__RUN_SKIPPED;
         if (r >= WEFT__RUN_AGAIN) /* it woke itself */
             sim_schedule(rt, t, r == WEFT__RUN_YIELDED ? WEFT__SCHED_YIELD : WEFT__SCHED_WAKE);
@@ -487,6 +500,8 @@ static void sim_shutdown(weft__rt *rt) {
     weft__owned_shutdown(rt, &s->owned);
     while (s->nready)
         weft__task_discard(s->ready[--s->nready]);
+    if (s->hosts)
+        weft__hosts_shutdown(s);
     weft__task_cache_clear(rt, &s->cache);
 }
 
@@ -504,6 +519,7 @@ static void sim_destroy(weft__rt *rt) {
     weft__sim_trace_close(s);
     weft__sim_write_timelines(s);
     weft__sim_free_notes(s);
+    weft__hosts_destroy(s);
     weft__task_cache_clear(rt, &s->cache);
     weft__free(rt, s->ready, s->cap * sizeof *s->ready);
     weft__sim_free_events(s);

@@ -1307,6 +1307,44 @@ RETURNS(sim_fingerprint_not_sim, 0) {
 }
 RETURNS(sim_note_null, 0) { weft_sim_note(NULL); return 0; }
 RETURNS(sim_fail_at_null, 0) { weft_sim_fail_at(NULL, NULL); return 0; }
+/* simulated hosts */
+RETURNS(sim_host_create_null, WEFT_EINVAL) { return weft_sim_host_create(NULL, NULL, NULL); }
+RETURNS(sim_host_create_no_runtime, WEFT_ENORUNTIME) {
+    weft_sim_host_config c = {.name = "x"};
+    return weft_sim_host_create(NULL, &c, NULL);
+}
+RETURNS(sim_host_create_not_sim, WEFT_ENOTSUP) {
+    weft_runtime *rt = rt_of(WEFT_CURRENT_THREAD, false);
+    weft_sim_host_config c = {.name = "x"};
+    int rc = weft_sim_host_create(weft_runtime_handle(rt), &c, NULL);
+    weft_runtime_free(rt);
+    return rc;
+}
+RETURNS(sim_host_add_null, WEFT_EINVAL) { return weft_sim_host_add(NULL, NULL, NULL, 1); }
+RETURNS(sim_host_crash_null, WEFT_EINVAL) { return weft_sim_host_crash(NULL, WEFT_SIM_CRASH_RESET); }
+RETURNS(sim_host_restart_null, WEFT_EINVAL) { return weft_sim_host_restart(NULL); }
+RETURNS(sim_host_pause_null, WEFT_EINVAL) { return weft_sim_host_pause(NULL); }
+RETURNS(sim_host_resume_null, WEFT_EINVAL) { return weft_sim_host_resume(NULL); }
+RETURNS(sim_host_state_null, WEFT_EINVAL) { return weft_sim_host_state(NULL); }
+RETURNS(sim_host_addr_null, WEFT_EINVAL) { return weft_sim_host_addr(NULL, 0, NULL); }
+RETURNS(sim_host_queries_null, 0) {
+    return weft_sim_host_find(NULL, NULL) != NULL || weft_sim_host_current() != NULL ||
+           weft_sim_host_name(NULL)[0] != '\0' || weft_sim_host_restarts(NULL) != 0 ||
+           weft_sim_host_now(NULL) != 0;
+}
+RETURNS(sim_lookup_fail_null, WEFT_EINVAL) {
+    return weft_sim_lookup_fail(NULL, NULL, WEFT_ENOTFOUND, 1);
+}
+RETURNS(sim_lookup_fail_range, WEFT_EINVAL) {
+    return weft_sim_lookup_fail(NULL, "x", WEFT_ENOTFOUND, 1000001);
+}
+RETURNS(sim_disk_null, WEFT_EINVAL) {
+    weft_sim_disk_init(NULL);
+    weft_sim_disk_free(NULL);
+    if (weft_sim_disk_sync(NULL) != WEFT_EINVAL || weft_sim_disk_recover(NULL) != WEFT_EINVAL)
+        return 0;
+    return weft_sim_disk_write(NULL, "x", 1);
+}
 RETURNS(sim_run_null_test, WEFT_EINVAL) {
     weft_sim_result r;
     return weft_sim_run(NULL, NULL, &r);

@@ -39,8 +39,9 @@
  * This header brings what cmocka.h needs and cmocka.h itself; link with
  * cmocka.  Environment (the sim flavor): WEFT_SEED=s runs seed s instead
  * of 0, WEFT_SIM_STRATEGY=pct (or swarm, random: the default) picks the
- * strategy, WEFT_PCT_DEPTH=d PCT's depth; a value that does not parse, or
- * an unknown strategy, fails the case's setup saying so.  A case runs with
+ * strategy, WEFT_PCT_DEPTH=d PCT's depth, WEFT_SIM_NET=calm a calm
+ * simulated network (weft/sim.h); a value that does not parse, or an
+ * unknown strategy, fails the case's setup saying so.  A case runs with
  * exact time (sim_exact_time).  CMOCKA_MESSAGE_OUTPUT=TAP prints TAP
  * (Meson's protocol: 'tap').
  */
