@@ -1,0 +1,417 @@
+/* kv — the replicated store under the simulator, and the program's modes.
+ *
+ * Everything simulator-specific lives here, none of it in the store: the
+ * three replicas run on simulated machines "r0".."r2" (10.0.0.1-3), each
+ * with a disk that survives its restarts; a client on the test's own task
+ * puts and reads keys; a chaos task crashes and restarts machines (and
+ * cuts and heals links) at seeded moments.  Then the chaos ends: every
+ * machine is brought back, the network healed, and every write the store
+ * acknowledged must be read back within a bound of virtual time.  All the
+ * while at most one replica may become leader of any term.
+ *
+ * The buggy store (kv_split_vote) keeps its vote in memory: a sweep finds
+ * the seed where a replica votes, crashes, restarts in the same term and
+ * votes again, and prints the line that replays it.  The fixed store
+ * (kv_fixed) passes.
+ */
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "weft/sim.h"
+#include "weft/weft.h"
+#include "kv.h"
+
+int kv_local_main(int argc, char **argv); /* local.c */
+
+#define NREP 3
+#define NOPS 40
+#define MAX_TERMS 4096
+#define CHAOS_TIME WEFT_SECS(4)  /* of crashes and restarts */
+#define SETTLE_TIME WEFT_SECS(10) /* after the chaos, for every request to finish */
+#define HERE __FILE__ ":" KV_STR(__LINE__)
+#define KV_STR2(x) #x
+#define KV_STR(x) KV_STR2(x)
+
+/* A replica's machine: what survives its crashes. */
+typedef struct node {
+    kv_disk disk;
+    struct world *world;
+    int id;
+    bool up;
+    weft_join_handle jh;
+} node;
+
+typedef struct world {
+    kv_config cfg;
+    node nodes[NREP];
+    int ndown;
+    uint8_t leader_of[MAX_TERMS]; /* term -> leader id + 1 */
+    uint64_t terms;               /* the highest term with a leader */
+} world;
+
+/* ------------------------------------------------------- the observers */
+
+static void on_leader(void *ctx, int id, uint64_t term) {
+    world *w = ctx;
+    if (term >= MAX_TERMS) {
+        weft_sim_fail_at(HERE, "more terms than the test keeps track of");
+        return;
+    }
+    if (w->leader_of[term] && w->leader_of[term] != id + 1) {
+        char what[128];
+        snprintf(what, sizeof what, "two leaders in term %" PRIu64 ": r%d, then r%d", term,
+                 w->leader_of[term] - 1, id);
+        weft_sim_fail_at(HERE, what);
+        return;
+    }
+    w->leader_of[term] = (uint8_t)(id + 1);
+    if (term > w->terms)
+        w->terms = term;
+}
+
+static void on_log(void *ctx, int id, const char *line) {
+    (void)ctx;
+    weft_sim_note("r%d: %s", id, line);
+}
+
+/* ------------------------------------------------ machines (the sim's part) */
+
+static void node_start(node *n) {
+    kv_replica r = kv_replica_new(&n->world->cfg, n->id, &n->disk);
+    if (weft_spawn(&r, &n->jh) == 0)
+        n->up = true;
+}
+
+/* A crash: the replica's task is dropped where it stands (its socket
+ * closes with it); its disk stays. */
+static void node_crash(node *n) {
+    weft_sim_note("chaos: crash r%d", n->id);
+    weft_join_abort(&n->jh);
+    n->up = false;
+}
+
+/* The crashed task is reaped (its join awaited) before this. */
+static void node_restart(node *n) {
+    weft_sim_note("chaos: restart r%d", n->id);
+    node_start(n);
+}
+
+static int world_setup(world *w, bool fixed) {
+    kv_config_init(&w->cfg, NREP, fixed);
+    w->cfg.on_leader = on_leader;
+    w->cfg.log = on_log;
+    w->cfg.ctx = w;
+    const char *client_ip[] = {"10.0.0.100"};
+    int err = weft_sim_host_add(NULL, "client", client_ip, 1);
+    for (int i = 0; i < NREP && !err; i++) {
+        char ip[32], name[8];
+        snprintf(ip, sizeof ip, "10.0.0.%d", i + 1);
+        snprintf(name, sizeof name, "r%d", i);
+        const char *ips[] = {ip};
+        err = weft_sim_host_add(NULL, name, ips, 1);
+        if (!err)
+            err = weft_addr_from_ip(ip, 7000, &w->cfg.addrs[i]);
+        w->nodes[i].world = w;
+        w->nodes[i].id = i;
+        kv_disk_init(&w->nodes[i].disk);
+        if (!err)
+            node_start(&w->nodes[i]);
+    }
+    return err;
+}
+
+/* ------------------------------------------------------------- the chaos */
+
+/* Every 10-300 ms: crash a machine that is up (leaving at least one up)
+ * or restart one that is down.  Then bring everything back. */
+typedef struct chaos {
+    weft_future base;
+    world *w;
+    weft_instant until;
+    node *n;
+    int i;
+    weft_sleep nap;
+} chaos;
+
+static weft_poll chaos_poll(weft_future *f, weft_context *cx, void *out) {
+    chaos *c = (chaos *)f;
+    world *w = c->w;
+    (void)out;
+    WEFT_BEGIN(f);
+    while (weft_now() < c->until) {
+        WEFT_AWAIT(f, cx,
+                   weft_sleep(&c->nap, WEFT_MS(10) + (weft_duration)weft_random_below(WEFT_MS(290))),
+                   NULL);
+        c->n = &w->nodes[weft_random_below(NREP)];
+        if (c->n->up && w->ndown < NREP - 1) {
+            node_crash(c->n);
+            w->ndown++;
+        } else if (!c->n->up) {
+            WEFT_AWAIT(f, cx, weft_join(&c->n->jh), NULL);
+            node_restart(c->n);
+            w->ndown--;
+        }
+    }
+    for (c->i = 0; c->i < NREP; c->i++)
+        if (!w->nodes[c->i].up) {
+            WEFT_AWAIT(f, cx, weft_join(&w->nodes[c->i].jh), NULL);
+            node_restart(&w->nodes[c->i]);
+        }
+    w->ndown = 0;
+    weft_sim_note("chaos: over, every machine up");
+    WEFT_END(f);
+}
+WEFT_FUTURE_DEFINE_VOID(chaos, chaos_poll, NULL);
+
+/* ------------------------------------------------------------- the body */
+
+typedef struct kv_body {
+    weft_future base;
+    bool fixed;
+    world w;
+    bool acked[NOPS];
+    weft_instant chaos_end;
+    int violations, i;
+    weft_join_handle chaos_jh;
+    kv_workload work;
+} kv_body;
+
+static weft_poll body_poll(weft_future *f, weft_context *cx, void *out) {
+    kv_body *b = (kv_body *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    if (world_setup(&b->w, b->fixed)) {
+        weft_sim_fail_at(HERE, "cannot set up the simulated machines");
+        WEFT_FAIL(f, cx, WEFT_EFAILED);
+    }
+    b->chaos_end = weft_now() + (weft_instant)CHAOS_TIME;
+    weft_spawn(&WEFT_NEW(chaos, .w = &b->w, .until = b->chaos_end), &b->chaos_jh);
+    {
+        weft_addr client;
+        weft_addr_from_ip("10.0.0.100", 0, &client);
+        b->work = kv_workload_new(&b->w.cfg, &client, 1, NOPS, b->acked);
+        b->work.pause_max = WEFT_MS(100);
+        b->work.deadline = b->chaos_end + (weft_instant)SETTLE_TIME;
+    }
+    WEFT_AWAIT(f, cx, &b->work, &b->violations);
+    if (b->violations) {
+        weft_sim_fail_at(HERE, b->work.why);
+        WEFT_FAIL(f, cx, WEFT_EFAILED);
+    }
+    WEFT_AWAIT(f, cx, weft_join(&b->chaos_jh), NULL);
+    /* Healed: every acknowledged write must read back, in bounded time. */
+    weft_sim_note("check: every acknowledged put reads back");
+    {
+        weft_addr client;
+        weft_addr_from_ip("10.0.0.100", 0, &client);
+        b->work = kv_workload_new(&b->w.cfg, &client, 2, NOPS, b->acked);
+        b->work.writer = 1;
+        b->work.verify_only = true;
+        b->work.deadline = weft_now() + (weft_instant)SETTLE_TIME;
+    }
+    WEFT_AWAIT(f, cx, &b->work, &b->violations);
+    if (b->violations) {
+        weft_sim_fail_at(HERE, b->work.why);
+        WEFT_FAIL(f, cx, WEFT_EFAILED);
+    }
+    WEFT_SIM_ASSERT(f, cx, b->work.timeouts == 0); /* liveness once healed */
+    for (b->i = 0; b->i < NREP; b->i++) {
+        node_crash(&b->w.nodes[b->i]);
+        WEFT_AWAIT(f, cx, weft_join(&b->w.nodes[b->i].jh), NULL);
+    }
+    WEFT_END(f);
+}
+
+static void body_drop(weft_future *f) {
+    kv_body *b = (kv_body *)f;
+    weft_join_detach(&b->chaos_jh);
+    for (int i = 0; i < NREP; i++)
+        weft_join_detach(&b->w.nodes[i].jh);
+}
+
+typedef kv_body kv_buggy_body;
+typedef kv_body kv_fixed_body;
+static weft_poll buggy_poll(weft_future *f, weft_context *cx, void *out) {
+    ((kv_body *)f)->fixed = false;
+    return body_poll(f, cx, out);
+}
+static weft_poll fixed_poll(weft_future *f, weft_context *cx, void *out) {
+    ((kv_body *)f)->fixed = true;
+    return body_poll(f, cx, out);
+}
+WEFT_FUTURE_DEFINE_VOID(kv_buggy_body, buggy_poll, body_drop);
+WEFT_FUTURE_DEFINE_VOID(kv_fixed_body, fixed_poll, body_drop);
+
+WEFT_SIM_TEST(kv_split_vote, kv_buggy_body)
+WEFT_SIM_TEST(kv_fixed, kv_fixed_body)
+
+/* -------------------------------------------------------- the other modes */
+
+static void make_buggy(weft_future *slot) { *(kv_buggy_body *)slot = WEFT_NEW(kv_buggy_body); }
+static void make_fixed(weft_future *slot) { *(kv_fixed_body *)slot = WEFT_NEW(kv_fixed_body); }
+static const weft_sim_test buggy_test = {"kv_split_vote", make_buggy, sizeof(kv_buggy_body),
+                                         NULL, NULL};
+static const weft_sim_test fixed_test = {"kv_fixed", make_fixed, sizeof(kv_fixed_body), NULL,
+                                         NULL};
+
+/* One seed with the sweep's defaults. */
+static int run_seed(const weft_sim_test *t, uint64_t seed, const char *trace, weft_sim_result *r) {
+    weft_builder b;
+    weft_builder_init(&b, WEFT_SIM);
+    b.sim_seed = seed;
+    b.sim_max_steps = 1000000;
+    b.sim_max_time = WEFT_SECS(86400);
+    b.sim_trace_path = trace;
+    return weft_sim_run(t, &b, r);
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The first failing seed of the buggy store, from `from` on, or -1. */
+static int64_t find_bug(uint64_t from, uint64_t limit, weft_sim_result *r, double *secs) {
+    double t0 = now_s();
+    for (uint64_t s = from; s < from + limit; s++)
+        if (run_seed(&buggy_test, s, NULL, r)) {
+            *secs = now_s() - t0;
+            return (int64_t)s;
+        }
+    *secs = now_s() - t0;
+    return -1;
+}
+
+static int sweep_fixed(uint64_t n, double *secs, weft_sim_result *first_bad) {
+    int passed = 0;
+    double t0 = now_s();
+    weft_sim_result r;
+    for (uint64_t s = 0; s < n; s++) {
+        if (run_seed(&fixed_test, s, NULL, &r) == 0)
+            passed++;
+        else if (first_bad && passed == (int)s)
+            *first_bad = r;
+    }
+    *secs = now_s() - t0;
+    return passed;
+}
+
+static int prove(uint64_t fixed_seeds) {
+    weft_sim_result r;
+    double secs;
+    int64_t found = find_bug(0, 1000, &r, &secs);
+    if (found < 0) {
+        printf("FAIL: the bug was not found within 1000 seeds\n");
+        return 1;
+    }
+    printf("bug found at seed %" PRId64 " after %" PRId64 " seeds (%.1f s): %s\n", found,
+           found + 1, secs, r.failure);
+    uint64_t fp = r.fingerprint;
+    int same = 0;
+    for (int i = 0; i < 100; i++)
+        same += run_seed(&buggy_test, (uint64_t)found, NULL, &r) != 0 && r.fingerprint == fp;
+    printf("replayed seed %" PRId64 " 100 times: %d failed with fingerprint %016" PRIx64 "\n",
+           found, same, fp);
+    weft_sim_result bad = {0};
+    int passed = sweep_fixed(fixed_seeds, &secs, &bad);
+    printf("fixed version: %d of %" PRIu64 " seeds passed (%.1f s, %.0f seeds/s)\n", passed,
+           fixed_seeds, secs, (double)fixed_seeds / secs);
+    if ((uint64_t)passed != fixed_seeds)
+        printf("  first failure: seed %" PRIu64 ": %s\n", bad.seed, bad.failure);
+    return same == 100 && (uint64_t)passed == fixed_seeds ? 0 : 1;
+}
+
+/* The README's main job: sweep until the bug shows, print the line that
+ * replays it, replay it (its trace to a file), then sweep the fix. */
+static int demo(const char *self) {
+    weft_sim_result r;
+    double secs;
+    printf("== sweep: the buggy store (the vote kept in memory), seeds from 0\n");
+    fflush(stdout);
+    int64_t found = find_bug(0, 1000, &r, &secs);
+    if (found < 0) {
+        printf("no failing seed among the first 1000: the bug was not found\n");
+        return 1;
+    }
+    printf("seeds 0..%" PRId64 " in %.1f s; seed %" PRId64 " fails:\n", found, secs, found);
+    printf("weft-sim: FAIL kv_split_vote seed=%" PRId64 " fingerprint=%016" PRIx64
+           " (%s) replay: WEFT_SEED=%" PRId64 " %s --test kv_split_vote\n",
+           found, r.fingerprint, r.failure, found, self);
+    uint64_t fp = r.fingerprint;
+    const char *trace = "kv_split_vote.trace";
+    printf("\n== replay of seed %" PRId64 " (trace: %s)\n", found, trace);
+    int err = run_seed(&buggy_test, (uint64_t)found, trace, &r);
+    printf("replay: %s, fingerprint %016" PRIx64 " (%s), %" PRIu64 " steps, %.3f s virtual\n",
+           err ? "failed again" : "passed", r.fingerprint,
+           r.fingerprint == fp ? "the same" : "DIFFERENT", r.steps, (double)r.end_time / 1e9);
+    printf("what the replicas did (the trace's notes):\n");
+    fflush(stdout);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "grep -E 'note .*(term|crash|restart)' %s | tail -n 12", trace);
+    if (system(cmd) != 0)
+        printf("  (see %s)\n", trace);
+    uint64_t n = 200;
+    weft_sim_result bad = {0};
+    int passed = sweep_fixed(n, &secs, &bad);
+    printf("\n== the fix (the vote written to disk before it is sent): %d of %" PRIu64
+           " seeds pass (%.1f s)\n",
+           passed, n, secs);
+    return err && r.fingerprint == fp && (uint64_t)passed == n ? 0 : 1;
+}
+
+static int usage(const char *prog, FILE *to) {
+    fprintf(to,
+            "usage: %s [--test NAME | --demo | --prove [N] | --local [--fixed] [...] | --help]\n"
+            "  (no argument)   sweep both tests (kv_split_vote fails, printing its replay line)\n"
+            "  --test NAME     just one test, kv_split_vote or kv_fixed (WEFT_SEED=s: one seed)\n"
+            "  --demo          sweep until the bug shows, replay it, sweep the fix\n"
+            "  --prove [N]     find the bug within 1000 seeds, replay it 100 times, sweep the\n"
+            "                  fix over N seeds (default 10000)\n"
+            "  --local ...     the store on real loopback sockets (--local --help)\n"
+            "environment: WEFT_SEEDS, WEFT_SEED, WEFT_SEED_BASE, WEFT_SIM_STRATEGY=pct, WEFT_TRACE,\n"
+            "  WEFT_CHECK_DETERMINISM=1 (see docs/simulation.md)\n",
+            prog);
+    return to == stdout ? 0 : 2;
+}
+
+static int bad_args(const char *prog, const char *what, const char *arg) {
+    fprintf(stderr, "%s: %s '%s'\n", prog, what, arg);
+    return usage(prog, stderr);
+}
+
+int main(int argc, char **argv) {
+    if (argc == 2 && strcmp(argv[1], "--help") == 0)
+        return usage(argv[0], stdout);
+    if (argc >= 2 && strcmp(argv[1], "--local") == 0)
+        return kv_local_main(argc - 1, argv + 1);
+    if (argc == 2 && strcmp(argv[1], "--demo") == 0)
+        return demo(argv[0]);
+    if (argc >= 2 && strcmp(argv[1], "--prove") == 0) {
+        char *end = NULL;
+        unsigned long long n = argc == 3 ? strtoull(argv[2], &end, 10) : 10000;
+        if (argc > 3 || (argc == 3 && (*end || n == 0 || argv[2][0] == '-')))
+            return bad_args(argv[0], "--prove takes a seed count, not", argc == 3 ? argv[2] : "");
+        return prove(n);
+    }
+    if (argc >= 2 && strcmp(argv[1], "--test") == 0) {
+        if (argc != 3 || (strcmp(argv[2], "kv_split_vote") != 0 && strcmp(argv[2], "kv_fixed") != 0))
+            return bad_args(argv[0], "--test takes kv_split_vote or kv_fixed, not",
+                            argc == 3 ? argv[2] : "");
+    } else if (argc > 1) {
+        return bad_args(argv[0], "unknown argument", argv[1]);
+    }
+    weft_sim_test_args(argc, argv);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(kv_split_vote),
+        cmocka_unit_test(kv_fixed),
+    };
+    return cmocka_run_group_tests_name("kv", tests, NULL, NULL);
+}
