@@ -381,7 +381,12 @@ static weft_poll replica_poll(weft_future *f, weft_context *cx, void *out) {
         say(r, "bind: %s, retrying", weft_strerror((int)r->n));
         WEFT_AWAIT(f, cx, weft_sleep(&r->nap, WEFT_MS(10)), NULL);
     }
-    say(r, "up: term %llu, log %u", (unsigned long long)r->disk->term, r->disk->len);
+    if (*vote(r) >= 0)
+        say(r, "up: term %llu, voted for r%d, log %u", (unsigned long long)r->disk->term,
+            *vote(r), r->disk->len);
+    else
+        say(r, "up: term %llu, no vote on record, log %u", (unsigned long long)r->disk->term,
+            r->disk->len);
     wait_for_leader(r);
     for (;;) {
         if (weft_now() >= next_timer(r)) {
