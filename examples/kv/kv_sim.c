@@ -435,13 +435,14 @@ static int demo(const char *self) {
 
 static int usage(const char *prog, FILE *to) {
     fprintf(to,
-            "usage: %s [--test NAME | --demo | --prove [N] | --local [--fixed] [...] | --help]\n"
+            "usage: %s [--test NAME | --demo | --prove [N] | --local [...] | --fingerprint S | --help]\n"
             "  (no argument)   sweep both tests (kv_split_vote fails, printing its replay line)\n"
             "  --test NAME     just one test, kv_split_vote or kv_fixed (WEFT_SEED=s: one seed)\n"
             "  --demo          sweep until the bug shows, replay it, sweep the fix\n"
             "  --prove [N]     find the bug within 1000 seeds, replay it 100 times, sweep the\n"
             "                  fix over N seeds (default 10000)\n"
             "  --local ...     the store on real loopback sockets (--local --help)\n"
+            "  --fingerprint S print the fingerprints of seeds S..S+7 (for .ci/)\n"
             "environment: WEFT_SEEDS, WEFT_SEED, WEFT_SEED_BASE, WEFT_SIM_STRATEGY=pct, WEFT_TRACE,\n"
             "  WEFT_CHECK_DETERMINISM=1 (see docs/simulation.md)\n",
             prog);
@@ -466,6 +467,22 @@ int main(int argc, char **argv) {
         if (argc > 3 || (argc == 3 && (*end || n == 0 || argv[2][0] == '-')))
             return bad_args(argv[0], "--prove takes a seed count, not", argc == 3 ? argv[2] : "");
         return prove(n);
+    }
+    if (argc >= 2 && strcmp(argv[1], "--fingerprint") == 0) {
+        char *end = NULL;
+        uint64_t from = argc == 3 ? strtoull(argv[2], &end, 0) : 0;
+        if (argc != 3 || *end || argv[2][0] == '-' || !argv[2][0])
+            return bad_args(argv[0], "--fingerprint needs a seed, not", argc == 3 ? argv[2] : "");
+        weft_sim_result r;
+        for (uint64_t s = from; s < from + 8; s++) {
+            run_seed(&buggy_test, s, NULL, &r);
+            printf("kv seed %" PRIu64 " buggy %016" PRIx64 " steps %" PRIu64 "\n", s,
+                   r.fingerprint, r.steps);
+            run_seed(&fixed_test, s, NULL, &r);
+            printf("kv seed %" PRIu64 " fixed %016" PRIx64 " steps %" PRIu64 "\n", s,
+                   r.fingerprint, r.steps);
+        }
+        return 0;
     }
     if (argc >= 2 && strcmp(argv[1], "--test") == 0) {
         if (argc != 3 || (strcmp(argv[2], "kv_split_vote") != 0 && strcmp(argv[2], "kv_fixed") != 0))
