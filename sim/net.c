@@ -2,14 +2,29 @@
  * as epoll, so the same net API (and the same application code) runs on
  * the simulator, on virtual time, decided by the seed.
  *
- * The world: every address a host has (127.0.0.1 and ::1 always, plus
- * those of the hosts a test adds with weft_sim_host_add) is reachable;
- * sockets bind to them, listen, connect, send and receive.  Every packet
- * (a connection request, its answer, a run of stream bytes, an end of
- * stream, a reset, a datagram) is an event delivered after a seeded
- * latency, in order per direction, through one timer of the runtime's
- * wheel armed at the earliest pending delivery; each delivery is a trace
- * event, so it is part of the run's fingerprint.
+ * The world: every address a host has (127.0.0.1 and ::1 always, on the
+ * built-in host "localhost", plus those of the hosts a test adds with
+ * weft_sim_host_add) is reachable; sockets bind to them, listen, connect,
+ * send and receive.  Every packet (a connection request, its answer, a run
+ * of stream bytes, an end of stream, a reset, a datagram) is an event
+ * delivered after its link's latency, through one timer of the runtime's
+ * wheel armed at the earliest pending delivery (a binary heap: the cost is
+ * per message in flight, never per host pair); each send, delivery and drop
+ * is a trace event, so it is part of the run's fingerprint.
+ *
+ * Faults (the section "faults" below): each link between two hosts has a
+ * latency (a minimum plus an exponential tail) and loss, duplication,
+ * reordering and connection-failure rates, drawn from the seed unless the
+ * test sets them; partitions drop, clogs hold.  Only the links that differ
+ * from the default are stored (a small hash by host pair).  TCP turns loss
+ * into retransmission with backoff and stays in order: each stream keeps
+ * its segments in send order and hands them over only from the front, so a
+ * lost segment holds back those behind it, as on a real stack.  Acks are
+ * modelled by the path back: a segment that got across while the way back
+ * is cut is retransmitted as if unacknowledged, so a one-way partition
+ * times the sender out.  The network draws from a stream of its own,
+ * seeded from the run's seed: network decisions never shift the
+ * scheduler's draws.
  *
  * Streams have bounded buffers with real backpressure: a writer may have
  * at most the peer's receive space in flight or buffered, and waits
@@ -20,7 +35,7 @@
  * Single-threaded, like the rest of the simulator: nothing here locks.
  *
  * Not yet (the simulated network issue goes on): tasks owned by hosts,
- * crashes and restarts, partitions, loss and the other fault knobs.
+ * crashes and restarts.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,10 +44,13 @@
 #include "sim.h"
 #include "timer_wheel.h"
 
-#define EV_NET (WEFT__EV_USER + 1) /* a = packet kind << 32 | to, b = bytes */
-
 enum { P_SYN = 1, P_SYNACK, P_REFUSE, P_DATA, P_FIN, P_RST, P_DGRAM };
 enum { S_NEW, S_BOUND, S_LISTENING, S_CONNECTING, S_CONNECTED, S_CLOSED };
+
+/* Where a packet is: on its way (arrives at `at`), lost and waiting for
+ * its retransmission (at `at`), or handed over but unacknowledged (its
+ * next retransmission at `at` only confirms it). */
+enum { W_FLY, W_RTO, W_GHOST, W_ARRIVED, W_HELD };
 
 #define RX_CAP (64 * 1024)    /* a stream's receive buffer */
 #define DGRAM_QUEUE 64        /* datagrams a socket holds */
@@ -40,15 +58,24 @@ enum { S_NEW, S_BOUND, S_LISTENING, S_CONNECTING, S_CONNECTED, S_CLOSED };
 #define EPHEMERAL_FIRST 49152
 #define SYN_RETRIES 6         /* then the connect times out (as Linux's 6) */
 #define SYN_RTO_NS 1000000000ull /* first retransmission after 1 s, doubling */
+#define DATA_RETRIES 8        /* then the connection times out (~102 s) */
+#define DATA_RTO_NS 200000000ull /* Linux's minimum RTO, doubling */
+#define HOST_ANY UINT32_MAX   /* "*" */
+#define MAX_LATENCY_NS (3600ull * 1000000000ull)
 
 typedef struct packet {
     uint64_t at, seq;   /* delivery time (ns), then sending order */
+    uint64_t id;        /* for the trace: the send it came from */
     int kind;
-    int tries;          /* a SYN's retransmissions so far */
+    int tries;          /* retransmissions so far */
+    int where;          /* W_* */
+    bool sure;          /* an answer: its way was decided with the question */
     uint32_t to, from;  /* socket ids (0: none) */
+    uint32_t shost, dhost; /* host indexes: 0 is "localhost" */
     weft_addr src, dst;
     size_t len;
-    struct packet *next; /* a datagram queue's link */
+    struct packet *next;  /* a datagram queue's or a clog's link */
+    struct packet *tnext; /* the sending stream's in-order queue */
     char data[];
 } packet;
 
@@ -59,14 +86,18 @@ typedef struct fsock {
     weft_addr local, peer;
     bool has_local, has_peer;
     uint32_t peer_id;      /* the other end of a stream */
+    uint32_t host1;        /* the host of `local`, plus 1 (0: not looked up) */
     /* stream receive side */
     char *rx;
     size_t rx_len, rx_off;
     size_t inbound;        /* bytes the peer has in flight to us */
     bool eof, reset, wr_shut;
+    bool timed_out;        /* a segment never got across: the stream is dead */
     bool linger0;          /* SO_LINGER 0: close resets */
     int error;             /* pending (connect refused, reset) */
     uint64_t last_at[2];   /* per direction: deliveries stay in order */
+    /* stream send side: segments not yet handed over, in send order */
+    packet *tx_head, *tx_tail;
     /* listener */
     uint32_t *backlog;
     int nbacklog, backlog_cap;
@@ -81,6 +112,23 @@ typedef struct host {
     int naddrs;
 } host;
 
+/* A link set by the test, by host pair (a <= b; b HOST_ANY: every link of a). */
+typedef struct link_entry {
+    uint32_t a, b;
+    bool used;
+    weft_sim_link l;
+} link_entry;
+
+typedef struct cut {
+    uint32_t a, b;
+    int how;
+} cut;
+
+typedef struct clog {
+    uint32_t a, b;
+    packet *head, *tail; /* held, in arrival order */
+} clog;
+
 typedef struct sim_net {
     weft__rt *rt;
     weft__sim *sim;
@@ -89,19 +137,48 @@ typedef struct sim_net {
     uint32_t nsocks, cap;
     packet **heap;        /* pending deliveries, by (at, seq) */
     size_t nheap, heap_cap;
-    uint64_t seq;
+    uint64_t seq, ids;
     weft_timer_entry timer;
     bool armed;
     uint16_t next_port;
     host *hosts;
     int nhosts, hosts_cap;
-    uint64_t min_latency_ns, jitter_ns;
+    /* faults */
+    uint64_t rng[4];      /* the network's own seeded stream */
+    int profile;          /* WEFT_SIM_NET_* the run started from */
+    bool calm_draw;       /* the swarm drew a calm run */
+    bool def_set;         /* the test set the default link */
+    bool announced;       /* the knobs are in the trace */
+    weft_sim_link def;    /* every link not set otherwise */
+    link_entry *links;    /* open addressing, links_cap a power of two */
+    size_t nlinks, links_cap;
+    cut *cuts;
+    int ncuts, cuts_cap;
+    clog *clogs;
+    int nclogs, clogs_cap;
 } sim_net;
 
 static void *net_alloc(sim_net *n, size_t size) { return n->alloc.alloc(n->alloc.ctx, size); }
 static void net_free(sim_net *n, void *p, size_t size) {
     if (p)
         n->alloc.free(n->alloc.ctx, p, size);
+}
+static void packet_free(sim_net *n, packet *p) { net_free(n, p, sizeof *p + p->len); }
+
+/* Grows an array of `*cap` elements of `size` bytes to hold one more. */
+static bool grow(sim_net *n, void **arr, int *cap, int used, size_t size) {
+    if (used < *cap)
+        return true;
+    int c = *cap ? 2 * *cap : 8;
+    void *t = net_alloc(n, (size_t)c * size);
+    if (!t)
+        return false;
+    if (*arr)
+        memcpy(t, *arr, (size_t)used * size);
+    net_free(n, *arr, (size_t)*cap * size);
+    *arr = t;
+    *cap = c;
+    return true;
 }
 
 static fsock *sock_of(sim_net *n, weft_os_socket s) {
@@ -115,7 +192,361 @@ static void report(fsock *f, uint32_t bits) {
         weft_io_source_ready(f->src, bits);
 }
 
-/* --------------------------------------------------------- deliveries */
+static uint64_t now_ns(void) { return weft_now(); }
+
+/* ------------------------------------------------- the network's stream
+ *
+ * xoshiro256**, seeded from the run's seed through splitmix64 with a
+ * constant of its own: the same seed gives the same network on every
+ * build, and the network's draws never move the scheduler's. */
+
+static uint64_t net_next(sim_net *n) {
+    uint64_t *r = n->rng;
+    uint64_t out = weft__rotl(r[1] * 5, 7) * 9;
+    uint64_t t = r[1] << 17;
+    r[2] ^= r[0];
+    r[3] ^= r[1];
+    r[1] ^= r[2];
+    r[0] ^= r[3];
+    r[2] ^= t;
+    r[3] = weft__rotl(r[3], 45);
+    return out;
+}
+
+/* Uniform in [0, k), k > 0 (the multiply-shift; bias below 2^-32 here). */
+static uint64_t net_below(sim_net *n, uint64_t k) {
+    return (uint64_t)(((__uint128_t)net_next(n) * k) >> 64);
+}
+
+static bool chance(sim_net *n, uint32_t ppm) { return ppm && net_below(n, 1000000) < ppm; }
+
+static void net_seed(sim_net *n, uint64_t seed) {
+    uint64_t x = seed ^ UINT64_C(0x6e657477726b2121); /* "netwrk!!" */
+    for (int i = 0; i < 4; i++) {
+        uint64_t z = (x += UINT64_C(0x9e3779b97f4a7c15));
+        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+        n->rng[i] = z ^ (z >> 31);
+    }
+}
+
+/* -ln(U), U uniform in (0, 1], in 32.32 fixed point, from integers only,
+ * so it is the same with every compiler and C library (no libm).  U is
+ * r / 2^64 = m * 2^-(z+1) with m = the bits below r's top one, in [1, 2):
+ * -log2(U) = z + 1 - log2(m), log2(m) a bit at a time by squaring. */
+static uint64_t neg_ln_q32(uint64_t r) {
+    if (!r)
+        return (uint64_t)44 << 32; /* -ln(2^-64) */
+    int z = __builtin_clzll(r);
+    uint64_t x = (r << z) >> 32; /* m in Q31: [2^31, 2^32) */
+    uint64_t frac = 0;
+    for (int i = 0; i < 32; i++) {
+        x = (x * x) >> 31;
+        frac <<= 1;
+        if (x >= (UINT64_C(1) << 32)) {
+            x >>= 1;
+            frac |= 1;
+        }
+    }
+    uint64_t nl2 = ((uint64_t)(z + 1) << 32) - frac;
+    return (uint64_t)(((__uint128_t)nl2 * UINT64_C(2977044472)) >> 32); /* * ln 2 */
+}
+
+/* An exponential delay of mean `mean` ns, cut at 20 means. */
+static uint64_t exp_delay(sim_net *n, uint64_t mean) {
+    if (!mean)
+        return 0;
+    uint64_t q = neg_ln_q32(net_next(n));
+    if (q > (UINT64_C(20) << 32))
+        q = UINT64_C(20) << 32;
+    return (uint64_t)(((__uint128_t)mean * q) >> 32);
+}
+
+static uint64_t latency(sim_net *n, const weft_sim_link *l) {
+    return l->latency_min_ns + exp_delay(n, l->latency_tail_ns);
+}
+
+/* ------------------------------------------------------------- hosts
+ *
+ * Host 0 is "localhost" (127.0.0.0/8, ::1, and the wildcard); host i + 1
+ * is hosts[i]. */
+
+static bool is_wild(const weft_addr *a);
+
+static uint32_t host_of_addr(sim_net *n, const weft_addr *a) {
+    if (a->family == WEFT_AF_UNIX || is_wild(a))
+        return 0;
+    for (int h = 0; h < n->nhosts; h++)
+        for (int i = 0; i < n->hosts[h].naddrs; i++) {
+            const weft_addr *x = &n->hosts[h].addrs[i];
+            if (x->family == a->family &&
+                memcmp(&x->u, &a->u, a->family == WEFT_AF_INET ? 4 : 16) == 0)
+                return (uint32_t)h + 1;
+        }
+    return 0;
+}
+
+static uint32_t sock_host(sim_net *n, fsock *f) {
+    if (!f)
+        return 0;
+    if (!f->host1 && f->has_local)
+        f->host1 = host_of_addr(n, &f->local) + 1;
+    return f->host1 ? f->host1 - 1 : 0;
+}
+
+/* A host's index from its name ("*": HOST_ANY), or -1. */
+static int64_t host_named(sim_net *n, const char *name) {
+    if (strcmp(name, "*") == 0)
+        return HOST_ANY;
+    if (strcmp(name, "localhost") == 0)
+        return 0;
+    for (int h = 0; h < n->nhosts; h++)
+        if (strcmp(n->hosts[h].name, name) == 0)
+            return h + 1;
+    return -1;
+}
+
+/* -------------------------------------------------------------- trace
+ *
+ * One event kind per network decision (sim.h: WEFT__EV_NET_*): a packs
+ * what happened, the packet kind and the two hosts; b the packet's id and
+ * length.  trace.c prints them through weft__sim_net_format. */
+
+static void net_ev(sim_net *n, uint32_t what, const packet *p) {
+    uint64_t a = (uint64_t)what << 56 | (uint64_t)p->kind << 48 |
+                 (uint64_t)(p->shost & 0xffffff) << 24 | (p->dhost & 0xffffff);
+    weft__sim_ev(n->sim, WEFT__EV_NET, a, p->id << 32 | (p->len & 0xffffffff), NULL);
+}
+
+static void ctl_ev(sim_net *n, uint32_t what, uint32_t ha, uint32_t hb, uint64_t b) {
+    uint64_t a = (uint64_t)what << 56 | (uint64_t)(ha & 0xffffff) << 24 | (hb & 0xffffff);
+    weft__sim_ev(n->sim, WEFT__EV_NET_CTL, a, b, NULL);
+}
+
+static const char *const kind_names[] = {"?", "syn", "synack", "refuse", "data", "fin", "rst",
+                                         "dgram"};
+static const char *const what_names[] = {
+    [WEFT__NET_SEND] = "send",         [WEFT__NET_DELIVER] = "deliver",
+    [WEFT__NET_DUP] = "duplicate",     [WEFT__NET_RETRANSMIT] = "retransmit",
+    [WEFT__NET_HOLD] = "hold",         [WEFT__NET_TIMEOUT] = "timeout",
+    [WEFT__NET_DROP_LOSS] = "drop reason=loss",
+    [WEFT__NET_DROP_PARTITION] = "drop reason=partition",
+    [WEFT__NET_DROP_NOSOCK] = "drop reason=no-socket",
+    [WEFT__NET_DROP_FULL] = "drop reason=queue-full",
+    [WEFT__NET_DROP_CLOSED] = "drop reason=closed",
+    [WEFT__NET_DROP_CONNFAIL] = "drop reason=connect-failure",
+    [WEFT__NET_ACK_LOST] = "ack-lost",
+};
+static const char *const ctl_names[] = {
+    [WEFT__NET_PARTITION] = "partition", [WEFT__NET_PARTITION_ONE_WAY] = "partition one-way",
+    [WEFT__NET_HEAL] = "heal",           [WEFT__NET_CLOG] = "clog",
+    [WEFT__NET_UNCLOG] = "unclog",       [WEFT__NET_LINK] = "link",
+    [WEFT__NET_HEAL_ALL] = "heal-all",
+};
+
+/* Host indexes only (the names need the runtime, gone when a recorded
+ * run is printed). */
+void weft__sim_net_format(const weft__sim_event *e, char *buf, size_t len) {
+    unsigned what = (unsigned)(e->a >> 56), kind = (unsigned)(e->a >> 48) & 0xff;
+    unsigned long long ha = (e->a >> 24) & 0xffffff, hb = e->a & 0xffffff;
+    unsigned long long seq = e->seq;
+    if (e->kind == WEFT__EV_NET) {
+        const char *w = what < sizeof what_names / sizeof *what_names && what_names[what]
+                            ? what_names[what] : "?";
+        snprintf(buf, len, "%llu net %s %s host%llu->host%llu id=%llu len=%llu", seq, w,
+                 kind < 8 ? kind_names[kind] : "?", ha, hb, (unsigned long long)(e->b >> 32),
+                 (unsigned long long)(e->b & 0xffffffff));
+        return;
+    }
+    const char *w = what < sizeof ctl_names / sizeof *ctl_names && ctl_names[what]
+                        ? ctl_names[what] : "?";
+    char a[16], b[16];
+    snprintf(a, sizeof a, ha == 0xffffff ? "*" : "host%llu", ha);
+    snprintf(b, sizeof b, hb == 0xffffff ? "*" : "host%llu", hb);
+    snprintf(buf, len, "%llu net %s %s %s value=%llu", seq, w, a, b, (unsigned long long)e->b);
+}
+
+/* -------------------------------------------------------------- links */
+
+static uint64_t pair_hash(uint32_t a, uint32_t b) {
+    uint64_t x = ((uint64_t)a << 32 | b) * UINT64_C(0x9e3779b97f4a7c15);
+    return x ^ (x >> 29);
+}
+
+/* The entry for (a, b), a <= b, or where it would go. */
+static link_entry *link_slot(sim_net *n, uint32_t a, uint32_t b) {
+    size_t mask = n->links_cap - 1;
+    for (size_t i = pair_hash(a, b) & mask;; i = (i + 1) & mask) {
+        link_entry *e = &n->links[i];
+        if (!e->used || (e->a == a && e->b == b))
+            return e;
+    }
+}
+
+static const weft_sim_link *link_find(sim_net *n, uint32_t a, uint32_t b) {
+    if (!n->nlinks)
+        return NULL;
+    if (a > b) {
+        uint32_t t = a;
+        a = b;
+        b = t;
+    }
+    link_entry *e = link_slot(n, a, b);
+    return e->used ? &e->l : NULL;
+}
+
+/* The link from host x to host y: the pair's, else x's or y's, else the
+ * default. */
+static const weft_sim_link *link_of(sim_net *n, uint32_t x, uint32_t y) {
+    if (__builtin_expect(!n->nlinks, 1))
+        return &n->def;
+    const weft_sim_link *l = link_find(n, x, y);
+    if (!l)
+        l = link_find(n, x, HOST_ANY);
+    if (!l)
+        l = link_find(n, y, HOST_ANY);
+    return l ? l : &n->def;
+}
+
+static int link_put(sim_net *n, uint32_t a, uint32_t b, const weft_sim_link *l) {
+    if (b != HOST_ANY && a > b) {
+        uint32_t t = a;
+        a = b;
+        b = t;
+    }
+    if (2 * (n->nlinks + 1) > n->links_cap) { /* at most half full */
+        size_t cap = n->links_cap ? 2 * n->links_cap : 16;
+        link_entry *old = n->links;
+        size_t ocap = n->links_cap;
+        link_entry *t = net_alloc(n, cap * sizeof *t);
+        if (!t)
+            return WEFT_ENOMEM;
+        memset(t, 0, cap * sizeof *t);
+        n->links = t;
+        n->links_cap = cap;
+        for (size_t i = 0; i < ocap; i++)
+            if (old[i].used)
+                *link_slot(n, old[i].a, old[i].b) = old[i];
+        net_free(n, old, ocap * sizeof *old);
+    }
+    link_entry *e = link_slot(n, a, b);
+    if (!e->used)
+        n->nlinks++;
+    *e = (link_entry){a, b, true, *l};
+    return 0;
+}
+
+/* ----------------------------------------------- partitions and clogs */
+
+static bool host_match(uint32_t pat, uint32_t h) { return pat == HOST_ANY || pat == h; }
+
+/* Is x -> y cut?  (Within one host: never.) */
+static bool path_cut(sim_net *n, uint32_t x, uint32_t y) {
+    if (__builtin_expect(!n->ncuts, 1) || x == y)
+        return false;
+    for (int i = 0; i < n->ncuts; i++) {
+        const cut *c = &n->cuts[i];
+        if (host_match(c->a, x) && host_match(c->b, y))
+            return true;
+        if (c->how == WEFT_SIM_BOTH_WAYS && host_match(c->a, y) && host_match(c->b, x))
+            return true;
+    }
+    return false;
+}
+
+static clog *clog_on(sim_net *n, uint32_t x, uint32_t y) {
+    if (__builtin_expect(!n->nclogs, 1) || x == y)
+        return NULL;
+    for (int i = 0; i < n->nclogs; i++)
+        if (host_match(n->clogs[i].a, x) && host_match(n->clogs[i].b, y))
+            return &n->clogs[i];
+    return NULL;
+}
+
+/* --------------------------------------------------------- the knobs */
+
+/* "1.2345%" from parts per million. */
+static void pct_text(char *buf, size_t len, uint32_t ppm) {
+    snprintf(buf, len, "%u.%04u%%", ppm / 10000 % 1000, ppm % 10000);
+}
+
+static void link_text(char *buf, size_t len, const weft_sim_link *l) {
+    char loss[16], dup[16], reorder[16], fail[16];
+    pct_text(loss, sizeof loss, l->loss_ppm);
+    pct_text(dup, sizeof dup, l->dup_ppm);
+    pct_text(reorder, sizeof reorder, l->reorder_ppm);
+    pct_text(fail, sizeof fail, l->connect_fail_ppm);
+    snprintf(buf, len, "latency=%lluus+exp(%lluus) loss=%s dup=%s reorder=%s connect_fail=%s",
+             (unsigned long long)(l->latency_min_ns / 1000),
+             (unsigned long long)(l->latency_tail_ns / 1000), loss, dup, reorder, fail);
+}
+
+static int describe(sim_net *n, char *buf, size_t len) {
+    if (!len)
+        return 0;
+    const char *from = n->def_set ? "set by the test"
+                       : n->profile == WEFT_SIM_NET_CALM ? "calm"
+                       : n->calm_draw ? "swarm (drew calm)" : "swarm";
+    char l[160], more[48] = "";
+    link_text(l, sizeof l, &n->def);
+    if (n->nlinks)
+        snprintf(more, sizeof more, " (+%zu link(s) set)", n->nlinks);
+    snprintf(buf, len, "%s: %s%s", from, l, more);
+    return (int)strlen(buf);
+}
+
+/* The swarm: every knob from the seed, each often off, so runs range from
+ * calm to lossy, slow-tailed, duplicating, reordering and failing. */
+static void draw_knobs(sim_net *n) {
+    static const uint64_t mins_us[] = {1000, 1000, 2000, 5000, 10000, 20000};
+    weft_sim_link l = {.latency_min_ns = 1000000};
+    if (net_below(n, 8) == 0) { /* one run in eight: calm */
+        n->calm_draw = true;
+        n->def = l;
+        return;
+    }
+    l.latency_min_ns = mins_us[net_below(n, 6)] * 1000;
+    switch (net_below(n, 3)) {
+    case 0:
+        break;
+    case 1: /* a short tail */
+        l.latency_tail_ns = (1 + net_below(n, 10)) * 1000000;
+        break;
+    default: /* a long one */
+        l.latency_tail_ns = (20 + net_below(n, 180)) * 1000000;
+    }
+    if (net_below(n, 2))
+        l.loss_ppm = (uint32_t)(1000 + net_below(n, 99000)); /* 0.1% to 10% */
+    if (net_below(n, 3) == 0)
+        l.dup_ppm = (uint32_t)(1000 + net_below(n, 49000));
+    if (net_below(n, 2))
+        l.reorder_ppm = (uint32_t)(1000 + net_below(n, 199000));
+    if (net_below(n, 4) == 0)
+        l.connect_fail_ppm = (uint32_t)(1000 + net_below(n, 49000));
+    n->def = l;
+}
+
+/* The knobs into the trace, once, when the network is first used (a run
+ * that never touches it shows nothing and hashes nothing new). */
+static void announce(sim_net *n) {
+    if (n->announced)
+        return;
+    n->announced = true;
+    weft__sim *s = n->sim;
+    ctl_ev(n, WEFT__NET_LINK, HOST_ANY, HOST_ANY,
+           n->def.latency_min_ns ^ n->def.latency_tail_ns << 20 ^ (uint64_t)n->def.loss_ppm << 40 ^
+               (uint64_t)n->def.dup_ppm << 8 ^ (uint64_t)n->def.reorder_ppm << 28 ^
+               (uint64_t)n->def.connect_fail_ppm << 48);
+    if (s->trace) {
+        char text[256];
+        describe(n, text, sizeof text);
+        fprintf(s->trace, "# network: %s\n# host0: localhost\n", text);
+        for (int h = 0; h < n->nhosts; h++)
+            fprintf(s->trace, "# host%d: %s\n", h + 1, n->hosts[h].name);
+    }
+}
+
+/* ------------------------------------------------------ deliveries */
 
 static bool before(const packet *a, const packet *b) {
     return a->at < b->at || (a->at == b->at && a->seq < b->seq);
@@ -133,6 +564,7 @@ static void heap_push(sim_net *n, packet *p) {
         n->heap = h;
         n->heap_cap = cap;
     }
+    p->seq = n->seq++;
     size_t i = n->nheap++;
     while (i > 0 && before(p, n->heap[(i - 1) / 2])) {
         n->heap[i] = n->heap[(i - 1) / 2];
@@ -160,11 +592,10 @@ static packet *heap_pop(sim_net *n) {
     return top;
 }
 
-static uint64_t now_ns(void) { return weft_now(); }
-
 static void arm(sim_net *n);
-
-static void deliver(sim_net *n, packet *p);
+static void arrive(sim_net *n, packet *p);
+static void transmit(sim_net *n, packet *p);
+static void ghost_check(sim_net *n, packet *p);
 
 /* The timer's waker: deliver what is due, re-arm for the rest. */
 static weft_waker timer_clone(const void *d);
@@ -172,8 +603,15 @@ static void timer_fire(const void *d) {
     sim_net *n = (sim_net *)d;
     n->armed = false;
     uint64_t now = now_ns();
-    while (n->nheap && n->heap[0]->at <= now)
-        deliver(n, heap_pop(n));
+    while (n->nheap && n->heap[0]->at <= now) {
+        packet *p = heap_pop(n);
+        if (p->where == W_RTO)
+            transmit(n, p);
+        else if (p->where == W_GHOST)
+            ghost_check(n, p);
+        else
+            arrive(n, p);
+    }
     arm(n);
 }
 static void timer_drop(const void *d) { (void)d; }
@@ -195,7 +633,19 @@ static void arm(sim_net *n) {
         timer_fire(n);
 }
 
-/* A seeded latency, in order after what went before in this direction. */
+static void schedule(sim_net *n, packet *p, int where, uint64_t at) {
+    p->where = where;
+    p->at = at;
+    heap_push(n, p);
+    arm(n);
+}
+
+static bool reliable(const packet *p) {
+    return p->kind == P_SYN || p->kind == P_DATA || p->kind == P_FIN;
+}
+
+/* A new packet from socket `from` (NULL: none) to socket `to` (0: by
+ * address), between hosts `shost` and `dhost`. */
 static packet *packet_new(sim_net *n, int kind, fsock *from, uint32_t to, size_t len) {
     packet *p = net_alloc(n, sizeof *p + len);
     if (!p)
@@ -205,21 +655,160 @@ static packet *packet_new(sim_net *n, int kind, fsock *from, uint32_t to, size_t
     p->from = from ? from->id : 0;
     p->to = to;
     p->len = len;
-    uint64_t lat = n->min_latency_ns + (n->jitter_ns ? weft__sim_below(n->sim, n->jitter_ns) : 0);
-    p->at = now_ns() + lat;
-    if (from) {
-        int dir = kind == P_DGRAM ? 1 : 0;
-        if (p->at < from->last_at[dir])
-            p->at = from->last_at[dir];
-        from->last_at[dir] = p->at;
-    }
-    p->seq = n->seq++;
+    p->id = ++n->ids;
+    p->shost = sock_host(n, from);
+    p->dhost = to ? sock_host(n, sock_of(n, to)) : 0;
     return p;
 }
 
+/* The sender's stream queue: segments leave it from the front only. */
+static void tx_append(fsock *f, packet *p) {
+    p->tnext = NULL;
+    if (f->tx_tail)
+        f->tx_tail->tnext = p;
+    else
+        f->tx_head = p;
+    f->tx_tail = p;
+}
+
+/* The stream timed out: error on the sender, its queue dropped.  Packets
+ * still in the heap or a clog are freed when they come up (their sender
+ * is dead); those waiting in the queue are freed here. */
+static void stream_timeout(sim_net *n, fsock *f, packet *p) {
+    net_ev(n, WEFT__NET_TIMEOUT, p);
+    if (f->timed_out)
+        return;
+    f->timed_out = true;
+    if (f->state == S_CONNECTING) {
+        f->state = S_BOUND;
+        f->error = WEFT_ETIMEDOUT;
+        report(f, WEFT_IO_WRITABLE | WEFT_IO_ERROR);
+        return;
+    }
+    fsock *peer = sock_of(n, f->peer_id);
+    for (packet *q = f->tx_head, *next; q; q = next) {
+        next = q->tnext;
+        if (peer && q->kind == P_DATA)
+            peer->inbound -= q->len;
+        q->tnext = NULL;
+        if (q->where == W_ARRIVED)
+            packet_free(n, q);
+        else
+            q->where = W_FLY; /* orphaned: freed where it is */
+    }
+    f->tx_head = f->tx_tail = NULL;
+    if (f->state != S_CLOSED) {
+        f->reset = true;
+        f->error = WEFT_ETIMEDOUT;
+        report(f, WEFT_IO_READABLE | WEFT_IO_WRITABLE | WEFT_IO_READ_CLOSED |
+                      WEFT_IO_WRITE_CLOSED | WEFT_IO_ERROR);
+    }
+}
+
+/* A reliable packet that did not get across: again after the backoff,
+ * or the connection gives up (the packet goes either way). */
+static void retry_later(sim_net *n, packet *p, int where) {
+    bool syn = p->kind == P_SYN;
+    fsock *from = sock_of(n, p->from);
+    if (!from || p->tries >= (syn ? SYN_RETRIES : DATA_RETRIES)) {
+        if (from)
+            stream_timeout(n, from, p);
+        packet_free(n, p);
+        return;
+    }
+    uint64_t rto = (syn ? SYN_RTO_NS : DATA_RTO_NS) << p->tries;
+    p->tries++;
+    schedule(n, p, where, now_ns() + rto);
+}
+
+/* A stream's packet whose sender gave up, or a connect nobody awaits. */
+static bool orphan(sim_net *n, const packet *p) {
+    if (p->kind != P_DATA && p->kind != P_FIN && p->kind != P_SYN)
+        return false;
+    fsock *from = sock_of(n, p->from);
+    if (!from)
+        return true;
+    return p->kind == P_SYN ? from->state != S_CONNECTING : from->timed_out;
+}
+
+/* One try across the path from p->shost to p->dhost: scheduled to arrive,
+ * or dropped (a reliable packet then waits for its retransmission). */
+static void transmit(sim_net *n, packet *p) {
+    if (orphan(n, p)) {
+        packet_free(n, p);
+        return;
+    }
+    net_ev(n, p->tries ? WEFT__NET_RETRANSMIT : WEFT__NET_SEND, p);
+    /* Unix sockets never leave their host's kernel: latency, no faults. */
+    const weft_sim_link *l = link_of(n, p->shost, p->dhost);
+    fsock *from = sock_of(n, p->from);
+    weft_sim_link local;
+    if ((from ? from->family : p->dst.family) == WEFT_AF_UNIX) {
+        local = (weft_sim_link){l->latency_min_ns, l->latency_tail_ns, 0, 0, 0, 0};
+        l = &local;
+    }
+    uint32_t why = 0;
+    if (p->sure)
+        ; /* an answer whose way was decided with the question */
+    else if (path_cut(n, p->shost, p->dhost))
+        why = WEFT__NET_DROP_PARTITION;
+    else if (chance(n, l->loss_ppm))
+        why = WEFT__NET_DROP_LOSS;
+    if (why) {
+        net_ev(n, why, p);
+        if (reliable(p))
+            retry_later(n, p, W_RTO);
+        else
+            packet_free(n, p);
+        return;
+    }
+    uint64_t now = now_ns(), at = now + latency(n, l);
+    if (p->kind == P_DGRAM && chance(n, l->reorder_ppm)) {
+        /* out of line: a delay of up to twice the link's, no order kept */
+        at += 1 + net_below(n, 2 * (l->latency_min_ns + l->latency_tail_ns) + 1000000);
+    } else if (from && !p->tries) {
+        int dir = p->kind == P_DGRAM ? 1 : 0;
+        if (at < from->last_at[dir])
+            at = from->last_at[dir];
+        from->last_at[dir] = at;
+    }
+    if (p->kind == P_DGRAM && chance(n, l->dup_ppm)) {
+        packet *d = net_alloc(n, sizeof *d + p->len);
+        if (d) {
+            memcpy(d, p, sizeof *d + p->len);
+            net_ev(n, WEFT__NET_DUP, d);
+            schedule(n, d, W_FLY, now + latency(n, l));
+        }
+    }
+    schedule(n, p, W_FLY, at);
+}
+
+/* A packet leaves its socket for the first time. */
 static void send_packet(sim_net *n, packet *p) {
-    heap_push(n, p);
-    arm(n);
+    if (!p)
+        return;
+    announce(n);
+    if (p->kind == P_DATA || p->kind == P_FIN) {
+        fsock *from = sock_of(n, p->from);
+        if (!from) {
+            packet_free(n, p);
+            return;
+        }
+        tx_append(from, p);
+    }
+    transmit(n, p);
+}
+
+/* An answer (SYN-ACK, refusal) to `q`, whose way back was decided at q's
+ * arrival. */
+static void answer(sim_net *n, int kind, fsock *from, const packet *q) {
+    packet *p = packet_new(n, kind, from, q->from, 0);
+    if (!p)
+        return;
+    p->shost = q->dhost;
+    p->dhost = q->shost;
+    p->sure = true;
+    send_packet(n, p);
 }
 
 /* ----------------------------------------------------------- sockets */
@@ -366,89 +955,158 @@ static void rx_append(sim_net *n, fsock *f, const char *data, size_t len) {
     f->rx_len += len;
 }
 
-static void trace_packet(sim_net *n, packet *p) {
-    weft__sim_ev(n->sim, EV_NET, (uint64_t)p->kind << 32 | p->to, p->len, NULL);
+/* A stream segment reaches its reader (in order: see hand_over). */
+static void deliver_segment(sim_net *n, packet *p) {
+    fsock *to = sock_of(n, p->to);
+    net_ev(n, WEFT__NET_DELIVER, p);
+    if (!to)
+        return;
+    if (p->kind == P_DATA) {
+        to->inbound -= p->len;
+        if (to->state != S_CLOSED && !to->reset) {
+            rx_append(n, to, p->data, p->len);
+            report(to, WEFT_IO_READABLE);
+        }
+    } else if (!to->reset) { /* P_FIN */
+        to->eof = true;
+        report(to, WEFT_IO_READABLE | WEFT_IO_READ_CLOSED);
+    }
 }
 
-static void deliver(sim_net *n, packet *p) {
-    trace_packet(n, p);
-    fsock *to = p->to ? sock_of(n, p->to) : NULL;
-    fsock *from = p->from ? sock_of(n, p->from) : NULL;
-    switch (p->kind) {
-    case P_SYN: {
-        fsock *l = find_bound(n, &p->dst, WEFT_SOCK_STREAM, true);
-        if (!l) {
-            if (from)
-                send_packet(n, packet_new(n, P_REFUSE, NULL, from->id, 0));
-            break;
+/* Hands the sender's arrived segments over from the front of its queue;
+ * one whose ack cannot come back is retransmitted as unacknowledged. */
+static void hand_over(sim_net *n, fsock *f) {
+    while (f->tx_head && f->tx_head->where == W_ARRIVED) {
+        packet *p = f->tx_head;
+        f->tx_head = p->tnext;
+        if (!f->tx_head)
+            f->tx_tail = NULL;
+        p->tnext = NULL;
+        deliver_segment(n, p);
+        if (path_cut(n, p->dhost, p->shost)) {
+            net_ev(n, WEFT__NET_ACK_LOST, p);
+            retry_later(n, p, W_GHOST);
+        } else {
+            packet_free(n, p);
         }
-        if (l->nbacklog >= l->backlog_cap) {
-            /* A full backlog drops the SYN, as Linux does: the client
-             * retransmits with backoff, then gives up. */
-            if (!from || from->state != S_CONNECTING)
-                break;
-            if (p->tries >= SYN_RETRIES) {
-                from->error = WEFT_ETIMEDOUT;
-                from->state = S_BOUND;
-                report(from, WEFT_IO_WRITABLE | WEFT_IO_ERROR);
-                break;
-            }
-            packet *again = packet_new(n, P_SYN, NULL, 0, 0);
-            if (!again)
-                break;
-            again->from = p->from;
-            again->src = p->src;
-            again->dst = p->dst;
-            again->tries = p->tries + 1;
-            again->at = now_ns() + (SYN_RTO_NS << p->tries);
-            send_packet(n, again);
-            break;
-        }
-        fsock *s = sock_new(n, l->family, WEFT_SOCK_STREAM);
-        if (!s)
-            break;
-        s->state = S_CONNECTED;
-        s->local = p->dst;
-        s->has_local = true;
-        s->peer = p->src;
-        s->has_peer = true;
-        s->peer_id = p->from;
-        if (from)
-            from->peer_id = s->id;
-        l->backlog[l->nbacklog++] = s->id;
-        report(l, WEFT_IO_READABLE);
-        send_packet(n, packet_new(n, P_SYNACK, s, p->from, 0));
-        break;
     }
+}
+
+/* An unacknowledged segment's retransmission: its ack comes back now if
+ * the path works both ways. */
+static void ghost_check(sim_net *n, packet *p) {
+    fsock *from = sock_of(n, p->from);
+    if (!from || from->timed_out) {
+        packet_free(n, p);
+        return;
+    }
+    net_ev(n, WEFT__NET_RETRANSMIT, p);
+    if (path_cut(n, p->shost, p->dhost) || path_cut(n, p->dhost, p->shost)) {
+        net_ev(n, WEFT__NET_ACK_LOST, p);
+        retry_later(n, p, W_GHOST);
+        return;
+    }
+    packet_free(n, p);
+}
+
+static fsock *find_bound(sim_net *n, const weft_addr *to, int type, bool listening);
+static fsock *sock_new(sim_net *n, int family, int type);
+
+/* A connection request reaches the listener's host. */
+static void arrive_syn(sim_net *n, packet *p) {
+    fsock *from = sock_of(n, p->from);
+    const weft_sim_link *l = link_of(n, p->dhost, p->shost);
+    /* The answer's way back, decided now: lost, the client retransmits. */
+    if (path_cut(n, p->dhost, p->shost) || chance(n, l->loss_ppm)) {
+        net_ev(n, path_cut(n, p->dhost, p->shost) ? WEFT__NET_ACK_LOST : WEFT__NET_DROP_LOSS, p);
+        retry_later(n, p, W_RTO);
+        return;
+    }
+    fsock *lsn = find_bound(n, &p->dst, WEFT_SOCK_STREAM, true);
+    if (!lsn) {
+        net_ev(n, WEFT__NET_DROP_NOSOCK, p);
+        answer(n, P_REFUSE, NULL, p);
+        packet_free(n, p);
+        return;
+    }
+    if (chance(n, l->connect_fail_ppm)) {
+        net_ev(n, WEFT__NET_DROP_CONNFAIL, p);
+        answer(n, P_REFUSE, NULL, p);
+        packet_free(n, p);
+        return;
+    }
+    if (lsn->nbacklog >= lsn->backlog_cap) {
+        /* A full backlog drops the SYN, as Linux does: the client
+         * retransmits with backoff, then gives up. */
+        net_ev(n, WEFT__NET_DROP_FULL, p);
+        retry_later(n, p, W_RTO);
+        return;
+    }
+    net_ev(n, WEFT__NET_DELIVER, p);
+    fsock *s = sock_new(n, lsn->family, WEFT_SOCK_STREAM);
+    if (!s) {
+        packet_free(n, p);
+        return;
+    }
+    s->state = S_CONNECTED;
+    s->local = p->dst;
+    s->has_local = true;
+    s->host1 = p->dhost + 1;
+    s->peer = p->src;
+    s->has_peer = true;
+    s->peer_id = p->from;
+    from->peer_id = s->id;
+    lsn->backlog[lsn->nbacklog++] = s->id;
+    report(lsn, WEFT_IO_READABLE);
+    answer(n, P_SYNACK, s, p);
+    packet_free(n, p);
+}
+
+/* A packet at the end of its trip: held by a clog, or handed on. */
+static void arrive(sim_net *n, packet *p) {
+    if (orphan(n, p)) {
+        packet_free(n, p);
+        return;
+    }
+    clog *c = clog_on(n, p->shost, p->dhost);
+    if (c) {
+        net_ev(n, WEFT__NET_HOLD, p);
+        p->where = W_HELD;
+        p->next = NULL;
+        if (c->tail)
+            c->tail->next = p;
+        else
+            c->head = p;
+        c->tail = p;
+        return;
+    }
+    fsock *to = p->to ? sock_of(n, p->to) : NULL;
+    switch (p->kind) {
+    case P_DATA:
+    case P_FIN:
+        p->where = W_ARRIVED;
+        hand_over(n, sock_of(n, p->from));
+        return;
+    case P_SYN:
+        arrive_syn(n, p);
+        return;
     case P_SYNACK:
+        net_ev(n, WEFT__NET_DELIVER, p);
         if (to && to->state == S_CONNECTING) {
             to->state = S_CONNECTED;
             report(to, WEFT_IO_WRITABLE);
         }
         break;
     case P_REFUSE:
+        net_ev(n, WEFT__NET_DELIVER, p);
         if (to && to->state == S_CONNECTING) {
             to->error = WEFT_ECONNREFUSED;
             to->state = S_BOUND;
             report(to, WEFT_IO_WRITABLE | WEFT_IO_ERROR);
         }
         break;
-    case P_DATA:
-        if (to) {
-            to->inbound -= p->len;
-            if (to->state != S_CLOSED && !to->reset) {
-                rx_append(n, to, p->data, p->len);
-                report(to, WEFT_IO_READABLE);
-            }
-        }
-        break;
-    case P_FIN:
-        if (to && !to->reset) {
-            to->eof = true;
-            report(to, WEFT_IO_READABLE | WEFT_IO_READ_CLOSED);
-        }
-        break;
     case P_RST:
+        net_ev(n, WEFT__NET_DELIVER, p);
         if (to && to->state != S_CLOSED) {
             to->reset = true;
             to->error = WEFT_ECONNRESET;
@@ -458,9 +1116,16 @@ static void deliver(sim_net *n, packet *p) {
         break;
     case P_DGRAM: {
         fsock *d = find_bound(n, &p->dst, WEFT_SOCK_DGRAM, false);
-        if (!d || d->dq_len >= DGRAM_QUEUE ||
-            (d->has_peer && !weft_addr_equal(&d->peer, &p->src)))
-            break; /* dropped, as an OS drops it */
+        if (!d || (d->has_peer && !weft_addr_equal(&d->peer, &p->src))) {
+            net_ev(n, WEFT__NET_DROP_NOSOCK, p); /* dropped, as an OS drops it */
+            break;
+        }
+        if (d->dq_len >= DGRAM_QUEUE) {
+            net_ev(n, WEFT__NET_DROP_FULL, p);
+            break;
+        }
+        net_ev(n, WEFT__NET_DELIVER, p);
+        p->where = W_ARRIVED;
         p->next = NULL;
         if (d->dq_tail)
             d->dq_tail->next = p;
@@ -472,7 +1137,19 @@ static void deliver(sim_net *n, packet *p) {
         return; /* queued: freed when received */
     }
     }
-    net_free(n, p, sizeof *p + p->len);
+    packet_free(n, p);
+}
+
+/* A clog's packets go on, in the order they came, after the link's
+ * minimum latency. */
+static void release(sim_net *n, clog *c) {
+    uint64_t now = now_ns();
+    for (packet *p = c->head, *next; p; p = next) {
+        next = p->next;
+        p->next = NULL;
+        schedule(n, p, W_FLY, now + link_of(n, p->shost, p->dhost)->latency_min_ns);
+    }
+    c->head = c->tail = NULL;
 }
 
 /* --------------------------------------------------------------- sys */
@@ -582,6 +1259,7 @@ static int sn_connect(void *drv, weft_os_socket s, const weft_addr *a) {
         return WEFT_ENOMEM;
     p->src = f->local;
     p->dst = *a;
+    p->dhost = host_of_addr(n, a);
     send_packet(n, p);
     return WEFT_EAGAIN;
 }
@@ -619,8 +1297,8 @@ static int sn_accept(void *drv, weft_os_socket s, weft_os_socket *out, weft_addr
 /* Now and then a read or a write is cut short (seeded): code that assumes
  * whole messages per call is caught. */
 static size_t maybe_short(sim_net *n, size_t len) {
-    if (len > 1 && weft__sim_below(n->sim, 8) == 0)
-        return 1 + (size_t)weft__sim_below(n->sim, len - 1);
+    if (len > 1 && net_below(n, 8) == 0)
+        return 1 + (size_t)net_below(n, len - 1);
     return len;
 }
 
@@ -722,6 +1400,7 @@ static int64_t sn_send(void *drv, weft_os_socket s, const weft_iovec *iov, int i
         }
         p->src = f->local;
         p->dst = *dst;
+        p->dhost = host_of_addr(n, dst);
         send_packet(n, p);
         return (int64_t)len;
     }
@@ -919,11 +1598,26 @@ static void sn_destroy(void *drv) {
     sim_net *n = drv;
     if (n->armed)
         weft__timer_disarm(n->rt, &n->timer);
-    while (n->nheap) {
-        packet *p = heap_pop(n);
-        net_free(n, p, sizeof *p + p->len);
-    }
+    /* Every packet is in exactly one place: the heap, a clog, a
+     * datagram queue, or (arrived, waiting for the one before it) its
+     * sender's stream queue (walked first: it links the others). */
+    for (uint32_t i = 0; i < n->nsocks; i++)
+        for (packet *p = n->socks[i] ? n->socks[i]->tx_head : NULL, *next; p; p = next) {
+            next = p->tnext;
+            if (p->where == W_ARRIVED)
+                packet_free(n, p);
+        }
+    while (n->nheap)
+        packet_free(n, heap_pop(n));
     net_free(n, n->heap, n->heap_cap * sizeof *n->heap);
+    for (int i = 0; i < n->nclogs; i++)
+        for (packet *p = n->clogs[i].head, *next; p; p = next) {
+            next = p->next;
+            packet_free(n, p);
+        }
+    net_free(n, n->clogs, (size_t)n->clogs_cap * sizeof *n->clogs);
+    net_free(n, n->cuts, (size_t)n->cuts_cap * sizeof *n->cuts);
+    net_free(n, n->links, n->links_cap * sizeof *n->links);
     for (uint32_t i = 0; i < n->nsocks; i++) {
         fsock *f = n->socks[i];
         if (!f)
@@ -946,8 +1640,6 @@ static int sn_create(const weft_allocator *a, void **out) {
     memset(n, 0, sizeof *n);
     n->alloc = *a;
     n->next_port = EPHEMERAL_FIRST;
-    n->min_latency_ns = 1000000;   /* 1 ms: the wheel's grain */
-    n->jitter_ns = 0;
     *out = n;
     return 0;
 }
@@ -973,7 +1665,27 @@ int weft__sim_net_create(weft__rt *rt) {
     sim_net *n = rt->io->drv;
     n->rt = rt;
     n->sim = weft__sim_of(rt);
+    n->profile = rt->config.sim_net;
+    if (n->profile != WEFT_SIM_NET_SWARM && n->profile != WEFT_SIM_NET_CALM) {
+        weft__io_destroy(rt);
+        return WEFT_EINVAL;
+    }
+    net_seed(n, rt->config.sim_seed);
+    n->def = (weft_sim_link){.latency_min_ns = 1000000}; /* 1 ms: the wheel's grain */
+    if (n->profile == WEFT_SIM_NET_SWARM)
+        draw_knobs(n);
     return 0;
+}
+
+/* The network's knobs as text, or NULL when the run never used it. */
+const char *weft__sim_net_knobs(weft__rt *rt, char *buf, size_t len) {
+    if (!rt || !rt->io || rt->io->ops != &weft__io_sim)
+        return NULL;
+    sim_net *n = rt->io->drv;
+    if (!n->announced)
+        return NULL;
+    describe(n, buf, len);
+    return buf;
 }
 
 int weft_sim_host_add(weft_handle *h, const char *name, const char *const *addrs, int naddrs) {
@@ -1003,5 +1715,199 @@ int weft_sim_host_add(weft_handle *h, const char *name, const char *const *addrs
         n->hosts_cap = cap;
     }
     n->hosts[n->nhosts++] = hst;
+    if (n->announced && n->sim->trace)
+        fprintf(n->sim->trace, "# host%d: %s\n", n->nhosts, name);
     return 0;
+}
+
+/* ------------------------------------------------------------- faults
+ *
+ * The test's controls.  Each is a trace event (host indexes; the text
+ * trace's "# network" and "# host" lines name them). */
+
+static sim_net *net_of(weft_handle *h) {
+    weft__rt *rt = h ? (weft__rt *)h : weft__cur.rt;
+    if (!rt || !rt->io || rt->io->ops != &weft__io_sim)
+        return NULL;
+    return rt->io->drv;
+}
+
+/* Resolves both names: 0, WEFT_EINVAL (NULL), WEFT_ENOTFOUND. */
+static int pair_named(sim_net *n, const char *a, const char *b, uint32_t *ha, uint32_t *hb) {
+    if (!a || !b)
+        return WEFT_EINVAL;
+    int64_t x = host_named(n, a), y = host_named(n, b);
+    if (x < 0 || y < 0)
+        return WEFT_ENOTFOUND;
+    *ha = (uint32_t)x;
+    *hb = (uint32_t)y;
+    return 0;
+}
+
+int weft_sim_link_set(weft_handle *h, const char *a, const char *b, const weft_sim_link *l) {
+    sim_net *n = net_of(h);
+    if (!n)
+        return h || weft__cur.rt ? WEFT_ENOTSUP : WEFT_EINVAL;
+    uint32_t x, y;
+    int err = pair_named(n, a, b, &x, &y);
+    if (err)
+        return err;
+    if (!l || l->latency_min_ns > MAX_LATENCY_NS || l->latency_tail_ns > MAX_LATENCY_NS ||
+        l->loss_ppm > 1000000 || l->dup_ppm > 1000000 || l->reorder_ppm > 1000000 ||
+        l->connect_fail_ppm > 1000000)
+        return WEFT_EINVAL;
+    announce(n);
+    if (x == HOST_ANY && y == HOST_ANY) {
+        n->def = *l;
+        n->def_set = true;
+    } else {
+        if (x == HOST_ANY) {
+            x = y;
+            y = HOST_ANY;
+        }
+        err = link_put(n, x, y, l);
+        if (err)
+            return err;
+    }
+    ctl_ev(n, WEFT__NET_LINK, x, y,
+           l->latency_min_ns ^ l->latency_tail_ns << 20 ^ (uint64_t)l->loss_ppm << 40 ^
+               (uint64_t)l->dup_ppm << 8 ^ (uint64_t)l->reorder_ppm << 28 ^
+               (uint64_t)l->connect_fail_ppm << 48);
+    return 0;
+}
+
+int weft_sim_link_get(weft_handle *h, const char *a, const char *b, weft_sim_link *out) {
+    sim_net *n = net_of(h);
+    if (!n)
+        return h || weft__cur.rt ? WEFT_ENOTSUP : WEFT_EINVAL;
+    uint32_t x, y;
+    int err = pair_named(n, a, b, &x, &y);
+    if (err)
+        return err;
+    if (!out)
+        return WEFT_EINVAL;
+    const weft_sim_link *l = NULL;
+    if (x == HOST_ANY && y == HOST_ANY)
+        l = &n->def;
+    else if (x == HOST_ANY || y == HOST_ANY)
+        l = link_find(n, x == HOST_ANY ? y : x, HOST_ANY);
+    else
+        l = link_of(n, x, y);
+    *out = l ? *l : n->def;
+    return 0;
+}
+
+int weft_sim_partition(weft_handle *h, const char *a, const char *b, int how) {
+    sim_net *n = net_of(h);
+    if (!n)
+        return h || weft__cur.rt ? WEFT_ENOTSUP : WEFT_EINVAL;
+    uint32_t x, y;
+    int err = pair_named(n, a, b, &x, &y);
+    if (err)
+        return err;
+    if ((x == y && x != HOST_ANY) || (how != WEFT_SIM_BOTH_WAYS && how != WEFT_SIM_ONE_WAY))
+        return WEFT_EINVAL;
+    if (!grow(n, (void **)&n->cuts, &n->cuts_cap, n->ncuts, sizeof *n->cuts))
+        return WEFT_ENOMEM;
+    announce(n);
+    n->cuts[n->ncuts++] = (cut){x, y, how};
+    ctl_ev(n, how == WEFT_SIM_ONE_WAY ? WEFT__NET_PARTITION_ONE_WAY : WEFT__NET_PARTITION, x, y,
+           (uint64_t)n->ncuts);
+    return 0;
+}
+
+int weft_sim_heal(weft_handle *h, const char *a, const char *b) {
+    sim_net *n = net_of(h);
+    if (!n)
+        return h || weft__cur.rt ? WEFT_ENOTSUP : WEFT_EINVAL;
+    uint32_t x, y;
+    int err = pair_named(n, a, b, &x, &y);
+    if (err)
+        return err;
+    announce(n);
+    int kept = 0;
+    for (int i = 0; i < n->ncuts; i++) {
+        cut c = n->cuts[i];
+        bool hit = (host_match(x, c.a) && host_match(y, c.b)) ||
+                   (host_match(x, c.b) && host_match(y, c.a));
+        if (!hit)
+            n->cuts[kept++] = c;
+    }
+    n->ncuts = kept;
+    ctl_ev(n, WEFT__NET_HEAL, x, y, (uint64_t)n->ncuts);
+    return 0;
+}
+
+int weft_sim_clog(weft_handle *h, const char *a, const char *b) {
+    sim_net *n = net_of(h);
+    if (!n)
+        return h || weft__cur.rt ? WEFT_ENOTSUP : WEFT_EINVAL;
+    uint32_t x, y;
+    int err = pair_named(n, a, b, &x, &y);
+    if (err)
+        return err;
+    if (x == y && x != HOST_ANY)
+        return WEFT_EINVAL;
+    for (int i = 0; i < n->nclogs; i++)
+        if (n->clogs[i].a == x && n->clogs[i].b == y)
+            return 0; /* in force already */
+    if (!grow(n, (void **)&n->clogs, &n->clogs_cap, n->nclogs, sizeof *n->clogs))
+        return WEFT_ENOMEM;
+    announce(n);
+    n->clogs[n->nclogs++] = (clog){x, y, NULL, NULL};
+    ctl_ev(n, WEFT__NET_CLOG, x, y, (uint64_t)n->nclogs);
+    return 0;
+}
+
+/* Removes clog i and sends on what it held. */
+static void unclog_at(sim_net *n, int i) {
+    clog c = n->clogs[i];
+    n->clogs[i] = n->clogs[--n->nclogs];
+    ctl_ev(n, WEFT__NET_UNCLOG, c.a, c.b, (uint64_t)n->nclogs);
+    release(n, &c);
+}
+
+int weft_sim_unclog(weft_handle *h, const char *a, const char *b) {
+    sim_net *n = net_of(h);
+    if (!n)
+        return h || weft__cur.rt ? WEFT_ENOTSUP : WEFT_EINVAL;
+    uint32_t x, y;
+    int err = pair_named(n, a, b, &x, &y);
+    if (err)
+        return err;
+    for (int i = 0; i < n->nclogs; i++)
+        if (n->clogs[i].a == x && n->clogs[i].b == y) {
+            unclog_at(n, i);
+            return 0;
+        }
+    return WEFT_ENOTFOUND;
+}
+
+static void calm_link(weft_sim_link *l) {
+    l->loss_ppm = l->dup_ppm = l->reorder_ppm = l->connect_fail_ppm = 0;
+}
+
+int weft_sim_heal_all(weft_handle *h) {
+    sim_net *n = net_of(h);
+    if (!n)
+        return h || weft__cur.rt ? WEFT_ENOTSUP : WEFT_EINVAL;
+    announce(n);
+    ctl_ev(n, WEFT__NET_HEAL_ALL, HOST_ANY, HOST_ANY, (uint64_t)n->ncuts << 32 | (uint32_t)n->nclogs);
+    n->ncuts = 0;
+    while (n->nclogs)
+        unclog_at(n, 0);
+    calm_link(&n->def);
+    for (size_t i = 0; i < n->links_cap; i++)
+        if (n->links[i].used)
+            calm_link(&n->links[i].l);
+    return 0;
+}
+
+int weft_sim_net_describe(weft_handle *h, char *buf, size_t len) {
+    sim_net *n = net_of(h);
+    if (!n)
+        return h || weft__cur.rt ? WEFT_ENOTSUP : WEFT_EINVAL;
+    if (!buf || !len)
+        return WEFT_EINVAL;
+    return describe(n, buf, len);
 }

@@ -27,6 +27,36 @@ enum {
     WEFT__EV_PRIO = 8,    /* PCT change point: a = task id, b = new priority */
     WEFT__EV_FAIL = 9,    /* a = error code (as uint64); str = reason */
     WEFT__EV_USER = 64,
+    WEFT__EV_NET = 65,     /* net.c: a packet's fate; a = what << 56 | kind << 48 |
+                            * from host << 24 | to host, b = id << 32 | length */
+    WEFT__EV_NET_CTL = 66, /* net.c: a partition, heal, clog, link set;
+                            * a = what << 56 | host a << 24 | host b */
+};
+
+/* What a WEFT__EV_NET / WEFT__EV_NET_CTL event says happened. */
+enum {
+    WEFT__NET_SEND = 1,
+    WEFT__NET_DELIVER,
+    WEFT__NET_DUP,
+    WEFT__NET_RETRANSMIT,
+    WEFT__NET_HOLD,
+    WEFT__NET_TIMEOUT,
+    WEFT__NET_DROP_LOSS,
+    WEFT__NET_DROP_PARTITION,
+    WEFT__NET_DROP_NOSOCK,
+    WEFT__NET_DROP_FULL,
+    WEFT__NET_DROP_CLOSED,
+    WEFT__NET_DROP_CONNFAIL,
+    WEFT__NET_ACK_LOST,
+};
+enum {
+    WEFT__NET_PARTITION = 1,
+    WEFT__NET_PARTITION_ONE_WAY,
+    WEFT__NET_HEAL,
+    WEFT__NET_CLOG,
+    WEFT__NET_UNCLOG,
+    WEFT__NET_LINK,
+    WEFT__NET_HEAL_ALL,
 };
 
 /* Who caused a wake (WEFT__EV_WAKE's b). */
@@ -205,6 +235,11 @@ size_t weft__pct_pick(weft__sim *s, size_t candidates);
 
 /* net.c: the simulated network, the sim runtime's I/O driver. */
 int weft__sim_net_create(weft__rt *rt);
+/* A network event as a line of text (trace.c's weft__sim_format). */
+void weft__sim_net_format(const weft__sim_event *e, char *buf, size_t n);
+/* The run's network knobs as text into buf, or NULL when the run never
+ * used the network (for the failure line). */
+const char *weft__sim_net_knobs(weft__rt *rt, char *buf, size_t n);
 
 /* timeline_sim.c: the recorded events as a timeline (needs `record`). */
 struct weft__timeline;

@@ -106,6 +106,10 @@ void weft__sim_format(const weft__sim_event *e, char *buf, size_t n) {
         snprintf(buf, n, "%llu fail %s: %s", seq, weft_err_name((int)(int64_t)a),
                  e->str ? e->str : "");
         break;
+    case WEFT__EV_NET:
+    case WEFT__EV_NET_CTL:
+        weft__sim_net_format(e, buf, n);
+        break;
     default:
         snprintf(buf, n, "%llu %s kind=%u a=%llu b=%llu%s%s", seq, kind_name(e->kind), e->kind,
                  a, b, e->str ? " " : "", e->str ? e->str : "");

@@ -94,6 +94,94 @@ WEFT_EXTERN uint64_t weft_sim_fingerprint(weft_handle *h);
  * this thread.  WEFT_ENOTSUP on a runtime that is not simulated. */
 WEFT_EXTERN int weft_sim_host_add(weft_handle *h, const char *name, const char *const *addrs,
                                   int naddrs);
+/* ------------------------------------------------------ network faults
+ *
+ * Every link between two hosts (named as in weft_sim_host_add; the
+ * built-in one holding 127.0.0.1 and ::1 is "localhost"; "*" stands for
+ * every host) has a latency and fault rates.  By default a run draws them
+ * from its seed (swarm testing, as TigerBeetle's VOPR does: some runs calm,
+ * some lossy, some with long tails, some duplicating, reordering or
+ * failing connections), so a sweep covers many network conditions without
+ * the test naming them.  weft_sim_link_set overrides the draw;
+ * weft_builder.sim_net = WEFT_SIM_NET_CALM (or WEFT_SIM_NET=calm for a
+ * sweep) starts from a calm network instead: 1 ms, nothing lost.  The
+ * knobs a run used are printed in its trace and on its failure line.
+ *
+ * What the faults do:
+ *  - TCP stays reliable and in order while its path works: a lost segment
+ *    is retransmitted after 200 ms, doubling (a lost SYN after 1 s,
+ *    doubling); a segment still not across after 8 retransmissions (some
+ *    100 s) fails the connection with WEFT_ETIMEDOUT (a connect, after 6:
+ *    some 63 s), so nothing hangs on a broken path.  The peer learns
+ *    nothing, as on a real network.
+ *  - UDP datagrams are lost, duplicated, reordered and delayed; at most
+ *    65507 bytes (WEFT_EMSGSIZE beyond, as the OS says).
+ *  - A partition drops what crosses it (TCP retransmits into it); a clog
+ *    holds what arrives on the link and releases it, in order, at the
+ *    unclog.  Traffic within one host is never partitioned or clogged.
+ *  - connect_fail_ppm: a connection attempt is refused (WEFT_ECONNREFUSED)
+ *    though the port listens.
+ * Every send, delivery, drop (with its reason), duplicate, retransmission,
+ * partition, heal and clog is an event of the run's fingerprint. */
+typedef struct weft_sim_link {
+    uint64_t latency_min_ns;  /* every message takes at least this long */
+    uint64_t latency_tail_ns; /* plus an exponential delay of this mean (0: none) */
+    uint32_t loss_ppm;        /* messages lost, parts per million */
+    uint32_t dup_ppm;         /* datagrams delivered twice */
+    uint32_t reorder_ppm;     /* datagrams that overtake or fall behind others */
+    uint32_t connect_fail_ppm; /* connection attempts refused */
+} weft_sim_link;
+
+/* weft_builder.sim_net: where a run's network knobs come from. */
+enum {
+    WEFT_SIM_NET_SWARM = 0, /* drawn from the seed (the default) */
+    WEFT_SIM_NET_CALM = 1,  /* 1 ms latency, no faults (until a test sets some) */
+};
+
+/* Sets the link between hosts `a` and `b`, both directions.  "*" for `b`
+ * sets every link of `a`; "*" for both sets the default of every link not
+ * set otherwise (replacing the seed's draw).  `h` NULL: this thread's
+ * runtime.  WEFT_EINVAL for NULL arguments or a latency above an hour,
+ * WEFT_ENOTFOUND for an unknown host, WEFT_ENOTSUP off the simulator. */
+WEFT_EXTERN int weft_sim_link_set(weft_handle *h, const char *a, const char *b,
+                                  const weft_sim_link *l);
+/* The link in force between `a` and `b` ("*", "*": the default, the
+ * seed's draw unless set).  Errors as weft_sim_link_set. */
+WEFT_EXTERN int weft_sim_link_get(weft_handle *h, const char *a, const char *b,
+                                  weft_sim_link *out);
+
+/* weft_sim_partition's `how`. */
+enum {
+    WEFT_SIM_BOTH_WAYS = 0, /* nothing crosses between a and b */
+    WEFT_SIM_ONE_WAY = 1,   /* only a -> b is cut; b -> a still gets through */
+};
+/* Cuts the path between hosts `a` and `b` (either may be "*": `a` from
+ * every other host) until a weft_sim_heal.  WEFT_EINVAL for a host with
+ * itself or a bad `how`; otherwise as weft_sim_link_set. */
+WEFT_EXTERN int weft_sim_partition(weft_handle *h, const char *a, const char *b, int how);
+/* Removes the partitions between `a` and `b` (both directions; "*"
+ * matches any host, so "*", "*" heals every one).  Messages dropped
+ * meanwhile stay lost; TCP's next retransmission gets through. */
+WEFT_EXTERN int weft_sim_heal(weft_handle *h, const char *a, const char *b);
+/* Holds every message arriving from `a` to `b` ("*" for `b`: everything
+ * from `a`; for `a`: everything to `b`) until weft_sim_unclog. */
+WEFT_EXTERN int weft_sim_clog(weft_handle *h, const char *a, const char *b);
+/* Ends the clog `a`, `b` (as given to weft_sim_clog) and delivers what
+ * it held, in the order it arrived, after the link's minimum latency.
+ * WEFT_ENOTFOUND when no such clog is in force. */
+WEFT_EXTERN int weft_sim_unclog(weft_handle *h, const char *a, const char *b);
+/* Ends the chaos phase (TigerBeetle's liveness mode): heals every
+ * partition, releases every clog and sets loss, duplication, reordering
+ * and connection failures to 0 on every link; latencies stay.  A test
+ * then requires progress within a virtual-time bound, e.g. a
+ * weft_timeout around the wait for convergence (docs/simulation.md). */
+WEFT_EXTERN int weft_sim_heal_all(weft_handle *h);
+/* Writes the run's network knobs as text ("swarm: latency 2ms+exp 40ms,
+ * loss 1.2%, ..."), as the trace and the failure line show them, and
+ * returns its length (truncated to `n`-1).  WEFT_EINVAL for NULL `buf`,
+ * WEFT_ENOTSUP off the simulator. */
+WEFT_EXTERN int weft_sim_net_describe(weft_handle *h, char *buf, size_t n);
+
 /* Scheduling steps taken so far (a step polls one task or the root). */
 WEFT_EXTERN uint64_t weft_sim_steps(weft_handle *h);
 /* Events folded into the fingerprint so far. */

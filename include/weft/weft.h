@@ -366,6 +366,8 @@ typedef struct weft_builder {
                                   * WEFT_SIM_DEFAULT_MAX_STEPS; 0: unlimited) */
     int64_t sim_max_time;        /* livelock past this virtual time, ns (0: none) */
     const char *sim_trace_path;  /* write the trace as text here (NULL: none) */
+    int sim_net;                 /* WEFT_SIM_NET_SWARM (default: network knobs
+                                  * drawn from the seed) or WEFT_SIM_NET_CALM */
 } weft_builder;
 
 #define WEFT_MAX_WORKER_THREADS 4096
