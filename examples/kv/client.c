@@ -25,8 +25,10 @@ static weft_poll call_poll(weft_future *f, weft_context *cx, void *out) {
             size_t len = kv_encode(&m, c->out);
             (void)weft_datagram_try_send_to(c->sock, c->out, len, &c->cfg->addrs[c->target]);
             /* An attempt lasts an election's worth: long enough for a leader
-             * to commit, short enough to move on from a dead one. */
-            c->give_up = weft_now() + (weft_instant)c->cfg->election_max;
+             * to commit, short enough to move on from a dead one; twice
+             * as long after each unanswered one (a slow network), up to 32
+             * times. */
+            c->give_up = weft_now() + ((weft_instant)c->cfg->election_max << c->patience);
             if (c->deadline && c->give_up > c->deadline)
                 c->give_up = c->deadline;
         }
@@ -56,8 +58,11 @@ static weft_poll call_poll(weft_future *f, weft_context *cx, void *out) {
                 memcpy(c->val, m.e[0].val, KV_VAL_MAX);
             WEFT_RETURN(f, out, int, (int)m.a);
         }
-        if (c->status < 0)
+        if (c->status < 0) {
             c->target = (c->target + 1) % c->cfg->n; /* no answer: try the next */
+            if (c->patience < 5)
+                c->patience++;
+        }
     }
     WEFT_END(f);
 }

@@ -134,6 +134,7 @@ typedef struct kv_replica {
     int32_t vote_mem;        /* the buggy version's vote */
     uint64_t commit, applied;
     uint32_t votes;          /* bit i: replica i granted us its vote */
+    unsigned patience;       /* election timeouts are doubled this many times */
     uint64_t next[KV_MAX_REPLICAS], match[KV_MAX_REPLICAS];
     weft_instant election_at, resend_at;
     int nkeys;
@@ -170,6 +171,7 @@ typedef struct kv_call {
     char key[KV_KEY_MAX];
     char *val;               /* KV_VAL_MAX bytes: put's value in, get's out */
     int target, status;
+    unsigned patience;       /* attempts that went unanswered: each waits twice as long */
     weft_instant give_up;    /* this attempt's end */
     int64_t n;
     weft_net_op op;

@@ -34,7 +34,7 @@ int kv_local_main(int argc, char **argv); /* local.c */
 #define NOPS 40
 #define MAX_TERMS 4096
 #define CHAOS_TIME WEFT_SECS(4)  /* of crashes and restarts */
-#define SETTLE_TIME WEFT_SECS(10) /* after the chaos, for every request to finish */
+#define SETTLE_TIME WEFT_SECS(60) /* after the chaos, for every request to finish */
 #define HERE __FILE__ ":" KV_STR(__LINE__)
 #define KV_STR2(x) #x
 #define KV_STR(x) KV_STR2(x)
@@ -130,15 +130,54 @@ static int world_setup(world *w, bool fixed) {
 /* ------------------------------------------------------------- the chaos */
 
 /* Every 10-300 ms: crash a machine that is up (leaving at least one up)
- * or restart one that is down.  Then bring everything back. */
+ * or restart one that is down, or cut, heal or clog a path.  Then bring
+ * everything back and heal the network (heal_all: the swarm's loss,
+ * duplication and reordering end too; latencies stay). */
 typedef struct chaos {
     weft_future base;
     world *w;
     weft_instant until;
     node *n;
-    int i;
+    int i, roll;
+    bool clogged;
+    int clog_a, clog_b;
     weft_sleep nap;
 } chaos;
+
+static const char *const host_name[] = {"r0", "r1", "r2", "client"};
+
+/* Two different machines, a replica first (the client now and then). */
+static void pick_pair(int *a, int *b) {
+    *a = (int)weft_random_below(NREP);
+    *b = (int)weft_random_below(NREP); /* NREP: the client */
+    if (*b == *a)
+        *b = NREP;
+}
+
+/* The network's share of the chaos: cut a path (both ways or one way),
+ * heal one, or hold a link's messages and later let them go at once. */
+static void net_chaos(chaos *c, int roll) {
+    int a, b;
+    pick_pair(&a, &b);
+    if (roll < 75) {
+        int how = weft_random_below(2) ? WEFT_SIM_ONE_WAY : WEFT_SIM_BOTH_WAYS;
+        weft_sim_note("chaos: partition %s %s %s", host_name[a],
+                      how == WEFT_SIM_ONE_WAY ? "->" : "<->", host_name[b]);
+        weft_sim_partition(NULL, host_name[a], host_name[b], how);
+    } else if (roll < 90) {
+        weft_sim_note("chaos: heal %s <-> %s", host_name[a], host_name[b]);
+        weft_sim_heal(NULL, host_name[a], host_name[b]);
+    } else if (c->clogged) {
+        weft_sim_note("chaos: unclog %s -> %s", host_name[c->clog_a], host_name[c->clog_b]);
+        weft_sim_unclog(NULL, host_name[c->clog_a], host_name[c->clog_b]);
+        c->clogged = false;
+    } else {
+        weft_sim_note("chaos: clog %s -> %s", host_name[a], host_name[b]);
+        c->clogged = weft_sim_clog(NULL, host_name[a], host_name[b]) == 0;
+        c->clog_a = a;
+        c->clog_b = b;
+    }
+}
 
 static weft_poll chaos_poll(weft_future *f, weft_context *cx, void *out) {
     chaos *c = (chaos *)f;
@@ -149,6 +188,11 @@ static weft_poll chaos_poll(weft_future *f, weft_context *cx, void *out) {
         WEFT_AWAIT(f, cx,
                    weft_sleep(&c->nap, WEFT_MS(10) + (weft_duration)weft_random_below(WEFT_MS(290))),
                    NULL);
+        c->roll = (int)weft_random_below(100);
+        if (c->roll >= 50) {
+            net_chaos(c, c->roll);
+            continue;
+        }
         c->n = &w->nodes[weft_random_below(NREP)];
         if (c->n->up && w->ndown < NREP - 1) {
             node_crash(c->n);
@@ -159,13 +203,16 @@ static weft_poll chaos_poll(weft_future *f, weft_context *cx, void *out) {
             w->ndown--;
         }
     }
+    if (c->clogged)
+        weft_sim_unclog(NULL, host_name[c->clog_a], host_name[c->clog_b]);
+    weft_sim_heal_all(NULL);
     for (c->i = 0; c->i < NREP; c->i++)
         if (!w->nodes[c->i].up) {
             WEFT_AWAIT(f, cx, weft_join(&w->nodes[c->i].jh), NULL);
             node_restart(&w->nodes[c->i]);
         }
     w->ndown = 0;
-    weft_sim_note("chaos: over, every machine up");
+    weft_sim_note("chaos: over, every machine up, the network healed");
     WEFT_END(f);
 }
 WEFT_FUTURE_DEFINE_VOID(chaos, chaos_poll, NULL);

@@ -61,10 +61,16 @@ static void send_peer(kv_replica *r, int peer, kv_msg *m) {
     send_to(r, &r->cfg->addrs[peer], m);
 }
 
+/* A follower's patience: election_min..max, doubled for each election of
+ * ours that failed (up to 32 times), so that on a network whose round
+ * trips outlast the configured timeout the candidates back off until one
+ * of them can finish an election (Raft needs elections slower than round
+ * trips; the replica learns how much slower instead of being told). */
 static void wait_for_leader(kv_replica *r) {
     const kv_config *c = r->cfg;
-    uint64_t span = (uint64_t)(c->election_max - c->election_min);
-    r->election_at = weft_now() + (uint64_t)c->election_min + weft_random_below(span + 1);
+    uint64_t lo = (uint64_t)c->election_min << r->patience;
+    uint64_t span = (uint64_t)(c->election_max - c->election_min) << r->patience;
+    r->election_at = weft_now() + lo + weft_random_below(span + 1);
 }
 
 /* A newer term: follow it, with no vote given in it yet (on disk first). */
@@ -195,6 +201,7 @@ static void advance_commit(kv_replica *r) {
 
 static void become_leader(kv_replica *r) {
     r->role = KV_LEADER;
+    r->patience = 0;
     r->leader = r->id;
     for (int p = 0; p < r->cfg->n; p++) {
         r->next[p] = r->disk->len + 1;
@@ -209,6 +216,8 @@ static void become_leader(kv_replica *r) {
 }
 
 static void start_election(kv_replica *r) {
+    if (r->role == KV_CANDIDATE && r->patience < 5)
+        r->patience++; /* our last election failed: wait longer next time */
     r->disk->term++;
     *vote(r) = r->id;
     r->role = KV_CANDIDATE;
@@ -300,18 +309,25 @@ static void on_appended(kv_replica *r, const kv_msg *m) {
     if (r->role != KV_LEADER || m->term != r->disk->term)
         return;
     int p = m->from;
+    bool moved = false; /* a late or duplicated answer moves nothing */
     if (m->a) {
-        if (m->b > r->match[p])
+        if (m->b > r->match[p]) {
             r->match[p] = m->b;
+            moved = true;
+        }
         if (r->next[p] < r->match[p] + 1)
             r->next[p] = r->match[p] + 1;
         advance_commit(r);
     } else {
         uint64_t back = m->b + 1 < r->next[p] ? m->b + 1 : r->next[p] - 1;
-        r->next[p] = back > r->match[p] ? back : r->match[p] + 1;
+        back = back > r->match[p] ? back : r->match[p] + 1;
+        moved = back < r->next[p];
+        r->next[p] = back;
     }
-    if (r->next[p] <= r->disk->len)
-        send_append(r, p); /* more to send: do not wait for the heartbeat */
+    /* More to send: go on at once rather than at the next heartbeat, but
+     * only on news, or every answer would breed another append. */
+    if (moved && r->next[p] <= r->disk->len)
+        send_append(r, p);
 }
 
 static void on_request(kv_replica *r, const kv_msg *m, const weft_addr *from) {
