@@ -129,8 +129,9 @@ static int world_setup(world *w, bool fixed) {
 
 /* ------------------------------------------------------------- the chaos */
 
-/* Every 10-300 ms: crash a machine that is up (leaving at least one up)
- * or restart one that is down, or cut, heal or clog a path.  Then bring
+/* Every 10-300 ms: crash a machine that is up (leaving at least one up;
+ * or reboot it within 100 ms) or restart one that is down, or cut, heal
+ * or clog a path.  Then bring
  * everything back and heal the network (heal_all: the swarm's loss,
  * duplication and reordering end too; latencies stay). */
 typedef struct chaos {
@@ -194,7 +195,14 @@ static weft_poll chaos_poll(weft_future *f, weft_context *cx, void *out) {
             continue;
         }
         c->n = &w->nodes[weft_random_below(NREP)];
-        if (c->n->up && w->ndown < NREP - 1) {
+        if (c->n->up && c->roll < 25) {
+            /* a crash and a quick reboot, as under a supervisor */
+            node_crash(c->n);
+            WEFT_AWAIT(f, cx, weft_sleep(&c->nap, (weft_duration)weft_random_below(WEFT_MS(100))),
+                       NULL);
+            WEFT_AWAIT(f, cx, weft_join(&c->n->jh), NULL);
+            node_restart(c->n);
+        } else if (c->n->up && w->ndown < NREP - 1) {
             node_crash(c->n);
             w->ndown++;
         } else if (!c->n->up) {
