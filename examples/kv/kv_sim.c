@@ -39,13 +39,18 @@ int kv_local_main(int argc, char **argv); /* local.c */
 #define KV_STR2(x) #x
 #define KV_STR(x) KV_STR2(x)
 
-/* A replica's machine: what survives its crashes. */
+/* A replica's machine: what survives its crashes (the disk), and its
+ * handle. */
 typedef struct node {
     kv_disk disk;
     struct world *world;
     int id;
     bool up;
+#ifdef KV_SIM_HOSTS
+    weft_sim_host *host;
+#else
     weft_join_handle jh;
+#endif
 } node;
 
 typedef struct world {
@@ -83,25 +88,72 @@ static void on_log(void *ctx, int id, const char *line) {
 
 /* ------------------------------------------------ machines (the sim's part) */
 
-static void node_start(node *n) {
+#ifdef KV_SIM_HOSTS
+/* Each replica is a simulated host (weft_sim_host_create): its start
+ * function spawns the replica on it at creation and at every restart, with
+ * the disk the test keeps; a crash drops every task of the host and its
+ * socket, and the disk stays. */
+static void host_start(weft_sim_host *host, void *disk) {
+    node *n = disk;
+    (void)host;
     kv_replica r = kv_replica_new(&n->world->cfg, n->id, &n->disk);
-    if (weft_spawn(&r, &n->jh) == 0)
-        n->up = true;
+    weft_spawn(&r, NULL); /* the host's task: its crash drops it */
 }
 
-/* A crash: the replica's task is dropped where it stands (its socket
- * closes with it); its disk stays. */
+static int node_create(node *n, const char *name, const char *ip) {
+    const char *ips[] = {ip};
+    weft_sim_host_config hc = {.name = name, .addrs = ips, .naddrs = 1, .start = host_start,
+                               .disk = n};
+    int err = weft_sim_host_create(NULL, &hc, &n->host);
+    n->up = err == 0;
+    return err;
+}
+
+/* A process killed (its peers' connections reset) or a machine that lost
+ * power (silence): the same to a datagram protocol, both drawn. */
+static void node_crash(node *n) {
+    int how = weft_random_below(2) ? WEFT_SIM_CRASH_SILENT : WEFT_SIM_CRASH_RESET;
+    weft_sim_note("chaos: crash r%d (%s)", n->id, how == WEFT_SIM_CRASH_SILENT ? "silent" : "reset");
+    weft_sim_host_crash(n->host, how);
+    n->up = false;
+}
+
+static void node_restart(node *n) {
+    weft_sim_note("chaos: restart r%d", n->id);
+    n->up = weft_sim_host_restart(n->host) == 0;
+}
+/* Nothing to reap: the host's crash dropped its tasks. */
+#define NODE_REAP(f, cx, n) (void)(n)
+#else
+/* Without simulated hosts (weft_sim_host_create): each replica is a task
+ * of the test on its machine's address; a crash aborts the task (its
+ * socket closes with it) and a restart spawns a new one on the disk. */
+static void node_spawn(node *n) {
+    kv_replica r = kv_replica_new(&n->world->cfg, n->id, &n->disk);
+    n->up = weft_spawn(&r, &n->jh) == 0;
+}
+
+static int node_create(node *n, const char *name, const char *ip) {
+    const char *ips[] = {ip};
+    int err = weft_sim_host_add(NULL, name, ips, 1);
+    if (!err)
+        node_spawn(n);
+    return err;
+}
+
 static void node_crash(node *n) {
     weft_sim_note("chaos: crash r%d", n->id);
     weft_join_abort(&n->jh);
     n->up = false;
 }
 
-/* The crashed task is reaped (its join awaited) before this. */
+/* The crashed task is reaped (NODE_REAP) before this. */
 static void node_restart(node *n) {
     weft_sim_note("chaos: restart r%d", n->id);
-    node_start(n);
+    node_spawn(n);
 }
+#define NODE_REAP(f, cx, n) WEFT_AWAIT((f), (cx), weft_join(&(n)->jh), NULL)
+#endif
 
 static int world_setup(world *w, bool fixed) {
     kv_config_init(&w->cfg, NREP, fixed);
@@ -114,15 +166,12 @@ static int world_setup(world *w, bool fixed) {
         char ip[32], name[8];
         snprintf(ip, sizeof ip, "10.0.0.%d", i + 1);
         snprintf(name, sizeof name, "r%d", i);
-        const char *ips[] = {ip};
-        err = weft_sim_host_add(NULL, name, ips, 1);
-        if (!err)
-            err = weft_addr_from_ip(ip, 7000, &w->cfg.addrs[i]);
+        err = weft_addr_from_ip(ip, 7000, &w->cfg.addrs[i]);
         w->nodes[i].world = w;
         w->nodes[i].id = i;
         kv_disk_init(&w->nodes[i].disk);
         if (!err)
-            node_start(&w->nodes[i]);
+            err = node_create(&w->nodes[i], name, ip);
     }
     return err;
 }
@@ -200,13 +249,13 @@ static weft_poll chaos_poll(weft_future *f, weft_context *cx, void *out) {
             node_crash(c->n);
             WEFT_AWAIT(f, cx, weft_sleep(&c->nap, (weft_duration)weft_random_below(WEFT_MS(100))),
                        NULL);
-            WEFT_AWAIT(f, cx, weft_join(&c->n->jh), NULL);
+            NODE_REAP(f, cx, c->n);
             node_restart(c->n);
         } else if (c->n->up && w->ndown < NREP - 1) {
             node_crash(c->n);
             w->ndown++;
         } else if (!c->n->up) {
-            WEFT_AWAIT(f, cx, weft_join(&c->n->jh), NULL);
+            NODE_REAP(f, cx, c->n);
             node_restart(c->n);
             w->ndown--;
         }
@@ -216,7 +265,7 @@ static weft_poll chaos_poll(weft_future *f, weft_context *cx, void *out) {
     weft_sim_heal_all(NULL);
     for (c->i = 0; c->i < NREP; c->i++)
         if (!w->nodes[c->i].up) {
-            WEFT_AWAIT(f, cx, weft_join(&w->nodes[c->i].jh), NULL);
+            NODE_REAP(f, cx, &w->nodes[c->i]);
             node_restart(&w->nodes[c->i]);
         }
     w->ndown = 0;
@@ -279,7 +328,7 @@ static weft_poll body_poll(weft_future *f, weft_context *cx, void *out) {
     WEFT_SIM_ASSERT(f, cx, b->work.timeouts == 0); /* liveness once healed */
     for (b->i = 0; b->i < NREP; b->i++) {
         node_crash(&b->w.nodes[b->i]);
-        WEFT_AWAIT(f, cx, weft_join(&b->w.nodes[b->i].jh), NULL);
+        NODE_REAP(f, cx, &b->w.nodes[b->i]);
     }
     WEFT_END(f);
 }
@@ -287,8 +336,10 @@ static weft_poll body_poll(weft_future *f, weft_context *cx, void *out) {
 static void body_drop(weft_future *f) {
     kv_body *b = (kv_body *)f;
     weft_join_detach(&b->chaos_jh);
+#ifndef KV_SIM_HOSTS
     for (int i = 0; i < NREP; i++)
         weft_join_detach(&b->w.nodes[i].jh);
+#endif
 }
 
 typedef kv_body kv_buggy_body;
