@@ -280,6 +280,7 @@ static int run_seed_x(const weft_sim_test *t, const weft_builder *given, weft_si
     weft__cur = (weft__tls){.rt = (weft__rt *)rt};
     r->end_time = weft_now();
     weft__cur = saved;
+    weft__sim_net_knobs((weft__rt *)rt, r->network, sizeof r->network);
     if (s->fail_code)
         snprintf(r->failure, sizeof r->failure, "%s", s->failure);
     else if (err)
@@ -544,10 +545,10 @@ static void run_and_report(sweep *sw, uint64_t seed, const char *note) {
             return;
     }
     fprintf(stderr,
-            "weft-sim: FAIL %s seed=%" PRIu64 "%s%s fingerprint=%016" PRIx64 " (%s)"
+            "weft-sim: FAIL %s seed=%" PRIu64 "%s%s fingerprint=%016" PRIx64 " (%s)%s%s"
             " replay: WEFT_SEED=%" PRIu64 "%s%s%s %s --test %s%s%s\n",
             sw->t->name, seed, note ? " from seeds file: " : "", note ? note : "",
-            r.fingerprint, r.failure, seed,
+            r.fingerprint, r.failure, r.network[0] ? " network: " : "", r.network, seed,
             sw->o.strategy == WEFT_SIM_PCT ? " WEFT_SIM_STRATEGY=pct" : "",
             sw->o.trace_dir ? " WEFT_TRACE=" : "", sw->o.trace_dir ? sw->o.trace : "", sw->prog,
             sw->t->name, sw->o.trace_dir ? " timeline: " : "", sw->o.trace_dir ? rf.html : "");

@@ -87,6 +87,8 @@ typedef struct fsock {
     bool has_local, has_peer;
     uint32_t peer_id;      /* the other end of a stream */
     uint32_t host1;        /* the host of `local`, plus 1 (0: not looked up) */
+    bool indexed;          /* in the bound index (listeners, datagram sockets) */
+    uint32_t bnext;        /* the next socket id in its index bucket (0: none) */
     /* stream receive side */
     char *rx;
     size_t rx_len, rx_off;
@@ -143,6 +145,12 @@ typedef struct sim_net {
     uint16_t next_port;
     host *hosts;
     int nhosts, hosts_cap;
+    /* indexes, so a packet costs the same with 5 hosts or 5000 */
+    uint32_t *addr_tab;   /* host index + 1 by address, open addressing */
+    size_t addr_cap, naddr;
+    uint32_t *bound;      /* bucket heads (socket ids) of the bound index */
+    size_t bound_cap, nbound;
+    bool index_lost;      /* out of memory once: find_bound searches every socket */
     /* faults */
     uint64_t rng[4];      /* the network's own seeded stream */
     int profile;          /* WEFT_SIM_NET_* the run started from */
@@ -192,7 +200,8 @@ static void report(fsock *f, uint32_t bits) {
         weft_io_source_ready(f->src, bits);
 }
 
-static uint64_t now_ns(void) { return weft_now(); }
+/* The runtime's virtual clock (not a host's, and right outside block_on too). */
+static uint64_t now_ns(sim_net *n) { return weft__time_now(n->rt); }
 
 /* ------------------------------------------------- the network's stream
  *
@@ -273,17 +282,79 @@ static uint64_t latency(sim_net *n, const weft_sim_link *l) {
 
 static bool is_wild(const weft_addr *a);
 
+/* FNV-1a: the indexes' hash (fixed, so runs do not depend on it). */
+static uint64_t fnv(uint64_t h, const void *p, size_t len) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ b[i]) * UINT64_C(0x100000001b3);
+    return h;
+}
+
+static uint64_t ip_hash(const weft_addr *a) {
+    return fnv(UINT64_C(0xcbf29ce484222325) ^ a->family, &a->u,
+               a->family == WEFT_AF_INET ? 4 : 16);
+}
+
+static bool same_ip(const weft_addr *x, const weft_addr *a) {
+    return x->family == a->family && memcmp(&x->u, &a->u, a->family == WEFT_AF_INET ? 4 : 16) == 0;
+}
+
+/* The slot of address `a` in the address table (or the empty one where it
+ * would go). */
+static size_t addr_slot(sim_net *n, const weft_addr *a) {
+    size_t mask = n->addr_cap - 1;
+    for (size_t i = ip_hash(a) & mask;; i = (i + 1) & mask) {
+        uint32_t v = n->addr_tab[i];
+        if (!v)
+            return i;
+        const host *h = &n->hosts[(v - 1) >> 2];
+        if (same_ip(&h->addrs[(v - 1) & 3], a))
+            return i;
+    }
+}
+
+/* Makes room for `more` addresses in the table (kept at most half full). */
+static int addr_reserve(sim_net *n, size_t more) {
+    while (2 * (n->naddr + more) > n->addr_cap) {
+        size_t cap = n->addr_cap ? 2 * n->addr_cap : 64, ocap = n->addr_cap;
+        uint32_t *old = n->addr_tab, *t = net_alloc(n, cap * sizeof *t);
+        if (!t)
+            return WEFT_ENOMEM;
+        memset(t, 0, cap * sizeof *t);
+        n->addr_tab = t;
+        n->addr_cap = cap;
+        for (size_t k = 0; k < ocap; k++)
+            if (old[k]) {
+                const host *o = &n->hosts[(old[k] - 1) >> 2];
+                t[addr_slot(n, &o->addrs[(old[k] - 1) & 3])] = old[k];
+            }
+        net_free(n, old, ocap * sizeof *old);
+    }
+    return 0;
+}
+
+/* Indexes address i of host h (entries are (h << 2 | i) + 1); the room
+ * was reserved.  An address two hosts share stays the first one's. */
+static void addr_put(sim_net *n, int h, int i) {
+    size_t k = addr_slot(n, &n->hosts[h].addrs[i]);
+    if (!n->addr_tab[k]) {
+        n->addr_tab[k] = ((uint32_t)h << 2 | (uint32_t)i) + 1;
+        n->naddr++;
+    }
+}
+
+/* The added host owning address `a` (index + 1), or 0. */
+static uint32_t host_lookup(sim_net *n, const weft_addr *a) {
+    if (!n->naddr || (a->family != WEFT_AF_INET && a->family != WEFT_AF_INET6))
+        return 0;
+    uint32_t v = n->addr_tab[addr_slot(n, a)];
+    return v ? ((v - 1) >> 2) + 1 : 0;
+}
+
 static uint32_t host_of_addr(sim_net *n, const weft_addr *a) {
     if (a->family == WEFT_AF_UNIX || is_wild(a))
         return 0;
-    for (int h = 0; h < n->nhosts; h++)
-        for (int i = 0; i < n->hosts[h].naddrs; i++) {
-            const weft_addr *x = &n->hosts[h].addrs[i];
-            if (x->family == a->family &&
-                memcmp(&x->u, &a->u, a->family == WEFT_AF_INET ? 4 : 16) == 0)
-                return (uint32_t)h + 1;
-        }
-    return 0;
+    return host_lookup(n, a);
 }
 
 static uint32_t sock_host(sim_net *n, fsock *f) {
@@ -526,24 +597,17 @@ static void draw_knobs(sim_net *n) {
     n->def = l;
 }
 
-/* The knobs into the trace, once, when the network is first used (a run
- * that never touches it shows nothing and hashes nothing new). */
+/* The knobs into the fingerprint, once, when the network is first used
+ * (a run that never touches it hashes nothing new: its fingerprint stays
+ * what it was before the network had knobs). */
 static void announce(sim_net *n) {
     if (n->announced)
         return;
     n->announced = true;
-    weft__sim *s = n->sim;
     ctl_ev(n, WEFT__NET_LINK, HOST_ANY, HOST_ANY,
            n->def.latency_min_ns ^ n->def.latency_tail_ns << 20 ^ (uint64_t)n->def.loss_ppm << 40 ^
                (uint64_t)n->def.dup_ppm << 8 ^ (uint64_t)n->def.reorder_ppm << 28 ^
                (uint64_t)n->def.connect_fail_ppm << 48);
-    if (s->trace) {
-        char text[256];
-        describe(n, text, sizeof text);
-        fprintf(s->trace, "# network: %s\n# host0: localhost\n", text);
-        for (int h = 0; h < n->nhosts; h++)
-            fprintf(s->trace, "# host%d: %s\n", h + 1, n->hosts[h].name);
-    }
 }
 
 /* ------------------------------------------------------ deliveries */
@@ -602,7 +666,7 @@ static weft_waker timer_clone(const void *d);
 static void timer_fire(const void *d) {
     sim_net *n = (sim_net *)d;
     n->armed = false;
-    uint64_t now = now_ns();
+    uint64_t now = now_ns(n);
     while (n->nheap && n->heap[0]->at <= now) {
         packet *p = heap_pop(n);
         if (p->where == W_RTO)
@@ -718,7 +782,7 @@ static void retry_later(sim_net *n, packet *p, int where) {
     }
     uint64_t rto = (syn ? SYN_RTO_NS : DATA_RTO_NS) << p->tries;
     p->tries++;
-    schedule(n, p, where, now_ns() + rto);
+    schedule(n, p, where, now_ns(n) + rto);
 }
 
 /* A stream's packet whose sender gave up, or a connect nobody awaits. */
@@ -762,7 +826,7 @@ static void transmit(sim_net *n, packet *p) {
             packet_free(n, p);
         return;
     }
-    uint64_t now = now_ns(), at = now + latency(n, l);
+    uint64_t now = now_ns(n), at = now + latency(n, l);
     if (p->kind == P_DGRAM && chance(n, l->reorder_ppm)) {
         /* out of line: a delay of up to twice the link's, no order kept */
         at += 1 + net_below(n, 2 * (l->latency_min_ns + l->latency_tail_ns) + 1000000);
@@ -851,14 +915,7 @@ static bool is_local_addr(sim_net *n, const weft_addr *a) {
         return true;
     if (a->family == WEFT_AF_INET && a->u.v4[0] == 127)
         return true;
-    for (int h = 0; h < n->nhosts; h++)
-        for (int i = 0; i < n->hosts[h].naddrs; i++) {
-            weft_addr x = n->hosts[h].addrs[i];
-            x.port = a->port;
-            if (weft_addr_equal(&x, a))
-                return true;
-        }
-    return false;
+    return host_lookup(n, a) != 0;
 }
 
 static bool is_wild(const weft_addr *a) {
@@ -884,16 +941,93 @@ static bool matches(const weft_addr *bound, const weft_addr *to) {
             bound->u.v4[0] == 127);
 }
 
+/* The bound index: listeners and bound datagram sockets by (type,
+ * address, port), chained through fsock.bnext.  A wildcard binding is
+ * found under the wildcard address of its family; a live binding never
+ * overlaps another of its type (port_taken), so at most one matches. */
+static uint64_t bind_hash(int type, const weft_addr *a) {
+    uint64_t h = fnv(UINT64_C(0xcbf29ce484222325) ^ (uint64_t)type, &a->family, sizeof a->family);
+    if (a->family == WEFT_AF_UNIX)
+        return fnv(h, a->u.path, strlen(a->u.path));
+    h = fnv(h, &a->port, sizeof a->port);
+    return fnv(h, &a->u, a->family == WEFT_AF_INET ? 4 : 16);
+}
+
+static uint32_t *bucket_of(sim_net *n, int type, const weft_addr *a) {
+    return &n->bound[bind_hash(type, a) & (n->bound_cap - 1)];
+}
+
+static void index_link(sim_net *n, fsock *f) {
+    uint32_t *b = bucket_of(n, f->type, &f->local);
+    f->bnext = *b;
+    *b = f->id;
+}
+
+/* Adds a listener or a bound datagram socket; out of memory leaves it to
+ * the linear search (find_bound still finds it). */
+static void index_add(sim_net *n, fsock *f) {
+    if (f->indexed || !f->has_local)
+        return;
+    if (n->nbound + 1 > n->bound_cap) {
+        size_t cap = n->bound_cap ? 2 * n->bound_cap : 256;
+        uint32_t *t = net_alloc(n, cap * sizeof *t);
+        if (!t) {
+            n->index_lost = true;
+            return;
+        }
+        memset(t, 0, cap * sizeof *t);
+        net_free(n, n->bound, n->bound_cap * sizeof *t);
+        n->bound = t;
+        n->bound_cap = cap;
+        for (uint32_t i = 0; i < n->nsocks; i++)
+            if (n->socks[i] && n->socks[i]->indexed)
+                index_link(n, n->socks[i]);
+    }
+    f->indexed = true;
+    n->nbound++;
+    index_link(n, f);
+}
+
+static void index_del(sim_net *n, fsock *f) {
+    if (!f->indexed)
+        return;
+    for (uint32_t *p = bucket_of(n, f->type, &f->local); *p; p = &n->socks[*p - 1]->bnext)
+        if (*p == f->id) {
+            *p = f->bnext;
+            break;
+        }
+    f->indexed = false;
+    n->nbound--;
+}
+
+static bool bound_fits(const fsock *f, const weft_addr *to, int type, bool listening) {
+    return f && f->type == type && f->has_local && f->state != S_CLOSED &&
+           (!listening || f->state == S_LISTENING) && matches(&f->local, to);
+}
+
+static fsock *index_find(sim_net *n, const weft_addr *key, const weft_addr *to, int type,
+                         bool listening) {
+    for (uint32_t id = *bucket_of(n, type, key); id; id = n->socks[id - 1]->bnext)
+        if (bound_fits(n->socks[id - 1], to, type, listening))
+            return n->socks[id - 1];
+    return NULL;
+}
+
 static fsock *find_bound(sim_net *n, const weft_addr *to, int type, bool listening) {
-    for (uint32_t i = 0; i < n->nsocks; i++) {
-        fsock *f = n->socks[i];
-        if (!f || f->type != type || !f->has_local || f->state == S_CLOSED)
-            continue;
-        if (listening && f->state != S_LISTENING)
-            continue;
-        if (matches(&f->local, to))
+    bool bcast = to->family == WEFT_AF_INET && to->u.v4[0] == 127 && to->u.v4[3] == 255;
+    if (n->nbound && !bcast) {
+        fsock *f = index_find(n, to, to, type, listening);
+        if (!f && to->family != WEFT_AF_UNIX) {
+            weft_addr wild = {.family = to->family, .port = to->port};
+            f = index_find(n, &wild, to, type, listening);
+        }
+        if (f || !n->index_lost)
             return f;
     }
+    /* broadcast, or an index that lost a socket to out of memory */
+    for (uint32_t i = 0; i < n->nsocks; i++)
+        if (bound_fits(n->socks[i], to, type, listening))
+            return n->socks[i];
     return NULL;
 }
 
@@ -936,6 +1070,8 @@ static int autobind(sim_net *n, fsock *f, const weft_addr *toward) {
     f->has_local = true;
     if (f->state == S_NEW)
         f->state = S_BOUND;
+    if (f->type == WEFT_SOCK_DGRAM)
+        index_add(n, f);
     return 0;
 }
 
@@ -1143,7 +1279,7 @@ static void arrive(sim_net *n, packet *p) {
 /* A clog's packets go on, in the order they came, after the link's
  * minimum latency. */
 static void release(sim_net *n, clog *c) {
-    uint64_t now = now_ns();
+    uint64_t now = now_ns(n);
     for (packet *p = c->head, *next; p; p = next) {
         next = p->next;
         p->next = NULL;
@@ -1201,6 +1337,7 @@ static void sn_close(void *drv, weft_os_socket s) {
     net_free(n, f->rx, RX_CAP);
     f->rx = NULL;
     free_dgrams(n, f);
+    index_del(n, f);
     f->state = S_CLOSED;
     f->src = NULL;
 }
@@ -1224,6 +1361,8 @@ static int sn_bind(void *drv, weft_os_socket s, const weft_addr *a) {
     f->local = b;
     f->has_local = true;
     f->state = S_BOUND;
+    if (f->type == WEFT_SOCK_DGRAM)
+        index_add(n, f);
     return 0;
 }
 
@@ -1238,6 +1377,7 @@ static int sn_listen(void *drv, weft_os_socket s, int backlog) {
     if (!f->backlog)
         return WEFT_ENOMEM;
     f->state = S_LISTENING;
+    index_add(n, f);
     return 0;
 }
 
@@ -1629,6 +1769,8 @@ static void sn_destroy(void *drv) {
     }
     net_free(n, n->socks, n->cap * sizeof *n->socks);
     net_free(n, n->hosts, (size_t)n->hosts_cap * sizeof *n->hosts);
+    net_free(n, n->addr_tab, n->addr_cap * sizeof *n->addr_tab);
+    net_free(n, n->bound, n->bound_cap * sizeof *n->bound);
     weft_allocator a = n->alloc;
     a.free(a.ctx, n, sizeof *n);
 }
@@ -1674,6 +1816,11 @@ int weft__sim_net_create(weft__rt *rt) {
     n->def = (weft_sim_link){.latency_min_ns = 1000000}; /* 1 ms: the wheel's grain */
     if (n->profile == WEFT_SIM_NET_SWARM)
         draw_knobs(n);
+    if (n->sim->trace) { /* the trace's header: the knobs of the run */
+        char text[256];
+        describe(n, text, sizeof text);
+        fprintf(n->sim->trace, "# network: %s (host0 is localhost)\n", text);
+    }
     return 0;
 }
 
@@ -1703,6 +1850,8 @@ int weft_sim_host_add(weft_handle *h, const char *name, const char *const *addrs
             return WEFT_EINVAL;
     }
     hst.naddrs = naddrs;
+    if (addr_reserve(n, (size_t)naddrs))
+        return WEFT_ENOMEM;
     if (n->nhosts == n->hosts_cap) {
         int cap = n->hosts_cap ? 2 * n->hosts_cap : 8;
         host *t = net_alloc(n, (size_t)cap * sizeof *t);
@@ -1715,8 +1864,10 @@ int weft_sim_host_add(weft_handle *h, const char *name, const char *const *addrs
         n->hosts_cap = cap;
     }
     n->hosts[n->nhosts++] = hst;
-    if (n->announced && n->sim->trace)
-        fprintf(n->sim->trace, "# host%d: %s\n", n->nhosts, name);
+    for (int i = 0; i < naddrs; i++)
+        addr_put(n, n->nhosts - 1, i);
+    if (n->sim->trace) /* the trace names hosts by number */
+        fprintf(n->sim->trace, "   host%d is %s\n", n->nhosts, name);
     return 0;
 }
 
@@ -1768,6 +1919,11 @@ int weft_sim_link_set(weft_handle *h, const char *a, const char *b, const weft_s
         err = link_put(n, x, y, l);
         if (err)
             return err;
+    }
+    if (n->sim->trace) {
+        char text[160];
+        link_text(text, sizeof text, l);
+        fprintf(n->sim->trace, "   link %s - %s: %s\n", a, b, text);
     }
     ctl_ev(n, WEFT__NET_LINK, x, y,
            l->latency_min_ns ^ l->latency_tail_ns << 20 ^ (uint64_t)l->loss_ppm << 40 ^

@@ -228,6 +228,7 @@ typedef struct weft_sim_result {
     uint64_t events;
     weft_instant end_time; /* virtual time at the end */
     char failure[1024];
+    char network[256];     /* the network's knobs ("" when the run used none) */
 } weft_sim_result;
 
 /* Runs the test once with the builder's seed and options (a WEFT_SIM
