@@ -337,7 +337,9 @@ static void on_request(kv_replica *r, const kv_msg *m, const weft_addr *from) {
         reply(r, from, KV_NOTLEADER, &m->e[0]);
         return;
     }
-    if (r->disk->len >= KV_LOG_MAX || r->nwaiting >= KV_WAIT_MAX) {
+    if (r->nwaiting >= KV_WAIT_MAX)
+        return; /* too many in flight: dropped, the client will retry */
+    if (r->disk->len >= KV_LOG_MAX) {
         reply(r, from, KV_FULL, &m->e[0]);
         return;
     }
