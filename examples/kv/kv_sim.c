@@ -490,29 +490,31 @@ static int prove(uint64_t fixed_seeds) {
     return same == 100 && (uint64_t)passed == fixed_seeds && kept ? 0 : 1;
 }
 
-/* Prints the last `n` notes of a trace file (the lines the store and the
- * chaos wrote through weft_sim_note), without their task ids. */
-static void print_notes(const char *path, int n) {
-    char ring[16][256];
-    int count = 0;
+/* Prints the notes of a trace file (the lines the store and the chaos
+ * wrote through weft_sim_note), without their task ids, from the first
+ * that names `term` ("term 20:") on, at most `max` of them. */
+static void print_notes(const char *path, uint64_t term, int max) {
     FILE *f = fopen(path, "r");
     if (!f) {
         printf("  (cannot read %s)\n", path);
         return;
     }
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        const char *note = strstr(line, " note task=");
-        const char *text = note ? strchr(note + 1, ':') : NULL;
+    char line[512], mark[32];
+    snprintf(mark, sizeof mark, "term %" PRIu64 ":", term);
+    bool started = false;
+    int shown = 0;
+    while (fgets(line, sizeof line, f) && shown < max) {
+        const char *note = strstr(line, " note ");
+        const char *text = note ? strstr(note, ": ") : NULL;
         if (!text)
             continue;
-        snprintf(ring[count++ % 16], sizeof ring[0], "  %s", text + 2);
+        started = started || strstr(text, mark);
+        if (started) {
+            printf("  %s", text + 2);
+            shown++;
+        }
     }
     fclose(f);
-    if (n > 16)
-        n = 16;
-    for (int i = count > n ? count - n : 0; i < count; i++)
-        fputs(ring[i % 16], stdout);
 }
 
 /* The README's main job: sweep until the bug shows, print the line that
@@ -542,8 +544,13 @@ static int demo(const char *self) {
     printf("replay: %s, fingerprint %016" PRIx64 " (%s), %" PRIu64 " steps, %.3f s of virtual time\n",
            err ? "failed again" : "passed", r.fingerprint,
            r.fingerprint == fp ? "the same" : "DIFFERENT", r.steps, (double)r.end_time / 1e9);
-    printf("the last of what the replicas and the chaos did (the trace's notes):\n");
-    print_notes(trace, 12);
+    uint64_t term = 0;
+    const char *two = strstr(r.failure, "two leaders in term ");
+    if (two)
+        term = strtoull(two + strlen("two leaders in term "), NULL, 10);
+    printf("what the replicas and the chaos did from term %" PRIu64 " on (the trace's notes):\n",
+           term);
+    print_notes(trace, term, 24);
     printf("a replica voted in a term, crashed, came back with the term on its disk but not\n"
            "its vote, and voted again in the same term: two leaders.\n");
     uint64_t n = 200;
