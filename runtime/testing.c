@@ -91,6 +91,9 @@ int weft_test_env_new(const weft_test_case *tc, weft_test_env **out) {
             b->sim_seed = strtoull(seed, NULL, 0);
         if (strategy && strcmp(strategy, "pct") == 0)
             b->sim_strategy = WEFT_SIM_PCT;
+        const char *net = getenv("WEFT_SIM_NET"); /* calm, or the seed's swarm draw */
+        if (net && strcmp(net, "calm") == 0)
+            b->sim_net = WEFT_SIM_NET_CALM;
         b->sim_max_steps = TEST_SIM_MAX_STEPS;
     }
     /* A flavor this build lacks is reported, so the case is skipped. */

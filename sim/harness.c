@@ -29,6 +29,7 @@ typedef struct sweep_opts {
     bool one;            /* WEFT_SEED given */
     uint64_t seed;
     int strategy;        /* WEFT_SIM_STRATEGY */
+    int net;             /* WEFT_SIM_NET: swarm (default) or calm */
     const char *trace;   /* WEFT_TRACE */
     bool check;          /* WEFT_CHECK_DETERMINISM */
     bool quiet;          /* WEFT_SIM_QUIET: no summary line */
@@ -122,6 +123,13 @@ static sweep_opts read_opts(void) {
         fprintf(stderr, "weft-sim: WEFT_SIM_STRATEGY=%s: not a strategy (random or pct)\n", st);
         o.bad = true;
     }
+    const char *net = getenv("WEFT_SIM_NET");
+    if (net && *net && strcmp(net, "calm") == 0)
+        o.net = WEFT_SIM_NET_CALM;
+    else if (net && *net && strcmp(net, "swarm") != 0) {
+        fprintf(stderr, "weft-sim: WEFT_SIM_NET=%s: not a network (swarm or calm)\n", net);
+        o.bad = true;
+    }
     o.trace = getenv("WEFT_TRACE");
     if (o.trace && !*o.trace)
         o.trace = NULL;
@@ -161,6 +169,7 @@ static void builder_for(weft_builder *b, const sweep_opts *o, uint64_t seed,
         b->allocator = *t->alloc;
     b->sim_seed = seed;
     b->sim_strategy = o->strategy;
+    b->sim_net = o->net;
     b->sim_max_steps = 1000000;
     b->sim_max_time = WEFT_SECS(86400);
     b->sim_trace_path = o->trace_dir ? NULL : o->trace;

@@ -229,6 +229,23 @@ static uint64_t net_below(sim_net *n, uint64_t k) {
 
 static bool chance(sim_net *n, uint32_t ppm) { return ppm && net_below(n, 1000000) < ppm; }
 
+/* The network's own fault points (WEFT_BUGGIFY's two stages, sim/buggify.c:
+ * a site is on or off for the run, then fires with `percent`), named so an
+ * edit elsewhere in this file does not move them.  They only bend timing
+ * and chunking (a slow packet, a segment retransmitted, a slow accept,
+ * short reads and writes, a small window), never what a calm link
+ * delivers; off on a calm network, which promises no surprises. */
+static bool net_buggify(sim_net *n, const char *site, uint32_t percent) {
+#ifdef WEFT_NO_BUGGIFY
+    (void)n;
+    (void)site;
+    (void)percent;
+    return false;
+#else
+    return n->profile == WEFT_SIM_NET_SWARM && weft__sim_buggify(n->rt, site, percent);
+#endif
+}
+
 static void net_seed(sim_net *n, uint64_t seed) {
     uint64_t x = seed ^ UINT64_C(0x6e657477726b2121); /* "netwrk!!" */
     for (int i = 0; i < 4; i++) {
@@ -818,6 +835,8 @@ static void transmit(sim_net *n, packet *p) {
         why = WEFT__NET_DROP_PARTITION;
     else if (chance(n, l->loss_ppm))
         why = WEFT__NET_DROP_LOSS;
+    else if (p->kind == P_DATA && net_buggify(n, "sim net: a segment lost", 2))
+        why = WEFT__NET_DROP_LOSS;
     if (why) {
         net_ev(n, why, p);
         if (reliable(p))
@@ -827,6 +846,8 @@ static void transmit(sim_net *n, packet *p) {
         return;
     }
     uint64_t now = now_ns(n), at = now + latency(n, l);
+    if (net_buggify(n, "sim net: a slow packet", 5))
+        at += (10 + net_below(n, 490)) * 1000000; /* 10 to 500 ms more, order kept */
     if (p->kind == P_DGRAM && chance(n, l->reorder_ppm)) {
         /* out of line: a delay of up to twice the link's, no order kept */
         at += 1 + net_below(n, 2 * (l->latency_min_ns + l->latency_tail_ns) + 1000000);
@@ -1171,7 +1192,7 @@ static void arrive_syn(sim_net *n, packet *p) {
         packet_free(n, p);
         return;
     }
-    if (lsn->nbacklog >= lsn->backlog_cap) {
+    if (lsn->nbacklog >= lsn->backlog_cap || net_buggify(n, "sim net: a slow accept", 10)) {
         /* A full backlog drops the SYN, as Linux does: the client
          * retransmits with backoff, then gives up. */
         net_ev(n, WEFT__NET_DROP_FULL, p);
@@ -1436,8 +1457,8 @@ static int sn_accept(void *drv, weft_os_socket s, weft_os_socket *out, weft_addr
 
 /* Now and then a read or a write is cut short (seeded): code that assumes
  * whole messages per call is caught. */
-static size_t maybe_short(sim_net *n, size_t len) {
-    if (len > 1 && net_below(n, 8) == 0)
+static size_t maybe_short(sim_net *n, size_t len, const char *site) {
+    if (len > 1 && (net_below(n, 8) == 0 || net_buggify(n, site, 25)))
         return 1 + (size_t)net_below(n, len - 1);
     return len;
 }
@@ -1488,7 +1509,7 @@ static int64_t sn_recv(void *drv, weft_os_socket s, const weft_iovec *iov, int i
             return WEFT_ENOTCONN;
         return WEFT_EAGAIN;
     }
-    size_t want = maybe_short(n, cap < f->rx_len ? cap : f->rx_len);
+    size_t want = maybe_short(n, cap < f->rx_len ? cap : f->rx_len, "sim net: a short read");
     size_t k = 0;
     for (int i = 0; i < iovcnt && k < want; i++) {
         size_t c = want - k < iov[i].len ? want - k : iov[i].len;
@@ -1559,8 +1580,10 @@ static int64_t sn_send(void *drv, weft_os_socket s, const weft_iovec *iov, int i
     size_t used = peer->rx_len + peer->inbound;
     if (used >= RX_CAP)
         return WEFT_EAGAIN; /* backpressure: wait for the peer to read */
-    size_t room = RX_CAP - used;
-    size_t put = maybe_short(n, len < room ? len : room);
+    size_t room = RX_CAP - used, window = room;
+    if (room > 4096 && net_buggify(n, "sim net: a small window", 10))
+        window = 1 + (size_t)net_below(n, 4096); /* a write cut to a small window */
+    size_t put = maybe_short(n, len < window ? len : window, "sim net: a short write");
     if (put == 0)
         return 0;
     packet *p = packet_new(n, P_DATA, f, peer->id, put);

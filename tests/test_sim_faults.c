@@ -690,6 +690,40 @@ static void failure_line_shows_the_network(void **state) {
     assert_true(strstr(line, "loss=") < end);
 }
 
+/* WEFT_SIM_NET=calm gives a sweep the calm network (the seed's swarm
+ * draw otherwise); anything else is refused, naming the variable. */
+typedef struct knobs_probe {
+    weft_future base;
+} knobs_probe;
+static char probed[256];
+static weft_poll knobs_probe_poll(weft_future *f, weft_context *cx, void *out) {
+    (void)f;
+    (void)cx;
+    (void)out;
+    weft_sim_net_describe(NULL, probed, sizeof probed);
+    return WEFT_READY;
+}
+WEFT_FUTURE_DEFINE_VOID(knobs_probe, knobs_probe_poll, NULL);
+static void make_probe(weft_future *slot) { *(knobs_probe *)slot = WEFT_NEW(knobs_probe); }
+
+static void sweep_network_from_env(void **state) {
+    (void)state;
+    static const weft_sim_test t = {"probe", make_probe, sizeof(knobs_probe), NULL, NULL};
+    static char out[4096];
+    setenv("WEFT_SEED", "2", 1);
+    setenv("WEFT_SIM_NET", "calm", 1);
+    assert_int_equal(captured_sweep(&t, out, sizeof out), 0);
+    assert_non_null(strstr(probed, "calm: latency=1000us+exp(0us) loss=0.0000%"));
+    setenv("WEFT_SIM_NET", "swarm", 1);
+    assert_int_equal(captured_sweep(&t, out, sizeof out), 0);
+    assert_non_null(strstr(probed, "swarm"));
+    setenv("WEFT_SIM_NET", "stormy", 1);
+    assert_int_not_equal(captured_sweep(&t, out, sizeof out), 0);
+    assert_non_null(strstr(out, "WEFT_SIM_NET=stormy: not a network (swarm or calm)"));
+    unsetenv("WEFT_SIM_NET");
+    unsetenv("WEFT_SEED");
+}
+
 /* ---------------------------------------------------------- determinism */
 
 static void make_gossip(weft_future *slot) { *(gossip_test *)slot = WEFT_NEW(gossip_test); }
@@ -790,6 +824,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(swarm_draws_per_seed),
         cmocka_unit_test(liveness_after_heal_all),
         cmocka_unit_test(failure_line_shows_the_network),
+        cmocka_unit_test(sweep_network_from_env),
         cmocka_unit_test(network_is_deterministic),
         cmocka_unit_test(misuse),
     };

@@ -22,6 +22,8 @@
  *   WEFT_SEED=s             run just seed s (a replay)
  *   WEFT_SEED_BASE=b        first seed of the sweep (shard a sweep: b, b+n..)
  *   WEFT_SIM_STRATEGY=pct   PCT instead of uniform random
+ *   WEFT_SIM_NET=calm       a calm simulated network instead of the seed's
+ *                           swarm draw (see "network faults" below)
  *   WEFT_TRACE=path         write each run's events as text, one per line ("-": stderr)
  *   WEFT_CHECK_DETERMINISM=1  run each seed twice, compare fingerprints
  *   WEFT_SEEDS_DIR=dir      where regression seeds live (see seeds/README)
@@ -110,8 +112,8 @@ WEFT_EXTERN int weft_sim_host_add(weft_handle *h, const char *name, const char *
  * What the faults do:
  *  - TCP stays reliable and in order while its path works: a lost segment
  *    is retransmitted after 200 ms, doubling (a lost SYN after 1 s,
- *    doubling); a segment still not across after 8 retransmissions (some
- *    100 s) fails the connection with WEFT_ETIMEDOUT (a connect, after 6:
+ *    doubling); a segment still not across after 8 retransmissions (51 s)
+ *    fails the connection with WEFT_ETIMEDOUT (a connect, after 6:
  *    some 63 s), so nothing hangs on a broken path.  The peer learns
  *    nothing, as on a real network.
  *  - UDP datagrams are lost, duplicated, reordered and delayed; at most
@@ -121,6 +123,9 @@ WEFT_EXTERN int weft_sim_host_add(weft_handle *h, const char *name, const char *
  *    unclog.  Traffic within one host is never partitioned or clogged.
  *  - connect_fail_ppm: a connection attempt is refused (WEFT_ECONNREFUSED)
  *    though the port listens.
+ *  - WEFT_BUGGIFY sites in the fake network (a slow packet, a segment
+ *    lost, a slow accept, short reads and writes, a small window) bend
+ *    timing and chunking on a swarm network; a calm one has none.
  * Every send, delivery, drop (with its reason), duplicate, retransmission,
  * partition, heal and clog is an event of the run's fingerprint. */
 typedef struct weft_sim_link {

@@ -38,7 +38,8 @@
  *
  * This header brings what cmocka.h needs and cmocka.h itself; link with
  * cmocka.  Environment (the sim flavor): WEFT_SEED=s runs seed s instead
- * of 0, WEFT_SIM_STRATEGY=pct uses PCT.  CMOCKA_MESSAGE_OUTPUT=TAP prints
+ * of 0, WEFT_SIM_STRATEGY=pct uses PCT, WEFT_SIM_NET=calm a calm
+ * simulated network (weft/sim.h).  CMOCKA_MESSAGE_OUTPUT=TAP prints
  * TAP (Meson's protocol: 'tap').
  */
 #ifndef WEFT_TEST_H
