@@ -222,11 +222,12 @@ int kv_local_main(int argc, char **argv) {
             return 1;
         }
     }
-    /* The watchdog: 10 s for the whole run, then it fails. */
-    local_run run = WEFT_NEW(local_run, .w = &w, .nops = (int)ops, .budget = WEFT_SECS(5));
+    /* The watchdog: 40 s for the whole run (it takes 1-2 s; a loaded CI
+     * machine may be slow), then it fails. */
+    local_run run = WEFT_NEW(local_run, .w = &w, .nops = (int)ops, .budget = WEFT_SECS(15));
     weft_timeout dog;
     int timeouts = -1;
-    err = weft_runtime_block_on(rt, weft_timeout(&dog, WEFT_SECS(10), &run.base), &timeouts);
+    err = weft_runtime_block_on(rt, weft_timeout(&dog, WEFT_SECS(40), &run.base), &timeouts);
     int dog_status = weft_timeout_status(&dog);
     weft_runtime_free(rt);
     if (err || dog_status) {
