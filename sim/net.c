@@ -54,12 +54,14 @@ enum { W_FLY, W_RTO, W_GHOST, W_ARRIVED, W_HELD };
 
 #define RX_CAP (64 * 1024)    /* a stream's receive buffer */
 #define DGRAM_QUEUE 64        /* datagrams a socket holds */
-#define DGRAM_MAX 65507
+#define DGRAM_MAX 65507       /* UDP over IPv4 (and Unix): 65535 - 20 - 8 */
+#define DGRAM_MAX6 65527      /* UDP over IPv6: 65535 - 8 */
 #define EPHEMERAL_FIRST 49152
 #define SYN_RETRIES 6         /* then the connect times out (as Linux's 6) */
 #define SYN_RTO_NS 1000000000ull /* first retransmission after 1 s, doubling */
-#define DATA_RETRIES 8        /* then the connection times out (~102 s) */
-#define DATA_RTO_NS 200000000ull /* Linux's minimum RTO, doubling */
+#define DATA_RETRIES 15               /* Linux's tcp_retries2: then the stream times out */
+#define DATA_RTO_NS 200000000ull      /* first retransmission after 200 ms, doubling */
+#define DATA_RTO_MAX_NS 120000000000ull /* up to 120 s (Linux's TCP_RTO_MAX): 804.6 s in all */
 #define HOST_ANY UINT32_MAX   /* "*" */
 #define MAX_LATENCY_NS (3600ull * 1000000000ull)
 
@@ -124,12 +126,26 @@ typedef struct link_entry {
 typedef struct cut {
     uint32_t a, b;
     int how;
+    bool nemesis;        /* the nemesis's own (it heals it), not the test's */
 } cut;
 
 typedef struct clog {
     uint32_t a, b;
     packet *head, *tail; /* held, in arrival order */
+    bool nemesis;
 } clog;
+
+/* The swarm's nemesis: now and then a partition or a clog between hosts,
+ * which it ends again after a while (TigerBeetle's packet simulator does
+ * the same).  It takes turns only while the network is used, so an idle
+ * run still ends (or deadlocks) as it would without it. */
+typedef struct nemesis {
+    uint64_t every_ns, lasts_ns; /* mean time between faults, mean duration (0: none) */
+    weft_timer_entry timer;
+    bool armed;
+    bool on;             /* a fault of its own is in force */
+    uint64_t mark;       /* packets sent (sim_net.ids) at its last turn */
+} nemesis;
 
 typedef struct sim_net {
     weft__rt *rt;
@@ -164,6 +180,7 @@ typedef struct sim_net {
     int ncuts, cuts_cap;
     clog *clogs;
     int nclogs, clogs_cap;
+    nemesis nem;
 } sim_net;
 
 static void *net_alloc(sim_net *n, size_t size) { return n->alloc.alloc(n->alloc.ctx, size); }
@@ -451,7 +468,10 @@ void weft__sim_net_format(const weft__sim_event *e, char *buf, size_t len) {
     char a[16], b[16];
     snprintf(a, sizeof a, ha == 0xffffff ? "*" : "host%llu", ha);
     snprintf(b, sizeof b, hb == 0xffffff ? "*" : "host%llu", hb);
-    snprintf(buf, len, "%llu net %s %s %s value=%llu", seq, w, a, b, (unsigned long long)e->b);
+    if (e->b >> 63) /* the nemesis's */
+        snprintf(buf, len, "%llu net %s %s %s by=nemesis", seq, w, a, b);
+    else
+        snprintf(buf, len, "%llu net %s %s %s value=%llu", seq, w, a, b, (unsigned long long)e->b);
 }
 
 /* -------------------------------------------------------------- links */
@@ -575,11 +595,15 @@ static int describe(sim_net *n, char *buf, size_t len) {
     const char *from = n->def_set ? "set by the test"
                        : n->profile == WEFT_SIM_NET_CALM ? "calm"
                        : n->calm_draw ? "swarm (drew calm)" : "swarm";
-    char l[160], more[48] = "";
+    char l[160], more[48] = "", nem[96] = "";
     link_text(l, sizeof l, &n->def);
     if (n->nlinks)
         snprintf(more, sizeof more, " (+%zu link(s) set)", n->nlinks);
-    snprintf(buf, len, "%s: %s%s", from, l, more);
+    if (n->nem.every_ns)
+        snprintf(nem, sizeof nem, " nemesis=every %llus for %llus",
+                 (unsigned long long)(n->nem.every_ns / 1000000000u),
+                 (unsigned long long)(n->nem.lasts_ns / 1000000000u));
+    snprintf(buf, len, "%s: %s%s%s", from, l, nem, more);
     return (int)strlen(buf);
 }
 
@@ -612,6 +636,10 @@ static void draw_knobs(sim_net *n) {
     if (net_below(n, 4) == 0)
         l.connect_fail_ppm = (uint32_t)(1000 + net_below(n, 49000));
     n->def = l;
+    if (net_below(n, 2)) { /* half the runs: a nemesis */
+        n->nem.every_ns = (5 + net_below(n, 26)) * UINT64_C(1000000000);
+        n->nem.lasts_ns = (1 + net_below(n, 5)) * UINT64_C(1000000000);
+    }
 }
 
 /* The knobs into the fingerprint, once, when the network is first used
@@ -797,7 +825,9 @@ static void retry_later(sim_net *n, packet *p, int where) {
         packet_free(n, p);
         return;
     }
-    uint64_t rto = (syn ? SYN_RTO_NS : DATA_RTO_NS) << p->tries;
+    uint64_t rto = (syn ? SYN_RTO_NS : DATA_RTO_NS) << p->tries; /* tries < 16: no overflow */
+    if (!syn && rto > DATA_RTO_MAX_NS)
+        rto = DATA_RTO_MAX_NS;
     p->tries++;
     schedule(n, p, where, now_ns(n) + rto);
 }
@@ -868,11 +898,110 @@ static void transmit(sim_net *n, packet *p) {
     schedule(n, p, W_FLY, at);
 }
 
+/* ------------------------------------------------------------ nemesis */
+
+static int cut_add(sim_net *n, uint32_t x, uint32_t y, int how, bool nem) {
+    if (!grow(n, (void **)&n->cuts, &n->cuts_cap, n->ncuts, sizeof *n->cuts))
+        return WEFT_ENOMEM;
+    announce(n);
+    n->cuts[n->ncuts++] = (cut){x, y, how, nem};
+    ctl_ev(n, how == WEFT_SIM_ONE_WAY ? WEFT__NET_PARTITION_ONE_WAY : WEFT__NET_PARTITION, x, y,
+           (uint64_t)nem << 63 | (uint64_t)n->ncuts);
+    return 0;
+}
+
+static int clog_add(sim_net *n, uint32_t x, uint32_t y, bool nem) {
+    for (int i = 0; i < n->nclogs; i++)
+        if (n->clogs[i].a == x && n->clogs[i].b == y) {
+            n->clogs[i].nemesis &= nem; /* asked for by the test: the test's now */
+            return 0;
+        }
+    if (!grow(n, (void **)&n->clogs, &n->clogs_cap, n->nclogs, sizeof *n->clogs))
+        return WEFT_ENOMEM;
+    announce(n);
+    n->clogs[n->nclogs++] = (clog){x, y, NULL, NULL, nem};
+    ctl_ev(n, WEFT__NET_CLOG, x, y, (uint64_t)nem << 63 | (uint64_t)n->nclogs);
+    return 0;
+}
+
+static void release(sim_net *n, clog *c);
+
+/* Removes clog i and sends on what it held. */
+static void unclog_at(sim_net *n, int i) {
+    clog c = n->clogs[i];
+    n->clogs[i] = n->clogs[--n->nclogs];
+    ctl_ev(n, WEFT__NET_UNCLOG, c.a, c.b, (uint64_t)c.nemesis << 63 | (uint64_t)n->nclogs);
+    release(n, &c);
+}
+
+static weft_waker nem_clone(const void *d);
+static void nem_fire(const void *d);
+static void nem_drop(const void *d) { (void)d; }
+static const weft_waker_vtable nem_vt = {nem_clone, nem_fire, nem_fire, nem_drop};
+static weft_waker nem_clone(const void *d) { return (weft_waker){d, &nem_vt}; }
+
+static void nem_arm(sim_net *n, uint64_t at) {
+    n->nem.armed = weft__timer_arm(n->rt, &n->nem.timer, at, (weft_waker){n, &nem_vt});
+}
+
+/* Its turn: end its fault, or start one between two hosts. */
+static void nem_fire(const void *d) {
+    sim_net *n = (sim_net *)d;
+    nemesis *m = &n->nem;
+    m->armed = false;
+    if (!m->every_ns) /* the chaos phase ended */
+        return;
+    uint64_t now = now_ns(n);
+    if (m->on) {
+        m->on = false;
+        int kept = 0;
+        for (int i = 0; i < n->ncuts; i++)
+            if (!n->cuts[i].nemesis)
+                n->cuts[kept++] = n->cuts[i];
+            else
+                ctl_ev(n, WEFT__NET_HEAL, n->cuts[i].a, n->cuts[i].b, UINT64_C(1) << 63);
+        n->ncuts = kept;
+        for (int i = n->nclogs - 1; i >= 0; i--)
+            if (n->clogs[i].nemesis)
+                unclog_at(n, i);
+        if (n->ids != m->mark) /* the network is in use: a next turn */
+            nem_arm(n, now + 1000000 + exp_delay(n, m->every_ns));
+        m->mark = n->ids;
+        return;
+    }
+    uint64_t hosts = (uint64_t)n->nhosts + 1; /* localhost too */
+    if (hosts < 2)
+        return;
+    uint32_t x = (uint32_t)net_below(n, hosts), y = (uint32_t)net_below(n, hosts - 1);
+    y += y >= x;
+    switch (net_below(n, 5)) {
+    case 0:
+        cut_add(n, x, y, WEFT_SIM_BOTH_WAYS, true);
+        break;
+    case 1:
+        cut_add(n, x, y, WEFT_SIM_ONE_WAY, true);
+        break;
+    case 2: /* x alone */
+        cut_add(n, x, HOST_ANY, WEFT_SIM_BOTH_WAYS, true);
+        break;
+    case 3:
+        clog_add(n, x, y, true);
+        break;
+    default: /* x's everything held */
+        clog_add(n, x, HOST_ANY, true);
+    }
+    m->on = true;
+    m->mark = n->ids;
+    nem_arm(n, now + 1000000 + exp_delay(n, m->lasts_ns));
+}
+
 /* A packet leaves its socket for the first time. */
 static void send_packet(sim_net *n, packet *p) {
     if (!p)
         return;
     announce(n);
+    if (n->nem.every_ns && !n->nem.armed && n->nhosts) /* the nemesis wakes with the network */
+        nem_arm(n, now_ns(n) + 1000000 + exp_delay(n, n->nem.every_ns));
     if (p->kind == P_DATA || p->kind == P_FIN) {
         fsock *from = sock_of(n, p->from);
         if (!from) {
@@ -1544,8 +1673,8 @@ static int64_t sn_send(void *drv, weft_os_socket s, const weft_iovec *iov, int i
         const weft_addr *dst = to ? to : f->has_peer ? &f->peer : NULL;
         if (!dst)
             return WEFT_ENOTCONN;
-        if (len > DGRAM_MAX)
-            return WEFT_EMSGSIZE;
+        if (len > (f->family == WEFT_AF_INET6 ? DGRAM_MAX6 : DGRAM_MAX))
+            return WEFT_EMSGSIZE; /* as the OS says, before anything is sent */
         if (dst->family != f->family)
             return WEFT_EAFNOSUPPORT;
         if (!is_local_addr(n, dst))
@@ -1761,6 +1890,8 @@ static void sn_destroy(void *drv) {
     sim_net *n = drv;
     if (n->armed)
         weft__timer_disarm(n->rt, &n->timer);
+    if (n->nem.armed)
+        weft__timer_disarm(n->rt, &n->nem.timer);
     /* Every packet is in exactly one place: the heap, a clog, a
      * datagram queue, or (arrived, waiting for the one before it) its
      * sender's stream queue (walked first: it links the others). */
@@ -1986,13 +2117,7 @@ int weft_sim_partition(weft_handle *h, const char *a, const char *b, int how) {
         return err;
     if ((x == y && x != HOST_ANY) || (how != WEFT_SIM_BOTH_WAYS && how != WEFT_SIM_ONE_WAY))
         return WEFT_EINVAL;
-    if (!grow(n, (void **)&n->cuts, &n->cuts_cap, n->ncuts, sizeof *n->cuts))
-        return WEFT_ENOMEM;
-    announce(n);
-    n->cuts[n->ncuts++] = (cut){x, y, how};
-    ctl_ev(n, how == WEFT_SIM_ONE_WAY ? WEFT__NET_PARTITION_ONE_WAY : WEFT__NET_PARTITION, x, y,
-           (uint64_t)n->ncuts);
-    return 0;
+    return cut_add(n, x, y, how, false);
 }
 
 int weft_sim_heal(weft_handle *h, const char *a, const char *b) {
@@ -2027,23 +2152,7 @@ int weft_sim_clog(weft_handle *h, const char *a, const char *b) {
         return err;
     if (x == y && x != HOST_ANY)
         return WEFT_EINVAL;
-    for (int i = 0; i < n->nclogs; i++)
-        if (n->clogs[i].a == x && n->clogs[i].b == y)
-            return 0; /* in force already */
-    if (!grow(n, (void **)&n->clogs, &n->clogs_cap, n->nclogs, sizeof *n->clogs))
-        return WEFT_ENOMEM;
-    announce(n);
-    n->clogs[n->nclogs++] = (clog){x, y, NULL, NULL};
-    ctl_ev(n, WEFT__NET_CLOG, x, y, (uint64_t)n->nclogs);
-    return 0;
-}
-
-/* Removes clog i and sends on what it held. */
-static void unclog_at(sim_net *n, int i) {
-    clog c = n->clogs[i];
-    n->clogs[i] = n->clogs[--n->nclogs];
-    ctl_ev(n, WEFT__NET_UNCLOG, c.a, c.b, (uint64_t)n->nclogs);
-    release(n, &c);
+    return clog_add(n, x, y, false);
 }
 
 int weft_sim_unclog(weft_handle *h, const char *a, const char *b) {
@@ -2075,6 +2184,11 @@ int weft_sim_heal_all(weft_handle *h) {
     n->ncuts = 0;
     while (n->nclogs)
         unclog_at(n, 0);
+    n->nem.every_ns = 0; /* the nemesis is done too */
+    n->nem.on = false;
+    if (n->nem.armed)
+        weft__timer_disarm(n->rt, &n->nem.timer);
+    n->nem.armed = false;
     calm_link(&n->def);
     for (size_t i = 0; i < n->links_cap; i++)
         if (n->links[i].used)

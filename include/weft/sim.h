@@ -112,22 +112,29 @@ WEFT_EXTERN int weft_sim_host_add(weft_handle *h, const char *name, const char *
  * What the faults do:
  *  - TCP stays reliable and in order while its path works: a lost segment
  *    is retransmitted after 200 ms, doubling (a lost SYN after 1 s,
- *    doubling); a segment still not across after 8 retransmissions (51 s)
- *    fails the connection with WEFT_ETIMEDOUT (a connect, after 6:
+ *    doubling up to 120 s); a segment still not across after 15
+ *    retransmissions (Linux's tcp_retries2: 804.6 s) fails the stream with
+ *    WEFT_ETIMEDOUT (a connect, after 6:
  *    some 63 s), so nothing hangs on a broken path.  The peer learns
  *    nothing, as on a real network.
  *  - UDP datagrams are lost, duplicated, reordered and delayed; at most
- *    65507 bytes (WEFT_EMSGSIZE beyond, as the OS says).
+ *    65507 bytes over IPv4, 65527 over IPv6 (WEFT_EMSGSIZE beyond, as the
+ *    OS says).
  *  - A partition drops what crosses it (TCP retransmits into it); a clog
  *    holds what arrives on the link and releases it, in order, at the
  *    unclog.  Traffic within one host is never partitioned or clogged.
  *  - connect_fail_ppm: a connection attempt is refused (WEFT_ECONNREFUSED)
  *    though the port listens.
+ *  - The swarm's nemesis (half the swarm runs, with two hosts or more):
+ *    every few seconds a partition or a clog between hosts drawn at
+ *    random, ended again after a while; it only takes turns while the
+ *    network is used.  weft_sim_heal_all ends it; a calm network has none.
  *  - WEFT_BUGGIFY sites in the fake network (a slow packet, a segment
  *    lost, a slow accept, short reads and writes, a small window) bend
  *    timing and chunking on a swarm network; a calm one has none.
  * Every send, delivery, drop (with its reason), duplicate, retransmission,
- * partition, heal and clog is an event of the run's fingerprint. */
+ * partition, heal and clog (the nemesis's marked by=nemesis) is an event of
+ * the run's fingerprint. */
 typedef struct weft_sim_link {
     uint64_t latency_min_ns;  /* every message takes at least this long */
     uint64_t latency_tail_ns; /* plus an exponential delay of this mean (0: none) */
@@ -176,8 +183,9 @@ WEFT_EXTERN int weft_sim_clog(weft_handle *h, const char *a, const char *b);
  * WEFT_ENOTFOUND when no such clog is in force. */
 WEFT_EXTERN int weft_sim_unclog(weft_handle *h, const char *a, const char *b);
 /* Ends the chaos phase (TigerBeetle's liveness mode): heals every
- * partition, releases every clog and sets loss, duplication, reordering
- * and connection failures to 0 on every link; latencies stay.  A test
+ * partition, releases every clog, stops the nemesis and sets loss,
+ * duplication, reordering and connection failures to 0 on every link;
+ * latencies stay.  A test
  * then requires progress within a virtual-time bound, e.g. a
  * weft_timeout around the wait for convergence (docs/simulation.md). */
 WEFT_EXTERN int weft_sim_heal_all(weft_handle *h);
