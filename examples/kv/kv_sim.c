@@ -492,7 +492,8 @@ static int prove(uint64_t fixed_seeds) {
 
 /* Prints the notes of a trace file (the lines the store and the chaos
  * wrote through weft_sim_note), without their task ids, from the first
- * that names `term` ("term 20:") on, at most `max` of them. */
+ * that names `term` ("term 20:") to the second leader of that term, at
+ * most `max` of them. */
 static void print_notes(const char *path, uint64_t term, int max) {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -502,16 +503,18 @@ static void print_notes(const char *path, uint64_t term, int max) {
     char line[512], mark[32];
     snprintf(mark, sizeof mark, "term %" PRIu64 ":", term);
     bool started = false;
-    int shown = 0;
-    while (fgets(line, sizeof line, f) && shown < max) {
+    int shown = 0, leaders = 0;
+    while (leaders < 2 && shown < max && fgets(line, sizeof line, f)) {
         const char *note = strstr(line, " note ");
         const char *text = note ? strstr(note, ": ") : NULL;
         if (!text)
             continue;
-        started = started || strstr(text, mark);
+        const char *at = strstr(text, mark);
+        started = started || at;
         if (started) {
             printf("  %s", text + 2);
             shown++;
+            leaders += at && strstr(at, ": leader (") != NULL;
         }
     }
     fclose(f);
@@ -550,7 +553,7 @@ static int demo(const char *self) {
         term = strtoull(two + strlen("two leaders in term "), NULL, 10);
     printf("what the replicas and the chaos did from term %" PRIu64 " on (the trace's notes):\n",
            term);
-    print_notes(trace, term, 24);
+    print_notes(trace, term, 40);
     printf("a replica voted in a term, crashed, came back with the term on its disk but not\n"
            "its vote, and voted again in the same term: two leaders.\n");
     uint64_t n = 200;
