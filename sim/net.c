@@ -12,19 +12,21 @@
  * per message in flight, never per host pair); each send, delivery and drop
  * is a trace event, so it is part of the run's fingerprint.
  *
- * Faults (the section "faults" below): each link between two hosts has a
- * latency (a minimum plus an exponential tail) and loss, duplication,
- * reordering and connection-failure rates, drawn from the seed unless the
- * test sets them; partitions drop, clogs hold.  Only the links that differ
+ * Faults (sections "links" to "the knobs", and the API in "faults" at the
+ * end): each link between two hosts has a latency (a minimum plus an
+ * exponential tail) and loss, duplication, reordering and
+ * connection-failure rates, drawn from the seed unless the test sets them; partitions drop, clogs hold.  Only the links that differ
  * from the default are stored (a small hash by host pair).  TCP turns loss
  * into retransmission with backoff and stays in order: each stream keeps
  * its segments in send order and hands them over only from the front, so a
  * lost segment holds back those behind it, as on a real stack.  Acks are
  * modelled by the path back: a segment that got across while the way back
  * is cut is retransmitted as if unacknowledged, so a one-way partition
- * times the sender out.  The network draws from a stream of its own,
- * seeded from the run's seed: network decisions never shift the
- * scheduler's draws.
+ * times the sender out.  The swarm's nemesis (section "nemesis") adds
+ * partitions and clogs that come and go.  The network draws from a stream
+ * of its own, seeded from the run's seed: network decisions never shift
+ * the scheduler's draws (its fault points, WEFT_BUGGIFY's, do draw from
+ * the scheduler's stream, and are schedule decisions like any other).
  *
  * Streams have bounded buffers with real backpressure: a writer may have
  * at most the peer's receive space in flight or buffered, and waits
@@ -749,8 +751,11 @@ static void schedule(sim_net *n, packet *p, int where, uint64_t at) {
     arm(n);
 }
 
+/* Sent again when lost.  A reset too: a real stack answers each later
+ * segment of the peer with another, and a lost one must not leave the
+ * peer waiting forever. */
 static bool reliable(const packet *p) {
-    return p->kind == P_SYN || p->kind == P_DATA || p->kind == P_FIN;
+    return p->kind == P_SYN || p->kind == P_DATA || p->kind == P_FIN || p->kind == P_RST;
 }
 
 /* A new packet from socket `from` (NULL: none) to socket `to` (0: by
@@ -820,7 +825,7 @@ static void retry_later(sim_net *n, packet *p, int where) {
     bool syn = p->kind == P_SYN;
     fsock *from = sock_of(n, p->from);
     if (!from || p->tries >= (syn ? SYN_RETRIES : DATA_RETRIES)) {
-        if (from)
+        if (from && p->kind != P_RST) /* a reset's sender is done with the stream */
             stream_timeout(n, from, p);
         packet_free(n, p);
         return;

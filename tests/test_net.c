@@ -1276,11 +1276,12 @@ static void idle_runtime_sleeps(void **state) {
 #define NET_SIM_CALM(fn) {#fn "@sim", fn, net_setup_calm, net_teardown, (void *)&wt_flavor_values[2]}
 
 /* The suite's tests expect what loopback gives: a connect to a listening
- * port succeeds.  So on the sim they run under the seed's swarm draw of
- * the network (latency tails, loss turned into TCP retransmissions) less
- * its random connection failures; those that count datagrams run on a
- * calm network (weft_builder.sim_net). */
-static int net_setup_swarm(void **state) {
+ * port succeeds, a datagram arrives once.  So on the sim they run under
+ * the seed's swarm draw of the network (latency tails, the network's fault
+ * points, loss turned into TCP retransmissions) less its random
+ * connection failures; those that count datagrams keep the drawn latency
+ * but lose, duplicate and reorder nothing. */
+static int net_setup_drawn(void **state, bool datagrams) {
     int r = net_setup(state);
     wt_env *env = *state;
     if (r || !env)
@@ -1290,16 +1291,12 @@ static int net_setup_swarm(void **state) {
     if (!rt || weft_sim_link_get(weft_runtime_handle(rt), "*", "*", &l))
         return -1;
     l.connect_fail_ppm = 0;
+    if (datagrams)
+        l.loss_ppm = l.dup_ppm = l.reorder_ppm = 0;
     return weft_sim_link_set(weft_runtime_handle(rt), "*", "*", &l) ? -1 : 0;
 }
-
-static int net_setup_calm(void **state) {
-    int r = net_setup(state);
-    wt_env *env = *state;
-    if (!r && env)
-        env->builder.sim_net = WEFT_SIM_NET_CALM;
-    return r;
-}
+static int net_setup_swarm(void **state) { return net_setup_drawn(state, false); }
+static int net_setup_calm(void **state) { return net_setup_drawn(state, true); }
 
 /* The simulated network is decided by the seed: the same seed gives the
  * same run (fingerprint), another seed another run. */

@@ -405,6 +405,28 @@ static void tcp_loss_delivers_in_order(void **state) {
     assert_true(e1 > e0);
 }
 
+/* A reset lost on the way is sent again, as a real stack answers the
+ * peer's next segment with another: the reader learns of it, over a link
+ * that loses half of everything, for each of 20 seeds. */
+static void reset_survives_loss(void **state) {
+    (void)state;
+    for (uint64_t seed = 0; seed < 20; seed++) {
+        weft_runtime *rt = world(seed, false);
+        conn c;
+        conn_make(rt, &c);
+        weft_sim_link l = {.latency_min_ns = WEFT_MS(1), .loss_ppm = 500000};
+        assert_int_equal(weft_sim_link_set(weft_runtime_handle(rt), "a", "b", &l), 0);
+        assert_int_equal(weft_socket_set_linger(c.ba, 0), 0);
+        weft_socket_close(c.ba);
+        c.ba = NULL;
+        weft_net_op op;
+        char buf[8];
+        assert_int_equal(block(rt, weft_stream_read(&op, c.ab, buf, sizeof buf)), WEFT_ECONNRESET);
+        conn_close(&c);
+        weft_runtime_free(rt);
+    }
+}
+
 /* ----------------------------------------------------------------- UDP */
 
 /* 300 numbered datagrams a -> b over a lossy, duplicating, reordering link
@@ -887,6 +909,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(broken_path_times_out),
         cmocka_unit_test(clog_holds_then_releases_in_order),
         cmocka_unit_test(tcp_loss_delivers_in_order),
+        cmocka_unit_test(reset_survives_loss),
         cmocka_unit_test(udp_loss_dup_reorder),
         cmocka_unit_test(datagram_size_limit),
         cmocka_unit_test(swarm_draws_per_seed),

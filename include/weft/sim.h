@@ -111,12 +111,12 @@ WEFT_EXTERN int weft_sim_host_add(weft_handle *h, const char *name, const char *
  *
  * What the faults do:
  *  - TCP stays reliable and in order while its path works: a lost segment
- *    is retransmitted after 200 ms, doubling (a lost SYN after 1 s,
- *    doubling up to 120 s); a segment still not across after 15
- *    retransmissions (Linux's tcp_retries2: 804.6 s) fails the stream with
- *    WEFT_ETIMEDOUT (a connect, after 6:
- *    some 63 s), so nothing hangs on a broken path.  The peer learns
- *    nothing, as on a real network.
+ *    is retransmitted after 200 ms, doubling up to 120 s (a lost SYN after
+ *    1 s, doubling); a segment still not across after 15 retransmissions
+ *    (Linux's tcp_retries2: 804.6 s) fails the stream with WEFT_ETIMEDOUT,
+ *    a connect after 6 (63 s), so nothing hangs on a broken path.  The
+ *    peer learns nothing, as on a real network.  A lost reset is sent
+ *    again.
  *  - UDP datagrams are lost, duplicated, reordered and delayed; at most
  *    65507 bytes over IPv4, 65527 over IPv6 (WEFT_EMSGSIZE beyond, as the
  *    OS says).
@@ -185,12 +185,12 @@ WEFT_EXTERN int weft_sim_unclog(weft_handle *h, const char *a, const char *b);
 /* Ends the chaos phase (TigerBeetle's liveness mode): heals every
  * partition, releases every clog, stops the nemesis and sets loss,
  * duplication, reordering and connection failures to 0 on every link;
- * latencies stay.  A test
- * then requires progress within a virtual-time bound, e.g. a
- * weft_timeout around the wait for convergence (docs/simulation.md). */
+ * latencies stay.  A test then requires progress within a virtual-time
+ * bound, e.g. a weft_timeout around the wait for convergence
+ * (docs/simulation.md, "The network"). */
 WEFT_EXTERN int weft_sim_heal_all(weft_handle *h);
-/* Writes the run's network knobs as text ("swarm: latency 2ms+exp 40ms,
- * loss 1.2%, ..."), as the trace and the failure line show them, and
+/* Writes the run's network knobs as text ("swarm: latency=2000us+exp(40000us)
+ * loss=1.2000% ..."), as the trace and the failure line show them, and
  * returns its length (truncated to `n`-1).  WEFT_EINVAL for NULL `buf`,
  * WEFT_ENOTSUP off the simulator. */
 WEFT_EXTERN int weft_sim_net_describe(weft_handle *h, char *buf, size_t n);
