@@ -1,10 +1,12 @@
 #!/bin/sh
 # The same seed gives the same fingerprint with gcc and clang, at -O0 and
-# -O2: builds bank_race and tests/sim_fingerprints (timers, random draws,
-# fault points, every strategy) four ways (separate build dirs; a fault
-# point's identity is its file's base name and line, so the directories'
-# depth does not matter: .ci/portable_seeds.sh checks that), prints seeds
-# 0..7 of the buggy and fixed bodies from each, and compares.
+# -O2: builds bank_race, examples/kv (the replicated store on the simulated
+# network: crashes, restarts, datagrams) and tests/sim_fingerprints (timers,
+# random draws, fault points, every strategy, hosts, the network) four ways
+# (separate build dirs; a fault point's identity is its file's base name
+# and line, so the directories' depth does not matter:
+# .ci/portable_seeds.sh checks that), prints seeds 0..7 of the buggy and
+# fixed bodies from each, and compares.
 #   .ci/fingerprints.sh [workdir]     (default: build-fp)
 # With WEFT_FP_WINDOWS=PREFIX (a prefix made by .ci/windows-deps.sh) it also
 # cross-builds for Windows (.ci/mingw64-wine.ini, -O2) and runs the same
@@ -23,8 +25,9 @@ for cc in gcc clang; do
             CC=$cc meson setup "$dir" "$src" --buildtype=plain -Doptimization=$opt \
                 -Dbench=false >/dev/null
         fi
-        ninja -C "$dir" examples/bank_race tests/sim_fingerprints >/dev/null
-        (cd "$dir" && ./examples/bank_race --fingerprint 0 && ./tests/sim_fingerprints 16) \
+        ninja -C "$dir" examples/bank_race examples/kv/kv tests/sim_fingerprints >/dev/null
+        (cd "$dir" && ./examples/bank_race --fingerprint 0 && ./examples/kv/kv --fingerprint 0 &&
+            ./tests/sim_fingerprints 16) \
             > "$work/$cc-O$opt.txt"
         if [ -z "$ref" ]; then
             ref=$work/$cc-O$opt.txt
@@ -46,10 +49,11 @@ if [ -n "${WEFT_FP_WINDOWS:-}" ]; then
             --cross-file "$src/.ci/mingw64-wine.ini" --buildtype=plain -Doptimization=2 \
             -Dbench=false >/dev/null
     fi
-    ninja -C "$dir" examples/bank_race.exe tests/sim_fingerprints.exe >/dev/null
+    ninja -C "$dir" examples/bank_race.exe examples/kv/kv.exe tests/sim_fingerprints.exe >/dev/null
     wine=/usr/lib/wine/wine64
     # The C runtime writes \r\n in text mode: compare the text, not the bytes.
     (cd "$dir" && WINEDEBUG=-all $wine examples/bank_race.exe --fingerprint 0 &&
+        WINEDEBUG=-all $wine examples/kv/kv.exe --fingerprint 0 &&
         WINEDEBUG=-all $wine tests/sim_fingerprints.exe 16) | tr -d '\r' > "$work/mingw-O2.txt"
     if cmp -s "$ref" "$work/mingw-O2.txt"; then
         echo "mingw-w64 -O2 under wine: same fingerprints"
