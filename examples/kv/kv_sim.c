@@ -46,11 +46,7 @@ typedef struct node {
     struct world *world;
     int id;
     bool up;
-#ifdef KV_SIM_HOSTS
     weft_sim_host *host;
-#else
-    weft_join_handle jh;
-#endif
 } node;
 
 typedef struct world {
@@ -88,7 +84,6 @@ static void on_log(void *ctx, int id, const char *line) {
 
 /* ------------------------------------------------ machines (the sim's part) */
 
-#ifdef KV_SIM_HOSTS
 /* Each replica is a simulated host (weft_sim_host_create): its start
  * function spawns the replica on it at creation and at every restart, with
  * the disk the test keeps; a crash drops every task of the host and its
@@ -124,36 +119,6 @@ static void node_restart(node *n) {
 }
 /* Nothing to reap: the host's crash dropped its tasks. */
 #define NODE_REAP(f, cx, n) (void)(n)
-#else
-/* Without simulated hosts (weft_sim_host_create): each replica is a task
- * of the test on its machine's address; a crash aborts the task (its
- * socket closes with it) and a restart spawns a new one on the disk. */
-static void node_spawn(node *n) {
-    kv_replica r = kv_replica_new(&n->world->cfg, n->id, &n->disk);
-    n->up = weft_spawn(&r, &n->jh) == 0;
-}
-
-static int node_create(node *n, const char *name, const char *ip) {
-    const char *ips[] = {ip};
-    int err = weft_sim_host_add(NULL, name, ips, 1);
-    if (!err)
-        node_spawn(n);
-    return err;
-}
-
-static void node_crash(node *n) {
-    weft_sim_note("chaos: crash r%d", n->id);
-    weft_join_abort(&n->jh);
-    n->up = false;
-}
-
-/* The crashed task is reaped (NODE_REAP) before this. */
-static void node_restart(node *n) {
-    weft_sim_note("chaos: restart r%d", n->id);
-    node_spawn(n);
-}
-#define NODE_REAP(f, cx, n) WEFT_AWAIT((f), (cx), weft_join(&(n)->jh), NULL)
-#endif
 
 static int world_setup(world *w, bool fixed) {
     kv_config_init(&w->cfg, NREP, fixed);
@@ -194,7 +159,6 @@ typedef struct chaos {
     weft_sleep nap;
 } chaos;
 
-#ifdef KV_SIM_FAULTS
 static const char *const host_name[] = {"r0", "r1", "r2", "client"};
 
 /* Two different machines, a replica first (the client now and then). */
@@ -229,14 +193,6 @@ static void net_chaos(chaos *c, int roll) {
         c->clog_b = b;
     }
 }
-#else
-/* Without the simulator's network faults (weft_sim_partition, ...): the
- * chaos crashes and restarts machines only. */
-static void net_chaos(chaos *c, int roll) {
-    (void)c;
-    (void)roll;
-}
-#endif
 
 static weft_poll chaos_poll(weft_future *f, weft_context *cx, void *out) {
     chaos *c = (chaos *)f;
@@ -269,22 +225,16 @@ static weft_poll chaos_poll(weft_future *f, weft_context *cx, void *out) {
             w->ndown--;
         }
     }
-#ifdef KV_SIM_FAULTS
     if (c->clogged)
         weft_sim_unclog(NULL, host_name[c->clog_a], host_name[c->clog_b]);
     weft_sim_heal_all(NULL);
-#endif
     for (c->i = 0; c->i < NREP; c->i++)
         if (!w->nodes[c->i].up) {
             NODE_REAP(f, cx, &w->nodes[c->i]);
             node_restart(&w->nodes[c->i]);
         }
     w->ndown = 0;
-#ifdef KV_SIM_FAULTS
     weft_sim_note("chaos: over, every machine up, the network healed");
-#else
-    weft_sim_note("chaos: over, every machine up");
-#endif
     WEFT_END(f);
 }
 WEFT_FUTURE_DEFINE_VOID(chaos, chaos_poll, NULL);
@@ -351,10 +301,6 @@ static weft_poll body_poll(weft_future *f, weft_context *cx, void *out) {
 static void body_drop(weft_future *f) {
     kv_body *b = (kv_body *)f;
     weft_join_detach(&b->chaos_jh);
-#ifndef KV_SIM_HOSTS
-    for (int i = 0; i < NREP; i++)
-        weft_join_detach(&b->w.nodes[i].jh);
-#endif
 }
 
 typedef kv_body kv_buggy_body;
@@ -378,9 +324,9 @@ WEFT_SIM_TEST(kv_fixed, kv_fixed_body)
 static void make_buggy(weft_future *slot) { *(kv_buggy_body *)slot = WEFT_NEW(kv_buggy_body); }
 static void make_fixed(weft_future *slot) { *(kv_fixed_body *)slot = WEFT_NEW(kv_fixed_body); }
 static const weft_sim_test buggy_test = {"kv_split_vote", make_buggy, sizeof(kv_buggy_body),
-                                         NULL, NULL};
+                                         NULL, NULL, false};
 static const weft_sim_test fixed_test = {"kv_fixed", make_fixed, sizeof(kv_fixed_body), NULL,
-                                         NULL};
+                                         NULL, false};
 
 /* One seed with the sweep's defaults. */
 static int run_seed(const weft_sim_test *t, uint64_t seed, const char *trace, weft_sim_result *r) {
@@ -425,11 +371,7 @@ static int sweep_fixed(uint64_t n, double *secs, weft_sim_result *first_bad) {
     return passed;
 }
 
-#ifdef KV_SIM_HOSTS
 #define MACHINES "[hosts]"
-#else
-#define MACHINES "[tasks]"
-#endif
 
 /* The seeds kept in seeds/kv_fixed.txt (those that found the bug): each
  * must pass on the fixed store, and of those found with this build's
