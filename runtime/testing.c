@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parse_num.h"
 #include "rt.h"
 #include "weft/sim.h"
 #define WEFT__TEST_NO_CMOCKA
@@ -66,22 +67,7 @@ bool weft_test_case_wanted(const weft_test_case *tc) {
 }
 
 /* WEFT_SEED as the sweep reads it: decimal, or 0x and hex, nothing after. */
-static bool parse_seed(const char *p, uint64_t *out) {
-    int base = 10;
-    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-        base = 16;
-        p += 2;
-    }
-    if (!(base == 16 ? isxdigit((unsigned char)*p) : isdigit((unsigned char)*p)))
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(p, &end, base);
-    if (errno || *end)
-        return false;
-    *out = v;
-    return true;
-}
+static bool parse_seed(const char *p, uint64_t *out) { return weft__parse_u64(p, out, NULL); }
 
 int weft_test_env_new(const weft_test_case *tc, weft_test_env **out) {
     if (!tc || !out || (unsigned)tc->flavor > WEFT_SIM)

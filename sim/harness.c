@@ -17,6 +17,7 @@
 
 #include "checked.h"
 #include "jobs.h"
+#include "parse_num.h"
 #include "schedule.h"
 #include "sim.h"
 #include "shrink.h"
@@ -72,30 +73,6 @@ static bool is_dir_path(const char *path) {
     return true;
 }
 
-/* A seed or a count: decimal digits, or 0x and hex digits, nothing else
- * (strtoull alone takes "-1" as 2^64-1, "12abc" as 12 and "0x" as 0).
- * The end of the number is returned in *end (NULL: it must end the text). */
-static bool parse_u64(const char *p, uint64_t *out, const char **end) {
-    int base = 10;
-    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-        base = 16;
-        p += 2;
-    }
-    if (!(base == 16 ? isxdigit((unsigned char)*p) : isdigit((unsigned char)*p)))
-        return false;
-    char *stop;
-    errno = 0;
-    unsigned long long x = strtoull(p, &stop, base);
-    if (errno)
-        return false;
-    if (end)
-        *end = stop;
-    else if (*stop)
-        return false;
-    *out = x;
-    return true;
-}
-
 /* A strategy's name as WEFT_SIM_STRATEGY spells it (exactly: "PCT" is
  * refused, not taken for the default). */
 int weft__sim_strategy_parse(const char *name, int *out) {
@@ -114,7 +91,7 @@ static bool env_u64(sweep_opts *o, const char *name, uint64_t *out) {
     const char *v = getenv(name);
     if (!v || !*v)
         return false;
-    if (!parse_u64(v, out, NULL)) {
+    if (!weft__parse_u64(v, out, NULL)) {
         fprintf(stderr, "weft-sim: %s=%s: not a number from 0 to 2^64-1 (decimal or 0x hex)\n",
                 name, v);
         o->bad = true;
@@ -186,8 +163,8 @@ static sweep_opts read_opts(void) {
     o.shard_i = o.shard_n = 1;
     const char *shard = env_str("WEFT_SHARD");
     const char *slash;
-    if (shard && (!parse_u64(shard, &o.shard_i, &slash) || *slash != '/' ||
-                  !parse_u64(slash + 1, &o.shard_n, NULL) || o.shard_n == 0 || o.shard_i == 0 ||
+    if (shard && (!weft__parse_u64(shard, &o.shard_i, &slash) || *slash != '/' ||
+                  !weft__parse_u64(slash + 1, &o.shard_n, NULL) || o.shard_n == 0 || o.shard_i == 0 ||
                   o.shard_i > o.shard_n)) {
         fprintf(stderr, "weft-sim: WEFT_SHARD=%s: not a shard (i/n, 1 <= i <= n: WEFT_SHARD=2/4 "
                         "runs the second quarter)\n", shard);
@@ -980,7 +957,7 @@ static void replay_file(sweep *sw) {
         uint64_t seed;
         if (!take(sw))
             continue; /* another shard's or worker's */
-        if (!parse_u64(p, &seed, &endc) || (*endc && !isspace((unsigned char)*endc))) {
+        if (!weft__parse_u64(p, &seed, &endc) || (*endc && !isspace((unsigned char)*endc))) {
             p[strcspn(p, "\n")] = 0;
             say(sw, "weft-sim: %s:%u: \"%s\" is no seed (a number from 0 to 2^64-1, "
                     "decimal or 0x hex, then a note), not run\n", path, lineno, p);

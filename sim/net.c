@@ -241,18 +241,7 @@ static uint64_t now_ns(sim_net *n) { return weft__time_now(n->rt); }
  * constant of its own: the same seed gives the same network on every
  * build, and the network's draws never move the scheduler's. */
 
-static uint64_t net_next(sim_net *n) {
-    uint64_t *r = n->rng;
-    uint64_t out = weft__rotl(r[1] * 5, 7) * 9;
-    uint64_t t = r[1] << 17;
-    r[2] ^= r[0];
-    r[3] ^= r[1];
-    r[1] ^= r[2];
-    r[0] ^= r[3];
-    r[2] ^= t;
-    r[3] = weft__rotl(r[3], 45);
-    return out;
-}
+static uint64_t net_next(sim_net *n) { return weft__xoshiro_next(n->rng); }
 
 /* Uniform in [0, k), k > 0 (the multiply-shift; bias below 2^-32 here). */
 static uint64_t net_below(sim_net *n, uint64_t k) {

@@ -216,8 +216,9 @@ void weft__sim_set_failure(weft__sim *s, int code, const char *fmt, ...)
 
 /* The seeded stream (scheduler.c). */
 static inline uint64_t weft__rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-static inline uint64_t weft__sim_next(weft__sim *s) {
-    uint64_t *r = s->rng;
+/* One step of xoshiro256** over the state r[4]: the scheduler's stream
+ * and the network's own (sim/net.c) both draw with it. */
+static inline uint64_t weft__xoshiro_next(uint64_t *r) {
     uint64_t out = weft__rotl(r[1] * 5, 7) * 9;
     uint64_t t = r[1] << 17;
     r[2] ^= r[0];
@@ -228,6 +229,7 @@ static inline uint64_t weft__sim_next(weft__sim *s) {
     r[3] = weft__rotl(r[3], 45);
     return out;
 }
+static inline uint64_t weft__sim_next(weft__sim *s) { return weft__xoshiro_next(s->rng); }
 /* Uniform in [0, n), n > 0 (Lemire, unbiased). */
 static inline uint64_t weft__sim_below(weft__sim *s, uint64_t n) {
     uint64_t x = weft__sim_next(s);
