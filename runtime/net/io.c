@@ -161,7 +161,7 @@ uintptr_t *weft_io_source_driver_data(weft_io_source *src) { return &src->driver
  * concern.  An operation stores its waker before it looks at the word
  * again, so either it sees these bits or we see its waker. */
 void weft_io_source_ready(weft_io_source *src, uint32_t ready) {
-    uint64_t r = atomic_load_explicit(&src->readiness, memory_order_relaxed);
+    uint64_t r = atomic_load_explicit(&src->readiness, memory_order_acquire); /* sock_new */
     uint64_t next;
     do {
         next = ((r & ~(uint64_t)WEFT__READY_MASK) + WEFT__TICK_ONE) | (r & WEFT__READY_MASK) |

@@ -40,6 +40,11 @@ int weft__sock_new(weft__io *io, weft_os_socket os, int kind, int family, uint32
     s->kind = (uint8_t)kind;
     s->family = (uint8_t)family;
     atomic_init(&s->refs, 1);
+    /* Publishes the socket to the thread that waits in the driver: the
+     * kernel orders the registration before any event it reports, but
+     * only this release store (read with acquire in weft_io_source_ready)
+     * lets ThreadSanitizer see it. */
+    atomic_store_explicit(&s->src.readiness, ready, memory_order_release);
     int err = io->ops->register_source(io->drv, &s->src, os);
     if (err) {
         SYS(io)->close(io->drv, os);
