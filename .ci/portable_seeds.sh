@@ -11,6 +11,7 @@ set -eu
 src=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$src/build-portable}
 mkdir -p "$work/one" "$work/two/deeper/still"
+work=$(cd "$work" && pwd) # the runs below start from other directories
 a=$work/one/gcc
 b=$work/two/deeper/still/clang
 for pair in "gcc $a" "clang $b"; do
