@@ -1,8 +1,10 @@
 /* weft-mem — memory per idle spawned task.
  *
  * Spawns 1,000,000 tasks whose future state is 64 bytes, lets each be
- * polled once (it stays pending, never woken: idle), and reports the
- * growth of peak RSS per task, and what it costs above the 64-byte state.
+ * polled once (it stays pending, never woken: idle), and reports per task
+ * the growth of RSS once they are all idle (the memory idle tasks hold)
+ * and of peak RSS (which also counts what queued them on their way to
+ * their first poll), and what each costs above the 64-byte state.
  *
  *   weft-mem [--flavor current_thread|multi_thread|sim] [--tasks N]
  */
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "weft/weft.h"
 
@@ -61,6 +64,18 @@ static void quiet(void *ctx, const char *what, const char *site) {
     (void)site;
 }
 
+/* Resident now, from /proc (Linux); -1 where there is none. */
+static long rss_kb(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return -1;
+    long size = 0, resident = -1;
+    if (fscanf(f, "%ld %ld", &size, &resident) != 2)
+        resident = -1;
+    fclose(f);
+    return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
 static long peak_rss_kb(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -88,21 +103,22 @@ int main(int argc, char **argv) {
     if (weft_runtime_new(&b, &rt))
         return 1;
     _Atomic long polled = 0;
-    long before = peak_rss_kb();
+    long before = peak_rss_kb(), now_before = rss_kb();
     spawn_all s = WEFT_NEW(spawn_all, .n = n, .polled = &polled);
     if (weft_runtime_block_on(rt, &s.base, NULL))
         return 1;
-    long after = peak_rss_kb();
+    long after = peak_rss_kb(), now_after = rss_kb();
     weft_runtime_stats st;
     weft_handle_stats(weft_runtime_handle(rt), &st);
     double per = (double)(after - before) * 1024.0 / (double)n;
-    printf("%-16s idle tasks %ld (alive %llu): %.1f bytes/task peak RSS, %.1f above the "
-           "64-byte state\n",
+    double idle = now_before < 0 ? -1 : (double)(now_after - now_before) * 1024.0 / (double)n;
+    printf("%-16s idle tasks %ld (alive %llu): idle RSS %.1f bytes/task, %.1f above the 64-byte "
+           "state; peak RSS %.1f bytes/task, %.1f above\n",
            flavor == WEFT_MULTI_THREAD ? "multi_thread(2)"
            : flavor == WEFT_SIM        ? "sim"
                                        : "current_thread",
            n,
-           (unsigned long long)st.alive_tasks, per, per - 64.0);
+           (unsigned long long)st.alive_tasks, idle, idle - 64.0, per, per - 64.0);
     weft_runtime_free(rt);
     return 0;
 }

@@ -122,7 +122,7 @@ typedef struct weft__rt {
     weft__owned_shard *owned; /* tasks spawned off the driving threads, in
                                * shards aligned to a cache line within: */
     void *owned_mem;
-    uint32_t owned_mask;      /* shard = task id & owned_mask */
+    uint32_t owned_mask;      /* shard = (task id or address) & owned_mask */
     _Atomic(struct weft__blocking *) blocking; /* blocking pool, made on first use */
     /* Threads inside weft_handle_block_on, woken by shutdown. */
     weft__spin parkers_lock;
@@ -149,9 +149,35 @@ typedef struct weft__task_cache {
 
 int weft__slab_create(struct weft__rt *rt);
 void weft__slab_destroy(struct weft__rt *rt);
-/* A block of `size` bytes (16-aligned), or NULL; freed with the same size. */
-void *weft__block_alloc(struct weft__rt *rt, size_t size);
-void weft__block_free(struct weft__rt *rt, void *block, size_t size);
+
+/* A block knows its runtime without a word of its own.  Blocks of up to
+ * 1 KiB come from chunks of WEFT__CHUNK_SIZE bytes, aligned to that size,
+ * whose header holds the runtime at WEFT__CHUNK_RT: masking a block's
+ * address finds it.  The others (a simulated or recording runtime's
+ * arenas, blocks above 1 KiB) are prefixed: the 16 bytes before the block
+ * are a weft__block_prefix, its runtime and a task id (the simulator and
+ * the timeline name tasks by id; a chunk's task has none). */
+#define WEFT__CHUNK_SIZE ((size_t)256 * 1024)
+#define WEFT__CHUNK_RT 64 /* the runtime's offset in a chunk: its own cache
+                           * line, read by every thread, written once */
+typedef struct weft__block_prefix {
+    struct weft__rt *rt;
+    uint64_t id;
+} weft__block_prefix;
+
+static inline struct weft__rt *weft__chunk_rt(const void *block) {
+    uintptr_t chunk = (uintptr_t)block & ~(uintptr_t)(WEFT__CHUNK_SIZE - 1);
+    return *(struct weft__rt *const *)(const void *)(chunk + WEFT__CHUNK_RT);
+}
+static inline weft__block_prefix *weft__block_prefix_of(void *block) {
+    return (weft__block_prefix *)block - 1;
+}
+
+/* A block of `size` bytes (16-aligned), or NULL; `*prefixed` tells which
+ * kind it is (the caller fills the prefix).  Freed with the same size
+ * and kind. */
+void *weft__block_alloc(struct weft__rt *rt, size_t size, bool *prefixed);
+void weft__block_free(struct weft__rt *rt, void *block, size_t size, bool prefixed);
 /* Gives every cached block back and takes the cache off the slab's list:
  * at scheduler shutdown, when no thread drives the runtime any more (the
  * slab's reference on the runtime lasts while blocks sit in caches). */

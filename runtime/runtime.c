@@ -170,6 +170,7 @@ int weft_runtime_new(const weft_builder *b, weft_runtime **out) {
     rt->random = weft__random_os_seeded;
     if (cfg.flavor != WEFT_SIM) /* the simulator draws from its seed */
         atomic_init(&rt->rng_counter, weft__os_random_seed());
+    weft__prof_create(rt); /* first: a recording runtime's tasks carry ids */
     int err = weft__owned_create(rt, owned_shards(&cfg));
     if (!err)
         err = weft__slab_create(rt);
@@ -186,10 +187,10 @@ int weft_runtime_new(const weft_builder *b, weft_runtime **out) {
         weft__time_destroy(rt);
         weft__slab_destroy(rt);
         weft__owned_destroy(rt);
+        weft__prof_destroy(rt);
         cfg.allocator.free(cfg.allocator.ctx, rt, sizeof *rt);
         return err;
     }
-    weft__prof_create(rt);
     *out = (weft_runtime *)rt;
     return 0;
 }

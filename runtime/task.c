@@ -35,7 +35,10 @@ static size_t block_size(weft__task *t) {
 
 /* The block goes back to the runtime's slab; the last one out may free
  * the runtime. */
-static void task_dealloc(weft__task *t) { weft__block_free(t->rt, t, block_size(t)); }
+static void task_dealloc(weft__task *t) {
+    uint64_t s = atomic_load_explicit(&t->state, memory_order_relaxed);
+    weft__block_free(weft__task_rt(t), t, block_size(t), s & WEFT__T_PREFIXED);
+}
 
 /* The completion status lives where the future was, once it is dropped:
  * 0, WEFT_ECANCELED or a failure code. */
@@ -89,8 +92,13 @@ static void owned_unlink(weft__task *t) {
     t->owned.prev = t->owned.next = NULL;
 }
 
-static inline weft__owned_shard *shard_of(weft__rt *rt, uint64_t id) {
-    return &rt->owned[id & rt->owned_mask];
+/* A task's shard: by id where it has one (the simulator's order of them
+ * is its spawn order), else by address (blocks are 16 bytes apart at
+ * least; the bits above spread neighbours). */
+static inline weft__owned_shard *shard_of(weft__rt *rt, weft__task *t) {
+    uint64_t id = weft__task_id(t);
+    uint64_t key = id ? id : (uint64_t)((uintptr_t)t >> 4) * UINT64_C(0x9e3779b97f4a7c15) >> 40;
+    return &rt->owned[key & rt->owned_mask];
 }
 
 int weft__owned_create(weft__rt *rt, unsigned n) {
@@ -128,7 +136,7 @@ static bool owned_remove(weft__task *t) {
         owned_unlink(t);
         return true;
     }
-    weft__owned_shard *sh = shard_of(t->rt, t->id);
+    weft__owned_shard *sh = shard_of(weft__task_rt(t), t);
     weft__spin_lock(&sh->lock);
     bool on = t->owned.next != NULL;
     if (on)
@@ -198,8 +206,10 @@ static void schedule(weft__task *t, int hint) {
     if (atomic_load_explicit(&t->state, memory_order_relaxed) & WEFT__T_OWNER) {
         weft__task_owner *o = *weft__task_owner_slot(t);
         o->schedule(o, t, hint);
-    } else
-        t->rt->sched->schedule(t->rt, t, hint);
+        return;
+    }
+    weft__rt *rt = weft__task_rt(t);
+    rt->sched->schedule(rt, t, hint);
 }
 
 /* Makes the task NOTIFIED; returns true when the caller must queue it
@@ -336,7 +346,7 @@ static void drop_future(weft__task *t) {
         return;
     }
     weft__tls saved = weft__cur;
-    weft__cur.rt = t->rt; /* cleanup may need its runtime (timers) */
+    weft__cur.rt = weft__task_rt(t); /* cleanup may need its runtime (timers) */
     weft_future_drop(f);
     weft__cur = saved;
 }
@@ -420,14 +430,15 @@ int weft__task_poll(weft__task *t) {
     }
     weft_future *f = weft__task_future(t);
     weft_waker w = {t, &task_waker_vt};
-    weft_context cx = {&w, t->rt, 0, 0};
+    weft__rt *rt = weft__task_rt(t);
+    weft_context cx = {&w, rt, 0, 0};
     const weft_future_vtable *vt = f->vt;
     void *out = vt->output_size ? (char *)f + weft__output_offset(vt) : NULL;
     /* The thread's poll frame: no task is polled around this one (a local
      * set, which polls its tasks inside another's poll, keeps the outer
      * frame itself). */
     weft__coop_cur = (weft__coop){WEFT__COOP_BUDGET, true, false, t};
-    struct weft__prof *prof = t->rt->prof; /* WEFT_TIMELINE: NULL unless asked */
+    struct weft__prof *prof = rt->prof; /* WEFT_TIMELINE: NULL unless asked */
     uint64_t t0 = 0;
     if (__builtin_expect(prof != NULL, 0))
         t0 = weft__os_now_ns();
@@ -436,7 +447,7 @@ int weft__task_poll(weft__task *t) {
     f->flags |= WEFT__F_POLLED;
     weft_poll ready = vt->poll(f, &cx, out);
     if (__builtin_expect(prof != NULL, 0))
-        weft__prof_poll(prof, t->id, vt->name, t0);
+        weft__prof_poll(prof, weft__task_id(t), vt->name, t0);
     bool again = weft__coop_cur.self_woken;
     weft__coop_cur = (weft__coop){0};
     if (ready == WEFT_READY) {
@@ -450,9 +461,10 @@ int weft__task_poll(weft__task *t) {
 
 bool weft__task_run(weft__task *t) {
     int r = weft__task_poll(t);
-    if (r >= WEFT__RUN_AGAIN)
-        t->rt->sched->schedule(t->rt, t, r == WEFT__RUN_YIELDED ? WEFT__SCHED_YIELD
-                                                                : WEFT__SCHED_WAKE);
+    if (r >= WEFT__RUN_AGAIN) {
+        weft__rt *rt = weft__task_rt(t);
+        rt->sched->schedule(rt, t, r == WEFT__RUN_YIELDED ? WEFT__SCHED_YIELD : WEFT__SCHED_WAKE);
+    }
     return r != WEFT__RUN_SKIPPED;
 }
 
@@ -471,7 +483,7 @@ void weft__task_discard(weft__task *t) {
         if (cur & WEFT__T_CANCELLED) {
             /* Aborted, with the walk still to come: report it for the walk. */
             if (owned_remove(t)) {
-                weft__diag(t->rt, "task still alive at shutdown (cancelled)",
+                weft__diag(weft__task_rt(t), "task still alive at shutdown (cancelled)",
                            weft__task_site(t));
                 weft__task_unref(t); /* the list's reference */
             }
@@ -500,7 +512,8 @@ void weft__task_shutdown(weft__task *t) {
     /* A task being polled right now (or in a resumed entry) is alive
      * too: its poller cancels it. */
     if (!(cur & WEFT__T_COMPLETE))
-        weft__diag(t->rt, "task still alive at shutdown (cancelled)", weft__task_site(t));
+        weft__diag(weft__task_rt(t), "task still alive at shutdown (cancelled)",
+                   weft__task_site(t));
     if (!claimed) {
         weft__task_unref(t);
         return;
@@ -541,7 +554,9 @@ int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char
         weft_future_drop(fut);
         return WEFT_ENORUNTIME;
     }
-    weft__task *t = weft__block_alloc(rt, weft__task_size(fut->vt, owner != NULL, jh != NULL));
+    bool prefixed;
+    weft__task *t =
+        weft__block_alloc(rt, weft__task_size(fut->vt, owner != NULL, jh != NULL), &prefixed);
     if (!t) {
         fut->flags |= WEFT__F_NOREPORT;
         weft_future_drop(fut);
@@ -557,10 +572,11 @@ int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char
     atomic_init(&t->state, refs * WEFT__T_REF_ONE | (owner ? WEFT__T_NOTIFIED : WEFT__T_RUNNING) |
                                (jh ? WEFT__T_JOIN_INTEREST : 0) |
                                (local ? WEFT__T_OWNED_LOCAL : 0) | (owner ? WEFT__T_OWNER : 0) |
-                               (jh ? WEFT__T_JOINABLE : 0));
+                               (jh ? WEFT__T_JOINABLE : 0) | (prefixed ? WEFT__T_PREFIXED : 0));
     t->next = NULL;
-    t->rt = rt;
-    t->id = atomic_fetch_add_explicit(&rt->next_task_id, 1, memory_order_relaxed) + 1;
+    uint64_t id = atomic_fetch_add_explicit(&rt->next_task_id, 1, memory_order_relaxed) + 1;
+    if (prefixed)
+        *weft__block_prefix_of(t) = (weft__block_prefix){rt, id};
     weft_future *f = weft__task_future(t);
     memcpy(f, fut, fut->vt->state_size);
     f->site = site ? site : fut->site; /* reported as the task's spawn site */
@@ -573,7 +589,7 @@ int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char
     /* The shutdown flag is read under the shard's lock, and shutdown takes
      * every shard's lock after setting it, so a task is either refused or
      * on a list that shutdown will walk. */
-    weft__owned_shard *sh = local ? NULL : shard_of(rt, t->id);
+    weft__owned_shard *sh = local ? NULL : shard_of(rt, t);
     if (sh)
         weft__spin_lock(&sh->lock);
     bool closed = atomic_load_explicit(&rt->shutdown, memory_order_acquire);
@@ -593,7 +609,7 @@ int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char
         jh->base.flags = WEFT__F_NOREPORT; /* detaching is no mistake */
         jh->task = t;
         jh->status = 0;
-        jh->id = t->id;
+        jh->id = id;
     }
     schedule(t, WEFT__SCHED_SPAWN);
     return 0;

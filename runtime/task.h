@@ -39,13 +39,17 @@
 /* Set at spawn, never changed: */
 #define WEFT__T_JOINABLE 1024u    /* spawned with a JoinHandle: its join
                                    * waker lives in the trailer */
-#define WEFT__T_REF_ONE 2048u
+#define WEFT__T_PREFIXED 2048u    /* its block is prefixed by its runtime
+                                   * and id (rt.h), not in a chunk */
+#define WEFT__T_REF_ONE 4096u
 #define WEFT__T_FLAGS (WEFT__T_REF_ONE - 1)
 
-/* The header: 48 bytes.  What a task needs only now and then lives
- * elsewhere in its block: the spawn site in the future's own header, the
- * size follows from the future's vtable, the completion status takes the
- * place of the future once it is dropped, and two trailers after its
+/* The header: 32 bytes.  What a task needs only now and then lives
+ * elsewhere: its runtime in its block's chunk (or prefix), its id in the
+ * prefix (only the simulator's and a recording runtime's tasks have one;
+ * a JoinHandle keeps its own), the spawn site in the future's own header,
+ * the size follows from the future's vtable, the completion status takes
+ * the place of the future once it is dropped, and two trailers after its
  * output: the join waker of a task spawned with a JoinHandle (a detached
  * task has none to keep), then the owner of a task queued by one. */
 typedef struct weft__task {
@@ -54,8 +58,6 @@ typedef struct weft__task {
         struct weft__task *next; /* run queue link */
         uint64_t prio;           /* the simulator's PCT priority (no queue) */
     };
-    weft__rt *rt;
-    uint64_t id;
     weft__link owned;      /* on an owned list until complete */
     /* then, aligned to 16: the future's state, its output, the trailers */
 } weft__task;
@@ -67,7 +69,26 @@ typedef struct weft__task_owner {
     void (*schedule)(struct weft__task_owner *o, weft__task *t, int hint);
 } weft__task_owner;
 
-_Static_assert(sizeof(weft__task) == 48, "the task header is 48 bytes");
+_Static_assert(sizeof(weft__task) == 32, "the task header is 32 bytes");
+
+/* The task's runtime. */
+static inline weft__rt *weft__task_rt(weft__task *t) {
+    if (atomic_load_explicit(&t->state, memory_order_relaxed) & WEFT__T_PREFIXED)
+        return weft__block_prefix_of(t)->rt;
+    return weft__chunk_rt(t);
+}
+
+/* The id of a task known to be prefixed (every simulated one). */
+static inline uint64_t weft__task_pid(weft__task *t) { return weft__block_prefix_of(t)->id; }
+
+/* The task's id (from 1, in spawn order), kept where its block has a
+ * prefix: on a simulated or recording runtime, and for tasks above 1 KiB;
+ * 0 for a task in a chunk. */
+static inline uint64_t weft__task_id(weft__task *t) {
+    if (atomic_load_explicit(&t->state, memory_order_relaxed) & WEFT__T_PREFIXED)
+        return weft__block_prefix_of(t)->id;
+    return 0;
+}
 
 #define WEFT__TASK_HDR ((sizeof(weft__task) + 15u) & ~(size_t)15u)
 

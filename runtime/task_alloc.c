@@ -5,9 +5,14 @@
  * header and round up: 144 bytes for a 128-byte task).  A chunk is aligned
  * to its size, so a freed block finds its chunk by masking its address.
  *
- * A simulated runtime instead carves blocks of every class from arenas
- * that grow from 16 KiB (doubling up to 1 MiB) and keeps freed blocks on
- * per-class lists until it is freed.  It is made and freed once per seed
+ * A block finds its runtime through its chunk's header (weft__chunk_rt),
+ * so a task needs no word for it.
+ *
+ * A simulated runtime (and one recording a timeline) instead carves blocks
+ * of every class from arenas that grow from 16 KiB (doubling up to 1 MiB)
+ * and keeps freed blocks on per-class lists until it is freed.  Each such
+ * block is prefixed by its runtime and task id (weft__block_prefix), as is
+ * every block above 1 KiB.  It is made and freed once per seed
  * with a handful of tasks: per-class chunks would ask malloc for 512 KiB
  * per size class, memory malloc maps (or grows its heap for) and gives
  * back to the OS at every seed, to be faulted in again at the next; one
@@ -50,10 +55,11 @@
 #define UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
-#define CHUNK_SIZE ((size_t)256 * 1024)
+#define CHUNK_SIZE WEFT__CHUNK_SIZE
 #define ARENA_FIRST ((size_t)16 * 1024) /* the simulator's first arena */
 #define ARENA_MAX ((size_t)1024 * 1024)
-#define CHUNK_HDR ((size_t)64) /* the chunk's header, then its blocks */
+#define CHUNK_HDR ((size_t)128) /* the chunk's header, then its blocks */
+#define PREFIX sizeof(weft__block_prefix) /* before an arena's or a large block */
 #define BATCH 64u              /* blocks a thread cache takes at once, at most:
                                 * 4 the first time, twice as many each next */
 #define LOCAL_CAP 512u         /* blocks a thread cache keeps per class */
@@ -67,8 +73,11 @@ typedef struct chunk {
     uint32_t nblocks;
     uint32_t size;
     bool partial;               /* on the partial list: has a block to give */
+    _Alignas(64) weft__rt *rt;  /* its own line (weft__chunk_rt) */
 } chunk;
 _Static_assert(sizeof(chunk) <= CHUNK_HDR, "the chunk header fits its slot");
+_Static_assert(offsetof(chunk, rt) == WEFT__CHUNK_RT, "weft__chunk_rt finds the runtime");
+_Static_assert(PREFIX == 16, "a prefix keeps the block 16-aligned");
 
 typedef struct slab_class {
     chunk *partial; /* chunks with a block to give */
@@ -110,6 +119,12 @@ static inline bool out_sub(weft__rt *rt) { return --rt->slab->out == 0; }
 
 static inline size_t class_size(unsigned cls) { return (size_t)(cls + 1) * WEFT__CACHE_GRAIN; }
 
+/* What a free list of class `cls` holds: blocks, or in arena mode units
+ * of a prefix and its block (the list points at the prefix). */
+static inline size_t unit_size(const struct weft__slab *sl, unsigned cls) {
+    return class_size(cls) + (sl->arenas ? PREFIX : 0);
+}
+
 static inline chunk *chunk_of(void *block) {
     return (chunk *)((uintptr_t)block & ~(uintptr_t)(CHUNK_SIZE - 1));
 }
@@ -141,7 +156,7 @@ static chunk *chunk_new(weft__rt *rt, unsigned cls) {
     chunk *ch = (chunk *)(((uintptr_t)raw + csize - 1) & ~(uintptr_t)(csize - 1));
     size_t size = class_size(cls);
     *ch = (chunk){.raw = raw, .nblocks = (uint32_t)((csize - CHUNK_HDR) / size),
-                  .size = (uint32_t)size};
+                  .size = (uint32_t)size, .rt = rt};
     POISON((char *)ch + CHUNK_HDR, csize - CHUNK_HDR);
     return ch;
 }
@@ -225,10 +240,10 @@ static uint32_t slab_take(weft__rt *rt, unsigned cls, uint32_t n, void **out, bo
     uint32_t got = 0;
     weft__mutex_lock(&rt->slab->lock);
     while (got < n && rt->slab->arenas) {
-        void *b = arena_take(rt, c, class_size(cls));
+        void *b = arena_take(rt, c, unit_size(rt->slab, cls));
         if (!b)
             break;
-        park_block(b, class_size(cls), *out);
+        park_block(b, unit_size(rt->slab, cls), *out);
         *out = b;
         got++;
     }
@@ -296,14 +311,15 @@ static void slab_give(weft__rt *rt, unsigned cls, void *blocks, bool task) {
     while (blocks) {
         void *b = blocks;
         blocks = next_of(b);
-        last = slab_give_one(rt, c, b, class_size(cls));
+        last = slab_give_one(rt, c, b, unit_size(rt->slab, cls));
     }
     weft__mutex_unlock(&rt->slab->lock);
     if (last)
         weft__rt_unref(rt);
 }
 
-/* Blocks above 1 KiB: from the allocator, counted out all the same. */
+/* Blocks above 1 KiB: from the allocator, prefixed, counted out all the
+ * same.  `size` counts the prefix. */
 static void *large_alloc(weft__rt *rt, size_t size, bool task) {
     void *b = weft__alloc(rt, size);
     if (!b)
@@ -334,7 +350,9 @@ int weft__slab_create(weft__rt *rt) {
     if (!rt->slab)
         return WEFT_ENOMEM;
     memset(rt->slab, 0, sizeof *rt->slab);
-    rt->slab->arenas = rt->config.flavor == WEFT_SIM;
+    /* The simulator and the timeline name tasks by id: their blocks are
+     * prefixed, from arenas. */
+    rt->slab->arenas = rt->config.flavor == WEFT_SIM || rt->prof != NULL;
     weft__mutex_init(&rt->slab->lock);
     return 0;
 }
@@ -403,15 +421,17 @@ static inline void count(_Atomic uint64_t *n) {
                           memory_order_relaxed);
 }
 
-void *weft__block_alloc(weft__rt *rt, size_t size) {
+void *weft__block_alloc(weft__rt *rt, size_t size, bool *prefixed) {
     unsigned cls = size_class(size);
     weft__task_cache *c = cache_for(rt);
+    bool arenas = rt->slab->arenas;
     void *b = NULL;
     if (cls >= WEFT__CACHE_CLASSES) {
-        b = large_alloc(rt, size, !c);
+        b = large_alloc(rt, PREFIX + size, !c);
+        arenas = true; /* prefixed */
     } else if (!c) {
         if (slab_take(rt, cls, 1, &b, true))
-            UNPOISON(b, class_size(cls));
+            UNPOISON(b, unit_size(rt->slab, cls));
     } else {
         if (!c->head[cls]) {
             /* A class used a little takes a little (a seed of the
@@ -426,21 +446,24 @@ void *weft__block_alloc(weft__rt *rt, size_t size) {
         if (b) {
             c->head[cls] = next_of(b);
             c->count[cls]--;
-            UNPOISON(b, class_size(cls));
+            UNPOISON(b, unit_size(rt->slab, cls));
         }
     }
     if (b && c)
         count(&c->allocs);
-    return b;
+    *prefixed = arenas;
+    return b && arenas ? (char *)b + PREFIX : b;
 }
 
-void weft__block_free(weft__rt *rt, void *b, size_t size) {
+void weft__block_free(weft__rt *rt, void *b, size_t size, bool prefixed) {
     unsigned cls = size_class(size);
     weft__task_cache *c = cache_for(rt);
     if (c)
         count(&c->frees);
+    if (prefixed) /* the unit starts at the prefix */
+        b = (char *)b - PREFIX;
     if (cls >= WEFT__CACHE_CLASSES) {
-        large_free(rt, b, size, !c);
+        large_free(rt, b, PREFIX + size, !c);
         return;
     }
     if (!c) {
@@ -448,7 +471,7 @@ void weft__block_free(weft__rt *rt, void *b, size_t size) {
         slab_give(rt, cls, b, true);
         return;
     }
-    park_block(b, class_size(cls), c->head[cls]);
+    park_block(b, unit_size(rt->slab, cls), c->head[cls]);
     c->head[cls] = b;
     c->used |= UINT64_C(1) << cls;
     if (++c->count[cls] <= LOCAL_CAP)

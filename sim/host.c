@@ -162,7 +162,7 @@ static void count_live(void *ctx, weft__task *t) {
     live_count *c = ctx;
     weft_sim_host *h;
     uint32_t inc;
-    if (map_get(c->hs, t->id, &h, &inc))
+    if (map_get(c->hs, weft__task_pid(t), &h, &inc))
         c->n++;
 }
 
@@ -175,8 +175,8 @@ static void copy_live(void *ctx, weft__task *t) {
     rebuild *r = ctx;
     weft_sim_host *h;
     uint32_t inc;
-    if (map_get(r->old, t->id, &h, &inc))
-        map_insert(r->fresh, t->id, h, inc);
+    if (map_get(r->old, weft__task_pid(t), &h, &inc))
+        map_insert(r->fresh, weft__task_pid(t), h, inc);
 }
 
 /* The map is half full: keep only the entries of tasks still alive (on an
@@ -254,12 +254,12 @@ bool weft__hosts_schedule(weft__sim *s, weft__task *t, int hint) {
             weft__sim_set_failure(s, WEFT_ENOMEM, "sim: out of memory recording a task's host");
             return false;
         }
-        map_insert(hs, t->id, hs->cur, hs->cur->incarnation);
+        map_insert(hs, weft__task_pid(t), hs->cur, hs->cur->incarnation);
     }
     if (!hs->npaused)
         return false;
     bool stale;
-    weft_sim_host *h = owner_of(hs, t->id, &stale);
+    weft_sim_host *h = owner_of(hs, weft__task_pid(t), &stale);
     return h && !stale && h->state == WEFT__HOST_PAUSED && hold(h, t);
 }
 
@@ -268,14 +268,14 @@ bool weft__hosts_schedule(weft__sim *s, weft__task *t, int hint) {
  * handle made for the call (abort reads it, takes no reference), so the
  * task code keeps one abort path. */
 static void abort_task(weft__task *t) {
-    weft_join_handle jh = {.task = t, .id = t->id};
+    weft_join_handle jh = {.task = t, .id = weft__task_pid(t)};
     weft_join_abort(&jh);
 }
 
 void weft__hosts_enter(weft__sim *s, weft__task *t) {
     weft__hosts *hs = s->hosts;
     bool stale;
-    weft_sim_host *h = owner_of(hs, t->id, &stale);
+    weft_sim_host *h = owner_of(hs, weft__task_pid(t), &stale);
     hs->cur = h;
     if (h && (stale || h->state == WEFT__HOST_CRASHED))
         abort_task(t); /* spawned for a host that is gone: never polled */
@@ -546,7 +546,7 @@ static size_t take_ready(weft_sim_host *h, weft__task **out) {
     for (size_t i = 0; i < s->nready; i++) {
         weft__task *t = s->ready[i];
         bool stale;
-        weft_sim_host *o = owner_of(s->hosts, t->id, &stale);
+        weft_sim_host *o = owner_of(s->hosts, weft__task_pid(t), &stale);
         if (o == h && (out || !stale)) {
             if (out)
                 out[taken++] = t;
@@ -565,7 +565,7 @@ static void abort_owned(void *ctx, weft__task *t) {
     bool stale;
     if (atomic_load_explicit(&t->state, memory_order_acquire) & WEFT__T_COMPLETE)
         return;
-    if (owner_of(h->sim->hosts, t->id, &stale) == h)
+    if (owner_of(h->sim->hosts, weft__task_pid(t), &stale) == h)
         abort_task(t);
 }
 

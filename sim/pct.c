@@ -51,8 +51,8 @@ void weft__pct_on_ready(weft__sim *s, weft__task *t, int hint) {
     if (hint == WEFT__SCHED_SPAWN)
         set_prio(t, initial_prio(s));
     else if (hint == WEFT__SCHED_YIELD) {
-        if (s->spin_task != t->id) {
-            s->spin_task = t->id;
+        if (s->spin_task != weft__task_pid(t)) {
+            s->spin_task = weft__task_pid(t);
             s->spin_steps = 0;
         }
         if (++s->spin_steps >= SPIN_STEPS) {
@@ -68,7 +68,7 @@ static size_t best(weft__sim *s, size_t candidates) {
     uint64_t top = 0;
     for (size_t i = 0; i < s->nready; i++) {
         uint64_t p = prio_of(s->ready[i]);
-        if (p > top || (p == top && s->ready[i]->id < s->ready[at]->id)) {
+        if (p > top || (p == top && weft__task_pid(s->ready[i]) < weft__task_pid(s->ready[at]))) {
             top = p;
             at = i;
         }
@@ -90,11 +90,11 @@ size_t weft__pct_pick(weft__sim *s, size_t candidates) {
             weft__sim_ev(s, WEFT__EV_PRIO, 0, p, NULL);
         } else {
             set_prio(s->ready[at], p);
-            weft__sim_ev(s, WEFT__EV_PRIO, s->ready[at]->id, p, NULL);
+            weft__sim_ev(s, WEFT__EV_PRIO, weft__task_pid(s->ready[at]), p, NULL);
         }
         at = best(s, candidates);
     }
-    if ((at == s->nready ? 0 : s->ready[at]->id) != s->spin_task)
+    if ((at == s->nready ? 0 : weft__task_pid(s->ready[at])) != s->spin_task)
         s->spin_steps = 0; /* another task runs: no streak */
     return at;
 }

@@ -243,14 +243,14 @@ static const char *kind_name(uint8_t kind) {
 }
 
 /* Task id at candidate index i (nready: the root). */
-static uint64_t id_at(const weft__sim *s, size_t i) { return i == s->nready ? 0 : s->ready[i]->id; }
+static uint64_t id_at(const weft__sim *s, size_t i) { return i == s->nready ? 0 : weft__task_pid(s->ready[i]); }
 
 /* The candidate index of task `id`, or SIZE_MAX when it is not ready. */
 static size_t index_of(const weft__sim *s, size_t candidates, uint64_t id) {
     if (id == 0)
         return candidates > s->nready ? s->nready : SIZE_MAX;
     for (size_t i = 0; i < s->nready; i++)
-        if (s->ready[i]->id == id)
+        if (weft__task_pid(s->ready[i]) == id)
             return i;
     return SIZE_MAX;
 }
@@ -266,7 +266,7 @@ static size_t default_pick(const weft__sim *s, size_t candidates) {
         return s->nready;
     size_t best = 0;
     for (size_t i = 1; i < s->nready; i++)
-        if (s->ready[i]->id < s->ready[best]->id)
+        if (weft__task_pid(s->ready[i]) < weft__task_pid(s->ready[best]))
             best = i;
     return best;
 }

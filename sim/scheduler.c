@@ -107,16 +107,16 @@ static void sim_schedule(weft__rt *rt, weft__task *t, int hint) {
     weft__sim *s = weft__sim_of(rt);
     check_thread(s);
     if (hint == WEFT__SCHED_SPAWN)
-        weft__sim_ev(s, WEFT__EV_SPAWN, t->id, 0, weft__task_site(t));
+        weft__sim_ev(s, WEFT__EV_SPAWN, weft__task_pid(t), 0, weft__task_site(t));
     else if (hint == WEFT__SCHED_YIELD)
-        weft__sim_ev(s, WEFT__EV_YIELD, t->id, 0, NULL);
+        weft__sim_ev(s, WEFT__EV_YIELD, weft__task_pid(t), 0, NULL);
     else
-        weft__sim_ev(s, WEFT__EV_WAKE, t->id,
+        weft__sim_ev(s, WEFT__EV_WAKE, weft__task_pid(t),
                      s->in_advance ? WEFT__CAUSE_TIMER : WEFT__CAUSE_TASK, NULL);
     /* A task woken by itself while it is polled spins as a yield does:
      * PCT must drop it below the others (it would starve a demoted one). */
     if (s->strategy == WEFT_SIM_PCT)
-        weft__pct_on_ready(s, t, hint == WEFT__SCHED_WAKE && t->id == s->current && s->current
+        weft__pct_on_ready(s, t, hint == WEFT__SCHED_WAKE && weft__task_pid(t) == s->current && s->current
                                      ? WEFT__SCHED_YIELD : hint);
     /* Hosts (host.c): a spawn records its owner; a paused host's task waits. */
     if (s->hosts && weft__hosts_schedule(s, t, hint))
@@ -249,7 +249,7 @@ static void report_blocked(void *ctx, weft__task *task) {
         return; /* done, left on its list for its JoinHandle */
     const char *site = weft__task_site(task);
     br->count++;
-    append(br->t, "; task %llu spawned at %s: ", (unsigned long long)task->id, site ? site : "?");
+    append(br->t, "; task %llu spawned at %s: ", (unsigned long long)weft__task_pid(task), site ? site : "?");
     describe(br->t, weft__task_future(task));
 }
 
@@ -354,8 +354,8 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
         }
         weft__task *t = s->ready[i];
         s->ready[i] = s->ready[--s->nready];
-        weft__sim_ev(s, WEFT__EV_PICK, t->id, candidates, NULL);
-        s->current = t->id;
+        weft__sim_ev(s, WEFT__EV_PICK, weft__task_pid(t), candidates, NULL);
+        s->current = weft__task_pid(t);
         s->cur_task = t;
         s->polling = true;
         if (s->hosts)
@@ -576,7 +576,7 @@ bool weft_sim_escape(const char *call, const char *why) {
     text t = {.n = 0};
     if (s->cur_task) {
         const char *site = weft__task_site(s->cur_task);
-        append(&t, "task %llu spawned at %s: ", (unsigned long long)s->cur_task->id,
+        append(&t, "task %llu spawned at %s: ", (unsigned long long)weft__task_pid(s->cur_task),
                site ? site : "?");
         describe(&t, weft__task_future(s->cur_task));
     } else if (s->root) {

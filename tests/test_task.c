@@ -1131,6 +1131,71 @@ static void wake_after_abort_is_safe(void **state) {
     assert_int_equal(st.alive_tasks, 0);
 }
 
+/* A task finds its runtime through its block: a chunk's header for small
+ * tasks, a prefix for those above 1 KiB (and every simulated one).  Both
+ * kinds park, are woken from outside the runtime (the wake must find the
+ * scheduler through the block) and report their output; their handles'
+ * ids are distinct and in spawn order. */
+typedef struct park_once {
+    weft_future base;
+    waker_box *box;
+    uint64_t tag;
+    _Atomic int *parked; /* +1 once the waker is in the box */
+} park_once;
+static weft_poll park_once_poll(weft_future *f, weft_context *cx, void *out) {
+    park_once *s = (park_once *)f;
+    if (!f->resume) {
+        f->resume = 1;
+        weft_waker_set(&s->box->w, weft_cx_waker(cx));
+        atomic_fetch_add_explicit(s->parked, 1, memory_order_release);
+        return WEFT_PENDING;
+    }
+    *(uint64_t *)out = s->tag;
+    return WEFT_READY;
+}
+typedef struct park_once_big {
+    park_once small;
+    unsigned char pad[4000];
+} park_once_big;
+static const weft_future_vtable park_once_vt = {park_once_poll, NULL, sizeof(park_once),
+                                                sizeof(uint64_t), "park_once", 0};
+static const weft_future_vtable park_once_big_vt = {park_once_poll, NULL, sizeof(park_once_big),
+                                                    sizeof(uint64_t), "park_once_big", 0};
+
+static void wakes_find_every_block_kind(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    enum { N = 6 };
+    waker_box box[N] = {{{0}}};
+    weft_join_handle jh[N];
+    static park_once_big big; /* static: 4 KiB off the test's stack */
+    _Atomic int parked = 0;
+    for (int i = 0; i < N; i++) {
+        park_once p = {{i % 2 ? &park_once_big_vt : &park_once_vt, NULL, NULL, 0, 0},
+                       &box[i], 100u + (uint64_t)i, &parked};
+        if (i % 2)
+            big.small = p;
+        assert_int_equal(weft_handle_spawn(H(env), i % 2 ? &big.small.base : &p.base, &jh[i]), 0);
+        if (i)
+            assert_true(jh[i].id > jh[i - 1].id);
+    }
+    /* The watchdog bounds this wait. */
+    while (atomic_load_explicit(&parked, memory_order_acquire) < N)
+        wt_block_on(env, &WEFT_NEW(one_turn).base, NULL);
+    for (int i = 0; i < N; i++) {
+        assert_non_null(box[i].w.vt);
+        weft_waker_wake(&box[i].w); /* from the test's thread */
+    }
+    for (int i = 0; i < N; i++) {
+        uint64_t got = 0;
+        assert_int_equal(join_now(env, &jh[i], &got), 0);
+        assert_int_equal(got, 100u + (uint64_t)i);
+    }
+    weft_runtime_stats st;
+    weft_handle_stats(H(env), &st);
+    assert_int_equal(st.alive_tasks, 0);
+}
+
 /* Two pollers of one JoinHandle in turn: only the last one's waker is
  * woken when the task completes. */
 typedef struct tally_waker {
@@ -1315,6 +1380,7 @@ int main(void) {
         WT_FLAVORS(nested_async_functions),
         WT_FLAVORS(drop_parent_drops_child_first),
         WT_FLAVORS(wake_after_abort_is_safe),
+        WT_FLAVORS(wakes_find_every_block_kind),
         WT_FLAVORS(join_waker_is_replaced),
         WT_FLAVORS(wake_while_queued_after_yield),
     };
