@@ -110,7 +110,8 @@ typedef struct weft__rt {
     weft_builder config;
     _Atomic uint64_t refs;
     _Atomic uint64_t live_allocs;
-    _Atomic uint64_t next_task_id;  /* ids handed out */
+    _Atomic uint64_t next_task_id;  /* ids handed out (to tasks with a prefix
+                                     * or a JoinHandle) */
     _Atomic uint64_t refused;       /* of them, by spawns refused at shutdown */
     /* Entropy: the scheduler may replace `random` (the simulator does). */
     uint64_t (*random)(struct weft__rt *rt);
@@ -182,8 +183,10 @@ void weft__block_free(struct weft__rt *rt, void *block, size_t size, bool prefix
  * at scheduler shutdown, when no thread drives the runtime any more (the
  * slab's reference on the runtime lasts while blocks sit in caches). */
 void weft__task_cache_clear(struct weft__rt *rt, weft__task_cache *c);
-/* Task blocks allocated and not yet freed: the tasks alive. */
-uint64_t weft__slab_alive(struct weft__rt *rt);
+/* Task blocks allocated and not yet freed: the tasks alive; `*allocated`
+ * (if not NULL) gets the blocks ever allocated, one per spawn that got so
+ * far. */
+uint64_t weft__slab_alive(struct weft__rt *rt, uint64_t *allocated);
 
 /* This thread's runtime context. */
 typedef struct weft__tls {

@@ -421,9 +421,9 @@ void weft_handle_stats(weft_handle *h, weft_runtime_stats *out) {
     *out = (weft_runtime_stats){0};
     if (!rt)
         return;
-    out->alive_tasks = weft__slab_alive(rt);
-    out->spawned = atomic_load_explicit(&rt->next_task_id, memory_order_relaxed) -
-                   atomic_load_explicit(&rt->refused, memory_order_relaxed);
+    uint64_t allocated;
+    out->alive_tasks = weft__slab_alive(rt, &allocated);
+    out->spawned = allocated - atomic_load_explicit(&rt->refused, memory_order_relaxed);
     out->live_allocs = atomic_load_explicit(&rt->live_allocs, memory_order_relaxed);
     out->timers = weft__time_count(rt);
     if (rt->sched->stats)

@@ -297,6 +297,18 @@ static bool take_join_waker(weft__task *t, weft_waker *w) {
  * is to be woken is the poller's reference kept until it was taken. */
 static void complete(weft__task *t) {
     uint64_t cur = load_state(t), next;
+    /* Alone with it: a detached task on this thread's own list, whose
+     * references are the poller's and the list's.  Nothing else can reach
+     * its word (no handle; no waker, as a clone needs a reference; the
+     * list is this thread's), so it leaves without a read-modify-write.
+     * The acquire load saw every other reference's drop. */
+    if ((cur & (WEFT__T_OWNED_LOCAL | WEFT__T_JOIN_INTEREST | WEFT__T_RUNNING |
+                WEFT__T_COMPLETE)) == (WEFT__T_OWNED_LOCAL | WEFT__T_RUNNING) &&
+        REFS(cur) == 2 && t->owned.next) {
+        owned_unlink(t);
+        task_dealloc(t);
+        return;
+    }
     /* A task on a shard whose JoinHandle is alive leaves the list to the
      * handle: the joining thread, which mostly is the one that spawned it
      * (and so put it on the shard), takes it off while the shard's line is
@@ -574,7 +586,11 @@ int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char
                                (local ? WEFT__T_OWNED_LOCAL : 0) | (owner ? WEFT__T_OWNER : 0) |
                                (jh ? WEFT__T_JOINABLE : 0) | (prefixed ? WEFT__T_PREFIXED : 0));
     t->next = NULL;
-    uint64_t id = atomic_fetch_add_explicit(&rt->next_task_id, 1, memory_order_relaxed) + 1;
+    /* An id only for who keeps one: a shared counter's read-modify-write
+     * is most of a detached spawn's cost otherwise. */
+    uint64_t id = 0;
+    if (jh || prefixed)
+        id = atomic_fetch_add_explicit(&rt->next_task_id, 1, memory_order_relaxed) + 1;
     if (prefixed)
         *weft__block_prefix_of(t) = (weft__block_prefix){rt, id};
     weft_future *f = weft__task_future(t);

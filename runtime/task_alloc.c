@@ -357,7 +357,7 @@ int weft__slab_create(weft__rt *rt) {
     return 0;
 }
 
-uint64_t weft__slab_alive(weft__rt *rt) {
+uint64_t weft__slab_alive(weft__rt *rt, uint64_t *allocated) {
     weft__mutex_lock(&rt->slab->lock);
     uint64_t allocs = rt->slab->allocs, frees = rt->slab->frees;
     for (weft__task_cache *c = rt->slab->caches; c; c = c->next) {
@@ -365,6 +365,8 @@ uint64_t weft__slab_alive(weft__rt *rt) {
         frees += atomic_load_explicit(&c->frees, memory_order_relaxed);
     }
     weft__mutex_unlock(&rt->slab->lock);
+    if (allocated)
+        *allocated = allocs;
     /* A block freed through one cache may show before its allocation
      * through another does. */
     return allocs > frees ? allocs - frees : 0;
