@@ -131,6 +131,13 @@ typedef struct weft__rt {
     struct weft__prof *prof;  /* WEFT_TIMELINE's poll records, or NULL (profile.c) */
 } weft__rt;
 
+/* A slow path kept out of line, so its caller's fast path stays small. */
+#if defined(__GNUC__)
+#define WEFT__NOINLINE __attribute__((noinline))
+#else
+#define WEFT__NOINLINE
+#endif
+
 /* Task blocks come from the runtime's slab (task_alloc.c), in 16-byte
  * size classes up to 1 KiB; each driving thread keeps an unlocked cache
  * of free blocks per class in front of it. */
@@ -146,6 +153,7 @@ typedef struct weft__task_cache {
     _Atomic uint64_t allocs, frees;
     struct weft__task_cache *next; /* on the slab's list, once used */
     bool listed;
+    bool arenas; /* its slab's mode (see weft__block_alloc), once listed */
 } weft__task_cache;
 
 int weft__slab_create(struct weft__rt *rt);

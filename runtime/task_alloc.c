@@ -412,6 +412,7 @@ static inline weft__task_cache *cache_for(weft__rt *rt) {
         c->next = rt->slab->caches;
         rt->slab->caches = c;
         c->listed = true;
+        c->arenas = rt->slab->arenas;
         weft__mutex_unlock(&rt->slab->lock);
     }
     return c;
@@ -423,7 +424,51 @@ static inline void count(_Atomic uint64_t *n) {
                           memory_order_relaxed);
 }
 
+static void *block_alloc_slow(weft__rt *rt, size_t size, bool *prefixed);
+static void block_free_slow(weft__rt *rt, void *b, size_t size, bool prefixed);
+
+/* The driving thread's cache, when it serves `rt` and is listed. */
+static inline weft__task_cache *listed_cache(weft__rt *rt) {
+    weft__task_cache *c = weft__cur.cache;
+    return c && weft__cur.rt == rt && c->listed ? c : NULL;
+}
+
+/* Spawn's path: a block off the thread's cache, else the slow way. */
 void *weft__block_alloc(weft__rt *rt, size_t size, bool *prefixed) {
+    unsigned cls = size_class(size);
+    weft__task_cache *c = listed_cache(rt);
+    void *b;
+    if (__builtin_expect(c && cls < WEFT__CACHE_CLASSES && (b = c->head[cls]), 1)) {
+        c->head[cls] = next_of(b);
+        c->count[cls]--;
+        bool arenas = c->arenas;
+        UNPOISON(b, class_size(cls) + (arenas ? PREFIX : 0));
+        count(&c->allocs);
+        *prefixed = arenas;
+        return arenas ? (char *)b + PREFIX : b;
+    }
+    return block_alloc_slow(rt, size, prefixed);
+}
+
+/* The task's end: its block onto the thread's cache, else the slow way. */
+void weft__block_free(weft__rt *rt, void *b, size_t size, bool prefixed) {
+    unsigned cls = size_class(size);
+    weft__task_cache *c = listed_cache(rt);
+    if (__builtin_expect(c && cls < WEFT__CACHE_CLASSES && c->count[cls] < LOCAL_CAP, 1)) {
+        if (prefixed)
+            b = (char *)b - PREFIX;
+        count(&c->frees);
+        park_block(b, class_size(cls) + (prefixed ? PREFIX : 0), c->head[cls]);
+        c->head[cls] = b;
+        c->used |= UINT64_C(1) << cls;
+        c->count[cls]++;
+        return;
+    }
+    block_free_slow(rt, b, size, prefixed);
+}
+
+WEFT__NOINLINE static void *block_alloc_slow(weft__rt *rt, size_t size,
+                                                        bool *prefixed) {
     unsigned cls = size_class(size);
     weft__task_cache *c = cache_for(rt);
     bool arenas = rt->slab->arenas;
@@ -457,7 +502,8 @@ void *weft__block_alloc(weft__rt *rt, size_t size, bool *prefixed) {
     return b && arenas ? (char *)b + PREFIX : b;
 }
 
-void weft__block_free(weft__rt *rt, void *b, size_t size, bool prefixed) {
+WEFT__NOINLINE static void block_free_slow(weft__rt *rt, void *b, size_t size,
+                                                      bool prefixed) {
     unsigned cls = size_class(size);
     weft__task_cache *c = cache_for(rt);
     if (c)
