@@ -627,7 +627,10 @@ int weft__spawn(weft__rt *rt, weft_future *fut, weft_join_handle *jh, const char
         jh->status = 0;
         jh->id = id;
     }
-    schedule(t, WEFT__SCHED_SPAWN);
+    if (owner) /* as schedule() would, knowing who */
+        owner->schedule(owner, t, WEFT__SCHED_SPAWN);
+    else
+        rt->sched->schedule(rt, t, WEFT__SCHED_SPAWN);
     return 0;
 }
 
