@@ -297,24 +297,23 @@ static bool take_join_waker(weft__task *t, weft_waker *w) {
  * is to be woken is the poller's reference kept until it was taken. */
 static void complete(weft__task *t) {
     uint64_t cur = load_state(t), next;
-    /* Alone with it: a detached task on this thread's own list, whose
-     * references are the poller's and the list's.  Nothing else can reach
-     * its word (no handle; no waker, as a clone needs a reference; the
-     * list is this thread's), so it leaves without a read-modify-write.
-     * The acquire load saw every other reference's drop. */
-    if ((cur & (WEFT__T_OWNED_LOCAL | WEFT__T_JOIN_INTEREST | WEFT__T_RUNNING |
-                WEFT__T_COMPLETE)) == (WEFT__T_OWNED_LOCAL | WEFT__T_RUNNING) &&
-        REFS(cur) == 2 && t->owned.next) {
-        owned_unlink(t);
-        task_dealloc(t);
-        return;
-    }
     /* A task on a shard whose JoinHandle is alive leaves the list to the
      * handle: the joining thread, which mostly is the one that spawned it
      * (and so put it on the shard), takes it off while the shard's line is
      * in its cache, and the completing worker touches no shard at all. */
     bool handoff = !(cur & WEFT__T_OWNED_LOCAL) && (cur & WEFT__T_JOIN_INTEREST);
     uint64_t owned = handoff ? 0 : owned_remove(t) ? 1 : 0;
+    /* Alone with it: a detached task just taken off its list, whose
+     * references were the poller's and the list's.  Nothing else can reach
+     * its word (no handle; no waker, as a clone needs a reference; no
+     * shutdown, which finds tasks on the lists), so it leaves without a
+     * read-modify-write.  The acquire load saw every other reference's
+     * drop. */
+    if (owned && REFS(cur) == 2 &&
+        (cur & (WEFT__T_JOIN_INTEREST | WEFT__T_RUNNING | WEFT__T_COMPLETE)) == WEFT__T_RUNNING) {
+        task_dealloc(t);
+        return;
+    }
     bool keep;
     for (;;) {
         if (!(cur & WEFT__T_RUNNING) || (cur & WEFT__T_COMPLETE))
