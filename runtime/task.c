@@ -56,14 +56,14 @@ static void task_unref_n(weft__task *t, uint64_t n) {
 
 void weft__task_unref(weft__task *t) { task_unref_n(t, 1); }
 
-/* Drops one reference and clears `flags` (all set, and owned by the
+/* Drops `n` references and clears `flags` (all set, and owned by the
  * caller) in the same step. */
-static void task_unref_n_flags(weft__task *t, uint64_t flags) {
-    uint64_t prev = atomic_fetch_sub_explicit(&t->state, WEFT__T_REF_ONE + flags,
+static void task_unref_n_flags(weft__task *t, uint64_t n, uint64_t flags) {
+    uint64_t prev = atomic_fetch_sub_explicit(&t->state, n * WEFT__T_REF_ONE + flags,
                                               memory_order_acq_rel);
-    if (REFS(prev) < 1)
+    if (REFS(prev) < n)
         weft__die("task reference count underflow");
-    if (REFS(prev) == 1)
+    if (REFS(prev) == n)
         task_dealloc(t);
 }
 
@@ -704,7 +704,18 @@ static void join_drop(weft_future *f) {
          * changes the word but us now, and the slot is ours.  Leaving and
          * dropping the handle's reference is then one step. */
         weft_waker_drop(weft__task_join_waker(t));
-        task_unref_n_flags(t, WEFT__T_JOIN_INTEREST);
+        task_unref_n_flags(t, 1, WEFT__T_JOIN_INTEREST);
+        return;
+    }
+    if ((cur & (WEFT__T_COMPLETE | WEFT__T_JOIN_WAKER | WEFT__T_LIST_TO_JOIN)) ==
+        (WEFT__T_COMPLETE | WEFT__T_LIST_TO_JOIN)) {
+        /* The same, but left on its shard for us: off it first (unless
+         * shutdown took it off, and drops that reference itself), then
+         * the list's reference and ours go in one step.  Only shutdown
+         * may touch the word meanwhile (setting CANCELLED on a finished
+         * task), and it reads nothing we clear. */
+        weft_waker_drop(weft__task_join_waker(t));
+        task_unref_n_flags(t, owned_remove(t) ? 2 : 1, WEFT__T_JOIN_INTEREST);
         return;
     }
     do {
