@@ -58,6 +58,8 @@
 #define CHUNK_SIZE WEFT__CHUNK_SIZE
 #define ARENA_FIRST ((size_t)16 * 1024) /* the simulator's first arena */
 #define ARENA_MAX ((size_t)1024 * 1024)
+#define ARENA_SLACK ((size_t)64) /* left to malloc's header, so that an arena
+                                  * it maps fills its pages and no more */
 #define CHUNK_HDR ((size_t)128) /* the chunk's header, then its blocks */
 #define PREFIX sizeof(weft__block_prefix) /* before an arena's or a large block */
 #define BATCH 64u              /* blocks a thread cache takes at once, at most:
@@ -213,9 +215,10 @@ static void *arena_take(weft__rt *rt, slab_class *c, size_t size) {
         return b;
     }
     if ((size_t)(sl->bump_end - sl->bump) < size) {
-        size_t grow = sl->arena_list ? 2 * sl->arena_list->size : ARENA_FIRST;
+        size_t grow = sl->arena_list ? 2 * (sl->arena_list->size + ARENA_SLACK) : ARENA_FIRST;
         if (grow > ARENA_MAX)
             grow = ARENA_MAX;
+        grow -= ARENA_SLACK;
         arena *a = weft__alloc(rt, grow);
         if (!a)
             return NULL;
