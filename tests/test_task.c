@@ -1326,7 +1326,11 @@ static weft_poll late_root_poll(weft_future *f, weft_context *cx, void *out) {
     assert_int_equal(weft_spawn(&WEFT_NEW(late_woken, .cell = &s->cell), &s->a), 0);
     assert_int_equal(weft_spawn(&WEFT_NEW(late_waker, .cell = &s->cell), &s->b), 0);
     WEFT_AWAIT(f, cx, weft_join(&s->b), out);
-    /* Time for a needless poll to happen, if one were coming. */
+    /* The poll that sees the flag (on multi_thread, a worker may get to
+     * it a while after b is done: the watchdog bounds the wait) ... */
+    while (atomic_load(&s->cell.polls) < 2)
+        WEFT_AWAIT(f, cx, weft_yield_now(&s->y), NULL);
+    /* ... then time for a needless poll to happen, if one were coming. */
     for (s->i = 0; s->i < 4; s->i++)
         WEFT_AWAIT(f, cx, weft_yield_now(&s->y), NULL);
     s->polls = atomic_load(&s->cell.polls);
