@@ -1005,6 +1005,124 @@ static void real_clock_sleep_never_early(void **state) {
     assert_int_equal(timers(env), 0);
 }
 
+/* The wheel's tick: 1 us on the OS clock, 1 ms on virtual time (the
+ * simulator, a runtime built paused).  A clock paused while running keeps
+ * its tick, so on it every instant is exact: a sleep fires at the first
+ * tick at or after its deadline, not a nanosecond before, and not a tick
+ * after. */
+typedef struct tick_probe {
+    weft_future base;
+    weft_duration tick;
+    weft_instant t0, due, woke, due2, woke2;
+    bool before, at;
+    int pause, adv1, adv2;
+    weft_sleep a, b;
+} tick_probe;
+static weft_instant round_up(weft_instant t, weft_duration tick) {
+    return (t + (weft_instant)tick - 1) / (weft_instant)tick * (weft_instant)tick;
+}
+static weft_poll tick_probe_poll(weft_future *f, weft_context *cx, void *out) {
+    tick_probe *s = (tick_probe *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    s->pause = weft_time_pause();
+    s->t0 = weft_now();
+    s->due = round_up(s->t0 + 1500, s->tick);
+    assert_int_equal(weft_future_poll(weft_sleep(&s->a, WEFT_NS(1500)), cx, NULL), WEFT_PENDING);
+    s->adv1 = weft_time_advance((weft_duration)(s->due - 1 - s->t0));
+    s->before = weft_sleep_is_elapsed(&s->a);
+    s->adv2 = weft_time_advance(1);
+    s->at = weft_sleep_is_elapsed(&s->a);
+    s->woke = weft_now();
+    weft_future_drop(&s->a.base);
+    /* An idle runtime's paused clock jumps to the tick itself. */
+    s->due2 = round_up(s->woke + 1, s->tick);
+    WEFT_AWAIT(f, cx, weft_sleep_until(&s->b, s->woke + 1), NULL);
+    s->woke2 = weft_now();
+    WEFT_END(f);
+}
+static void tick_probe_drop(weft_future *f) {
+    weft_future_drop(&((tick_probe *)f)->a.base);
+    weft_future_drop(&((tick_probe *)f)->b.base);
+}
+WEFT_FUTURE_DEFINE_VOID(tick_probe, tick_probe_poll, tick_probe_drop);
+
+static void os_clock_ticks_are_microseconds(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    weft_duration tick = env->flavor == WEFT_SIM ? WEFT_MS(1) : WEFT_US(1);
+    tick_probe s = WEFT_NEW(tick_probe, .tick = tick);
+    wt_block_on(env, &s.base, NULL);
+    assert_int_equal(s.pause, 0);
+    assert_int_equal(s.adv1, 0);
+    assert_int_equal(s.adv2, 0);
+    assert_false(s.before); /* a nanosecond before its tick */
+    assert_true(s.at);
+    assert_int_equal(s.woke, s.due);
+    assert_int_equal(s.woke2, s.due2);
+    assert_int_equal(timers(env), 0);
+}
+
+static void paused_from_the_start_ticks_are_milliseconds(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    paused(env);
+    tick_probe s = WEFT_NEW(tick_probe, .tick = WEFT_MS(1));
+    wt_block_on(env, &s.base, NULL);
+    assert_false(s.before);
+    assert_true(s.at);
+    assert_int_equal(s.woke, s.due);
+    assert_int_equal(s.woke2, s.due2);
+}
+
+/* On the OS clock, sleeps shorter than a millisecond, and deadlines that
+ * fall due between the clock's last reading and the first poll (the
+ * clock is not read again there), end at or after their deadline. */
+enum { SHORT_SLEEPS = 64 };
+typedef struct short_sleeps {
+    weft_future base;
+    int i;
+    bool os_clock;
+    weft_instant deadline[2 * SHORT_SLEEPS], woke[2 * SHORT_SLEEPS];
+    weft_sleep nap;
+} short_sleeps;
+static weft_poll short_sleeps_poll(weft_future *f, weft_context *cx, void *out) {
+    short_sleeps *s = (short_sleeps *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    for (s->i = 0; s->i < SHORT_SLEEPS; s->i++) {
+        weft_sleep(&s->nap, WEFT_NS(s->i * 997));
+        s->deadline[2 * s->i] = s->nap.deadline;
+        WEFT_AWAIT(f, cx, &s->nap.base, NULL);
+        s->woke[2 * s->i] = weft_now();
+        s->deadline[2 * s->i + 1] = weft_now() + (weft_instant)(s->i % 3) * 1000;
+        weft_sleep_until(&s->nap, s->deadline[2 * s->i + 1]);
+        if (s->os_clock) { /* let the OS clock pass the deadline unread */
+            uint64_t w0 = wall_ns();
+            while (wall_ns() - w0 < 4000)
+                ;
+        }
+        WEFT_AWAIT(f, cx, &s->nap.base, NULL);
+        s->woke[2 * s->i + 1] = weft_now();
+    }
+    WEFT_END(f);
+}
+static void short_sleeps_drop(weft_future *f) { weft_future_drop(&((short_sleeps *)f)->nap.base); }
+WEFT_FUTURE_DEFINE_VOID(short_sleeps, short_sleeps_poll, short_sleeps_drop);
+
+static void short_sleeps_never_early(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    short_sleeps *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    *s = WEFT_NEW(short_sleeps, .os_clock = env->flavor != WEFT_SIM);
+    wt_block_on(env, &s->base, NULL);
+    for (int i = 0; i < 2 * SHORT_SLEEPS; i++)
+        assert_true(s->woke[i] >= s->deadline[i]);
+    assert_int_equal(timers(env), 0);
+    free(s);
+}
+
 /* ------------------------------------------------------------ test clock */
 
 static void test_clock_outside_runtime(void **state) {
@@ -1192,6 +1310,9 @@ int main(void) {
         WT_FLAVORS(interval_made_outside_and_reset),
         WT_FLAVORS(timeout_zero),
         WT_FLAVORS(real_clock_sleep_never_early),
+        WT_FLAVORS(os_clock_ticks_are_microseconds),
+        WT_FLAVORS(paused_from_the_start_ticks_are_milliseconds),
+        WT_FLAVORS(short_sleeps_never_early),
         WT_CT(test_clock_outside_runtime),
         WT_FLAVORS(test_clock_pause_advance_resume),
         WT_FLAVORS(test_clock_without_time),
