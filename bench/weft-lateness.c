@@ -21,7 +21,9 @@
  * every task, `armed` when the last sleep was made (its deadline is the
  * iteration's floor: armed + 10 ms), `last` when the last sleeper woke,
  * `end` when the root has joined them all; and `late`, last - the last
- * deadline.
+ * deadline.  Where the OS counts them (not on Windows), `waits` is the
+ * process's voluntary context switches per sleep: how often a thread
+ * blocked (a park, a wake of the block_on thread) for each timer.
  *
  *   weft-lateness [--flavor current_thread|multi_thread] [--rounds N]
  */
@@ -29,6 +31,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifndef _WIN32
+#include <sys/resource.h>
+#endif
 
 #include "weft/time.h"
 #include "weft/weft.h"
@@ -164,6 +170,16 @@ static void print_phases(const char *name, phases *ph) {
     free(ph->late.v);
 }
 
+/* Voluntary context switches of the process so far (-1: not counted). */
+static long waits_so_far(void) {
+#ifndef _WIN32
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        return ru.ru_nvcsw;
+#endif
+    return -1;
+}
+
 static bool run(weft_flavor flavor, const char *name, int sparse, int rounds) {
     weft_builder b;
     weft_builder_init(&b, flavor);
@@ -180,12 +196,16 @@ static bool run(weft_flavor flavor, const char *name, int sparse, int rounds) {
     weft_instant *made = calloc((size_t)tasks, sizeof *made);
     weft_instant *woke = calloc((size_t)tasks, sizeof *woke);
     phases ph = {0};
+    long waits = 0;
     for (int r = 0; r <= rounds; r++) { /* round 0 warms up */
+        long w0 = waits_so_far();
         round_root root = WEFT_NEW(round_root, .tasks = tasks, .sleeps = sleeps,
                                    .sparse = sparse, .out = out, .early = early_of, .made = made,
                                    .woke = woke, .jh = jh);
         if (weft_runtime_block_on(rt, &root.base, NULL))
             abort();
+        if (r)
+            waits += waits_so_far() - w0;
         for (size_t i = 0; r && i < (size_t)tasks * (size_t)sleeps; i++)
             add(&all, out[i]);
         if (r && !sparse)
@@ -195,9 +215,12 @@ static bool run(weft_flavor flavor, const char *name, int sparse, int rounds) {
     }
     weft_runtime_free(rt);
     qsort(all.v, all.n, sizeof *all.v, cmp64);
-    printf("%-16s %-7s p50 %8.1f us  p99 %8.1f us  max %8.1f us  min %6.1f us  (n=%zu)\n", name,
+    printf("%-16s %-7s p50 %8.1f us  p99 %8.1f us  max %8.1f us  min %6.1f us  (n=%zu", name,
            sparse ? "sparse" : "burst", us_at(&all, 0.5), us_at(&all, 0.99), us_at(&all, 1.0),
            us_at(&all, 0.0), all.n);
+    if (waits >= 0)
+        printf(", waits %.2f", (double)waits / (double)all.n);
+    printf(")\n");
     if (!sparse)
         print_phases(name, &ph);
     fflush(stdout);
