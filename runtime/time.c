@@ -20,7 +20,6 @@ typedef struct weft__time {
                             * across the 32-waker batches */
     weft__wheel wheel;
     bool fine;          /* ticks of 1 us (the OS clock), else of 1 ms (virtual time) */
-    uint64_t seen_ns;   /* the latest clock reading: the clock has reached it */
     uint64_t origin_ns; /* OS clock when the runtime started */
     int64_t offset_ns;  /* added to the OS clock's reading after a resume */
     uint64_t paused_ns; /* the clock's reading while paused */
@@ -30,13 +29,10 @@ typedef struct weft__time {
 
 /* ----------------------------------------------------------------- clock */
 
-static uint64_t clock_now_locked(weft__time *d) {
+static uint64_t clock_now_locked(const weft__time *d) {
     if (d->paused)
         return d->paused_ns;
-    uint64_t now = (uint64_t)((int64_t)(weft__os_now_ns() - d->origin_ns) + d->offset_ns);
-    if (now > d->seen_ns)
-        d->seen_ns = now;
-    return now;
+    return (uint64_t)((int64_t)(weft__os_now_ns() - d->origin_ns) + d->offset_ns);
 }
 
 static uint64_t clock_now(weft__time *d) {
@@ -119,7 +115,6 @@ int weft__time_create(weft__rt *rt, bool start_paused) {
     weft__mutex_init(&d->fire_lock);
     weft__wheel_init(&d->wheel);
     d->fine = !start_paused;
-    d->seen_ns = 0;
     d->origin_ns = weft__os_now_ns();
     d->offset_ns = 0;
     d->paused_ns = 0;
@@ -311,6 +306,7 @@ static void sleep_setup(weft_sleep *s, const char *site, const char *fn) {
     s->entry = (weft_timer_entry){0};
     s->driver = NULL;
     s->has_deadline = false;
+    s->weft__from_reading = false;
     s->deadline = 0;
     s->duration = 0;
 }
@@ -322,6 +318,7 @@ weft_future *weft_sleep_init(weft_sleep *s, weft_duration dur, const char *site)
     if (rt && rt->time) {
         s->deadline = sat_add(local_now(rt->time), (uint64_t)s->duration);
         s->has_deadline = true;
+        s->weft__from_reading = true;
     }
     return &s->base;
 }
@@ -356,12 +353,13 @@ static weft_poll sleep_poll(weft_future *f, weft_context *cx, void *out) {
         return WEFT_PENDING;
     }
     /* Due already?  A paused clock is read: it costs nothing, and virtual
-     * time must be exact.  The OS clock is not read again when the sleep
-     * has its deadline (a sleep made in the runtime read it just now):
-     * its latest reading tells a due deadline, and one that fell due
-     * since is filed at a tick the clock has passed, fired at the next
-     * look at the wheel. */
-    uint64_t now = to_local(d, s->has_deadline && !d->paused ? d->seen_ns : clock_now_locked(d));
+     * time must be exact.  The OS clock is not read again for a sleep made
+     * in the runtime, which read it when made: that reading tells a due
+     * deadline, and one that fell due since is filed at a tick the clock
+     * has passed, fired at the next look at the wheel. */
+    uint64_t now = s->weft__from_reading && !d->paused
+                       ? s->deadline - (uint64_t)s->duration /* saturated: still a past reading */
+                       : to_local(d, clock_now_locked(d));
     if (!s->has_deadline) {
         s->deadline = sat_add(now, (uint64_t)s->duration);
         s->has_deadline = true;
@@ -453,6 +451,7 @@ void weft_sleep_reset(weft_sleep *s, weft_instant deadline) {
     weft_waker w = sleep_disarm(s);
     s->deadline = deadline;
     s->has_deadline = true;
+    s->weft__from_reading = false;
     /* Whoever waited keeps waiting: wake it so its next poll re-arms. */
     weft_waker_wake(&w);
 }

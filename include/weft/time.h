@@ -59,6 +59,7 @@ typedef struct weft_sleep {
     weft_duration duration;    /* used when made outside a runtime */
     struct weft__time *driver; /* set at first poll */
     bool has_deadline;
+    bool weft__from_reading;   /* private: deadline = a clock reading + duration */
 } weft_sleep;
 
 /* Makes `*s` a sleep of `d` from its first poll (from now, when made
