@@ -1076,34 +1076,44 @@ static void paused_from_the_start_ticks_are_milliseconds(void **state) {
 }
 
 /* On the OS clock, sleeps shorter than a millisecond, and deadlines that
- * fall due between the clock's last reading and the first poll (the
- * clock is not read again there), end at or after their deadline. */
-enum { SHORT_SLEEPS = 64 };
+ * fell due between the clock's reading and the sleep's first poll (which
+ * does not read it again), end at or after their deadline. */
+enum { SHORT_SLEEPS = 64, SHORT_KINDS = 3 };
 typedef struct short_sleeps {
     weft_future base;
     int i;
     bool os_clock;
-    weft_instant deadline[2 * SHORT_SLEEPS], woke[2 * SHORT_SLEEPS];
+    weft_instant deadline[SHORT_KINDS * SHORT_SLEEPS], woke[SHORT_KINDS * SHORT_SLEEPS];
     weft_sleep nap;
 } short_sleeps;
+/* Lets the OS clock run for 4 us without the runtime reading it. */
+static void pass_unread(const short_sleeps *s) {
+    uint64_t w0 = wall_ns();
+    while (s->os_clock && wall_ns() - w0 < 4000)
+        ;
+}
 static weft_poll short_sleeps_poll(weft_future *f, weft_context *cx, void *out) {
     short_sleeps *s = (short_sleeps *)f;
     (void)out;
     WEFT_BEGIN(f);
     for (s->i = 0; s->i < SHORT_SLEEPS; s->i++) {
+        /* Made and awaited at once. */
         weft_sleep(&s->nap, WEFT_NS(s->i * 997));
-        s->deadline[2 * s->i] = s->nap.deadline;
+        s->deadline[SHORT_KINDS * s->i] = s->nap.deadline;
         WEFT_AWAIT(f, cx, &s->nap.base, NULL);
-        s->woke[2 * s->i] = weft_now();
-        s->deadline[2 * s->i + 1] = weft_now() + (weft_instant)(s->i % 3) * 1000;
-        weft_sleep_until(&s->nap, s->deadline[2 * s->i + 1]);
-        if (s->os_clock) { /* let the OS clock pass the deadline unread */
-            uint64_t w0 = wall_ns();
-            while (wall_ns() - w0 < 4000)
-                ;
-        }
+        s->woke[SHORT_KINDS * s->i] = weft_now();
+        /* Made, then due before its first poll. */
+        weft_sleep(&s->nap, WEFT_NS(s->i % 4 * 1000));
+        s->deadline[SHORT_KINDS * s->i + 1] = s->nap.deadline;
+        pass_unread(s);
         WEFT_AWAIT(f, cx, &s->nap.base, NULL);
-        s->woke[2 * s->i + 1] = weft_now();
+        s->woke[SHORT_KINDS * s->i + 1] = weft_now();
+        /* The same with a deadline given. */
+        s->deadline[SHORT_KINDS * s->i + 2] = weft_now() + (weft_instant)(s->i % 3) * 1000;
+        weft_sleep_until(&s->nap, s->deadline[SHORT_KINDS * s->i + 2]);
+        pass_unread(s);
+        WEFT_AWAIT(f, cx, &s->nap.base, NULL);
+        s->woke[SHORT_KINDS * s->i + 2] = weft_now();
     }
     WEFT_END(f);
 }
@@ -1117,7 +1127,7 @@ static void short_sleeps_never_early(void **state) {
     assert_non_null(s);
     *s = WEFT_NEW(short_sleeps, .os_clock = env->flavor != WEFT_SIM);
     wt_block_on(env, &s->base, NULL);
-    for (int i = 0; i < 2 * SHORT_SLEEPS; i++)
+    for (int i = 0; i < SHORT_KINDS * SHORT_SLEEPS; i++)
         assert_true(s->woke[i] >= s->deadline[i]);
     assert_int_equal(timers(env), 0);
     free(s);
