@@ -11,6 +11,7 @@
 #define NS_PER_MS 1000000u
 #define NS_PER_US 1000u
 #define WAKE_BATCH 32
+#define NO_OFFSET INT64_MIN
 
 typedef struct weft__time {
     weft__rt *rt;
@@ -22,6 +23,8 @@ typedef struct weft__time {
     bool fine;          /* ticks of 1 us (the OS clock), else of 1 ms (virtual time) */
     uint64_t origin_ns; /* OS clock when the runtime started */
     int64_t offset_ns;  /* added to the OS clock's reading after a resume */
+    _Atomic int64_t running_offset; /* offset_ns while the clock runs and has no
+                                     * view, else NO_OFFSET: read without the lock */
     uint64_t paused_ns; /* the clock's reading while paused */
     bool paused;
     weft__clock_view view; /* what the running code reads (a simulated host's clock) */
@@ -33,6 +36,13 @@ static uint64_t clock_now_locked(const weft__time *d) {
     if (d->paused)
         return d->paused_ns;
     return (uint64_t)((int64_t)(weft__os_now_ns() - d->origin_ns) + d->offset_ns);
+}
+
+/* Republishes the lock-free reading's offset after the clock state
+ * changed (with the lock held). */
+static void publish_offset(weft__time *d) {
+    int64_t off = d->paused || d->view.to_local ? NO_OFFSET : d->offset_ns;
+    atomic_store_explicit(&d->running_offset, off, memory_order_release);
 }
 
 static uint64_t clock_now(weft__time *d) {
@@ -53,12 +63,25 @@ static inline uint64_t to_global(const weft__time *d, uint64_t local) {
 }
 static uint64_t local_now(weft__time *d) { return to_local(d, clock_now(d)); }
 
+/* A reading for a deadline, without the lock while the OS clock runs.  It
+ * is the clock at some instant of the call; only a pause racing it on
+ * another thread may leave it a few nanoseconds past the paused reading,
+ * which makes a deadline later, never earlier.  (weft_now keeps the lock:
+ * it must never go backwards.) */
+static uint64_t deadline_base(weft__time *d) {
+    int64_t off = atomic_load_explicit(&d->running_offset, memory_order_acquire);
+    if (off == NO_OFFSET)
+        return local_now(d);
+    return (uint64_t)((int64_t)(weft__os_now_ns() - d->origin_ns) + off);
+}
+
 void weft__time_set_view(weft__rt *rt, const weft__clock_view *v) {
     weft__time *d = rt->time;
     if (!d)
         return;
     weft__spin_lock(&d->lock);
     d->view = v ? *v : (weft__clock_view){0};
+    publish_offset(d);
     weft__spin_unlock(&d->lock);
 }
 
@@ -120,6 +143,7 @@ int weft__time_create(weft__rt *rt, bool start_paused) {
     d->paused_ns = 0;
     d->paused = start_paused;
     d->view = (weft__clock_view){0};
+    publish_offset(d);
     rt->time = d;
     return 0;
 }
@@ -242,6 +266,7 @@ int weft_time_pause(void) {
     if (!d->paused) {
         d->paused_ns = clock_now_locked(d);
         d->paused = true;
+        publish_offset(d);
     }
     weft__spin_unlock(&d->lock);
     return 0;
@@ -258,6 +283,7 @@ int weft_time_resume(void) {
     if (d->paused) {
         d->offset_ns = (int64_t)d->paused_ns - (int64_t)(weft__os_now_ns() - d->origin_ns);
         d->paused = false;
+        publish_offset(d);
     }
     weft__spin_unlock(&d->lock);
     return 0;
@@ -316,7 +342,7 @@ weft_future *weft_sleep_init(weft_sleep *s, weft_duration dur, const char *site)
     s->duration = dur < 0 ? 0 : dur;
     weft__rt *rt = weft__cur.rt;
     if (rt && rt->time) {
-        s->deadline = sat_add(local_now(rt->time), (uint64_t)s->duration);
+        s->deadline = sat_add(deadline_base(rt->time), (uint64_t)s->duration);
         s->has_deadline = true;
         s->weft__from_reading = true;
     }

@@ -1250,6 +1250,51 @@ static void pause_running_clock_then_resume(void **state) {
     assert_true(wall_ns() - w0 < WEFT_SECS(1));
 }
 
+/* A sleep made after the clock was paused, advanced and resumed starts
+ * from the resumed clock (which is an hour ahead of the OS clock's
+ * reading), and one made while paused from the paused reading. */
+typedef struct resumed_sleep {
+    weft_future base;
+    weft_instant paused_at, made_paused, resumed_at, made_running, woke;
+    int resume;
+    weft_sleep a, b;
+} resumed_sleep;
+static weft_poll resumed_sleep_poll(weft_future *f, weft_context *cx, void *out) {
+    resumed_sleep *s = (resumed_sleep *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    assert_int_equal(weft_time_pause(), 0);
+    assert_int_equal(weft_time_advance(WEFT_SECS(3600)), 0);
+    s->paused_at = weft_now();
+    weft_sleep(&s->a, WEFT_MS(1));
+    s->made_paused = s->a.deadline - (weft_instant)WEFT_MS(1);
+    weft_future_drop(&s->a.base);
+    s->resume = weft_time_resume();
+    s->resumed_at = weft_now();
+    weft_sleep(&s->b, WEFT_MS(1));
+    s->made_running = s->b.deadline - (weft_instant)WEFT_MS(1);
+    WEFT_AWAIT(f, cx, &s->b.base, NULL);
+    s->woke = weft_now();
+    WEFT_END(f);
+}
+static void resumed_sleep_drop(weft_future *f) {
+    weft_future_drop(&((resumed_sleep *)f)->a.base);
+    weft_future_drop(&((resumed_sleep *)f)->b.base);
+}
+WEFT_FUTURE_DEFINE_VOID(resumed_sleep, resumed_sleep_poll, resumed_sleep_drop);
+
+static void sleep_after_resume_starts_from_the_resumed_clock(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    resumed_sleep s = WEFT_NEW(resumed_sleep);
+    wt_block_on(env, &s.base, NULL);
+    assert_int_equal(s.resume, env->flavor == WEFT_SIM ? WEFT_ENOTSUP : 0);
+    assert_int_equal(s.made_paused, s.paused_at); /* exact while paused */
+    assert_true(s.resumed_at >= s.paused_at);
+    assert_true(s.made_running >= s.resumed_at);
+    assert_true(s.woke >= s.made_running + WEFT_MS(1));
+}
+
 /* advance fires the timers now due, in deadline order, at once. */
 typedef struct advance_root {
     weft_future base;
@@ -1328,6 +1373,7 @@ int main(void) {
         WT_FLAVORS(test_clock_without_time),
         WT_FLAVORS(advance_fires_due_timers_in_order),
         WT_FLAVORS(pause_running_clock_then_resume),
+        WT_FLAVORS(sleep_after_resume_starts_from_the_resumed_clock),
     };
     return WT_RUN("time", tests);
 }
