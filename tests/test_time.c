@@ -1063,6 +1063,43 @@ static void os_clock_ticks_are_microseconds(void **state) {
     assert_int_equal(timers(env), 0);
 }
 
+/* Past the wheel's span (2^36 ticks: 19 hours of 1 us ticks) a deadline
+ * waits in the top level and is re-filed as it turns: still exact. */
+typedef struct far_fine {
+    weft_future base;
+    weft_duration tick;
+    weft_instant due[3], woke[3];
+    int i;
+    weft_sleep nap;
+} far_fine;
+static weft_poll far_fine_poll(weft_future *f, weft_context *cx, void *out) {
+    far_fine *s = (far_fine *)f;
+    (void)out;
+    static const weft_duration d[3] = {WEFT_SECS(86400) * 30 + 7, WEFT_SECS(3600) * 19 + 999,
+                                       WEFT_SECS(86400) * 400 + 1};
+    WEFT_BEGIN(f);
+    assert_int_equal(weft_time_pause(), 0);
+    for (s->i = 0; s->i < 3; s->i++) {
+        weft_sleep(&s->nap, d[s->i]);
+        s->due[s->i] = round_up(s->nap.deadline, s->tick);
+        WEFT_AWAIT(f, cx, &s->nap.base, NULL);
+        s->woke[s->i] = weft_now();
+    }
+    WEFT_END(f);
+}
+static void far_fine_drop(weft_future *f) { weft_future_drop(&((far_fine *)f)->nap.base); }
+WEFT_FUTURE_DEFINE_VOID(far_fine, far_fine_poll, far_fine_drop);
+
+static void far_sleeps_exact_on_every_tick(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    far_fine s = WEFT_NEW(far_fine, .tick = env->flavor == WEFT_SIM ? WEFT_MS(1) : WEFT_US(1));
+    wt_block_on(env, &s.base, NULL);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(s.woke[i], s.due[i]);
+    assert_int_equal(timers(env), 0);
+}
+
 static void paused_from_the_start_ticks_are_milliseconds(void **state) {
     wt_env *env = WT_ENV(state);
     SKIP_IF_ABSENT(env);
@@ -1367,6 +1404,7 @@ int main(void) {
         WT_FLAVORS(real_clock_sleep_never_early),
         WT_FLAVORS(os_clock_ticks_are_microseconds),
         WT_FLAVORS(paused_from_the_start_ticks_are_milliseconds),
+        WT_FLAVORS(far_sleeps_exact_on_every_tick),
         WT_FLAVORS(short_sleeps_never_early),
         WT_CT(test_clock_outside_runtime),
         WT_FLAVORS(test_clock_pause_advance_resume),
