@@ -9,7 +9,9 @@
 #include "rt.h"
 
 #define NS_PER_MS 1000000u
+#define NS_PER_US 1000u
 #define WAKE_BATCH 32
+#define NO_OFFSET INT64_MIN
 
 typedef struct weft__time {
     weft__rt *rt;
@@ -18,8 +20,11 @@ typedef struct weft__time {
                             * of equal deadlines keep their arming order
                             * across the 32-waker batches */
     weft__wheel wheel;
+    bool fine;          /* ticks of 1 us (the OS clock), else of 1 ms (virtual time) */
     uint64_t origin_ns; /* OS clock when the runtime started */
     int64_t offset_ns;  /* added to the OS clock's reading after a resume */
+    _Atomic int64_t running_offset; /* offset_ns while the clock runs and has no
+                                     * view, else NO_OFFSET: read without the lock */
     uint64_t paused_ns; /* the clock's reading while paused */
     bool paused;
     weft__clock_view view; /* what the running code reads (a simulated host's clock) */
@@ -31,6 +36,13 @@ static uint64_t clock_now_locked(const weft__time *d) {
     if (d->paused)
         return d->paused_ns;
     return (uint64_t)((int64_t)(weft__os_now_ns() - d->origin_ns) + d->offset_ns);
+}
+
+/* Republishes the lock-free reading's offset after the clock state
+ * changed (with the lock held). */
+static void publish_offset(weft__time *d) {
+    int64_t off = d->paused || d->view.to_local ? NO_OFFSET : d->offset_ns;
+    atomic_store_explicit(&d->running_offset, off, memory_order_release);
 }
 
 static uint64_t clock_now(weft__time *d) {
@@ -51,24 +63,52 @@ static inline uint64_t to_global(const weft__time *d, uint64_t local) {
 }
 static uint64_t local_now(weft__time *d) { return to_local(d, clock_now(d)); }
 
+/* A reading for a deadline, without the lock while the OS clock runs.  It
+ * is the clock at some instant of the call; only a pause racing it on
+ * another thread may leave it a few nanoseconds past the paused reading,
+ * which makes a deadline later, never earlier.  (weft_now keeps the lock:
+ * it must never go backwards.) */
+static uint64_t deadline_base(weft__time *d) {
+    int64_t off = atomic_load_explicit(&d->running_offset, memory_order_acquire);
+    if (off == NO_OFFSET)
+        return local_now(d);
+    return (uint64_t)((int64_t)(weft__os_now_ns() - d->origin_ns) + off);
+}
+
 void weft__time_set_view(weft__rt *rt, const weft__clock_view *v) {
     weft__time *d = rt->time;
     if (!d)
         return;
     weft__spin_lock(&d->lock);
     d->view = v ? *v : (weft__clock_view){0};
+    publish_offset(d);
     weft__spin_unlock(&d->lock);
 }
 
-static inline uint64_t ms_ceil(uint64_t ns) { return ns / NS_PER_MS + (ns % NS_PER_MS != 0); }
+/* The wheel counts ticks of the clock: 1 ms on virtual time (the
+ * simulator, a runtime built paused), where a coarse tick groups the
+ * timers of one millisecond into one jump of the clock; 1 us on the OS
+ * clock, so that a timer fires within a microsecond of its deadline
+ * rather than up to a millisecond after it.  The tick is fixed when the
+ * runtime is built (pausing a running clock keeps it).  The constant
+ * divisors keep the conversions a multiply. */
+static inline uint64_t tick_floor(const weft__time *d, uint64_t ns) {
+    return d->fine ? ns / NS_PER_US : ns / NS_PER_MS;
+}
+/* The first tick at or after `ns`: a timer is filed there, never earlier. */
+static inline uint64_t tick_ceil(const weft__time *d, uint64_t ns) {
+    return d->fine ? ns / NS_PER_US + (ns % NS_PER_US != 0)
+                   : ns / NS_PER_MS + (ns % NS_PER_MS != 0);
+}
 
 /* Clock arithmetic saturates at the clock's last instant instead of
  * wrapping, so the clock never goes backwards and a far deadline never
  * turns into a near one (a timer never fires early): a tick of the wheel
  * past UINT64_MAX ns is reached only when the clock saturates there. */
 static inline uint64_t sat_add(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
-static inline uint64_t ms_to_ns(uint64_t ms) {
-    return ms > UINT64_MAX / NS_PER_MS ? UINT64_MAX : ms * NS_PER_MS;
+static inline uint64_t tick_to_ns(const weft__time *d, uint64_t tick) {
+    uint64_t per = d->fine ? NS_PER_US : NS_PER_MS;
+    return tick > UINT64_MAX / per ? UINT64_MAX : tick * per;
 }
 
 weft_instant weft_now(void) {
@@ -97,11 +137,13 @@ int weft__time_create(weft__rt *rt, bool start_paused) {
     weft__spin_init(&d->lock);
     weft__mutex_init(&d->fire_lock);
     weft__wheel_init(&d->wheel);
+    d->fine = !start_paused;
     d->origin_ns = weft__os_now_ns();
     d->offset_ns = 0;
     d->paused_ns = 0;
     d->paused = start_paused;
     d->view = (weft__clock_view){0};
+    publish_offset(d);
     rt->time = d;
     return 0;
 }
@@ -115,7 +157,7 @@ void weft__time_destroy(weft__rt *rt) {
     weft__free(rt, d, sizeof *d);
 }
 
-static size_t fire_due(weft__time *d, uint64_t now_ms) {
+static size_t fire_due(weft__time *d, uint64_t now_tick) {
     weft_waker batch[WAKE_BATCH];
     size_t fired = 0;
     bool more = true;
@@ -124,7 +166,7 @@ static size_t fire_due(weft__time *d, uint64_t now_ms) {
         size_t n = 0;
         weft__spin_lock(&d->lock);
         weft_timer_entry *e;
-        while (n < WAKE_BATCH && (e = weft__wheel_poll(&d->wheel, now_ms))) {
+        while (n < WAKE_BATCH && (e = weft__wheel_poll(&d->wheel, now_tick))) {
             batch[n++] = e->weft__waker;
             e->weft__waker = (weft_waker){0};
         }
@@ -150,7 +192,7 @@ size_t weft__time_process(weft__rt *rt) {
     weft__spin_lock(&d->lock);
     uint64_t now = clock_now_locked(d);
     weft__spin_unlock(&d->lock);
-    return fire_due(d, now / NS_PER_MS);
+    return fire_due(d, tick_floor(d, now));
 }
 
 uint64_t weft__time_park_deadline(weft__rt *rt) {
@@ -164,7 +206,7 @@ uint64_t weft__time_park_deadline(weft__rt *rt) {
         return UINT64_MAX;
     if (paused)
         return 0;
-    uint64_t at = ms_to_ns(next);
+    uint64_t at = tick_to_ns(d, next);
     if (at > (uint64_t)INT64_MAX / 2) /* centuries away: park without a deadline */
         return UINT64_MAX;
     int64_t os = (int64_t)at - offset + (int64_t)d->origin_ns;
@@ -183,8 +225,8 @@ bool weft__time_auto_advance(weft__rt *rt) {
             weft__spin_unlock(&d->lock);
             return false;
         }
-        if (ms_to_ns(next) > d->paused_ns)
-            d->paused_ns = ms_to_ns(next);
+        if (tick_to_ns(d, next) > d->paused_ns)
+            d->paused_ns = tick_to_ns(d, next);
         weft__spin_unlock(&d->lock);
         if (fire_due(d, next))
             return true;
@@ -224,6 +266,7 @@ int weft_time_pause(void) {
     if (!d->paused) {
         d->paused_ns = clock_now_locked(d);
         d->paused = true;
+        publish_offset(d);
     }
     weft__spin_unlock(&d->lock);
     return 0;
@@ -240,6 +283,7 @@ int weft_time_resume(void) {
     if (d->paused) {
         d->offset_ns = (int64_t)d->paused_ns - (int64_t)(weft__os_now_ns() - d->origin_ns);
         d->paused = false;
+        publish_offset(d);
     }
     weft__spin_unlock(&d->lock);
     return 0;
@@ -269,9 +313,9 @@ int weft_time_advance(weft_duration by) {
     }
     bool clipped = d->paused_ns > UINT64_MAX - (uint64_t)by;
     d->paused_ns = sat_add(d->paused_ns, (uint64_t)by);
-    uint64_t now_ms = d->paused_ns / NS_PER_MS;
+    uint64_t now_tick = tick_floor(d, d->paused_ns);
     weft__spin_unlock(&d->lock);
-    fire_due(d, now_ms);
+    fire_due(d, now_tick);
     return clipped ? WEFT_ERANGE : 0;
 }
 
@@ -288,6 +332,7 @@ static void sleep_setup(weft_sleep *s, const char *site, const char *fn) {
     s->entry = (weft_timer_entry){0};
     s->driver = NULL;
     s->has_deadline = false;
+    s->weft__from_reading = false;
     s->deadline = 0;
     s->duration = 0;
 }
@@ -297,8 +342,9 @@ weft_future *weft_sleep_init(weft_sleep *s, weft_duration dur, const char *site)
     s->duration = dur < 0 ? 0 : dur;
     weft__rt *rt = weft__cur.rt;
     if (rt && rt->time) {
-        s->deadline = sat_add(local_now(rt->time), (uint64_t)s->duration);
+        s->deadline = sat_add(deadline_base(rt->time), (uint64_t)s->duration);
         s->has_deadline = true;
+        s->weft__from_reading = true;
     }
     return &s->base;
 }
@@ -316,41 +362,49 @@ static weft_poll sleep_poll(weft_future *f, weft_context *cx, void *out) {
     if (!s->driver)
         s->driver = driver_of(cx);
     weft__time *d = s->driver;
+    weft_timer_entry *e = &s->entry;
     weft_waker old = {0};
     weft__spin_lock(&d->lock);
-    uint64_t now = to_local(d, clock_now_locked(d));
-    if (!s->has_deadline) {
-        s->deadline = sat_add(now, (uint64_t)s->duration);
-        s->has_deadline = true;
-    }
-    weft_timer_entry *e = &s->entry;
     if (e->weft__state == WEFT__TIMER_FIRED) {
         weft__spin_unlock(&d->lock);
         return WEFT_READY;
     }
-    bool wake_driver = false;
-    uint64_t os_deadline = 0;
-    if (e->weft__state == WEFT__TIMER_IDLE) {
-        /* On the wheel at the first tick at which the running code's
-         * clock has reached the deadline: never early by that clock. */
-        uint64_t at = to_global(d, s->deadline);
-        if (s->deadline <= now || !weft__wheel_insert(&d->wheel, e, ms_ceil(at))) {
-            e->weft__state = WEFT__TIMER_FIRED;
-            weft__spin_unlock(&d->lock);
-            return WEFT_READY;
+    if (e->weft__state == WEFT__TIMER_ARMED) {
+        if (!weft_waker_will_wake(&e->weft__waker, cx->weft__waker)) {
+            old = e->weft__waker;
+            e->weft__waker = weft_waker_clone(cx->weft__waker);
         }
-        e->weft__waker = weft_waker_clone(cx->weft__waker);
-        /* Its parker may sleep past us. */
-        wake_driver = !weft__cur.worker || d->rt->sched->timer_armed;
-        if (!d->paused) /* else 0: a paused clock has no OS deadline */
-            os_deadline = sat_add(ms_to_ns(ms_ceil(at)) - (uint64_t)d->offset_ns,
-                                  d->origin_ns);
-    } else if (!weft_waker_will_wake(&e->weft__waker, cx->weft__waker)) {
-        old = e->weft__waker;
-        e->weft__waker = weft_waker_clone(cx->weft__waker);
+        weft__spin_unlock(&d->lock);
+        weft_waker_drop(&old);
+        return WEFT_PENDING;
     }
+    /* Due already?  A paused clock is read: it costs nothing, and virtual
+     * time must be exact.  The OS clock is not read again for a sleep made
+     * in the runtime, which read it when made: that reading tells a due
+     * deadline, and one that fell due since is filed at a tick the clock
+     * has passed, fired at the next look at the wheel. */
+    uint64_t now = s->weft__from_reading && !d->paused
+                       ? s->deadline - (uint64_t)s->duration /* saturated: still a past reading */
+                       : to_local(d, clock_now_locked(d));
+    if (!s->has_deadline) {
+        s->deadline = sat_add(now, (uint64_t)s->duration);
+        s->has_deadline = true;
+    }
+    /* On the wheel at the first tick at which the running code's clock
+     * has reached the deadline: never early by that clock. */
+    uint64_t at = tick_ceil(d, to_global(d, s->deadline));
+    if (s->deadline <= now || !weft__wheel_insert(&d->wheel, e, at)) {
+        e->weft__state = WEFT__TIMER_FIRED;
+        weft__spin_unlock(&d->lock);
+        return WEFT_READY;
+    }
+    e->weft__waker = weft_waker_clone(cx->weft__waker);
+    /* Its parker may sleep past us. */
+    bool wake_driver = !weft__cur.worker || d->rt->sched->timer_armed;
+    uint64_t os_deadline = 0; /* a paused clock has no OS deadline */
+    if (!d->paused)
+        os_deadline = sat_add(tick_to_ns(d, at) - (uint64_t)d->offset_ns, d->origin_ns);
     weft__spin_unlock(&d->lock);
-    weft_waker_drop(&old);
     if (wake_driver && d->rt->sched->timer_armed)
         d->rt->sched->timer_armed(d->rt, os_deadline);
     else if (wake_driver)
@@ -364,7 +418,7 @@ bool weft__timer_arm(weft__rt *rt, weft_timer_entry *e, uint64_t deadline_ns, we
         weft__die("timers are disabled on this runtime: set enable_time in its builder");
     weft__spin_lock(&d->lock);
     if (deadline_ns <= clock_now_locked(d) ||
-        !weft__wheel_insert(&d->wheel, e, ms_ceil(deadline_ns))) {
+        !weft__wheel_insert(&d->wheel, e, tick_ceil(d, deadline_ns))) {
         e->weft__state = WEFT__TIMER_IDLE;
         weft__spin_unlock(&d->lock);
         weft_waker_drop(&w);
@@ -373,7 +427,9 @@ bool weft__timer_arm(weft__rt *rt, weft_timer_entry *e, uint64_t deadline_ns, we
     e->weft__waker = w;
     bool paused = d->paused;
     uint64_t os_deadline =
-        paused ? 0 : ms_ceil(deadline_ns) * NS_PER_MS - (uint64_t)d->offset_ns + d->origin_ns;
+        paused ? 0
+               : sat_add(tick_to_ns(d, tick_ceil(d, deadline_ns)) - (uint64_t)d->offset_ns,
+                         d->origin_ns);
     weft__spin_unlock(&d->lock);
     if (rt->sched->timer_armed)
         rt->sched->timer_armed(rt, os_deadline);
@@ -421,6 +477,7 @@ void weft_sleep_reset(weft_sleep *s, weft_instant deadline) {
     weft_waker w = sleep_disarm(s);
     s->deadline = deadline;
     s->has_deadline = true;
+    s->weft__from_reading = false;
     /* Whoever waited keeps waiting: wake it so its next poll re-arms. */
     weft_waker_wake(&w);
 }

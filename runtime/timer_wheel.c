@@ -98,19 +98,24 @@ static uint64_t level_next(const weft__wheel *w, unsigned level, unsigned *slot_
     return start;
 }
 
+/* The lowest level with entries holds the earliest slot: an entry at
+ * level L shares the wheel's current slot of level L + 1 (the level is
+ * the highest digit in which its deadline differs from the wheel's time,
+ * and the time never passes a slot with entries), so it comes after every
+ * entry of the levels below.  Returns the level, or WEFT__WHEEL_LEVELS
+ * when the wheel is empty. */
+static inline unsigned lowest_level(const weft__wheel *w) {
+    unsigned level = 0;
+    while (level < WEFT__WHEEL_LEVELS && !w->occupied[level])
+        level++;
+    return level;
+}
+
 uint64_t weft__wheel_next_expiration(const weft__wheel *w) {
     if (w->due.head)
         return w->elapsed;
-    uint64_t best = UINT64_MAX;
-    for (unsigned level = 0; level < WEFT__WHEEL_LEVELS; level++) {
-        if (!w->occupied[level])
-            continue;
-        unsigned slot;
-        uint64_t t = level_next(w, level, &slot);
-        if (t < best)
-            best = t;
-    }
-    return best;
+    unsigned level = lowest_level(w), slot;
+    return level < WEFT__WHEEL_LEVELS ? level_next(w, level, &slot) : UINT64_MAX;
 }
 
 /* Moves the slot whose time has come: due entries to the due list (in
@@ -141,19 +146,9 @@ weft_timer_entry *weft__wheel_poll(weft__wheel *w, uint64_t now) {
             __atomic_store_n(&w->count, w->count - 1, __ATOMIC_RELAXED);
             return e;
         }
-        uint64_t best = UINT64_MAX;
-        unsigned best_level = 0, best_slot = 0;
-        for (unsigned level = 0; level < WEFT__WHEEL_LEVELS; level++) {
-            if (!w->occupied[level])
-                continue;
-            unsigned slot;
-            uint64_t t = level_next(w, level, &slot);
-            if (t < best) {
-                best = t;
-                best_level = level;
-                best_slot = slot;
-            }
-        }
+        unsigned best_level = lowest_level(w), best_slot = 0;
+        uint64_t best = best_level < WEFT__WHEEL_LEVELS ? level_next(w, best_level, &best_slot)
+                                                        : UINT64_MAX;
         if (best > now) {
             if (now > w->elapsed)
                 w->elapsed = now;

@@ -1,8 +1,10 @@
 /* weft — the hierarchical timer wheel (private).
  *
- * Six levels of 64 slots; a slot at level L spans 64^L ms, so the wheel
- * covers 2^36 ms (about 2.2 years) and farther deadlines wait in the top
- * level and are re-filed as it turns.  Insert and cancel are O(1): the
+ * Six levels of 64 slots; a slot at level L spans 64^L ticks, so the
+ * wheel covers 2^36 ticks (about 19 hours of 1 us ticks, 2.2 years of 1 ms
+ * ones) and farther deadlines wait in the top level and are re-filed as it
+ * turns.  The wheel knows ticks only: the time driver chooses their
+ * length.  Insert and cancel are O(1): the
  * level comes from the highest bit in which the deadline differs from the
  * wheel's current time, and each slot is an intrusive doubly linked list.
  * Finding the next expiry is a few bit scans.  A slot whose time comes is
@@ -32,7 +34,7 @@ typedef struct weft__slot {
 } weft__slot;
 
 typedef struct weft__wheel {
-    uint64_t elapsed;                                /* ms the wheel has reached */
+    uint64_t elapsed;                                /* the tick the wheel has reached */
     uint64_t occupied[WEFT__WHEEL_LEVELS];           /* one bit per non-empty slot */
     weft__slot slots[WEFT__WHEEL_LEVELS][WEFT__WHEEL_SLOTS];
     weft__slot due;                                  /* fired slot, not yet popped */
@@ -41,7 +43,7 @@ typedef struct weft__wheel {
 } weft__wheel;
 
 void weft__wheel_init(weft__wheel *w);
-/* Arms `e` for `deadline` (ms).  Returns false, leaving `e` idle, when the
+/* Arms `e` for tick `deadline`.  Returns false, leaving `e` idle, when the
  * deadline is not after the wheel's time: it is due already. */
 bool weft__wheel_insert(weft__wheel *w, weft_timer_entry *e, uint64_t deadline);
 void weft__wheel_remove(weft__wheel *w, weft_timer_entry *e);

@@ -1005,6 +1005,171 @@ static void real_clock_sleep_never_early(void **state) {
     assert_int_equal(timers(env), 0);
 }
 
+/* The wheel's tick: 1 us on the OS clock, 1 ms on virtual time (the
+ * simulator, a runtime built paused).  A clock paused while running keeps
+ * its tick, so on it every instant is exact: a sleep fires at the first
+ * tick at or after its deadline, not a nanosecond before, and not a tick
+ * after. */
+typedef struct tick_probe {
+    weft_future base;
+    weft_duration tick;
+    weft_instant t0, due, woke, due2, woke2;
+    bool before, at;
+    int pause, adv1, adv2;
+    weft_sleep a, b;
+} tick_probe;
+static weft_instant round_up(weft_instant t, weft_duration tick) {
+    return (t + (weft_instant)tick - 1) / (weft_instant)tick * (weft_instant)tick;
+}
+static weft_poll tick_probe_poll(weft_future *f, weft_context *cx, void *out) {
+    tick_probe *s = (tick_probe *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    s->pause = weft_time_pause();
+    s->t0 = weft_now();
+    s->due = round_up(s->t0 + 1500, s->tick);
+    assert_int_equal(weft_future_poll(weft_sleep(&s->a, WEFT_NS(1500)), cx, NULL), WEFT_PENDING);
+    s->adv1 = weft_time_advance((weft_duration)(s->due - 1 - s->t0));
+    s->before = weft_sleep_is_elapsed(&s->a);
+    s->adv2 = weft_time_advance(1);
+    s->at = weft_sleep_is_elapsed(&s->a);
+    s->woke = weft_now();
+    weft_future_drop(&s->a.base);
+    /* An idle runtime's paused clock jumps to the tick itself. */
+    s->due2 = round_up(s->woke + 1, s->tick);
+    WEFT_AWAIT(f, cx, weft_sleep_until(&s->b, s->woke + 1), NULL);
+    s->woke2 = weft_now();
+    WEFT_END(f);
+}
+static void tick_probe_drop(weft_future *f) {
+    weft_future_drop(&((tick_probe *)f)->a.base);
+    weft_future_drop(&((tick_probe *)f)->b.base);
+}
+WEFT_FUTURE_DEFINE_VOID(tick_probe, tick_probe_poll, tick_probe_drop);
+
+static void os_clock_ticks_are_microseconds(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    weft_duration tick = env->flavor == WEFT_SIM ? WEFT_MS(1) : WEFT_US(1);
+    tick_probe s = WEFT_NEW(tick_probe, .tick = tick);
+    wt_block_on(env, &s.base, NULL);
+    assert_int_equal(s.pause, 0);
+    assert_int_equal(s.adv1, 0);
+    assert_int_equal(s.adv2, 0);
+    assert_false(s.before); /* a nanosecond before its tick */
+    assert_true(s.at);
+    assert_int_equal(s.woke, s.due);
+    assert_int_equal(s.woke2, s.due2);
+    assert_int_equal(timers(env), 0);
+}
+
+/* Past the wheel's span (2^36 ticks: 19 hours of 1 us ticks) a deadline
+ * waits in the top level and is re-filed as it turns: still exact. */
+typedef struct far_fine {
+    weft_future base;
+    weft_duration tick;
+    weft_instant due[3], woke[3];
+    int i;
+    weft_sleep nap;
+} far_fine;
+static weft_poll far_fine_poll(weft_future *f, weft_context *cx, void *out) {
+    far_fine *s = (far_fine *)f;
+    (void)out;
+    static const weft_duration d[3] = {WEFT_SECS(86400) * 30 + 7, WEFT_SECS(3600) * 19 + 999,
+                                       WEFT_SECS(86400) * 400 + 1};
+    WEFT_BEGIN(f);
+    assert_int_equal(weft_time_pause(), 0);
+    for (s->i = 0; s->i < 3; s->i++) {
+        weft_sleep(&s->nap, d[s->i]);
+        s->due[s->i] = round_up(s->nap.deadline, s->tick);
+        WEFT_AWAIT(f, cx, &s->nap.base, NULL);
+        s->woke[s->i] = weft_now();
+    }
+    WEFT_END(f);
+}
+static void far_fine_drop(weft_future *f) { weft_future_drop(&((far_fine *)f)->nap.base); }
+WEFT_FUTURE_DEFINE_VOID(far_fine, far_fine_poll, far_fine_drop);
+
+static void far_sleeps_exact_on_every_tick(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    far_fine s = WEFT_NEW(far_fine, .tick = env->flavor == WEFT_SIM ? WEFT_MS(1) : WEFT_US(1));
+    wt_block_on(env, &s.base, NULL);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(s.woke[i], s.due[i]);
+    assert_int_equal(timers(env), 0);
+}
+
+static void paused_from_the_start_ticks_are_milliseconds(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    paused(env);
+    tick_probe s = WEFT_NEW(tick_probe, .tick = WEFT_MS(1));
+    wt_block_on(env, &s.base, NULL);
+    assert_false(s.before);
+    assert_true(s.at);
+    assert_int_equal(s.woke, s.due);
+    assert_int_equal(s.woke2, s.due2);
+}
+
+/* On the OS clock, sleeps shorter than a millisecond, and deadlines that
+ * fell due between the clock's reading and the sleep's first poll (which
+ * does not read it again), end at or after their deadline. */
+enum { SHORT_SLEEPS = 64, SHORT_KINDS = 3 };
+typedef struct short_sleeps {
+    weft_future base;
+    int i;
+    bool os_clock;
+    weft_instant deadline[SHORT_KINDS * SHORT_SLEEPS], woke[SHORT_KINDS * SHORT_SLEEPS];
+    weft_sleep nap;
+} short_sleeps;
+/* Lets the OS clock run for 4 us without the runtime reading it. */
+static void pass_unread(const short_sleeps *s) {
+    uint64_t w0 = wall_ns();
+    while (s->os_clock && wall_ns() - w0 < 4000)
+        ;
+}
+static weft_poll short_sleeps_poll(weft_future *f, weft_context *cx, void *out) {
+    short_sleeps *s = (short_sleeps *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    for (s->i = 0; s->i < SHORT_SLEEPS; s->i++) {
+        /* Made and awaited at once. */
+        weft_sleep(&s->nap, WEFT_NS(s->i * 997));
+        s->deadline[SHORT_KINDS * s->i] = s->nap.deadline;
+        WEFT_AWAIT(f, cx, &s->nap.base, NULL);
+        s->woke[SHORT_KINDS * s->i] = weft_now();
+        /* Made, then due before its first poll. */
+        weft_sleep(&s->nap, WEFT_NS(s->i % 4 * 1000));
+        s->deadline[SHORT_KINDS * s->i + 1] = s->nap.deadline;
+        pass_unread(s);
+        WEFT_AWAIT(f, cx, &s->nap.base, NULL);
+        s->woke[SHORT_KINDS * s->i + 1] = weft_now();
+        /* The same with a deadline given. */
+        s->deadline[SHORT_KINDS * s->i + 2] = weft_now() + (weft_instant)(s->i % 3) * 1000;
+        weft_sleep_until(&s->nap, s->deadline[SHORT_KINDS * s->i + 2]);
+        pass_unread(s);
+        WEFT_AWAIT(f, cx, &s->nap.base, NULL);
+        s->woke[SHORT_KINDS * s->i + 2] = weft_now();
+    }
+    WEFT_END(f);
+}
+static void short_sleeps_drop(weft_future *f) { weft_future_drop(&((short_sleeps *)f)->nap.base); }
+WEFT_FUTURE_DEFINE_VOID(short_sleeps, short_sleeps_poll, short_sleeps_drop);
+
+static void short_sleeps_never_early(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    short_sleeps *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    *s = WEFT_NEW(short_sleeps, .os_clock = env->flavor != WEFT_SIM);
+    wt_block_on(env, &s->base, NULL);
+    for (int i = 0; i < SHORT_KINDS * SHORT_SLEEPS; i++)
+        assert_true(s->woke[i] >= s->deadline[i]);
+    assert_int_equal(timers(env), 0);
+    free(s);
+}
+
 /* ------------------------------------------------------------ test clock */
 
 static void test_clock_outside_runtime(void **state) {
@@ -1122,6 +1287,51 @@ static void pause_running_clock_then_resume(void **state) {
     assert_true(wall_ns() - w0 < WEFT_SECS(1));
 }
 
+/* A sleep made after the clock was paused, advanced and resumed starts
+ * from the resumed clock (which is an hour ahead of the OS clock's
+ * reading), and one made while paused from the paused reading. */
+typedef struct resumed_sleep {
+    weft_future base;
+    weft_instant paused_at, made_paused, resumed_at, made_running, woke;
+    int resume;
+    weft_sleep a, b;
+} resumed_sleep;
+static weft_poll resumed_sleep_poll(weft_future *f, weft_context *cx, void *out) {
+    resumed_sleep *s = (resumed_sleep *)f;
+    (void)out;
+    WEFT_BEGIN(f);
+    assert_int_equal(weft_time_pause(), 0);
+    assert_int_equal(weft_time_advance(WEFT_SECS(3600)), 0);
+    s->paused_at = weft_now();
+    weft_sleep(&s->a, WEFT_MS(1));
+    s->made_paused = s->a.deadline - (weft_instant)WEFT_MS(1);
+    weft_future_drop(&s->a.base);
+    s->resume = weft_time_resume();
+    s->resumed_at = weft_now();
+    weft_sleep(&s->b, WEFT_MS(1));
+    s->made_running = s->b.deadline - (weft_instant)WEFT_MS(1);
+    WEFT_AWAIT(f, cx, &s->b.base, NULL);
+    s->woke = weft_now();
+    WEFT_END(f);
+}
+static void resumed_sleep_drop(weft_future *f) {
+    weft_future_drop(&((resumed_sleep *)f)->a.base);
+    weft_future_drop(&((resumed_sleep *)f)->b.base);
+}
+WEFT_FUTURE_DEFINE_VOID(resumed_sleep, resumed_sleep_poll, resumed_sleep_drop);
+
+static void sleep_after_resume_starts_from_the_resumed_clock(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_ABSENT(env);
+    resumed_sleep s = WEFT_NEW(resumed_sleep);
+    wt_block_on(env, &s.base, NULL);
+    assert_int_equal(s.resume, env->flavor == WEFT_SIM ? WEFT_ENOTSUP : 0);
+    assert_int_equal(s.made_paused, s.paused_at); /* exact while paused */
+    assert_true(s.resumed_at >= s.paused_at);
+    assert_true(s.made_running >= s.resumed_at);
+    assert_true(s.woke >= s.made_running + WEFT_MS(1));
+}
+
 /* advance fires the timers now due, in deadline order, at once. */
 typedef struct advance_root {
     weft_future base;
@@ -1192,11 +1402,16 @@ int main(void) {
         WT_FLAVORS(interval_made_outside_and_reset),
         WT_FLAVORS(timeout_zero),
         WT_FLAVORS(real_clock_sleep_never_early),
+        WT_FLAVORS(os_clock_ticks_are_microseconds),
+        WT_FLAVORS(paused_from_the_start_ticks_are_milliseconds),
+        WT_FLAVORS(far_sleeps_exact_on_every_tick),
+        WT_FLAVORS(short_sleeps_never_early),
         WT_CT(test_clock_outside_runtime),
         WT_FLAVORS(test_clock_pause_advance_resume),
         WT_FLAVORS(test_clock_without_time),
         WT_FLAVORS(advance_fires_due_timers_in_order),
         WT_FLAVORS(pause_running_clock_then_resume),
+        WT_FLAVORS(sleep_after_resume_starts_from_the_resumed_clock),
     };
     return WT_RUN("time", tests);
 }

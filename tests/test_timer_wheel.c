@@ -335,6 +335,29 @@ static weft_timer_entry *model_min(const model *m) {
     return best;
 }
 
+/* What next_expiration must return: the least start of any occupied slot
+ * at any level (a slot not after the wheel's time is one turn ahead).  The
+ * wheel looks at its lowest occupied level only. */
+static uint64_t reference_next(const weft__wheel *w) {
+    if (w->due.head)
+        return w->elapsed;
+    uint64_t best = UINT64_MAX;
+    for (unsigned l = 0; l < WEFT__WHEEL_LEVELS; l++) {
+        unsigned shift = 6 * l;
+        uint64_t range = UINT64_C(1) << (shift + 6);
+        for (unsigned slot = 0; slot < WEFT__WHEEL_SLOTS; slot++) {
+            if (!(w->occupied[l] >> slot & 1))
+                continue;
+            uint64_t start = (w->elapsed & ~(range - 1)) + ((uint64_t)slot << shift);
+            if (start <= w->elapsed)
+                start += range;
+            if (start < best)
+                best = start;
+        }
+    }
+    return best;
+}
+
 static void check_poll(weft__wheel *w, model *m, uint64_t now) {
     weft_timer_entry *x;
     while ((x = weft__wheel_poll(w, now))) {
@@ -354,6 +377,7 @@ static void check_poll(weft__wheel *w, model *m, uint64_t now) {
                  (unsigned long long)now);
     assert_int_equal(w->elapsed, now);
     uint64_t ne = weft__wheel_next_expiration(w);
+    assert_true(ne == reference_next(w));
     if (rest) {
         assert_true(ne > now && ne <= rest->weft__deadline_ms);
     } else {
@@ -401,6 +425,7 @@ static void random_against_reference(void **state) {
                     check_poll(w, &m, now);
                 }
             }
+            assert_true(weft__wheel_next_expiration(w) == reference_next(w));
             armed = 0;
             for (size_t i = 0; i < m.n; i++)
                 armed += m.armed[i];

@@ -2,9 +2,11 @@
  *
  * Deadlines are absolute instants on the runtime's clock (nanoseconds since
  * the runtime started).  Timers live in one hierarchical wheel per runtime
- * (6 levels of 64 slots, 1 ms resolution, O(1) insert and cancel); a
- * deadline is rounded up to the next millisecond, so a timer never fires
- * early.  Timers with equal deadlines fire in the order they were armed.
+ * (6 levels of 64 slots, O(1) insert and cancel); a deadline is rounded up
+ * to the wheel's next tick, so a timer never fires early.  A tick is 1 us
+ * on the OS clock and 1 ms on virtual time (the simulator, a runtime built
+ * with `start_paused`); pausing a running clock keeps its tick.  Timers
+ * with equal deadlines fire in the order they were armed.
  *
  * The clock is the OS monotonic clock, or a manual clock when the runtime
  * is built with `start_paused` (or paused later): it only moves when told
@@ -42,7 +44,7 @@ WEFT_EXTERN weft_instant weft_now(void);
  * Fields are private. */
 typedef struct weft_timer_entry {
     struct weft_timer_entry *weft__prev, *weft__next;
-    uint64_t weft__deadline_ms; /* wheel ticks (ms since runtime start) */
+    uint64_t weft__deadline_ms; /* wheel ticks since runtime start (ms only on virtual time) */
     uint64_t weft__seq;         /* arming order, breaks deadline ties */
     weft_waker weft__waker;
     uint8_t weft__level, weft__slot;
@@ -57,6 +59,7 @@ typedef struct weft_sleep {
     weft_duration duration;    /* used when made outside a runtime */
     struct weft__time *driver; /* set at first poll */
     bool has_deadline;
+    bool weft__from_reading;   /* private: deadline = a clock reading + duration */
 } weft_sleep;
 
 /* Makes `*s` a sleep of `d` from its first poll (from now, when made
