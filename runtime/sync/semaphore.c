@@ -22,9 +22,9 @@
  */
 #include "sync_impl.h"
 
-#define S_CLOSED 1u
-#define S_WAITERS 2u
-#define S_ONE 4u
+#define S_CLOSED WEFT__SEM_CLOSED
+#define S_WAITERS WEFT__SEM_WAITERS
+#define S_ONE WEFT__SEM_ONE
 #define PERMITS(w) ((w) >> 2)
 
 enum { TAKEN, SLOW, CLOSED };

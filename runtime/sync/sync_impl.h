@@ -147,6 +147,26 @@ static inline void weft__waiter_set_waker(weft_waiter *w, const weft_waker *cur,
 }
 
 /* ------------------------------------------------------------- semaphore */
+/* The semaphore's word (semaphore.c): free permits << 2 | WAITERS | CLOSED. */
+#define WEFT__SEM_CLOSED 1u
+#define WEFT__SEM_WAITERS 2u
+#define WEFT__SEM_ONE 4u
+
+/* The Mutex's fast paths: one compare-and-swap each, from "one free permit,
+ * nobody waits" to "taken" and back.  Anything else (a waiter, a closed
+ * semaphore, an unlock of a free mutex) fails the swap and goes the
+ * general way, which queues, hands over or reports.  Acquire on taking,
+ * release on giving back, as the general paths. */
+static inline bool weft__sem_take_one(weft_semaphore *s) {
+    uint64_t cur = WEFT__SEM_ONE;
+    return atomic_compare_exchange_strong_explicit(&s->weft__state, &cur, 0,
+                                                   memory_order_acquire, memory_order_relaxed);
+}
+static inline bool weft__sem_give_one(weft_semaphore *s) {
+    uint64_t cur = 0;
+    return atomic_compare_exchange_strong_explicit(&s->weft__state, &cur, WEFT__SEM_ONE,
+                                                   memory_order_release, memory_order_relaxed);
+}
 /* A semaphore whose `permits` are all it may ever hold free (Mutex,
  * RwLock); releases past that abort. */
 void weft__semaphore_init_bounded(weft_semaphore *s, size_t permits);
