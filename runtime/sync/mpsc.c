@@ -51,7 +51,7 @@ typedef struct weft__mpsc {
      * until the receiver's next locked step; no sender ever waits there. */
     unsigned char *rx_buf; /* bounded: rx_cap values */
     size_t rx_cap;
-    size_t rx_next;  /* index in rx_buf, or in head_blk, of the next one */
+    const unsigned char *rx_at; /* the next one, in rx_buf or in head_blk */
     size_t rx_left;  /* batch values not read yet */
     size_t rx_taken; /* unbounded: reserved values to release */
 } weft__mpsc;
@@ -88,7 +88,8 @@ static int make(size_t elem, size_t cap, size_t slots, const weft_allocator *a,
     c->rx_buf = slots ? c->buf + slots * e : NULL;
     c->head_blk = c->tail_blk = c->spare = NULL;
     c->tail_idx = 0;
-    c->rx_next = c->rx_left = c->rx_taken = 0;
+    c->rx_at = NULL;
+    c->rx_left = c->rx_taken = 0;
     weft__spin_init(&c->lock);
     c->elem = elem;
     c->cap = cap;
@@ -241,27 +242,24 @@ static void take_batch(weft__mpsc *c, weft__wakes *b) {
         memcpy(c->rx_buf + first * e, c->buf, (k - first) * e);
         c->head = (c->head + k) & c->mask;
         c->len -= k;
-        c->rx_next = 0;
+        c->rx_at = c->rx_buf;
         c->rx_left = k;
         grant_senders(c, b);
         return;
     }
     if (k > BLOCK_SLOTS - c->head)
         k = BLOCK_SLOTS - c->head; /* stay within the head block */
-    c->rx_next = c->head;
+    c->rx_at = c->head_blk->data + c->head * c->elem;
     c->rx_left = c->rx_taken = k;
 }
 
 /* Reads the next reserved value (rx_left > 0); no lock needed. */
 static inline void read_one(weft__mpsc *c, void *dst) {
-    const unsigned char *src;
-    if (c->cap != UNBOUNDED)
-        src = c->rx_buf + c->rx_next++ * c->elem;
-    else
-        src = c->head_blk->data + c->rx_next++ * c->elem;
+    const unsigned char *src = c->rx_at;
+    c->rx_at = src + c->elem;
+    c->rx_left--;
     if (dst)
         copy_elem(dst, src, c->elem);
-    c->rx_left--;
 }
 
 /* Tries to queue `v` now; lock held.  0, EFULL, ECLOSED or ENOMEM; on 0
@@ -317,9 +315,19 @@ int weft_mpsc_try_send(weft_mpsc_tx *tx, const void *value) {
     weft__mpsc *c = CH(tx);
     weft_waker w = {0};
     weft__spin_lock(&c->lock);
+    /* Unbounded, room in the tail block, the receiver not waiting: what
+     * try_push does then, without its other cases. */
+    if (c->cap == UNBOUNDED && !c->closed && c->tail_blk && c->tail_idx < BLOCK_SLOTS &&
+        !c->rx_waker.vt) {
+        copy_elem(c->tail_blk->data + c->tail_idx++ * c->elem, value, c->elem);
+        c->len++;
+        weft__spin_unlock(&c->lock);
+        return 0;
+    }
     int rc = try_push(c, value, &w);
     weft__spin_unlock(&c->lock);
-    weft_waker_wake(&w);
+    if (w.vt) /* most sends find the receiver busy, not waiting */
+        weft_waker_wake(&w);
     return rc;
 }
 
@@ -491,7 +499,22 @@ int weft_mpsc_try_recv(weft_mpsc_rx *rx, void *dst) {
     return rc;
 }
 
-static weft_poll recv_poll(weft_future *f, weft_context *cx, void *out) {
+static const weft_future_vtable recv_vt, recv_done_vt;
+
+/* A receive ready with `rc`: done, and its drop has nothing to take back
+ * (recv_drop acts on a registered op only), so it goes to a vtable
+ * without one. */
+static inline weft_poll recv_ready(weft_future *f, void *out, int rc) {
+    f->resume = WEFT__DONE;
+    f->vt = &recv_done_vt;
+    if (out)
+        *(int *)out = rc;
+    return WEFT_READY;
+}
+
+/* A receive the current batch cannot serve: the locked step. */
+static __attribute__((noinline)) weft_poll recv_poll_slow(weft_future *f, weft_context *cx,
+                                                          void *out) {
     weft_mpsc_recv_op *op = (weft_mpsc_recv_op *)f;
     weft__mpsc *c = CH(op->rx);
     weft__wakes b;
@@ -510,10 +533,17 @@ static weft_poll recv_poll(weft_future *f, weft_context *cx, void *out) {
         return WEFT_PENDING;
     }
     weft__wakes_run(&b);
-    f->resume = WEFT__DONE;
-    if (out)
-        *(int *)out = rc;
-    return WEFT_READY;
+    return recv_ready(f, out, rc);
+}
+
+/* Most receives read the receiver's batch: no lock, no wake. */
+static weft_poll recv_poll(weft_future *f, weft_context *cx, void *out) {
+    weft__mpsc *c = CH(((weft_mpsc_recv_op *)f)->rx);
+    if (c->rx_left) {
+        read_one(c, ((weft_mpsc_recv_op *)f)->dst);
+        return recv_ready(f, out, 0);
+    }
+    return recv_poll_slow(f, cx, out);
 }
 
 /* A receive dropped while waiting takes its waker back, so the channel
@@ -532,12 +562,14 @@ static void recv_drop(weft_future *f) {
 
 static const weft_future_vtable recv_vt = {recv_poll, recv_drop, sizeof(weft_mpsc_recv_op), sizeof(int),
                                            "weft_mpsc_recv", 0};
+static const weft_future_vtable recv_done_vt = {recv_poll, NULL, sizeof(weft_mpsc_recv_op),
+                                                sizeof(int), "weft_mpsc_recv", 0};
 
 weft_future *weft_mpsc_recv_init(weft_mpsc_recv_op *op, weft_mpsc_rx *rx, void *dst,
                                  const char *site) {
     WEFT__NEED(op, "weft_mpsc_recv", "op");
     WEFT__NEED(rx, "weft_mpsc_recv", "receiver");
-    weft_future_init(&op->base, &recv_vt, site);
+    op->base = (weft_future){&recv_vt, NULL, site, 0, 0}; /* weft_future_init, checks known to pass */
     op->rx = rx;
     op->dst = dst;
     return &op->base;
