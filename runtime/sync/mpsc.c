@@ -341,37 +341,54 @@ bool weft_mpsc_is_closed(weft_mpsc_tx *tx) {
     return closed;
 }
 
-static weft_poll send_poll(weft_future *f, weft_context *cx, void *out) {
+static const weft_future_vtable send_vt, send_done_vt;
+
+/* A send ready with `rc`: done, and its drop has nothing to do (send_drop
+ * acts on a queued op only), so it goes to a vtable without one. */
+static inline weft_poll send_ready(weft_future *f, void *out, int rc) {
+    f->resume = WEFT__DONE;
+    f->vt = &send_done_vt;
+    if (out)
+        *(int *)out = rc;
+    return WEFT_READY;
+}
+
+/* A send whose node was queued: its state says, under the lock, whether
+ * it was granted (the value went in), closed out, or still waits. */
+static __attribute__((noinline)) weft_poll send_poll_queued(weft_future *f, weft_context *cx,
+                                                            void *out) {
     weft_mpsc_send_op *op = (weft_mpsc_send_op *)f;
     weft__mpsc *c = CH(op->tx);
     weft_waiter *n = &op->node;
     weft_waker w = {0};
-    int rc = 0;
     weft__spin_lock(&c->lock);
-    switch (n->weft__state) {
-    case WEFT__W_IDLE:
-        rc = try_push(c, op->value, &w);
-        if (rc == WEFT_EFULL)
-            return weft__wait_queued(&c->lock, &c->blocked, n, f, cx);
-        break;
-    case WEFT__W_QUEUED:
+    int st = n->weft__state;
+    if (st == WEFT__W_QUEUED) {
         weft__waiter_set_waker(n, cx->weft__waker, &w);
         weft__spin_unlock(&c->lock);
         weft_waker_drop(&w);
         return WEFT_PENDING;
-    case WEFT__W_GRANTED:
-        break;
-    default:
-        rc = WEFT_ECLOSED;
-        break;
     }
     n->weft__state = WEFT__W_IDLE;
     weft__spin_unlock(&c->lock);
-    weft_waker_wake(&w);
-    f->resume = WEFT__DONE;
-    if (out)
-        *(int *)out = rc;
-    return WEFT_READY;
+    return send_ready(f, out, st == WEFT__W_GRANTED ? 0 : WEFT_ECLOSED);
+}
+
+static weft_poll send_poll(weft_future *f, weft_context *cx, void *out) {
+    if (f->resume == QUEUED_ONCE)
+        return send_poll_queued(f, cx, out);
+    /* never queued: the node is ours and idle */
+    weft_mpsc_send_op *op = (weft_mpsc_send_op *)f;
+    weft__mpsc *c = CH(op->tx);
+    weft_waker w = {0};
+    weft__spin_lock(&c->lock);
+    int rc = try_push(c, op->value, &w);
+    if (rc == WEFT_EFULL)
+        return weft__wait_queued(&c->lock, &c->blocked, &op->node, f, cx);
+    weft__spin_unlock(&c->lock);
+    if (w.vt)
+        weft_waker_wake(&w);
+    return send_ready(f, out, rc);
 }
 
 static void send_drop(weft_future *f) {
@@ -395,6 +412,8 @@ static void send_drop(weft_future *f) {
 
 static const weft_future_vtable send_vt = {send_poll, send_drop, sizeof(weft_mpsc_send_op),
                                            sizeof(int), "weft_mpsc_send", 0};
+static const weft_future_vtable send_done_vt = {send_poll, NULL, sizeof(weft_mpsc_send_op),
+                                                sizeof(int), "weft_mpsc_send", 0};
 
 weft_future *weft_mpsc_send_init(weft_mpsc_send_op *op, weft_mpsc_tx *tx, const void *value,
                                  const char *site) {
@@ -402,10 +421,10 @@ weft_future *weft_mpsc_send_init(weft_mpsc_send_op *op, weft_mpsc_tx *tx, const 
     WEFT__NEED(tx, "weft_mpsc_send", "sender");
     if (!value && CH(tx)->elem)
         weft__die_misuse("weft_mpsc_send", "NULL value");
-    weft_future_init(&op->base, &send_vt, site);
+    op->base = (weft_future){&send_vt, NULL, site, 0, 0}; /* weft_future_init, checks known to pass */
     op->tx = tx;
     op->value = value;
-    op->node = (weft_waiter){0};
+    op->node.weft__state = WEFT__W_IDLE; /* the rest is set when it queues */
     return &op->base;
 }
 
