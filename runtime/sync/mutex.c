@@ -39,19 +39,12 @@ static const weft_future_vtable lock_vt = {lock_poll, weft__acquire_drop, sizeof
 static const weft_future_vtable lock_done_vt = {lock_poll, NULL, sizeof(weft_acquire_op),
                                                 sizeof(int), "weft_mutex_lock", 0};
 
-/* A lock ready with `got` (0: taken): the op is done, the holder noted. */
-static inline weft_poll lock_ready(weft_future *f, weft_context *cx, void *out, int got) {
-    f->resume = WEFT__DONE; /* never reports the grant twice */
-    f->vt = &lock_done_vt;
-    if (got == 0) {
-        weft_semaphore *sem = ((weft_acquire_op *)f)->sem;
-        weft_mutex *m = (weft_mutex *)(void *)((char *)sem - offsetof(weft_mutex, weft__sem));
-        m->weft__holder = holder_now(cx->weft__rt);
-        m->weft__locked_at = f->site;
-    }
-    if (out)
-        *(int *)out = got;
-    return WEFT_READY;
+/* The lock taken: the holder noted (once the op is done, so a report
+ * never names a holder that has not got it yet). */
+static inline void note_holder(weft_semaphore *sem, weft_context *cx, const char *site) {
+    weft_mutex *m = (weft_mutex *)(void *)((char *)sem - offsetof(weft_mutex, weft__sem));
+    m->weft__holder = holder_now(cx->weft__rt);
+    m->weft__locked_at = site;
 }
 
 /* Everything but the uncontended lock: the semaphore's acquisition (a
@@ -61,15 +54,26 @@ static __attribute__((noinline)) weft_poll lock_poll_slow(weft_future *f, weft_c
     int got = 0;
     if (weft__acquire_poll(f, cx, &got) == WEFT_PENDING)
         return WEFT_PENDING;
-    return lock_ready(f, cx, out, got);
+    f->vt = &lock_done_vt; /* done (weft__acquire_poll set resume) */
+    if (got == 0)
+        note_holder(((weft_acquire_op *)f)->sem, cx, f->site);
+    if (out)
+        *(int *)out = got;
+    return WEFT_READY;
 }
 
 /* The uncontended lock is one compare-and-swap, kept free of the slow
  * path's frame. */
 static weft_poll lock_poll(weft_future *f, weft_context *cx, void *out) {
-    if (f->resume != QUEUED_ONCE && weft__sem_take_one(((weft_acquire_op *)f)->sem))
-        return lock_ready(f, cx, out, 0);
-    return lock_poll_slow(f, cx, out);
+    weft_semaphore *sem = ((weft_acquire_op *)f)->sem;
+    if (f->resume == QUEUED_ONCE || !weft__sem_take_one(sem))
+        return lock_poll_slow(f, cx, out);
+    f->resume = WEFT__DONE; /* never reports the grant twice */
+    f->vt = &lock_done_vt;
+    note_holder(sem, cx, f->site);
+    if (out)
+        *(int *)out = 0;
+    return WEFT_READY;
 }
 
 weft_future *weft_mutex_lock_init(weft_lock_op *op, weft_mutex *m, const char *site) {
