@@ -309,26 +309,42 @@ void weft_mpsc_tx_drop(weft_mpsc_tx *tx) {
         destroy(c);
 }
 
+/* try_send's value of an uncommon size: copied, then the lock released. */
+static __attribute__((noinline)) int copy_unlock(weft__mpsc *c, unsigned char *dst,
+                                                 const void *value) {
+    copy_elem(dst, value, c->elem);
+    weft__spin_unlock(&c->lock);
+    return 0;
+}
+
+/* try_send but for the common case; lock held on entry. */
+static __attribute__((noinline)) int try_send_locked(weft__mpsc *c, const void *value) {
+    weft_waker w = {0};
+    int rc = try_push(c, value, &w);
+    weft__spin_unlock(&c->lock);
+    if (w.vt)
+        weft_waker_wake(&w);
+    return rc;
+}
+
 int weft_mpsc_try_send(weft_mpsc_tx *tx, const void *value) {
     if (!tx || (!value && CH(tx)->elem))
         return WEFT_EINVAL;
     weft__mpsc *c = CH(tx);
-    weft_waker w = {0};
     weft__spin_lock(&c->lock);
     /* Unbounded, room in the tail block, the receiver not waiting: what
-     * try_push does then, without its other cases. */
+     * try_push does then, without its other cases (or a frame). */
     if (c->cap == UNBOUNDED && !c->closed && c->tail_blk && c->tail_idx < BLOCK_SLOTS &&
         !c->rx_waker.vt) {
-        copy_elem(c->tail_blk->data + c->tail_idx++ * c->elem, value, c->elem);
+        unsigned char *dst = c->tail_blk->data + c->tail_idx++ * c->elem;
         c->len++;
+        if (c->elem != 8)
+            return copy_unlock(c, dst, value);
+        memcpy(dst, value, 8);
         weft__spin_unlock(&c->lock);
         return 0;
     }
-    int rc = try_push(c, value, &w);
-    weft__spin_unlock(&c->lock);
-    if (w.vt) /* most sends find the receiver busy, not waiting */
-        weft_waker_wake(&w);
-    return rc;
+    return try_send_locked(c, value);
 }
 
 bool weft_mpsc_is_closed(weft_mpsc_tx *tx) {
@@ -559,8 +575,10 @@ static __attribute__((noinline)) weft_poll recv_poll_slow(weft_future *f, weft_c
 static weft_poll recv_poll(weft_future *f, weft_context *cx, void *out) {
     weft__mpsc *c = CH(((weft_mpsc_recv_op *)f)->rx);
     if (c->rx_left) {
-        read_one(c, ((weft_mpsc_recv_op *)f)->dst);
-        return recv_ready(f, out, 0);
+        void *dst = ((weft_mpsc_recv_op *)f)->dst;
+        recv_ready(f, out, 0); /* first: nothing of the op is needed after the copy */
+        read_one(c, dst);
+        return WEFT_READY;
     }
     return recv_poll_slow(f, cx, out);
 }
