@@ -13,7 +13,7 @@
  * block_on's future), under the simulator; 0 (unknown) elsewhere, where a
  * task has no id to read cheaply.  `rt` is the runtime polling (the
  * context's), NULL for this thread's. */
-static inline uint64_t holder_now(weft__rt *rt) {
+static uint64_t holder_now(weft__rt *rt) {
 #ifdef WEFT_HAVE_SIM
     if (!rt)
         rt = weft__cur.rt;
@@ -28,6 +28,28 @@ static inline uint64_t holder_now(weft__rt *rt) {
     return 0;
 }
 
+/* Whether holder_now may find a task id under runtime `rt` (the
+ * simulator's, or one not known yet). */
+static inline bool holder_known(weft__rt *rt) {
+#ifdef WEFT_HAVE_SIM
+    return !rt || rt->sched == &weft__sim_ops;
+#else
+    (void)rt;
+    return false;
+#endif
+}
+
+/* Notes the holder where one is known, and says the lock is ready (out of
+ * line, as the fast lock's last step, so the fast lock needs no frame). */
+static __attribute__((noinline)) weft_poll ready_noting(weft_mutex *m, weft__rt *rt) {
+    m->weft__holder = holder_now(rt);
+    return WEFT_READY;
+}
+
+static inline weft_mutex *mutex_of(weft_semaphore *sem) {
+    return (weft_mutex *)(void *)((char *)sem - offsetof(weft_mutex, weft__sem));
+}
+
 static weft_poll lock_poll(weft_future *f, weft_context *cx, void *out);
 
 /* A semaphore acquisition that names itself a mutex's lock. */
@@ -39,14 +61,6 @@ static const weft_future_vtable lock_vt = {lock_poll, weft__acquire_drop, sizeof
 static const weft_future_vtable lock_done_vt = {lock_poll, NULL, sizeof(weft_acquire_op),
                                                 sizeof(int), "weft_mutex_lock", 0};
 
-/* The lock taken: the holder noted (once the op is done, so a report
- * never names a holder that has not got it yet). */
-static inline void note_holder(weft_semaphore *sem, weft_context *cx, const char *site) {
-    weft_mutex *m = (weft_mutex *)(void *)((char *)sem - offsetof(weft_mutex, weft__sem));
-    m->weft__holder = holder_now(cx->weft__rt);
-    m->weft__locked_at = site;
-}
-
 /* Everything but the uncontended lock: the semaphore's acquisition (a
  * waiter ahead, a queued node, a closed semaphore). */
 static __attribute__((noinline)) weft_poll lock_poll_slow(weft_future *f, weft_context *cx,
@@ -55,8 +69,11 @@ static __attribute__((noinline)) weft_poll lock_poll_slow(weft_future *f, weft_c
     if (weft__acquire_poll(f, cx, &got) == WEFT_PENDING)
         return WEFT_PENDING;
     f->vt = &lock_done_vt; /* done (weft__acquire_poll set resume) */
-    if (got == 0)
-        note_holder(((weft_acquire_op *)f)->sem, cx, f->site);
+    if (got == 0) {
+        weft_mutex *m = mutex_of(((weft_acquire_op *)f)->sem);
+        m->weft__holder = holder_now(cx->weft__rt);
+        m->weft__locked_at = f->site;
+    }
     if (out)
         *(int *)out = got;
     return WEFT_READY;
@@ -70,9 +87,13 @@ static weft_poll lock_poll(weft_future *f, weft_context *cx, void *out) {
         return lock_poll_slow(f, cx, out);
     f->resume = WEFT__DONE; /* never reports the grant twice */
     f->vt = &lock_done_vt;
-    note_holder(sem, cx, f->site);
+    weft_mutex *m = mutex_of(sem);
+    m->weft__locked_at = f->site;
     if (out)
         *(int *)out = 0;
+    if (holder_known(cx->weft__rt))
+        return ready_noting(m, cx->weft__rt);
+    m->weft__holder = 0;
     return WEFT_READY;
 }
 
