@@ -327,11 +327,18 @@ static __attribute__((noinline)) int try_send_locked(weft__mpsc *c, const void *
     return rc;
 }
 
+/* try_send that found the lock taken: waits for it, then the general way. */
+static __attribute__((noinline)) int try_send_contended(weft__mpsc *c, const void *value) {
+    weft__spin_lock(&c->lock);
+    return try_send_locked(c, value);
+}
+
 int weft_mpsc_try_send(weft_mpsc_tx *tx, const void *value) {
     if (!tx || (!value && CH(tx)->elem))
         return WEFT_EINVAL;
     weft__mpsc *c = CH(tx);
-    weft__spin_lock(&c->lock);
+    if (!weft__spin_try(&c->lock))
+        return try_send_contended(c, value);
     /* Unbounded, room in the tail block, the receiver not waiting: what
      * try_push does then, without its other cases (or a frame). */
     if (c->cap == UNBOUNDED && !c->closed && c->tail_blk && c->tail_idx < BLOCK_SLOTS &&

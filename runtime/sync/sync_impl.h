@@ -20,6 +20,12 @@
 #include "../spin.h"
 
 
+/* One try at the spin lock: true if taken (for a fast path that leaves
+ * waiting for it, a call, to a slow path of its own). */
+static inline bool weft__spin_try(weft__spin *l) {
+    return !atomic_exchange_explicit(&l->weft__v, 1, memory_order_acquire);
+}
+
 enum { WEFT__W_IDLE = 0, WEFT__W_QUEUED, WEFT__W_GRANTED, WEFT__W_CLOSED };
 
 /* A semaphore acquisition's poll and drop (semaphore.c), for the ops
