@@ -56,7 +56,8 @@ static int tx_finish(weft__oneshot *c, const void *value) {
         if (c->rx_gone)
             rc = WEFT_ECLOSED;
         else {
-            memcpy(c->value, value, c->elem);
+            if (c->elem) /* an empty value (a bare signal) copies nothing */
+                memcpy(c->value, value, c->elem);
             c->has_value = true;
         }
     }
@@ -99,7 +100,7 @@ bool weft_oneshot_tx_is_closed(weft_oneshot_tx *tx) {
 /* 0, EAGAIN or ECLOSED; lock held. */
 static int take_locked(weft__oneshot *c, void *dst) {
     if (c->has_value) {
-        if (dst)
+        if (dst && c->elem)
             memcpy(dst, c->value, c->elem);
         c->has_value = false;
         c->tx_gone = true;
@@ -149,7 +150,8 @@ static weft_poll recv_poll(weft_future *f, weft_context *cx, void *out) {
             c->rx_waker = weft_waker_clone(cx->weft__waker);
         }
         weft__spin_unlock(&c->lock);
-        weft_waker_drop(&old);
+        if (old.vt) /* a waker of another task replaced */
+            weft_waker_drop(&old);
         return WEFT_PENDING;
     }
     /* weft_oneshot_rx_drop's work; the value was taken (has_value off) */
