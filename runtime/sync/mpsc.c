@@ -399,14 +399,15 @@ static __attribute__((noinline)) weft_poll send_poll_queued(weft_future *f, weft
     return send_ready(f, out, st == WEFT__W_GRANTED ? 0 : WEFT_ECLOSED);
 }
 
-static weft_poll send_poll(weft_future *f, weft_context *cx, void *out) {
-    if (f->resume == QUEUED_ONCE)
-        return send_poll_queued(f, cx, out);
-    /* never queued: the node is ours and idle */
+/* A first send poll with the lock held (taken by `locked`, else here):
+ * queue the value or the op. */
+static __attribute__((noinline)) weft_poll send_poll_first(weft_future *f, weft_context *cx,
+                                                           void *out, bool locked) {
     weft_mpsc_send_op *op = (weft_mpsc_send_op *)f;
     weft__mpsc *c = CH(op->tx);
     weft_waker w = {0};
-    weft__spin_lock(&c->lock);
+    if (!locked)
+        weft__spin_lock(&c->lock);
     int rc = try_push(c, op->value, &w);
     if (rc == WEFT_EFULL)
         return weft__wait_queued(&c->lock, &c->blocked, &op->node, f, cx);
@@ -414,6 +415,25 @@ static weft_poll send_poll(weft_future *f, weft_context *cx, void *out) {
     if (w.vt)
         weft_waker_wake(&w);
     return send_ready(f, out, rc);
+}
+
+static weft_poll send_poll(weft_future *f, weft_context *cx, void *out) {
+    if (f->resume == QUEUED_ONCE)
+        return send_poll_queued(f, cx, out);
+    /* never queued: the node is ours and idle */
+    weft_mpsc_send_op *op = (weft_mpsc_send_op *)f;
+    weft__mpsc *c = CH(op->tx);
+    if (!weft__spin_try(&c->lock))
+        return send_poll_first(f, cx, out, false);
+    /* Bounded, open, room, nobody queued ahead, the receiver not waiting,
+     * an 8-byte value: what try_push does then, without a frame. */
+    if (c->cap == UNBOUNDED || c->closed || c->len >= c->cap || !weft__wl_empty(&c->blocked) ||
+        c->rx_waker.vt || c->elem != 8)
+        return send_poll_first(f, cx, out, true);
+    memcpy(c->buf + ((c->head + c->len) & c->mask) * 8, op->value, 8);
+    c->len++;
+    weft__spin_unlock(&c->lock);
+    return send_ready(f, out, 0);
 }
 
 static void send_drop(weft_future *f) {
