@@ -88,6 +88,14 @@ weft_poll weft_future_poll(weft_future *f, weft_context *cx, void *out) {
     return f->vt->poll(f, cx, out);
 }
 
+/* The child a dropped future still awaits, dropped first (out of line, so
+ * the common drop, of a future awaiting nothing, needs no frame). */
+static __attribute__((noinline)) void drop_awaited(weft_future *f) {
+    weft_future *child = f->awaiting;
+    f->awaiting = NULL;
+    weft_future_drop(child);
+}
+
 void weft_future_drop(weft_future *f) {
     if (!f || !f->vt || (f->flags & WEFT__F_DROPPED))
         return;
@@ -97,11 +105,8 @@ void weft_future_drop(weft_future *f) {
         weft__diag(weft__cur.rt, "future dropped without ever being polled (forgot to await it?)",
                    f->site);
 #endif
-    if (f->awaiting) {
-        weft_future *child = f->awaiting;
-        f->awaiting = NULL;
-        weft_future_drop(child);
-    }
+    if (f->awaiting)
+        drop_awaited(f);
     if (f->vt->drop)
         f->vt->drop(f);
 }

@@ -137,6 +137,65 @@ static void oneshot_receiver_gone(void **state) {
     wt_free_rt(env);
 }
 
+/* A counting allocator: `live` is what it handed out and was not given back. */
+typedef struct counted {
+    int live;
+} counted;
+static void *counted_alloc(void *ctx, size_t n) {
+    ((counted *)ctx)->live++;
+    return malloc(n);
+}
+static void counted_free(void *ctx, void *p, size_t n) {
+    (void)n;
+    ((counted *)ctx)->live--;
+    free(p);
+}
+
+/* A receive that is ready holds nothing: the channel is released when the
+ * value is taken, not later when the op is dropped (whether the value was
+ * there at the first poll or came after the receive waited). */
+static void oneshot_ready_recv_releases_channel(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_NONE(env);
+    counted n = {0};
+    weft_allocator a = {counted_alloc, counted_free, &n};
+    weft_oneshot_tx *tx;
+    weft_oneshot_rx *rx;
+    manual m;
+    manual_init(&m);
+    weft_oneshot_recv_op op;
+    int v = 5, got = 0, rc = 9;
+    assert_int_equal(weft_oneshot_new(sizeof(int), &a, &tx, &rx), 0);
+    assert_int_equal(weft_oneshot_send(tx, &v), 0);
+    assert_int_equal(n.live, 1);
+    assert_int_equal(mpoll(&m, weft_oneshot_recv(&op, rx, &got), &rc), WEFT_READY);
+    assert_int_equal(rc, 0);
+    assert_int_equal(got, 5);
+    assert_int_equal(n.live, 0);
+    weft_future_drop(&op.base); /* nothing left to release */
+    assert_int_equal(n.live, 0);
+    /* Waited first: the send wakes it, the ready poll releases. */
+    assert_int_equal(weft_oneshot_new(sizeof(int), &a, &tx, &rx), 0);
+    assert_int_equal(mpoll(&m, weft_oneshot_recv(&op, rx, &got), &rc), WEFT_PENDING);
+    v = 6;
+    assert_int_equal(weft_oneshot_send(tx, &v), 0);
+    assert_int_equal(atomic_load(&m.c.wakes), 1);
+    assert_int_equal(atomic_load(&m.c.refs), 0);
+    assert_int_equal(n.live, 1);
+    assert_int_equal(mpoll(&m, &op.base, &rc), WEFT_READY);
+    assert_int_equal(got, 6);
+    assert_int_equal(n.live, 0);
+    weft_future_drop(&op.base);
+    /* The sender gone without a value: ECLOSED, released as well. */
+    assert_int_equal(weft_oneshot_new(sizeof(int), &a, &tx, &rx), 0);
+    weft_oneshot_tx_drop(tx);
+    assert_int_equal(mpoll(&m, weft_oneshot_recv(&op, rx, &got), &rc), WEFT_READY);
+    assert_int_equal(rc, WEFT_ECLOSED);
+    assert_int_equal(n.live, 0);
+    weft_future_drop(&op.base);
+    wt_free_rt(env);
+}
+
 /* --------------------------------------------------------------------- mpsc */
 
 typedef struct sender {
@@ -327,6 +386,60 @@ static void mpsc_send_cancel_and_close(void **state) {
     wt_free_rt(env);
 }
 
+/* Unbounded values of sizes other than 8 bytes (3, 16, 0), over several
+ * storage blocks, received by op and by try_recv, in order, none lost. */
+static void mpsc_unbounded_sizes(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_NONE(env);
+    static const size_t sizes[] = {3, 16, 0};
+    manual m;
+    manual_init(&m);
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t e = sizes[k];
+        weft_mpsc_tx *tx;
+        weft_mpsc_rx *rx;
+        assert_int_equal(weft_mpsc_unbounded(e, ALLOC(env), &tx, &rx), 0);
+        unsigned char in[16], out[16];
+        unsigned sent = 0, got = 0;
+        for (int round = 0; round < 3; round++) {
+            for (int i = 0; i < 300; i++, sent++) { /* more than a block */
+                memset(in, (int)(sent & 0xff), sizeof in);
+                in[0] = (unsigned char)(sent >> 8);
+                assert_int_equal(weft_mpsc_try_send(tx, e ? in : NULL), 0);
+            }
+            for (int i = 0; i < 250; i++, got++) {
+                weft_mpsc_recv_op op;
+                int rc = 9;
+                memset(out, 0xee, sizeof out);
+                if (i % 2)
+                    rc = weft_mpsc_try_recv(rx, out);
+                else {
+                    assert_int_equal(mpoll(&m, weft_mpsc_recv(&op, rx, out), &rc), WEFT_READY);
+                    weft_future_drop(&op.base);
+                }
+                assert_int_equal(rc, 0);
+                for (size_t b = 0; b < e; b++)
+                    assert_int_equal(out[b], b ? (got & 0xff) : ((got >> 8) & 0xff));
+                for (size_t b = e; b < sizeof out; b++)
+                    assert_int_equal(out[b], 0xee); /* no more than a value written */
+            }
+        }
+        assert_int_equal(weft_mpsc_len(rx), sent - got);
+        while (got < sent) {
+            assert_int_equal(weft_mpsc_try_recv(rx, out), 0);
+            for (size_t b = 0; b < e; b++)
+                assert_int_equal(out[b], b ? (got & 0xff) : ((got >> 8) & 0xff));
+            got++;
+        }
+        assert_int_equal(weft_mpsc_try_recv(rx, out), WEFT_EAGAIN);
+        weft_mpsc_tx_drop(tx);
+        assert_int_equal(weft_mpsc_try_recv(rx, out), WEFT_ECLOSED);
+        weft_mpsc_rx_drop(rx);
+    }
+    assert_int_equal(atomic_load(&m.c.refs), 0);
+    wt_free_rt(env);
+}
+
 /* recv inside a timeout: the timeout fires, the message sent later is
  * still received (the dropped recv lost nothing). */
 typedef struct late_sender {
@@ -509,6 +622,45 @@ static void mutex_fifo(void **state) {
     assert_int_equal(m.n, 8);
     for (int i = 0; i < 8; i++)
         assert_int_equal(m.order[i], i);
+}
+
+/* Hand-polled: an unlock with waiters hands the lock to the first one
+ * only; a lock op that is done, dropped, leaves the mutex locked (it
+ * owns nothing to give back); a granted op dropped before it ran passes
+ * the lock on. */
+static void mutex_handoff_by_hand(void **state) {
+    wt_env *env = WT_ENV(state);
+    SKIP_IF_NONE(env);
+    weft_mutex mu;
+    weft_mutex_init(&mu);
+    manual m[3];
+    weft_lock_op op[3];
+    int rc[3] = {9, 9, 9};
+    for (int i = 0; i < 3; i++)
+        manual_init(&m[i]);
+    assert_int_equal(mpoll(&m[0], weft_mutex_lock(&op[0], &mu), &rc[0]), WEFT_READY);
+    assert_int_equal(rc[0], 0);
+    weft_future_drop(&op[0].base); /* done: the lock stays taken */
+    assert_int_equal(weft_mutex_try_lock(&mu), WEFT_EBUSY);
+    assert_int_equal(mpoll(&m[1], weft_mutex_lock(&op[1], &mu), &rc[1]), WEFT_PENDING);
+    assert_int_equal(mpoll(&m[2], weft_mutex_lock(&op[2], &mu), &rc[2]), WEFT_PENDING);
+    weft_mutex_unlock(&mu);
+    assert_int_equal(atomic_load(&m[1].c.wakes), 1);
+    assert_int_equal(atomic_load(&m[2].c.wakes), 0);
+    assert_int_equal(weft_mutex_try_lock(&mu), WEFT_EBUSY); /* op1 owns it: no barging */
+    weft_future_drop(&op[1].base);                           /* granted, never ran */
+    assert_int_equal(atomic_load(&m[2].c.wakes), 1);
+    assert_int_equal(mpoll(&m[2], &op[2].base, &rc[2]), WEFT_READY);
+    assert_int_equal(rc[2], 0);
+    weft_future_drop(&op[2].base);
+    assert_int_equal(weft_mutex_try_lock(&mu), WEFT_EBUSY);
+    weft_mutex_unlock(&mu);
+    assert_int_equal(weft_mutex_try_lock(&mu), 0);
+    weft_mutex_unlock(&mu);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(atomic_load(&m[i].c.refs), 0);
+    weft_mutex_destroy(&mu);
+    wt_free_rt(env);
 }
 
 /* Many tasks increment a counter under the mutex, yielding while holding it. */
@@ -1252,13 +1404,16 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         WT_FLAVORS(oneshot_send_and_close),
         WT_FLAVORS(oneshot_receiver_gone),
+        WT_FLAVORS(oneshot_ready_recv_releases_channel),
         WT_FLAVORS(mpsc_bounded_many_senders),
         WT_FLAVORS(mpsc_unbounded_many_senders),
         WT_FLAVORS(mpsc_try_and_backpressure),
         WT_FLAVORS(mpsc_send_cancel_and_close),
+        WT_FLAVORS(mpsc_unbounded_sizes),
         WT_FLAVORS(mpsc_recv_timeout),
         WT_FLAVORS(semaphore_fifo_and_cancel),
         WT_FLAVORS(mutex_fifo),
+        WT_FLAVORS(mutex_handoff_by_hand),
         WT_FLAVORS(mutex_contention_exact),
         WT_FLAVORS(mutex_lock_timeout),
         WT_FLAVORS(rwlock_fair),

@@ -51,7 +51,7 @@ typedef struct weft__mpsc {
      * until the receiver's next locked step; no sender ever waits there. */
     unsigned char *rx_buf; /* bounded: rx_cap values */
     size_t rx_cap;
-    size_t rx_next;  /* index in rx_buf, or in head_blk, of the next one */
+    const unsigned char *rx_at; /* the next one, in rx_buf or in head_blk */
     size_t rx_left;  /* batch values not read yet */
     size_t rx_taken; /* unbounded: reserved values to release */
 } weft__mpsc;
@@ -88,7 +88,8 @@ static int make(size_t elem, size_t cap, size_t slots, const weft_allocator *a,
     c->rx_buf = slots ? c->buf + slots * e : NULL;
     c->head_blk = c->tail_blk = c->spare = NULL;
     c->tail_idx = 0;
-    c->rx_next = c->rx_left = c->rx_taken = 0;
+    c->rx_at = NULL;
+    c->rx_left = c->rx_taken = 0;
     weft__spin_init(&c->lock);
     c->elem = elem;
     c->cap = cap;
@@ -139,6 +140,8 @@ static inline void copy_elem(void *dst, const void *src, size_t n) {
         break;
     case 16:
         memcpy(dst, src, 16);
+        break;
+    case 0: /* a channel of empty values: the send may pass no value */
         break;
     default:
         memcpy(dst, src, n);
@@ -241,27 +244,24 @@ static void take_batch(weft__mpsc *c, weft__wakes *b) {
         memcpy(c->rx_buf + first * e, c->buf, (k - first) * e);
         c->head = (c->head + k) & c->mask;
         c->len -= k;
-        c->rx_next = 0;
+        c->rx_at = c->rx_buf;
         c->rx_left = k;
         grant_senders(c, b);
         return;
     }
     if (k > BLOCK_SLOTS - c->head)
         k = BLOCK_SLOTS - c->head; /* stay within the head block */
-    c->rx_next = c->head;
+    c->rx_at = c->head_blk->data + c->head * c->elem;
     c->rx_left = c->rx_taken = k;
 }
 
 /* Reads the next reserved value (rx_left > 0); no lock needed. */
 static inline void read_one(weft__mpsc *c, void *dst) {
-    const unsigned char *src;
-    if (c->cap != UNBOUNDED)
-        src = c->rx_buf + c->rx_next++ * c->elem;
-    else
-        src = c->head_blk->data + c->rx_next++ * c->elem;
+    const unsigned char *src = c->rx_at;
+    c->rx_at = src + c->elem;
+    c->rx_left--;
     if (dst)
         copy_elem(dst, src, c->elem);
-    c->rx_left--;
 }
 
 /* Tries to queue `v` now; lock held.  0, EFULL, ECLOSED or ENOMEM; on 0
@@ -311,16 +311,49 @@ void weft_mpsc_tx_drop(weft_mpsc_tx *tx) {
         destroy(c);
 }
 
+/* try_send's value of an uncommon size: copied, then the lock released. */
+static __attribute__((noinline)) int copy_unlock(weft__mpsc *c, unsigned char *dst,
+                                                 const void *value) {
+    copy_elem(dst, value, c->elem);
+    weft__spin_unlock(&c->lock);
+    return 0;
+}
+
+/* try_send but for the common case; lock held on entry. */
+static __attribute__((noinline)) int try_send_locked(weft__mpsc *c, const void *value) {
+    weft_waker w = {0};
+    int rc = try_push(c, value, &w);
+    weft__spin_unlock(&c->lock);
+    if (w.vt)
+        weft_waker_wake(&w);
+    return rc;
+}
+
+/* try_send that found the lock taken: waits for it, then the general way. */
+static __attribute__((noinline)) int try_send_contended(weft__mpsc *c, const void *value) {
+    weft__spin_lock(&c->lock);
+    return try_send_locked(c, value);
+}
+
 int weft_mpsc_try_send(weft_mpsc_tx *tx, const void *value) {
     if (!tx || (!value && CH(tx)->elem))
         return WEFT_EINVAL;
     weft__mpsc *c = CH(tx);
-    weft_waker w = {0};
-    weft__spin_lock(&c->lock);
-    int rc = try_push(c, value, &w);
-    weft__spin_unlock(&c->lock);
-    weft_waker_wake(&w);
-    return rc;
+    if (!weft__spin_try(&c->lock))
+        return try_send_contended(c, value);
+    /* Unbounded, room in the tail block, the receiver not waiting: what
+     * try_push does then, without its other cases (or a frame). */
+    if (c->cap == UNBOUNDED && !c->closed && c->tail_blk && c->tail_idx < BLOCK_SLOTS &&
+        !c->rx_waker.vt) {
+        unsigned char *dst = c->tail_blk->data + c->tail_idx++ * c->elem;
+        c->len++;
+        if (c->elem != 8)
+            return copy_unlock(c, dst, value);
+        memcpy(dst, value, 8);
+        weft__spin_unlock(&c->lock);
+        return 0;
+    }
+    return try_send_locked(c, value);
 }
 
 bool weft_mpsc_is_closed(weft_mpsc_tx *tx) {
@@ -333,37 +366,74 @@ bool weft_mpsc_is_closed(weft_mpsc_tx *tx) {
     return closed;
 }
 
-static weft_poll send_poll(weft_future *f, weft_context *cx, void *out) {
+static const weft_future_vtable send_vt, send_done_vt;
+
+/* A send ready with `rc`: done, and its drop has nothing to do (send_drop
+ * acts on a queued op only), so it goes to a vtable without one. */
+static inline weft_poll send_ready(weft_future *f, void *out, int rc) {
+    f->resume = WEFT__DONE;
+    f->vt = &send_done_vt;
+    if (out)
+        *(int *)out = rc;
+    return WEFT_READY;
+}
+
+/* A send whose node was queued: its state says, under the lock, whether
+ * it was granted (the value went in), closed out, or still waits. */
+static __attribute__((noinline)) weft_poll send_poll_queued(weft_future *f, weft_context *cx,
+                                                            void *out) {
     weft_mpsc_send_op *op = (weft_mpsc_send_op *)f;
     weft__mpsc *c = CH(op->tx);
     weft_waiter *n = &op->node;
     weft_waker w = {0};
-    int rc = 0;
     weft__spin_lock(&c->lock);
-    switch (n->weft__state) {
-    case WEFT__W_IDLE:
-        rc = try_push(c, op->value, &w);
-        if (rc == WEFT_EFULL)
-            return weft__wait_queued(&c->lock, &c->blocked, n, f, cx);
-        break;
-    case WEFT__W_QUEUED:
+    int st = n->weft__state;
+    if (st == WEFT__W_QUEUED) {
         weft__waiter_set_waker(n, cx->weft__waker, &w);
         weft__spin_unlock(&c->lock);
         weft_waker_drop(&w);
         return WEFT_PENDING;
-    case WEFT__W_GRANTED:
-        break;
-    default:
-        rc = WEFT_ECLOSED;
-        break;
     }
     n->weft__state = WEFT__W_IDLE;
     weft__spin_unlock(&c->lock);
-    weft_waker_wake(&w);
-    f->resume = WEFT__DONE;
-    if (out)
-        *(int *)out = rc;
-    return WEFT_READY;
+    return send_ready(f, out, st == WEFT__W_GRANTED ? 0 : WEFT_ECLOSED);
+}
+
+/* A first send poll with the lock held (taken by `locked`, else here):
+ * queue the value or the op. */
+static __attribute__((noinline)) weft_poll send_poll_first(weft_future *f, weft_context *cx,
+                                                           void *out, bool locked) {
+    weft_mpsc_send_op *op = (weft_mpsc_send_op *)f;
+    weft__mpsc *c = CH(op->tx);
+    weft_waker w = {0};
+    if (!locked)
+        weft__spin_lock(&c->lock);
+    int rc = try_push(c, op->value, &w);
+    if (rc == WEFT_EFULL)
+        return weft__wait_queued(&c->lock, &c->blocked, &op->node, f, cx);
+    weft__spin_unlock(&c->lock);
+    if (w.vt)
+        weft_waker_wake(&w);
+    return send_ready(f, out, rc);
+}
+
+static weft_poll send_poll(weft_future *f, weft_context *cx, void *out) {
+    if (f->resume == QUEUED_ONCE)
+        return send_poll_queued(f, cx, out);
+    /* never queued: the node is ours and idle */
+    weft_mpsc_send_op *op = (weft_mpsc_send_op *)f;
+    weft__mpsc *c = CH(op->tx);
+    if (!weft__spin_try(&c->lock))
+        return send_poll_first(f, cx, out, false);
+    /* Bounded, open, room, nobody queued ahead, the receiver not waiting,
+     * an 8-byte value: what try_push does then, without a frame. */
+    if (c->cap == UNBOUNDED || c->closed || c->len >= c->cap || !weft__wl_empty(&c->blocked) ||
+        c->rx_waker.vt || c->elem != 8)
+        return send_poll_first(f, cx, out, true);
+    memcpy(c->buf + ((c->head + c->len) & c->mask) * 8, op->value, 8);
+    c->len++;
+    weft__spin_unlock(&c->lock);
+    return send_ready(f, out, 0);
 }
 
 static void send_drop(weft_future *f) {
@@ -387,6 +457,8 @@ static void send_drop(weft_future *f) {
 
 static const weft_future_vtable send_vt = {send_poll, send_drop, sizeof(weft_mpsc_send_op),
                                            sizeof(int), "weft_mpsc_send", 0};
+static const weft_future_vtable send_done_vt = {send_poll, NULL, sizeof(weft_mpsc_send_op),
+                                                sizeof(int), "weft_mpsc_send", 0};
 
 weft_future *weft_mpsc_send_init(weft_mpsc_send_op *op, weft_mpsc_tx *tx, const void *value,
                                  const char *site) {
@@ -394,10 +466,10 @@ weft_future *weft_mpsc_send_init(weft_mpsc_send_op *op, weft_mpsc_tx *tx, const 
     WEFT__NEED(tx, "weft_mpsc_send", "sender");
     if (!value && CH(tx)->elem)
         weft__die_misuse("weft_mpsc_send", "NULL value");
-    weft_future_init(&op->base, &send_vt, site);
+    op->base = (weft_future){&send_vt, NULL, site, 0, 0}; /* weft_future_init, checks known to pass */
     op->tx = tx;
     op->value = value;
-    op->node = (weft_waiter){0};
+    op->node.weft__state = WEFT__W_IDLE; /* the rest is set when it queues */
     return &op->base;
 }
 
@@ -491,7 +563,22 @@ int weft_mpsc_try_recv(weft_mpsc_rx *rx, void *dst) {
     return rc;
 }
 
-static weft_poll recv_poll(weft_future *f, weft_context *cx, void *out) {
+static const weft_future_vtable recv_vt, recv_done_vt;
+
+/* A receive ready with `rc`: done, and its drop has nothing to take back
+ * (recv_drop acts on a registered op only), so it goes to a vtable
+ * without one. */
+static inline weft_poll recv_ready(weft_future *f, void *out, int rc) {
+    f->resume = WEFT__DONE;
+    f->vt = &recv_done_vt;
+    if (out)
+        *(int *)out = rc;
+    return WEFT_READY;
+}
+
+/* A receive the current batch cannot serve: the locked step. */
+static __attribute__((noinline)) weft_poll recv_poll_slow(weft_future *f, weft_context *cx,
+                                                          void *out) {
     weft_mpsc_recv_op *op = (weft_mpsc_recv_op *)f;
     weft__mpsc *c = CH(op->rx);
     weft__wakes b;
@@ -510,10 +597,19 @@ static weft_poll recv_poll(weft_future *f, weft_context *cx, void *out) {
         return WEFT_PENDING;
     }
     weft__wakes_run(&b);
-    f->resume = WEFT__DONE;
-    if (out)
-        *(int *)out = rc;
-    return WEFT_READY;
+    return recv_ready(f, out, rc);
+}
+
+/* Most receives read the receiver's batch: no lock, no wake. */
+static weft_poll recv_poll(weft_future *f, weft_context *cx, void *out) {
+    weft__mpsc *c = CH(((weft_mpsc_recv_op *)f)->rx);
+    if (c->rx_left) {
+        void *dst = ((weft_mpsc_recv_op *)f)->dst;
+        recv_ready(f, out, 0); /* first: nothing of the op is needed after the copy */
+        read_one(c, dst);
+        return WEFT_READY;
+    }
+    return recv_poll_slow(f, cx, out);
 }
 
 /* A receive dropped while waiting takes its waker back, so the channel
@@ -532,12 +628,14 @@ static void recv_drop(weft_future *f) {
 
 static const weft_future_vtable recv_vt = {recv_poll, recv_drop, sizeof(weft_mpsc_recv_op), sizeof(int),
                                            "weft_mpsc_recv", 0};
+static const weft_future_vtable recv_done_vt = {recv_poll, NULL, sizeof(weft_mpsc_recv_op),
+                                                sizeof(int), "weft_mpsc_recv", 0};
 
 weft_future *weft_mpsc_recv_init(weft_mpsc_recv_op *op, weft_mpsc_rx *rx, void *dst,
                                  const char *site) {
     WEFT__NEED(op, "weft_mpsc_recv", "op");
     WEFT__NEED(rx, "weft_mpsc_recv", "receiver");
-    weft_future_init(&op->base, &recv_vt, site);
+    op->base = (weft_future){&recv_vt, NULL, site, 0, 0}; /* weft_future_init, checks known to pass */
     op->rx = rx;
     op->dst = dst;
     return &op->base;

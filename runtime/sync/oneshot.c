@@ -56,7 +56,8 @@ static int tx_finish(weft__oneshot *c, const void *value) {
         if (c->rx_gone)
             rc = WEFT_ECLOSED;
         else {
-            memcpy(c->value, value, c->elem);
+            if (c->elem) /* an empty value (a bare signal) copies nothing */
+                memcpy(c->value, value, c->elem);
             c->has_value = true;
         }
     }
@@ -64,7 +65,8 @@ static int tx_finish(weft__oneshot *c, const void *value) {
     weft_waker w = c->rx_waker;
     c->rx_waker = (weft_waker){0};
     release_end(c);
-    weft_waker_wake(&w);
+    if (w.vt)
+        weft_waker_wake(&w);
     return rc;
 }
 
@@ -98,7 +100,7 @@ bool weft_oneshot_tx_is_closed(weft_oneshot_tx *tx) {
 /* 0, EAGAIN or ECLOSED; lock held. */
 static int take_locked(weft__oneshot *c, void *dst) {
     if (c->has_value) {
-        if (dst)
+        if (dst && c->elem)
             memcpy(dst, c->value, c->elem);
         c->has_value = false;
         c->tx_gone = true;
@@ -130,6 +132,12 @@ void weft_oneshot_rx_drop(weft_oneshot_rx *rx) {
     weft_waker_drop(&w);
 }
 
+static const weft_future_vtable recv_vt, recv_done_vt;
+
+/* A ready receive has taken the value (or learnt there is none) and gives
+ * up the receiving end in the same locked step, instead of locking again
+ * in its drop: nothing can tell the two apart, as the sender is gone by
+ * then.  The op is left holding nothing, so its drop is left out. */
 static weft_poll recv_poll(weft_future *f, weft_context *cx, void *out) {
     weft_oneshot_recv_op *op = (weft_oneshot_recv_op *)f;
     weft__oneshot *c = CH(op->rx);
@@ -142,13 +150,22 @@ static weft_poll recv_poll(weft_future *f, weft_context *cx, void *out) {
             c->rx_waker = weft_waker_clone(cx->weft__waker);
         }
         weft__spin_unlock(&c->lock);
-        weft_waker_drop(&old);
+        if (old.vt) /* a waker of another task replaced */
+            weft_waker_drop(&old);
         return WEFT_PENDING;
     }
-    weft__spin_unlock(&c->lock);
+    /* weft_oneshot_rx_drop's work; the value was taken (has_value off) */
+    c->rx_gone = true;
+    old = c->rx_waker; /* the sender took it when it went: normally none */
+    c->rx_waker = (weft_waker){0};
+    release_end(c);
+    op->rx = NULL;
+    if (old.vt)
+        weft_waker_drop(&old);
+    f->vt = &recv_done_vt;
+    f->resume = WEFT__DONE;
     if (out)
         *(int *)out = rc;
-    f->resume = WEFT__DONE;
     return WEFT_READY;
 }
 
@@ -161,12 +178,14 @@ static void recv_drop(weft_future *f) {
 
 static const weft_future_vtable recv_vt = {recv_poll, recv_drop, sizeof(weft_oneshot_recv_op),
                                            sizeof(int), "weft_oneshot_recv", 0};
+static const weft_future_vtable recv_done_vt = {recv_poll, NULL, sizeof(weft_oneshot_recv_op),
+                                                sizeof(int), "weft_oneshot_recv", 0};
 
 weft_future *weft_oneshot_recv_init(weft_oneshot_recv_op *op, weft_oneshot_rx *rx, void *dst,
                                     const char *site) {
     WEFT__NEED(op, "weft_oneshot_recv", "op");
     WEFT__NEED(rx, "weft_oneshot_recv", "receiver");
-    weft_future_init(&op->base, &recv_vt, site);
+    op->base = (weft_future){&recv_vt, NULL, site, 0, 0}; /* weft_future_init, checks known to pass */
     op->rx = rx;
     op->dst = dst;
     return &op->base;

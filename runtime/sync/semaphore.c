@@ -22,9 +22,9 @@
  */
 #include "sync_impl.h"
 
-#define S_CLOSED 1u
-#define S_WAITERS 2u
-#define S_ONE 4u
+#define S_CLOSED WEFT__SEM_CLOSED
+#define S_WAITERS WEFT__SEM_WAITERS
+#define S_ONE WEFT__SEM_ONE
 #define PERMITS(w) ((w) >> 2)
 
 enum { TAKEN, SLOW, CLOSED };
@@ -134,6 +134,23 @@ void weft__semaphore_release_as(weft_semaphore *s, size_t n, const char *fn, con
         return;
     if (n > s->weft__max)
         weft__die_misuse(fn, why);
+    if (atomic_load_explicit(&s->weft__state, memory_order_relaxed) & S_WAITERS) {
+        /* Waiters queue: the permits are theirs, so they go to `held`
+         * directly, under the lock, rather than through the word (an add
+         * there and a sweep back).  WAITERS is only cleared under the
+         * lock, so seen set there it stays set until we unlock. */
+        weft__spin_lock(&s->weft__lock);
+        if (load(s) & S_WAITERS) {
+            s->weft__held += n;
+            sweep(s); /* free permits another release left in the word */
+            if (s->weft__held > s->weft__max)
+                weft__die_misuse(fn, why);
+            serve(s);
+            weft__spin_unlock(&s->weft__lock);
+            return;
+        }
+        weft__spin_unlock(&s->weft__lock); /* the last waiter left meanwhile */
+    }
     uint64_t old = atomic_fetch_add_explicit(&s->weft__state, (uint64_t)n * S_ONE,
                                              memory_order_acq_rel);
     if (!(old & S_WAITERS)) {

@@ -20,6 +20,12 @@
 #include "../spin.h"
 
 
+/* One try at the spin lock: true if taken (for a fast path that leaves
+ * waiting for it, a call, to a slow path of its own). */
+static inline bool weft__spin_try(weft__spin *l) {
+    return !atomic_exchange_explicit(&l->weft__v, 1, memory_order_acquire);
+}
+
 enum { WEFT__W_IDLE = 0, WEFT__W_QUEUED, WEFT__W_GRANTED, WEFT__W_CLOSED };
 
 /* A semaphore acquisition's poll and drop (semaphore.c), for the ops
@@ -147,6 +153,26 @@ static inline void weft__waiter_set_waker(weft_waiter *w, const weft_waker *cur,
 }
 
 /* ------------------------------------------------------------- semaphore */
+/* The semaphore's word (semaphore.c): free permits << 2 | WAITERS | CLOSED. */
+#define WEFT__SEM_CLOSED 1u
+#define WEFT__SEM_WAITERS 2u
+#define WEFT__SEM_ONE 4u
+
+/* The Mutex's fast paths: one compare-and-swap each, from "one free permit,
+ * nobody waits" to "taken" and back.  Anything else (a waiter, a closed
+ * semaphore, an unlock of a free mutex) fails the swap and goes the
+ * general way, which queues, hands over or reports.  Acquire on taking,
+ * release on giving back, as the general paths. */
+static inline bool weft__sem_take_one(weft_semaphore *s) {
+    uint64_t cur = WEFT__SEM_ONE;
+    return atomic_compare_exchange_strong_explicit(&s->weft__state, &cur, 0,
+                                                   memory_order_acquire, memory_order_relaxed);
+}
+static inline bool weft__sem_give_one(weft_semaphore *s) {
+    uint64_t cur = 0;
+    return atomic_compare_exchange_strong_explicit(&s->weft__state, &cur, WEFT__SEM_ONE,
+                                                   memory_order_release, memory_order_relaxed);
+}
 /* A semaphore whose `permits` are all it may ever hold free (Mutex,
  * RwLock); releases past that abort. */
 void weft__semaphore_init_bounded(weft_semaphore *s, size_t permits);
