@@ -90,7 +90,7 @@ weft_poll weft_future_poll(weft_future *f, weft_context *cx, void *out) {
 
 /* The child a dropped future still awaits, dropped first (out of line, so
  * the common drop, of a future awaiting nothing, needs no frame). */
-static __attribute__((noinline)) void drop_awaited(weft_future *f) {
+static WEFT__NOINLINE void drop_awaited(weft_future *f) {
     weft_future *child = f->awaiting;
     f->awaiting = NULL;
     weft_future_drop(child);

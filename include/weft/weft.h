@@ -154,6 +154,26 @@ WEFT_EXTERN weft_poll weft_future_poll(weft_future *f, weft_context *cx, void *o
  * drop.  A second drop is a no-op. */
 WEFT_EXTERN void weft_future_drop(weft_future *f);
 
+/* WEFT_AWAIT's poll and drop of its child, the common cases inline (a
+ * live future is polled; a finished one with nothing to release is
+ * marked dropped); all else goes through the two functions above, which
+ * check and report as ever. */
+static inline weft_poll weft__await_poll(weft_future *f, weft_context *cx, void *out) {
+    if (f && cx && f->vt && f->vt->poll && !(f->flags & WEFT__F_DROPPED) &&
+        f->resume != WEFT__DONE) {
+        f->flags |= WEFT__F_POLLED;
+        return f->vt->poll(f, cx, out);
+    }
+    return weft_future_poll(f, cx, out);
+}
+static inline void weft__await_drop(weft_future *f) {
+    if (f && f->vt && !f->awaiting && !f->vt->drop && (f->flags & WEFT__F_POLLED)) {
+        f->flags |= WEFT__F_DROPPED;
+        return;
+    }
+    weft_future_drop(f);
+}
+
 /* --------------------------------------------------------- async functions
  *
  * Stackless coroutines: a poll function written as straight-line code.
@@ -193,13 +213,13 @@ WEFT_EXTERN void weft_future_drop(weft_future *f);
         (f)->resume = __LINE__;                                                \
         /* fallthrough */                                                      \
     case __LINE__:                                                             \
-        if (weft_future_poll((f)->awaiting, (cx), (out)) == WEFT_PENDING)      \
+        if (weft__await_poll((f)->awaiting, (cx), (out)) == WEFT_PENDING)      \
             return WEFT_PENDING;                                               \
         if ((cx)->weft__fail) { /* the child failed the task: unwind */        \
             (f)->resume = WEFT__DONE;                                          \
             return WEFT_READY;                                                 \
         }                                                                      \
-        weft_future_drop((f)->awaiting);                                       \
+        weft__await_drop((f)->awaiting);                                       \
         (f)->awaiting = NULL;                                                  \
     } while (0)
 
