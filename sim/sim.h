@@ -101,6 +101,9 @@ typedef struct weft__sim {
     weft__task *cur_task; /* the task being polled (NULL: the root, or none) */
     weft_future *root;    /* block_on's future while it drives */
     bool polling;      /* a poll of `current` is under way */
+    bool plain;        /* block_on runs with uniform picks and nothing to record
+                        * (no text trace, recording, PCT, schedule): the short
+                        * ways of scheduler.c; false outside block_on */
     /* the seeded stream: xoshiro256** */
     uint64_t seed;
     uint64_t rng[4];
