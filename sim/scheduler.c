@@ -81,24 +81,57 @@ static inline void check_thread(weft__sim *s) {
         check_thread_slow(s);
 }
 
+/* The ready set's size: it starts at READY_FIRST entries and doubles when
+ * full.  Once a burst of tasks has been polled (a million spawned at once,
+ * idle after their first poll) it gives the memory back: a pick that
+ * leaves it below a 64th full cuts it to a 16th, never below READY_FLOOR
+ * entries.  Why these figures:
+ *  - the wide gap (a set grows back only after it quadruples) and the
+ *    floor (128 KiB) keep a runtime that works in bursts of up to some
+ *    ten thousand ready tasks, as the benches do, from resizing at every
+ *    burst: each resize costs an allocation as large as malloc hands out
+ *    slowly, and the copy;
+ *  - cutting when so few entries are left keeps the copy small: while it
+ *    is made the old array is still held, so what the copy touches (an
+ *    eighth of the old array's bytes at most) adds to the run's peak;
+ *  - a cut copies fewer entries than were picked since the last resize,
+ *    a growth at most twice as many as were pushed: both O(1) a step.
+ * Resizing moves the entries in order: index i is the same task before
+ * and after, so no pick changes. */
+#define READY_FIRST 64
+#define READY_FLOOR 16384
+
+/* The entries into an array of `cap` (>= nready); false when out of memory. */
+static bool resize_ready(weft__sim *s, size_t cap) {
+    weft__task **a = weft__alloc(s->rt, cap * sizeof *a);
+    if (!a)
+        return false;
+    if (s->nready)
+        memcpy(a, s->ready, s->nready * sizeof *a);
+    weft__free(s->rt, s->ready, s->cap * sizeof *a);
+    s->ready = a;
+    s->cap = cap;
+    s->shrink_below = cap > READY_FLOOR ? cap / 64 : 0;
+    return true;
+}
+
+/* A pick left the set below a 64th full.  Out of memory, it keeps what
+ * it has (until it next grows). */
+static __attribute__((noinline)) void shrink_ready(weft__sim *s) {
+    size_t cap = s->cap / 16 > READY_FLOOR ? s->cap / 16 : READY_FLOOR;
+    if (!resize_ready(s, cap))
+        s->shrink_below = 0;
+}
+
 /* Out of memory growing the ready set fails the run (block_on returns
  * WEFT_ENOMEM at its next step); the task is not queued: its queue
  * reference goes, and shutdown cancels it from its owned list. */
 static void push_ready(weft__sim *s, weft__task *t) {
-    if (s->nready == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        weft__task **a = weft__alloc(s->rt, cap * sizeof *a);
-        if (!a) {
-            weft__sim_set_failure(s, WEFT_ENOMEM, "sim: out of memory growing the ready set");
-            weft__task_settle(t); /* a resumed entry too is left to shutdown */
-            weft__task_unref(t);
-            return;
-        }
-        if (s->nready)
-            memcpy(a, s->ready, s->nready * sizeof *a);
-        weft__free(s->rt, s->ready, s->cap * sizeof *a);
-        s->ready = a;
-        s->cap = cap;
+    if (s->nready == s->cap && !resize_ready(s, s->cap * 2)) {
+        weft__sim_set_failure(s, WEFT_ENOMEM, "sim: out of memory growing the ready set");
+        weft__task_settle(t); /* a resumed entry too is left to shutdown */
+        weft__task_unref(t);
+        return;
     }
     s->ready[s->nready++] = t;
 }
@@ -405,6 +438,8 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
         }
         weft__task *t = s->ready[i];
         s->ready[i] = s->ready[--s->nready];
+        if (__builtin_expect(s->nready < s->shrink_below, 0))
+            shrink_ready(s);
         loop_ev(s, plain, WEFT__EV_PICK, t->id, candidates);
         s->current = t->id;
         s->cur_task = t;
@@ -524,7 +559,7 @@ static int sim_create(weft__rt *rt, const weft_builder *b) {
     s->ev_alloc = b->allocator;
     s->max_time = (uint64_t)b->sim_max_time;
     rt->sched_data = s;
-    s->cap = 64; /* made now, so spawns allocate nothing but their tasks */
+    s->cap = READY_FIRST; /* made now, so spawns allocate nothing but their tasks */
     s->ready = weft__alloc(rt, s->cap * sizeof *s->ready);
     if (!s->ready) {
         rt->sched_data = NULL;

@@ -90,6 +90,7 @@ typedef struct weft__sim {
     /* the ready set: an array, picked by index, swap-removed: O(1) */
     weft__task **ready;
     size_t nready, cap;
+    size_t shrink_below; /* a pick leaving fewer cuts `cap` (0: at its floor) */
     bool root_ready;   /* block_on's future was woken */
     bool driving;      /* a block_on runs the scheduler */
     bool in_advance;   /* wakes now come from firing timers */
