@@ -135,6 +135,7 @@ typedef struct weft__sim {
     size_t buf_len;          /* bytes of `buf` in use */
     unsigned char buf[24 * 128];
     void *xxh;               /* XXH3_state_t, 64-aligned inside xxh_mem */
+    bool xxh_avx2;           /* flush with XXH3's AVX2 kernels (trace.c) */
     unsigned char xxh_mem[704];
     FILE *trace;             /* text trace, or NULL */
     bool record;             /* keep events in `events` (determinism check) */
