@@ -18,8 +18,9 @@
  * one result whatever its vector width), the flush about twice as fast.
  * They are reached through XXH3's internal streaming routine, whose
  * signature is that of xxHash 0.8.0 and 0.8.1; another version takes the
- * public call. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__)
+ * public call.  Not on Windows, where GCC does not align the stack for
+ * AVX locals (its bug 54412): the accumulators live there. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__) && !defined(_WIN32)
 #define WEFT__XXH_AVX2 1
 #define XXH_DISPATCH_AVX2 1
 #define XXH_TARGET_AVX2 __attribute__((__target__("avx2")))
