@@ -72,40 +72,75 @@ static _Noreturn void foreign_wake(void) {
 /* Wakes must come from the sim's own thread: while it drives, that is one
  * thread-local load; otherwise (spawns before block_on, shutdown) compare
  * thread ids. */
-static inline void check_thread(weft__sim *s) {
-    if (__builtin_expect(weft__cur.worker == s, 1))
-        return;
+static __attribute__((noinline)) void check_thread_slow(weft__sim *s) {
     if (!weft__thread_equal(weft__thread_self(), s->owner))
         foreign_wake();
+}
+static inline void check_thread(weft__sim *s) {
+    if (__builtin_expect(weft__cur.worker != s, 0))
+        check_thread_slow(s);
+}
+
+/* The ready set's size: it starts at READY_FIRST entries and doubles when
+ * full.  Once a burst of tasks has been polled (a million spawned at once,
+ * idle after their first poll) it gives the memory back: a pick that
+ * leaves it below a 64th full cuts it to a 16th, never below READY_FLOOR
+ * entries.  Why these figures:
+ *  - the wide gap (a set grows back only after it quadruples) and the
+ *    floor (128 KiB) keep a runtime that works in bursts of up to some
+ *    ten thousand ready tasks, as the benches do, from resizing at every
+ *    burst: each resize costs an allocation as large as malloc hands out
+ *    slowly, and the copy;
+ *  - cutting when so few entries are left keeps the copy small: while it
+ *    is made the old array is still held, so what the copy touches (an
+ *    eighth of the old array's bytes at most) adds to the run's peak;
+ *  - a cut copies fewer entries than were picked since the last resize,
+ *    a growth at most twice as many as were pushed: both O(1) a step.
+ * Resizing moves the entries in order: index i is the same task before
+ * and after, so no pick changes. */
+#define READY_FIRST 64
+#define READY_FLOOR 16384
+
+/* The entries into an array of `cap` (>= nready); false when out of memory. */
+static bool resize_ready(weft__sim *s, size_t cap) {
+    weft__task **a = weft__alloc(s->rt, cap * sizeof *a);
+    if (!a)
+        return false;
+    if (s->nready)
+        memcpy(a, s->ready, s->nready * sizeof *a);
+    weft__free(s->rt, s->ready, s->cap * sizeof *a);
+    s->ready = a;
+    s->cap = cap;
+    s->shrink_below = cap > READY_FLOOR ? cap / 64 : 0;
+    return true;
+}
+
+/* A pick left the set below a 64th full.  Out of memory, it keeps what
+ * it has (until it next grows). */
+static __attribute__((noinline)) void shrink_ready(weft__sim *s) {
+    size_t cap = s->cap / 16 > READY_FLOOR ? s->cap / 16 : READY_FLOOR;
+    if (!resize_ready(s, cap))
+        s->shrink_below = 0;
 }
 
 /* Out of memory growing the ready set fails the run (block_on returns
  * WEFT_ENOMEM at its next step); the task is not queued: its queue
  * reference goes, and shutdown cancels it from its owned list. */
 static void push_ready(weft__sim *s, weft__task *t) {
-    if (s->nready == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        weft__task **a = weft__alloc(s->rt, cap * sizeof *a);
-        if (!a) {
-            weft__sim_set_failure(s, WEFT_ENOMEM, "sim: out of memory growing the ready set");
-            weft__task_settle(t); /* a resumed entry too is left to shutdown */
-            weft__task_unref(t);
-            return;
-        }
-        if (s->nready)
-            memcpy(a, s->ready, s->nready * sizeof *a);
-        weft__free(s->rt, s->ready, s->cap * sizeof *a);
-        s->ready = a;
-        s->cap = cap;
+    if (s->nready == s->cap && !resize_ready(s, s->cap * 2)) {
+        weft__sim_set_failure(s, WEFT_ENOMEM, "sim: out of memory growing the ready set");
+        weft__task_settle(t); /* a resumed entry too is left to shutdown */
+        weft__task_unref(t);
+        return;
     }
     s->ready[s->nready++] = t;
 }
 
 void weft__sim_push_ready(weft__sim *s, weft__task *t) { push_ready(s, t); }
 
-static void sim_schedule(weft__rt *rt, weft__task *t, int hint) {
-    weft__sim *s = weft__sim_of(rt);
-    check_thread(s);
+/* The long way of queueing `t` (queue() says when): every event kind and
+ * strategy, hosts, a full event buffer or ready set. */
+static __attribute__((noinline)) void queue_slow(weft__sim *s, weft__task *t, int hint) {
     if (hint == WEFT__SCHED_SPAWN)
         weft__sim_ev(s, WEFT__EV_SPAWN, weft__task_pid(t), 0, weft__task_site(t));
     else if (hint == WEFT__SCHED_YIELD)
@@ -122,6 +157,31 @@ static void sim_schedule(weft__rt *rt, weft__task *t, int hint) {
     if (s->hosts && weft__hosts_schedule(s, t, hint))
         return;
     push_ready(s, t);
+}
+
+/* Queues `t`.  The short way, taken when nothing but the event and the
+ * push is to be done (the run is `plain`, has no hosts, and has room in
+ * the event buffer and the ready set), folds the same event queue_slow
+ * would and pushes to the same place: the two ways differ in cost only. */
+static inline void queue(weft__sim *s, bool plain, weft__task *t, int hint) {
+    if (__builtin_expect(!plain || s->hosts || s->nready == s->cap || s->buf_len == sizeof s->buf,
+                         0)) {
+        queue_slow(s, t, hint);
+        return;
+    }
+    uint32_t kind = hint == WEFT__SCHED_SPAWN   ? WEFT__EV_SPAWN
+                    : hint == WEFT__SCHED_YIELD ? WEFT__EV_YIELD
+                                                : WEFT__EV_WAKE;
+    uint64_t cause =
+        hint == WEFT__SCHED_WAKE && s->in_advance ? WEFT__CAUSE_TIMER : WEFT__CAUSE_TASK;
+    weft__sim_fold(s, kind, weft__task_pid(t), cause);
+    s->ready[s->nready++] = t;
+}
+
+static void sim_schedule(weft__rt *rt, weft__task *t, int hint) {
+    weft__sim *s = weft__sim_of(rt);
+    check_thread(s);
+    queue(s, s->plain, t, hint);
 }
 
 static void sim_unpark(weft__rt *rt) {
@@ -282,10 +342,32 @@ static size_t natural_pick(weft__sim *s, size_t candidates) {
 
 /* A replayed schedule decides instead of the seed; a recorded one notes
  * the choice (schedule.c). */
-static size_t pick(weft__sim *s, size_t candidates) {
-    if (__builtin_expect(!s->plan && !s->rec, 1))
+static __attribute__((noinline)) size_t pick_slow(weft__sim *s, size_t candidates) {
+    if (!s->plan && !s->rec)
         return natural_pick(s, candidates);
     return weft__sched_pick(s, candidates, s->plan ? 0 : natural_pick(s, candidates));
+}
+
+/* The uniform pick inline; PCT, recording and replaying out of line. */
+static inline size_t pick(weft__sim *s, bool plain, size_t candidates) {
+    if (__builtin_expect(!plain, 0))
+        return pick_slow(s, candidates);
+    return candidates == 1 ? 0 : (size_t)weft__sim_below(s, candidates);
+}
+
+/* An event of the loop: folded inline when the run is plain. */
+static inline void loop_ev(weft__sim *s, bool plain, uint32_t kind, uint64_t a, uint64_t b) {
+    if (__builtin_expect(plain, 1))
+        weft__sim_fold(s, kind, a, b);
+    else
+        weft__sim_ev(s, kind, a, b, NULL);
+}
+
+/* Whether a block_on can take the short ways: none of its conditions
+ * changes while it runs (recording may stop, out of memory: then the run
+ * was not plain), but hosts may appear, so queue() asks for those. */
+static bool is_plain(const weft__sim *s) {
+    return !s->trace && !s->record && s->strategy != WEFT_SIM_PCT && !s->plan && !s->rec;
 }
 
 static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
@@ -306,6 +388,8 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
      * the tasks make true) would starve a task a change point demoted. */
     if (s->steps && s->strategy == WEFT_SIM_PCT)
         s->root_prio = --s->low_prio;
+    const bool plain = s->plain = is_plain(s);
+    const uint64_t step_limit = s->max_steps ? s->max_steps : UINT64_MAX;
     for (;;) {
         if (s->fail_code) {
             err = s->fail_code;
@@ -322,7 +406,7 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
             err = WEFT_EDEADLOCK;
             break;
         }
-        if (s->max_steps && s->steps >= s->max_steps) {
+        if (s->steps >= step_limit) {
             weft__sim_set_failure(s, WEFT_ELIVELOCK,
                                   "livelock: %llu steps without finishing (limit), at %.3f s",
                                   (unsigned long long)s->steps, (double)weft_now() / 1e9);
@@ -330,13 +414,13 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
             break;
         }
         s->steps++;
-        size_t i = pick(s, candidates);
+        size_t i = pick(s, plain, candidates);
         if (i == WEFT__PICK_REFUSED) { /* the schedule does not fit: said so */
             err = s->fail_code;
             break;
         }
         if (i == s->nready) { /* the root */
-            weft__sim_ev(s, WEFT__EV_PICK, 0, candidates, NULL);
+            loop_ev(s, plain, WEFT__EV_PICK, 0, candidates);
             s->root_ready = false;
             s->current = 0;
             cx.weft__yielded = 0;
@@ -354,7 +438,9 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
         }
         weft__task *t = s->ready[i];
         s->ready[i] = s->ready[--s->nready];
-        weft__sim_ev(s, WEFT__EV_PICK, weft__task_pid(t), candidates, NULL);
+        if (__builtin_expect(s->nready < s->shrink_below, 0))
+            shrink_ready(s);
+        loop_ev(s, plain, WEFT__EV_PICK, weft__task_pid(t), candidates);
         s->current = weft__task_pid(t);
         s->cur_task = t;
         s->polling = true;
@@ -364,8 +450,8 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
         if (s->hosts)
             weft__hosts_leave(s);
         s->polls += r != WEFT__RUN_SKIPPED;
-        if (r >= WEFT__RUN_AGAIN) /* it woke itself */
-            sim_schedule(rt, t, r == WEFT__RUN_YIELDED ? WEFT__SCHED_YIELD : WEFT__SCHED_WAKE);
+        if (r >= WEFT__RUN_AGAIN) /* it woke itself (on this thread: no check) */
+            queue(s, plain, t, r == WEFT__RUN_YIELDED ? WEFT__SCHED_YIELD : WEFT__SCHED_WAKE);
         s->polling = false;
         s->cur_task = NULL;
         if (s->step_time) /* the step took time: timers it passed fire now */
@@ -373,6 +459,7 @@ static int sim_block_on(weft__rt *rt, weft_future *f, void *out) {
     }
     s->current = 0;
     s->root = NULL;
+    s->plain = false;
     weft__cur = (weft__tls){0};
     s->driving = false;
     return err ? err : cx.weft__fail;
@@ -472,7 +559,7 @@ static int sim_create(weft__rt *rt, const weft_builder *b) {
     s->ev_alloc = b->allocator;
     s->max_time = (uint64_t)b->sim_max_time;
     rt->sched_data = s;
-    s->cap = 64; /* made now, so spawns allocate nothing but their tasks */
+    s->cap = READY_FIRST; /* made now, so spawns allocate nothing but their tasks */
     s->ready = weft__alloc(rt, s->cap * sizeof *s->ready);
     if (!s->ready) {
         rt->sched_data = NULL;

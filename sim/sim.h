@@ -90,6 +90,7 @@ typedef struct weft__sim {
     /* the ready set: an array, picked by index, swap-removed: O(1) */
     weft__task **ready;
     size_t nready, cap;
+    size_t shrink_below; /* a pick leaving fewer cuts `cap` (0: at its floor) */
     bool root_ready;   /* block_on's future was woken */
     bool driving;      /* a block_on runs the scheduler */
     bool in_advance;   /* wakes now come from firing timers */
@@ -101,6 +102,9 @@ typedef struct weft__sim {
     weft__task *cur_task; /* the task being polled (NULL: the root, or none) */
     weft_future *root;    /* block_on's future while it drives */
     bool polling;      /* a poll of `current` is under way */
+    bool plain;        /* block_on runs with uniform picks and nothing to record
+                        * (no text trace, recording, PCT, schedule): the short
+                        * ways of scheduler.c; false outside block_on */
     /* the seeded stream: xoshiro256** */
     uint64_t seed;
     uint64_t rng[4];
@@ -131,6 +135,7 @@ typedef struct weft__sim {
     size_t buf_len;          /* bytes of `buf` in use */
     unsigned char buf[24 * 128];
     void *xxh;               /* XXH3_state_t, 64-aligned inside xxh_mem */
+    bool xxh_avx2;           /* flush with XXH3's AVX2 kernels (trace.c) */
     unsigned char xxh_mem[704];
     FILE *trace;             /* text trace, or NULL */
     bool record;             /* keep events in `events` (determinism check) */

@@ -13,7 +13,24 @@
 #include <string.h>
 
 #define XXH_INLINE_ALL
+/* On x86-64 built for the baseline (SSE2), XXH3's AVX2 kernels are
+ * compiled too, for CPUs that have AVX2: the hash is the same (XXH3 gives
+ * one result whatever its vector width), the flush about twice as fast.
+ * They are reached through XXH3's internal streaming routine, whose
+ * signature is that of xxHash 0.8.0 and 0.8.1; another version takes the
+ * public call.  Not on Windows, where GCC does not align the stack for
+ * AVX locals (its bug 54412): the accumulators live there. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__AVX2__) && !defined(_WIN32)
+#define WEFT__XXH_AVX2 1
+#define XXH_DISPATCH_AVX2 1
+#define XXH_TARGET_AVX2 __attribute__((__target__("avx2")))
+#define XXH_ACC_ALIGN 32 /* the AVX2 kernels load the accumulators aligned */
+#include <immintrin.h>
+#endif
 #include <xxhash.h>
+#if defined(WEFT__XXH_AVX2) && (XXH_VERSION_NUMBER < 800 || XXH_VERSION_NUMBER > 801)
+#undef WEFT__XXH_AVX2
+#endif
 
 #include "host.h"
 #include "sim.h"
@@ -22,15 +39,31 @@
 _Static_assert(sizeof(XXH3_state_t) + 64 <= sizeof(((weft__sim *)0)->xxh_mem),
                "xxh_mem too small for XXH3_state_t");
 
+#ifdef WEFT__XXH_AVX2
+static XXH_TARGET_AVX2 void update_avx2(XXH3_state_t *st, const unsigned char *p, size_t n) {
+    XXH3_update(st, p, n, XXH3_accumulate_512_avx2, XXH3_scrambleAcc_avx2);
+}
+#endif
+
 void weft__sim_hash_init(weft__sim *s) {
     uintptr_t p = ((uintptr_t)s->xxh_mem + 63) & ~(uintptr_t)63;
     s->xxh = (void *)p;
     XXH3_64bits_reset((XXH3_state_t *)s->xxh);
     s->buf_len = 0;
     s->hash = 0;
+#ifdef WEFT__XXH_AVX2
+    s->xxh_avx2 = __builtin_cpu_supports("avx2");
+#endif
 }
 
 void weft__sim_flush(weft__sim *s) {
+#ifdef WEFT__XXH_AVX2
+    if (s->buf_len && s->xxh_avx2) {
+        update_avx2((XXH3_state_t *)s->xxh, s->buf, s->buf_len);
+        s->buf_len = 0;
+        return;
+    }
+#endif
     if (s->buf_len)
         XXH3_64bits_update((XXH3_state_t *)s->xxh, s->buf, s->buf_len);
     s->buf_len = 0;
