@@ -312,7 +312,7 @@ void weft_mpsc_tx_drop(weft_mpsc_tx *tx) {
 }
 
 /* try_send's value of an uncommon size: copied, then the lock released. */
-static __attribute__((noinline)) int copy_unlock(weft__mpsc *c, unsigned char *dst,
+static WEFT__NOINLINE int copy_unlock(weft__mpsc *c, unsigned char *dst,
                                                  const void *value) {
     copy_elem(dst, value, c->elem);
     weft__spin_unlock(&c->lock);
@@ -320,7 +320,7 @@ static __attribute__((noinline)) int copy_unlock(weft__mpsc *c, unsigned char *d
 }
 
 /* try_send but for the common case; lock held on entry. */
-static __attribute__((noinline)) int try_send_locked(weft__mpsc *c, const void *value) {
+static WEFT__NOINLINE int try_send_locked(weft__mpsc *c, const void *value) {
     weft_waker w = {0};
     int rc = try_push(c, value, &w);
     weft__spin_unlock(&c->lock);
@@ -330,7 +330,7 @@ static __attribute__((noinline)) int try_send_locked(weft__mpsc *c, const void *
 }
 
 /* try_send that found the lock taken: waits for it, then the general way. */
-static __attribute__((noinline)) int try_send_contended(weft__mpsc *c, const void *value) {
+static WEFT__NOINLINE int try_send_contended(weft__mpsc *c, const void *value) {
     weft__spin_lock(&c->lock);
     return try_send_locked(c, value);
 }
@@ -380,7 +380,7 @@ static inline weft_poll send_ready(weft_future *f, void *out, int rc) {
 
 /* A send whose node was queued: its state says, under the lock, whether
  * it was granted (the value went in), closed out, or still waits. */
-static __attribute__((noinline)) weft_poll send_poll_queued(weft_future *f, weft_context *cx,
+static WEFT__NOINLINE weft_poll send_poll_queued(weft_future *f, weft_context *cx,
                                                             void *out) {
     weft_mpsc_send_op *op = (weft_mpsc_send_op *)f;
     weft__mpsc *c = CH(op->tx);
@@ -401,7 +401,7 @@ static __attribute__((noinline)) weft_poll send_poll_queued(weft_future *f, weft
 
 /* A first send poll with the lock held (taken by `locked`, else here):
  * queue the value or the op. */
-static __attribute__((noinline)) weft_poll send_poll_first(weft_future *f, weft_context *cx,
+static WEFT__NOINLINE weft_poll send_poll_first(weft_future *f, weft_context *cx,
                                                            void *out, bool locked) {
     weft_mpsc_send_op *op = (weft_mpsc_send_op *)f;
     weft__mpsc *c = CH(op->tx);
@@ -577,7 +577,7 @@ static inline weft_poll recv_ready(weft_future *f, void *out, int rc) {
 }
 
 /* A receive the current batch cannot serve: the locked step. */
-static __attribute__((noinline)) weft_poll recv_poll_slow(weft_future *f, weft_context *cx,
+static WEFT__NOINLINE weft_poll recv_poll_slow(weft_future *f, weft_context *cx,
                                                           void *out) {
     weft_mpsc_recv_op *op = (weft_mpsc_recv_op *)f;
     weft__mpsc *c = CH(op->rx);

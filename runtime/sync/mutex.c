@@ -41,7 +41,7 @@ static inline bool holder_known(weft__rt *rt) {
 
 /* Notes the holder where one is known, and says the lock is ready (out of
  * line, as the fast lock's last step, so the fast lock needs no frame). */
-static __attribute__((noinline)) weft_poll ready_noting(weft_mutex *m, weft__rt *rt) {
+static WEFT__NOINLINE weft_poll ready_noting(weft_mutex *m, weft__rt *rt) {
     m->weft__holder = holder_now(rt);
     return WEFT_READY;
 }
@@ -63,7 +63,7 @@ static const weft_future_vtable lock_done_vt = {lock_poll, NULL, sizeof(weft_acq
 
 /* Everything but the uncontended lock: the semaphore's acquisition (a
  * waiter ahead, a queued node, a closed semaphore). */
-static __attribute__((noinline)) weft_poll lock_poll_slow(weft_future *f, weft_context *cx,
+static WEFT__NOINLINE weft_poll lock_poll_slow(weft_future *f, weft_context *cx,
                                                           void *out) {
     int got = 0;
     if (weft__acquire_poll(f, cx, &got) == WEFT_PENDING)
