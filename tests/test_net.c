@@ -1542,9 +1542,7 @@ static int run_sim(void) {
         NET_SIM(accept_after_a_dropped_accept),
         NET_SIM(listener_readable),
         NET_SIM(shutdown_with_reads_in_flight),
-        /* Not listener_close_closes_unaccepted: the simulator's reset of
-         * a closed listener's backlog never reaches the client (the read
-         * waits out its timeout); sim/net.c's to mend. */
+        NET_SIM(listener_close_closes_unaccepted),
         NET_SIM(dropped_read_keeps_its_bytes),
         NET_SIM(one_op_per_side),
         NET_SIM(reader_and_writer_tasks),
