@@ -51,10 +51,17 @@ static void count_free(void *ctx, void *p, size_t size) {
     free(p);
 }
 
+/* Diagnostics come from any thread of the runtime (a worker discarding
+ * an entry while shutdown walks the tasks on another): the last one is
+ * written under a lock, then counted. */
+static weft__spin diag_lock;
+
 static void capture_diag(void *ctx, const char *what, const char *site) {
     weft_test_env *env = ctx;
-    atomic_fetch_add(&env->diags, 1);
+    weft__spin_lock(&diag_lock);
     snprintf(env->last_diag, sizeof env->last_diag, "%s: %s", site, what);
+    weft__spin_unlock(&diag_lock);
+    atomic_fetch_add(&env->diags, 1); /* after: who sees the count sees the text */
 }
 
 static bool flavor_wanted(const weft_test_case *tc) {
