@@ -312,8 +312,7 @@ void weft_mpsc_tx_drop(weft_mpsc_tx *tx) {
 }
 
 /* try_send's value of an uncommon size: copied, then the lock released. */
-static WEFT__NOINLINE int copy_unlock(weft__mpsc *c, unsigned char *dst,
-                                                 const void *value) {
+static WEFT__NOINLINE int copy_unlock(weft__mpsc *c, unsigned char *dst, const void *value) {
     copy_elem(dst, value, c->elem);
     weft__spin_unlock(&c->lock);
     return 0;
@@ -368,20 +367,26 @@ bool weft_mpsc_is_closed(weft_mpsc_tx *tx) {
 
 static const weft_future_vtable send_vt, send_done_vt;
 
-/* A send ready with `rc`: done, and its drop has nothing to do (send_drop
- * acts on a queued op only), so it goes to a vtable without one. */
-static inline weft_poll send_ready(weft_future *f, void *out, int rc) {
+/* An op ready with `rc`: done, and its drop has nothing to do (send_drop
+ * and recv_drop act on a queued or registered op only), so it goes to its
+ * vtable without one, `done_vt`. */
+static inline weft_poll op_ready(weft_future *f, const weft_future_vtable *done_vt, void *out,
+                                 int rc) {
     f->resume = WEFT__DONE;
-    f->vt = &send_done_vt;
+    f->vt = done_vt;
     if (out)
         *(int *)out = rc;
     return WEFT_READY;
 }
 
+/* A send ready with `rc`. */
+static inline weft_poll send_ready(weft_future *f, void *out, int rc) {
+    return op_ready(f, &send_done_vt, out, rc);
+}
+
 /* A send whose node was queued: its state says, under the lock, whether
  * it was granted (the value went in), closed out, or still waits. */
-static WEFT__NOINLINE weft_poll send_poll_queued(weft_future *f, weft_context *cx,
-                                                            void *out) {
+static WEFT__NOINLINE weft_poll send_poll_queued(weft_future *f, weft_context *cx, void *out) {
     weft_mpsc_send_op *op = (weft_mpsc_send_op *)f;
     weft__mpsc *c = CH(op->tx);
     weft_waiter *n = &op->node;
@@ -402,7 +407,7 @@ static WEFT__NOINLINE weft_poll send_poll_queued(weft_future *f, weft_context *c
 /* A first send poll with the lock held (taken by `locked`, else here):
  * queue the value or the op. */
 static WEFT__NOINLINE weft_poll send_poll_first(weft_future *f, weft_context *cx,
-                                                           void *out, bool locked) {
+                                                void *out, bool locked) {
     weft_mpsc_send_op *op = (weft_mpsc_send_op *)f;
     weft__mpsc *c = CH(op->tx);
     weft_waker w = {0};
@@ -565,20 +570,13 @@ int weft_mpsc_try_recv(weft_mpsc_rx *rx, void *dst) {
 
 static const weft_future_vtable recv_vt, recv_done_vt;
 
-/* A receive ready with `rc`: done, and its drop has nothing to take back
- * (recv_drop acts on a registered op only), so it goes to a vtable
- * without one. */
+/* A receive ready with `rc` (see op_ready). */
 static inline weft_poll recv_ready(weft_future *f, void *out, int rc) {
-    f->resume = WEFT__DONE;
-    f->vt = &recv_done_vt;
-    if (out)
-        *(int *)out = rc;
-    return WEFT_READY;
+    return op_ready(f, &recv_done_vt, out, rc);
 }
 
 /* A receive the current batch cannot serve: the locked step. */
-static WEFT__NOINLINE weft_poll recv_poll_slow(weft_future *f, weft_context *cx,
-                                                          void *out) {
+static WEFT__NOINLINE weft_poll recv_poll_slow(weft_future *f, weft_context *cx, void *out) {
     weft_mpsc_recv_op *op = (weft_mpsc_recv_op *)f;
     weft__mpsc *c = CH(op->rx);
     weft__wakes b;

@@ -63,8 +63,7 @@ static const weft_future_vtable lock_done_vt = {lock_poll, NULL, sizeof(weft_acq
 
 /* Everything but the uncontended lock: the semaphore's acquisition (a
  * waiter ahead, a queued node, a closed semaphore). */
-static WEFT__NOINLINE weft_poll lock_poll_slow(weft_future *f, weft_context *cx,
-                                                          void *out) {
+static WEFT__NOINLINE weft_poll lock_poll_slow(weft_future *f, weft_context *cx, void *out) {
     int got = 0;
     if (weft__acquire_poll(f, cx, &got) == WEFT_PENDING)
         return WEFT_PENDING;
