@@ -1,7 +1,9 @@
 /* weft — the task state machine, the task waker, spawn and JoinHandle.
  *
  * Every transition is one compare-and-swap on the task's state word, so a
- * wake, an abort or a JoinHandle drop may race a poll on another thread.
+ * wake, an abort or a JoinHandle drop may race a poll on another thread;
+ * the exceptions are the steps of a thread that holds every reference
+ * left (complete and join_drop say when), which nobody can race.
  * Memory order: transitions that publish the future's output or hand the
  * join waker over use acq_rel; reference increments are relaxed (the
  * caller already holds a reference), decrements acq_rel so that the last

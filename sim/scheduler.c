@@ -72,7 +72,7 @@ static _Noreturn void foreign_wake(void) {
 /* Wakes must come from the sim's own thread: while it drives, that is one
  * thread-local load; otherwise (spawns before block_on, shutdown) compare
  * thread ids. */
-static __attribute__((noinline)) void check_thread_slow(weft__sim *s) {
+static WEFT__NOINLINE void check_thread_slow(weft__sim *s) {
     if (!weft__thread_equal(weft__thread_self(), s->owner))
         foreign_wake();
 }
@@ -117,7 +117,7 @@ static bool resize_ready(weft__sim *s, size_t cap) {
 
 /* A pick left the set below a 64th full.  Out of memory, it keeps what
  * it has (until it next grows). */
-static __attribute__((noinline)) void shrink_ready(weft__sim *s) {
+static WEFT__NOINLINE void shrink_ready(weft__sim *s) {
     size_t cap = s->cap / 16 > READY_FLOOR ? s->cap / 16 : READY_FLOOR;
     if (!resize_ready(s, cap))
         s->shrink_below = 0;
@@ -140,7 +140,7 @@ void weft__sim_push_ready(weft__sim *s, weft__task *t) { push_ready(s, t); }
 
 /* The long way of queueing `t` (queue() says when): every event kind and
  * strategy, hosts, a full event buffer or ready set. */
-static __attribute__((noinline)) void queue_slow(weft__sim *s, weft__task *t, int hint) {
+static WEFT__NOINLINE void queue_slow(weft__sim *s, weft__task *t, int hint) {
     if (hint == WEFT__SCHED_SPAWN)
         weft__sim_ev(s, WEFT__EV_SPAWN, weft__task_pid(t), 0, weft__task_site(t));
     else if (hint == WEFT__SCHED_YIELD)
@@ -342,7 +342,7 @@ static size_t natural_pick(weft__sim *s, size_t candidates) {
 
 /* A replayed schedule decides instead of the seed; a recorded one notes
  * the choice (schedule.c). */
-static __attribute__((noinline)) size_t pick_slow(weft__sim *s, size_t candidates) {
+static WEFT__NOINLINE size_t pick_slow(weft__sim *s, size_t candidates) {
     if (!s->plan && !s->rec)
         return natural_pick(s, candidates);
     return weft__sched_pick(s, candidates, s->plan ? 0 : natural_pick(s, candidates));
